@@ -1,0 +1,1 @@
+//! The repository conformance suite (feature `conformance`): every store runs it against itself.

@@ -1,0 +1,56 @@
+//! # openframe-core
+//!
+//! The domain of openframe, the voice-interaction API through which a contact-center provider creates and
+//! updates the interaction record of every phone call: records and their rules, request parsing and
+//! validation, the create/update/read service, the [`Repository`] trait every store implements, an in-memory
+//! reference store and (feature `conformance`) the suite every store must pass.
+//!
+//! Nothing here does HTTP, SQL or file I/O.
+//!
+//! ```
+//! # tokio_test();
+//! # fn tokio_test() {
+//! use std::sync::Arc;
+//! use openframe_core::{Caller, MemoryRepository, Mode, Service, SysId, VoiceInteractionRequest};
+//!
+//! let service = Service::new(Arc::new(MemoryRepository::new()));
+//! let caller = Caller { sys_id: SysId::random(), user_name: "agent".into() };
+//! let body = serde_json::json!({"interaction": {"userPhoneNumber": "+14089965744"}});
+//! let req = VoiceInteractionRequest::parse(&body, Mode::Create).unwrap();
+//! let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! let created = rt.block_on(service.create(&caller, req)).unwrap();
+//! assert_eq!(created.number, "IMS0001001");
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod aggregate;
+pub mod datetime;
+pub mod error;
+pub mod limits;
+pub mod memory;
+pub mod names;
+pub mod number;
+pub mod phone;
+pub mod record;
+pub mod repository;
+pub mod request;
+pub mod schema;
+pub mod service;
+pub mod sys_id;
+pub mod user;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use aggregate::{AggregateChange, Context, InteractionAggregate};
+pub use datetime::DateTime;
+pub use error::{BoxError, Error, Result};
+pub use memory::MemoryRepository;
+pub use record::Record;
+pub use repository::{Repository, UpdatePlan};
+pub use request::{Mode, PhoneLogEntry, RelatedRecordRef, VoiceInteractionRequest};
+pub use service::{Caller, Created, Environment, Service, SystemEnvironment};
+pub use sys_id::SysId;
+pub use user::User;

@@ -1,0 +1,58 @@
+//! The `Repository` trait: what a store keeps and the atomic operations the service needs of it.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+
+use crate::aggregate::{AggregateChange, InteractionAggregate};
+use crate::error::Result;
+use crate::record::Record;
+use crate::sys_id::SysId;
+use crate::user::User;
+
+/// The business rules of one update, run by the store inside its transaction on the aggregate it just read.
+///
+/// It may run more than once if a store retries a transaction, so it must not have side effects beyond the
+/// change it returns. An `Err` aborts the update: the store writes nothing and returns the error.
+pub type UpdatePlan = dyn Fn(&InteractionAggregate) -> Result<AggregateChange> + Send + Sync;
+
+/// A store of interactions, users and provider applications.
+///
+/// Every method is atomic: either all of its writes happen or none do. Used as `Arc<dyn Repository>`.
+/// `openframe_core::conformance` holds the suite every implementation must pass.
+#[async_trait]
+pub trait Repository: Debug + Send + Sync + 'static {
+    /// Stores a new aggregate, assigning the interaction the store's next number (see [`crate::number`]),
+    /// which it returns. Numbers are unique and increasing for the life of the store, across processes
+    /// sharing it.
+    async fn create_interaction(&self, new: InteractionAggregate) -> Result<String>;
+
+    /// Reads the interaction `sys_id`, runs `plan` on it and writes the change, all in one transaction.
+    /// [`crate::Error::NotFound`] when there is no such interaction.
+    async fn update_interaction(
+        &self,
+        sys_id: &SysId,
+        plan: Box<UpdatePlan>,
+    ) -> Result<AggregateChange>;
+
+    /// Reads an interaction and everything that hangs off it.
+    async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>>;
+
+    /// Adds a user; [`crate::Error::Conflict`] when the name is taken.
+    async fn add_user(&self, user: &User) -> Result<()>;
+
+    /// The user with this sign-in name.
+    async fn find_user(&self, user_name: &str) -> Result<Option<User>>;
+
+    /// Whether the store has any user at all (`serve` bootstraps an admin when not).
+    async fn has_users(&self) -> Result<bool>;
+
+    /// Adds a provider application; [`crate::Error::Conflict`] when its `inbound_id` is taken.
+    async fn add_provider_application(&self, app: &Record) -> Result<()>;
+
+    /// The provider application with this `inbound_id`.
+    async fn find_provider_application(&self, inbound_id: &str) -> Result<Option<Record>>;
+
+    /// Answers when the store is reachable: the health check.
+    async fn ping(&self) -> Result<()>;
+}

@@ -1,0 +1,137 @@
+//! Users and roles (CONTRACT §7), and provider applications (the `inboundId` registry).
+
+use std::fmt;
+
+use crate::datetime::DateTime;
+use crate::error::{Error, Result};
+use crate::record::Record;
+use crate::schema::{PROVIDER_APPLICATION, field};
+use crate::sys_id::SysId;
+
+/// Roles that may use every openframe endpoint.
+pub const API_ROLES: &[&str] = &["sn_openframe_api_user", "sn_openframe_user", "admin"];
+
+/// Roles of the user `serve` creates when the store has none.
+pub const BOOTSTRAP_ROLES: &[&str] = &["admin", "sn_openframe_api_user"];
+
+/// A user who may sign in with HTTP Basic auth.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// The user's sys_id (what `opened_by`, `agent` and `closed_by` reference).
+    pub sys_id: SysId,
+    /// The sign-in name (what `sys_created_by` records).
+    pub user_name: String,
+    /// The password as a PHC-format argon2 hash; never the password itself.
+    pub password_hash: String,
+    /// The roles granted.
+    pub roles: Vec<String>,
+}
+
+impl User {
+    /// Whether one of the user's roles grants the API.
+    pub fn may_use_api(&self) -> bool {
+        self.roles.iter().any(|r| API_ROLES.contains(&r.as_str()))
+    }
+}
+
+// Hand-written so that a hash never reaches a log line through `{:?}`.
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("sys_id", &self.sys_id)
+            .field("user_name", &self.user_name)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks a user name: 1-100 characters, no colon (Basic auth splits on the first one), no control
+/// characters or surrounding spaces.
+pub fn validate_user_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= 100
+        && !name.contains(':')
+        && !name.chars().any(char::is_control)
+        && name.trim() == name;
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "user_name",
+            "must be 1-100 characters without a colon, control characters or surrounding spaces",
+        ))
+    }
+}
+
+/// Checks a role name: `[a-z][a-z0-9_]{0,79}`, like the platform's.
+pub fn validate_role(role: &str) -> Result<()> {
+    if crate::names::is_table_name(role) {
+        Ok(())
+    } else {
+        Err(Error::invalid("role", "must match [a-z][a-z0-9_]{0,79}"))
+    }
+}
+
+/// A new `sys_cs_provider_application` record, validated: `inbound_id` and `name` are required.
+pub fn new_provider_application(
+    sys_id: SysId,
+    inbound_id: &str,
+    name: &str,
+    created_by: &str,
+    now: DateTime,
+) -> Result<Record> {
+    let mut app = Record::new(&PROVIDER_APPLICATION);
+    for (key, value) in [(field::INBOUND_ID, inbound_id), (field::NAME, name)] {
+        if value.trim().is_empty() {
+            return Err(Error::invalid(key, "is required"));
+        }
+        let (_, def) = PROVIDER_APPLICATION
+            .field(key)
+            .ok_or_else(|| Error::internal(format!("no field {key}")))?;
+        def.kind
+            .check(value)
+            .map_err(|rule| Error::invalid(key, rule))?;
+        app.set(key, value);
+    }
+    crate::service::stamp_new(&mut app, &sys_id, created_by, now);
+    Ok(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_grant_the_api() {
+        let mut u = User {
+            sys_id: SysId::random(),
+            user_name: "agent".into(),
+            password_hash: "$argon2id$secret".into(),
+            roles: vec!["itil".into()],
+        };
+        assert!(!u.may_use_api());
+        u.roles.push("sn_openframe_user".into());
+        assert!(u.may_use_api());
+        assert!(!format!("{u:?}").contains("secret"));
+    }
+
+    #[test]
+    fn user_names() {
+        assert!(validate_user_name("admin").is_ok());
+        assert!(validate_user_name("jane.doe@example.com").is_ok());
+        for bad in ["", "a:b", " a", "a\n", &"x".repeat(101)] {
+            assert!(validate_user_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn provider_applications_need_an_inbound_id_and_a_name() {
+        let now = DateTime::from_unix(0);
+        assert!(new_provider_application(SysId::random(), "", "Genesys", "admin", now).is_err());
+        assert!(new_provider_application(SysId::random(), "gen-1", " ", "admin", now).is_err());
+        let app =
+            new_provider_application(SysId::random(), "gen-1", "Genesys", "admin", now).unwrap();
+        assert_eq!(app.get(field::INBOUND_ID), "gen-1");
+        assert_eq!(app.get(field::SYS_MOD_COUNT), "0");
+    }
+}
