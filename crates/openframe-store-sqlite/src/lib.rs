@@ -1,1 +1,220 @@
-//! placeholder
+//! # openframe-store-sqlite
+//!
+//! The SQLite store of openframe: [`SqliteRepository`] implements [`openframe_core::Repository`] on one
+//! database file (`sqlite://PATH`) or a private in-memory database (`sqlite::memory:`), through `rusqlite`
+//! with a bundled SQLite.
+//!
+//! ## What is durable when
+//!
+//! Every write method runs in one transaction, and returns only after that transaction has committed. The
+//! file is in WAL mode with `synchronous=FULL`, so a commit has been fsynced to the write-ahead log before
+//! the method returns: **a successful return means the write survives a crash of the process, of the
+//! operating system or a power cut** (as far as the disk honours flushes). An error means the transaction
+//! was rolled back and nothing of it was written; in particular an update whose plan fails writes nothing
+//! and returns the plan's error unchanged. A write whose caller stops waiting (a cancelled request) still
+//! commits or rolls back as a whole. An in-memory database is never durable: it ends with the repository.
+//!
+//! ## Concurrency
+//!
+//! - **Writes** go through one connection, owned by a dedicated writer thread and fed by a channel, in
+//!   arrival order, each in its own `BEGIN IMMEDIATE` transaction. No SQLite work runs on the async
+//!   runtime's worker threads; a caller awaits a reply sent after the commit. (The job/commit split in
+//!   `writer.rs` is where group commit, several writes sharing one transaction and one fsync, will go.)
+//! - **Reads** run on tokio's blocking pool, on a small pool of read-only connections (see
+//!   [`READ_CONNECTIONS`]), each read in one read transaction, so that an aggregate is read from one
+//!   snapshot; WAL lets them proceed while a write is in progress. An in-memory database has a single
+//!   connection, which serves reads and writes in turn.
+//! - **Other processes** may open the same file: a lock held longer than the busy timeout (5 s) fails the
+//!   operation as [`Error::Unavailable`](openframe_core::Error::Unavailable). Interaction numbers come from
+//!   a counter row updated inside the write transaction, so they stay unique and increasing across
+//!   processes.
+//!
+//! The async methods need a tokio runtime; [`SqliteRepository::open`] and
+//! [`SqliteRepository::open_in_memory`] do not (they run their SQLite work on the calling thread).
+//! Dropping the repository waits for the writes already queued, then closes the database.
+//!
+//! ## Schema
+//!
+//! The schema is in the crate's `migrations/` directory, one SQL file per change, embedded in the binary
+//! and applied in order by `open`; `PRAGMA user_version` records how many have been applied. Each record
+//! table has one TEXT column per field of `openframe_core::schema`, in the same order, after an
+//! `INTEGER PRIMARY KEY` `seq` that keeps creation order. The statements over those tables are generated
+//! once from the same field lists (`queries.rs`).
+//!
+//! ## Errors
+//!
+//! Busy or locked past the timeout, I/O failures and a file that cannot be opened are
+//! [`Error::Unavailable`](openframe_core::Error::Unavailable); a taken user name or inbound id is
+//! [`Error::Conflict`](openframe_core::Error::Conflict); anything else is
+//! [`Error::Internal`](openframe_core::Error::Internal). The driver's error is kept as the source, never in
+//! text a client sees.
+//!
+//! ```
+//! # fn main() -> openframe_core::Result<()> {
+//! let dir = tempfile::tempdir().map_err(openframe_core::Error::internal)?;
+//! let repo = openframe_store_sqlite::SqliteRepository::open(&dir.path().join("openframe.db"))?;
+//! let rt = tokio::runtime::Builder::new_current_thread().build().map_err(openframe_core::Error::internal)?;
+//! use openframe_core::Repository;
+//! assert!(!rt.block_on(repo.has_users())?);
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+mod connection;
+mod error;
+mod migrations;
+mod queries;
+mod readers;
+mod tables;
+mod writer;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use openframe_core::number::format_number;
+use openframe_core::schema::field;
+use openframe_core::{
+    AggregateChange, Error, InteractionAggregate, Record, Repository, Result, SysId, UpdatePlan,
+    User,
+};
+
+use crate::readers::Readers;
+use crate::writer::Writer;
+
+/// How many read-only connections a file database keeps for reads.
+pub const READ_CONNECTIONS: usize = 3;
+
+/// A [`Repository`] on a SQLite database. See the [crate docs](crate) for durability and concurrency.
+pub struct SqliteRepository {
+    /// Where the database lives, for `Debug` and error messages.
+    location: String,
+    // Declared before `readers` so that it is dropped first: queued writes finish before the readers close.
+    writer: Writer,
+    readers: Arc<Readers>,
+}
+
+impl SqliteRepository {
+    /// Opens the database file at `path`, creating it if missing, and brings its schema up to date.
+    ///
+    /// A path in a missing directory, or one that cannot be opened as a database, is an
+    /// [`Error::Unavailable`] or [`Error::Internal`] whose source says which file and why.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut conn = connection::open_writer(path)?;
+        migrations::migrate(&mut conn)?;
+        // Readers open after the migrations, so they see the schema and the WAL mode.
+        let readers = (0..READ_CONNECTIONS)
+            .map(|_| connection::open_reader(path).map(|c| Arc::new(Mutex::new(c))))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SqliteRepository {
+            location: path.display().to_string(),
+            writer: Writer::spawn(Arc::new(Mutex::new(conn)))?,
+            readers: Arc::new(Readers::new(readers)),
+        })
+    }
+
+    /// Opens a new, empty in-memory database, private to this repository.
+    pub fn open_in_memory() -> Result<Self> {
+        let mut conn = connection::open_memory()?;
+        migrations::migrate(&mut conn)?;
+        // One connection for both: an in-memory database is private to the connection that made it.
+        let conn = Arc::new(Mutex::new(conn));
+        Ok(SqliteRepository {
+            location: ":memory:".to_owned(),
+            writer: Writer::spawn(Arc::clone(&conn))?,
+            readers: Arc::new(Readers::new(vec![conn])),
+        })
+    }
+}
+
+impl fmt::Debug for SqliteRepository {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteRepository")
+            .field("location", &self.location)
+            .field("read_connections", &self.readers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Repository for SqliteRepository {
+    async fn create_interaction(&self, mut new: InteractionAggregate) -> Result<String> {
+        SysId::parse_field(new.interaction.sys_id(), field::SYS_ID)?;
+        self.writer
+            .write(move |conn| {
+                let number = format_number(tables::next_number(conn)?);
+                new.interaction.set(field::NUMBER, number.as_str());
+                tables::insert_aggregate(conn, &new)?;
+                Ok(number)
+            })
+            .await
+    }
+
+    async fn update_interaction(
+        &self,
+        sys_id: &SysId,
+        plan: Box<UpdatePlan>,
+    ) -> Result<AggregateChange> {
+        let sys_id = sys_id.clone();
+        self.writer
+            .write(move |conn| {
+                let current =
+                    tables::load_aggregate(conn, sys_id.as_str())?.ok_or(Error::NotFound {
+                        what: "interaction",
+                    })?;
+                let change = plan(&current)?;
+                tables::write_change(conn, &current, &change)?;
+                Ok(change)
+            })
+            .await
+    }
+
+    async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>> {
+        let sys_id = sys_id.clone();
+        self.readers
+            .read(move |conn| tables::load_aggregate(conn, sys_id.as_str()))
+            .await
+    }
+
+    async fn add_user(&self, user: &User) -> Result<()> {
+        let user = user.clone();
+        self.writer
+            .write(move |conn| tables::insert_user(conn, &user))
+            .await
+    }
+
+    async fn find_user(&self, user_name: &str) -> Result<Option<User>> {
+        let user_name = user_name.to_owned();
+        self.readers
+            .read(move |conn| tables::find_user(conn, &user_name))
+            .await
+    }
+
+    async fn has_users(&self) -> Result<bool> {
+        self.readers.read(tables::has_users).await
+    }
+
+    async fn add_provider_application(&self, app: &Record) -> Result<()> {
+        let app = app.clone();
+        self.writer
+            .write(move |conn| tables::insert_provider_application(conn, &app))
+            .await
+    }
+
+    async fn find_provider_application(&self, inbound_id: &str) -> Result<Option<Record>> {
+        let inbound_id = inbound_id.to_owned();
+        self.readers
+            .read(move |conn| tables::find_provider_application(conn, &inbound_id))
+            .await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        if !self.writer.is_running() {
+            return Err(Error::internal("the SQLite writer thread has stopped"));
+        }
+        self.readers.read(tables::ping).await
+    }
+}

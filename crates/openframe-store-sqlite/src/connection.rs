@@ -1,0 +1,76 @@
+//! Opening connections and the settings each one runs with.
+
+use std::path::Path;
+use std::time::Duration;
+
+use openframe_core::{Error, Result};
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{map, sqlite};
+
+/// How long a statement waits for another process's lock before failing with `SQLITE_BUSY`
+/// (`Error::Unavailable`).
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Prepared statements kept per connection: more than the store has, so none is ever re-prepared.
+const STATEMENT_CACHE: usize = 64;
+
+/// Opens (creating it if missing) the database file for the writer and sets it up for durable writes.
+pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
+    // No SQLITE_OPEN_URI: a path is a path, even one that starts with `file:`.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| opening(e, path))?;
+    configure_writer(&conn, path)?;
+    // WAL must be on before the first write transaction, so before migrations run.
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(|e| opening(e, path))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::internal(format!(
+            "SQLite database {} cannot use WAL journaling (journal_mode is {mode})",
+            path.display()
+        )));
+    }
+    Ok(conn)
+}
+
+/// Opens a read-only connection to a database the writer has already set up.
+pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| opening(e, path))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| opening(e, path))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// A private in-memory database: one connection, which serves reads and writes alike.
+pub(crate) fn open_memory() -> Result<Connection> {
+    let conn =
+        Connection::open_in_memory().map_err(sqlite("opening an in-memory SQLite database"))?;
+    configure_writer(&conn, Path::new(":memory:"))?;
+    Ok(conn)
+}
+
+/// Settings of the connection that writes.
+fn configure_writer(conn: &Connection, path: &Path) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| opening(e, path))?;
+    // FULL: a commit fsyncs the WAL before it returns, so a successful write survives a power cut.
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(|e| opening(e, path))?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(|e| opening(e, path))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}
+
+fn opening(e: rusqlite::Error, path: &Path) -> Error {
+    map(
+        e,
+        format!("opening SQLite database {}", path.display()),
+        String::new,
+    )
+}

@@ -1,0 +1,151 @@
+//! How SQLite errors become openframe's error kinds (see `common.md` of the project and
+//! [`openframe_core::Error`]): busy/locked timeouts and I/O or open failures are `Unavailable`, uniqueness
+//! violations `Conflict`, everything else `Internal`. Driver text only ever travels as a `source`.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use openframe_core::Error;
+use rusqlite::ErrorCode;
+use rusqlite::ffi;
+
+/// A driver error with what the store was doing when it happened, so that logs read
+/// `opening SQLite database /var/lib/openframe.db: unable to open database file`.
+#[derive(Debug)]
+pub(crate) struct SqliteFailure {
+    doing: String,
+    source: rusqlite::Error,
+}
+
+impl fmt::Display for SqliteFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.doing, self.source)
+    }
+}
+
+impl StdError for SqliteFailure {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// What kind of failure a driver error is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Unavailable,
+    Conflict,
+    Internal,
+}
+
+fn kind(e: &rusqlite::Error) -> Kind {
+    let rusqlite::Error::SqliteFailure(failure, _) = e else {
+        return Kind::Internal;
+    };
+    match failure.code {
+        // Another process holds the lock past busy_timeout, or the disk, the file system or the file itself
+        // cannot be reached: worth a retry, nothing was written.
+        ErrorCode::DatabaseBusy
+        | ErrorCode::DatabaseLocked
+        | ErrorCode::SystemIoFailure
+        | ErrorCode::CannotOpen
+        | ErrorCode::DiskFull
+        | ErrorCode::FileLockingProtocolFailed
+        | ErrorCode::PermissionDenied
+        | ErrorCode::NoLargeFileSupport => Kind::Unavailable,
+        ErrorCode::ConstraintViolation
+            if matches!(
+                failure.extended_code,
+                ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ) =>
+        {
+            Kind::Conflict
+        }
+        _ => Kind::Internal,
+    }
+}
+
+/// Maps a driver error met while `doing` something; a uniqueness violation becomes a `Conflict` saying
+/// `conflict` (which must name the taken value, never carry driver text).
+pub(crate) fn map(
+    e: rusqlite::Error,
+    doing: impl Into<String>,
+    conflict: impl FnOnce() -> String,
+) -> Error {
+    match kind(&e) {
+        Kind::Conflict => Error::Conflict { detail: conflict() },
+        Kind::Unavailable => Error::unavailable(SqliteFailure {
+            doing: doing.into(),
+            source: e,
+        }),
+        Kind::Internal => Error::internal(SqliteFailure {
+            doing: doing.into(),
+            source: e,
+        }),
+    }
+}
+
+/// Maps a driver error met where no uniqueness rule applies (reads, transaction control, pragmas).
+pub(crate) fn sqlite(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
+    move |e| {
+        map(e, doing, || {
+            format!("{doing}: a record with this key already exists")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: i32) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some("driver text".into()))
+    }
+
+    #[test]
+    fn busy_locked_and_io_are_unavailable() {
+        for code in [
+            ffi::SQLITE_BUSY,
+            ffi::SQLITE_BUSY_SNAPSHOT,
+            ffi::SQLITE_LOCKED,
+            ffi::SQLITE_IOERR_FSYNC,
+            ffi::SQLITE_CANTOPEN,
+            ffi::SQLITE_FULL,
+        ] {
+            let e = map(failure(code), "writing", String::new);
+            assert!(matches!(e, Error::Unavailable { .. }), "{code}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn uniqueness_is_a_conflict_without_driver_text() {
+        for code in [
+            ffi::SQLITE_CONSTRAINT_UNIQUE,
+            ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
+        ] {
+            let e = map(failure(code), "adding a user", || "user x exists".into());
+            match e {
+                Error::Conflict { detail } => assert_eq!(detail, "user x exists"),
+                other => panic!("{code}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn other_faults_are_internal_and_keep_their_source() {
+        for e in [
+            failure(ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+            failure(ffi::SQLITE_CONSTRAINT_NOTNULL),
+            failure(ffi::SQLITE_CORRUPT),
+            failure(ffi::SQLITE_NOTADB),
+            rusqlite::Error::QueryReturnedNoRows,
+        ] {
+            let mapped = sqlite("reading an interaction")(e);
+            let Error::Internal { source } = &mapped else {
+                panic!("{mapped:?}");
+            };
+            assert!(source.to_string().starts_with("reading an interaction: "));
+            // The kind's own text, what a client could ever see, carries nothing of the driver's.
+            assert_eq!(mapped.to_string(), "internal error");
+        }
+    }
+}

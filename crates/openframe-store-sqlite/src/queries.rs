@@ -1,0 +1,181 @@
+//! The SQL the store runs, by name. The schema itself lives in `migrations/`.
+//!
+//! Statements over the four record tables are generated once, from the field lists of
+//! `openframe_core::schema`, so that their column lists can never drift from the records they bind; the
+//! others are written out. Every statement is run through the connection's prepared-statement cache.
+
+use std::sync::LazyLock;
+
+use openframe_core::schema::{
+    INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
+};
+
+/// Takes the next interaction number from the counter, in the caller's transaction.
+pub(crate) const NEXT_NUMBER: &str =
+    "UPDATE counter SET value = value + 1 WHERE name = 'interaction_number' RETURNING value - 1";
+
+/// An interaction's context variables.
+pub(crate) const SELECT_CONTEXT: &str =
+    "SELECT name, value FROM interaction_context WHERE interaction = ?1";
+
+/// Sets one context variable.
+pub(crate) const UPSERT_CONTEXT: &str = "INSERT INTO interaction_context (interaction, name, value) \
+     VALUES (?1, ?2, ?3) ON CONFLICT (interaction, name) DO UPDATE SET value = excluded.value";
+
+/// Removes one context variable.
+pub(crate) const DELETE_CONTEXT: &str =
+    "DELETE FROM interaction_context WHERE interaction = ?1 AND name = ?2";
+
+/// Adds a user; roles are a JSON array.
+pub(crate) const INSERT_USER: &str =
+    "INSERT INTO users (sys_id, user_name, password_hash, roles) VALUES (?1, ?2, ?3, ?4)";
+
+/// A user by sign-in name.
+pub(crate) const SELECT_USER: &str =
+    "SELECT sys_id, user_name, password_hash, roles FROM users WHERE user_name = ?1";
+
+/// Whether there is any user.
+pub(crate) const HAS_USERS: &str = "SELECT EXISTS (SELECT 1 FROM users)";
+
+/// Reads the schema version from the database header: answers only when the file can be read.
+pub(crate) const PING: &str = "PRAGMA user_version";
+
+/// Statements generated from the schema's field lists.
+#[derive(Debug)]
+pub(crate) struct RecordQueries {
+    /// An interaction by sys_id.
+    pub select_interaction: String,
+    /// A new interaction.
+    pub insert_interaction: String,
+    /// Overwrites every field of the interaction whose sys_id is `?1`.
+    pub update_interaction: String,
+    /// An interaction's phone logs, in creation order.
+    pub select_phone_logs: String,
+    /// Inserts a phone log, or overwrites the one with its sys_id (which keeps its creation position).
+    pub upsert_phone_log: String,
+    /// An interaction's related records, in creation order.
+    pub select_related_records: String,
+    /// A new related record.
+    pub insert_related_record: String,
+    /// A provider application by inbound_id.
+    pub select_provider_application: String,
+    /// A new provider application.
+    pub insert_provider_application: String,
+}
+
+/// The generated statements, built once per process.
+pub(crate) static RECORDS: LazyLock<RecordQueries> = LazyLock::new(|| RecordQueries {
+    select_interaction: select(&INTERACTION, field::SYS_ID),
+    insert_interaction: insert(&INTERACTION),
+    update_interaction: update(&INTERACTION),
+    select_phone_logs: select(&PHONE_LOG, field::INTERACTION),
+    upsert_phone_log: upsert(&PHONE_LOG),
+    select_related_records: select(&RELATED_RECORD, field::INTERACTION),
+    insert_related_record: insert(&RELATED_RECORD),
+    select_provider_application: select(&PROVIDER_APPLICATION, field::INBOUND_ID),
+    insert_provider_application: insert(&PROVIDER_APPLICATION),
+});
+
+/// `"a", "b", …`: every field of `table`, in column order.
+fn columns(table: &Table) -> String {
+    let names: Vec<String> = table.field_names().map(quote).collect();
+    names.join(", ")
+}
+
+/// Field names are `[a-z_]+` (schema.rs), so quoting is only about keywords such as `type` and `number`.
+fn quote(name: &str) -> String {
+    format!("\"{name}\"")
+}
+
+/// Every field, in column order, where `key = ?1`, oldest row first.
+fn select(table: &Table, key: &str) -> String {
+    format!(
+        "SELECT {} FROM {} WHERE {} = ?1 ORDER BY seq",
+        columns(table),
+        table.name,
+        quote(key)
+    )
+}
+
+/// A row from every field, bound in column order (`?1` … `?n`).
+fn insert(table: &Table) -> String {
+    let params: Vec<String> = (1..=table.fields.len()).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        table.name,
+        columns(table),
+        params.join(", ")
+    )
+}
+
+/// `insert`, or on a taken sys_id an overwrite of every other field of that row.
+fn upsert(table: &Table) -> String {
+    format!(
+        "{} ON CONFLICT ({}) DO UPDATE SET {}",
+        insert(table),
+        quote(field::SYS_ID),
+        assignments(table, |_, name| format!("excluded.{}", quote(name)))
+    )
+}
+
+/// Overwrites every field but sys_id of the row whose sys_id is `?1`, bound in column order like `insert`
+/// (sys_id is the first field of every table).
+fn update(table: &Table) -> String {
+    format!(
+        "UPDATE {} SET {} WHERE {} = ?1",
+        table.name,
+        assignments(table, |i, _| format!("?{}", i + 1)),
+        quote(field::SYS_ID)
+    )
+}
+
+/// `"b" = <value>, …` for every field but sys_id; `value` gives the right-hand side from the field's
+/// position and name.
+fn assignments(table: &Table, value: impl Fn(usize, &str) -> String) -> String {
+    let sets: Vec<String> = table
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.name != field::SYS_ID)
+        .map(|(i, f)| format!("{} = {}", quote(f.name), value(i, f.name)))
+        .collect();
+    sets.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sys_id_is_the_first_field_of_every_table() {
+        // update() binds the key as ?1 and Record::sys_id() reads values[0]: both rely on this.
+        for table in openframe_core::schema::TABLES {
+            assert_eq!(table.fields[0].name, field::SYS_ID, "{}", table.name);
+        }
+    }
+
+    #[test]
+    fn generated_statements_name_every_field_in_order() {
+        assert_eq!(
+            insert(&RELATED_RECORD),
+            "INSERT INTO interaction_related_record (\"sys_id\", \"sys_created_on\", \"sys_created_by\", \
+             \"sys_updated_on\", \"sys_updated_by\", \"sys_mod_count\", \"interaction\", \"document_table\", \
+             \"document_id\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        );
+        assert_eq!(
+            select(&RELATED_RECORD, field::INTERACTION),
+            "SELECT \"sys_id\", \"sys_created_on\", \"sys_created_by\", \"sys_updated_on\", \
+             \"sys_updated_by\", \"sys_mod_count\", \"interaction\", \"document_table\", \"document_id\" \
+             FROM interaction_related_record WHERE \"interaction\" = ?1 ORDER BY seq"
+        );
+        let update = update(&RELATED_RECORD);
+        assert!(update.starts_with(
+            "UPDATE interaction_related_record SET \"sys_created_on\" = ?2, \"sys_created_by\" = ?3,"
+        ));
+        assert!(update.ends_with("\"document_id\" = ?9 WHERE \"sys_id\" = ?1"));
+        let upsert = upsert(&PHONE_LOG);
+        assert!(upsert.contains(" ON CONFLICT (\"sys_id\") DO UPDATE SET \"sys_created_on\" = excluded.\"sys_created_on\","));
+        assert!(upsert.ends_with("\"contact\" = excluded.\"contact\""));
+        assert!(!upsert.contains("\"sys_id\" = excluded"));
+    }
+}

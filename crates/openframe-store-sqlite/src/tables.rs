@@ -1,0 +1,311 @@
+//! Reading and writing rows: records, the interaction aggregate, users and provider applications.
+//!
+//! Every function takes the connection of a transaction the caller opened, and uses only the named
+//! statements of [`crate::queries`].
+
+use openframe_core::schema::{
+    INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
+};
+use openframe_core::{
+    AggregateChange, Context, Error, InteractionAggregate, Record, Result, SysId, User,
+};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use crate::error::{map, sqlite};
+use crate::queries::{self, RECORDS};
+
+/// A record of `table` from a row selected with every field in column order.
+fn record(table: &'static Table, row: &Row<'_>) -> rusqlite::Result<Vec<String>> {
+    (0..table.fields.len()).map(|i| row.get(i)).collect()
+}
+
+/// The records of `table` that `sql` selects with `key`, oldest first.
+fn select_records(
+    conn: &Connection,
+    table: &'static Table,
+    sql: &str,
+    key: &str,
+) -> Result<Vec<Record>> {
+    let rows: Vec<Vec<String>> = conn
+        .prepare_cached(sql)
+        .and_then(|mut stmt| stmt.query_map([key], |row| record(table, row))?.collect())
+        .map_err(sqlite("reading records"))?;
+    rows.into_iter()
+        .map(|values| Record::from_values(table, values))
+        .collect()
+}
+
+/// Inserts (or upserts, as `sql` says) `record` of `table`, every field bound in column order.
+fn write_record(
+    conn: &Connection,
+    table: &'static Table,
+    sql: &str,
+    record: &Record,
+) -> Result<()> {
+    if record.table() != table {
+        return Err(Error::internal(format!(
+            "a {} record was written as a {} record",
+            record.table().name,
+            table.name
+        )));
+    }
+    let table = table.name;
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute(params_from_iter(record.values())))
+        .map_err(|e| {
+            map(e, format!("writing a {table} record"), || {
+                format!(
+                    "a {table} record with sys_id {} already exists",
+                    record.sys_id()
+                )
+            })
+        })?;
+    Ok(())
+}
+
+/// Checks that a phone log or related record belongs to the interaction it is written with: the store
+/// finds them by their `interaction` field, so one that named another would be lost from this aggregate.
+fn check_owner(record: &Record, interaction: &str) -> Result<()> {
+    let owner = record.get(field::INTERACTION);
+    if owner == interaction {
+        Ok(())
+    } else {
+        Err(Error::internal(format!(
+            "{} {} names interaction {owner:?}, but is written with interaction {interaction}",
+            record.table().name,
+            record.sys_id()
+        )))
+    }
+}
+
+/// Reads interaction `sys_id` with its context, phone logs and related records.
+pub(crate) fn load_aggregate(
+    conn: &Connection,
+    sys_id: &str,
+) -> Result<Option<InteractionAggregate>> {
+    let Some(interaction) =
+        select_records(conn, &INTERACTION, &RECORDS.select_interaction, sys_id)?
+            .into_iter()
+            .next()
+    else {
+        return Ok(None);
+    };
+    let mut stmt = conn
+        .prepare_cached(queries::SELECT_CONTEXT)
+        .map_err(sqlite("reading context variables"))?;
+    let context = stmt
+        .query_map([sys_id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .and_then(|rows| rows.collect::<rusqlite::Result<Context>>())
+        .map_err(sqlite("reading context variables"))?;
+    Ok(Some(InteractionAggregate {
+        interaction,
+        context,
+        phone_logs: select_records(conn, &PHONE_LOG, &RECORDS.select_phone_logs, sys_id)?,
+        related_records: select_records(
+            conn,
+            &RELATED_RECORD,
+            &RECORDS.select_related_records,
+            sys_id,
+        )?,
+    }))
+}
+
+/// Takes the next interaction number from the counter.
+pub(crate) fn next_number(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached(queries::NEXT_NUMBER)
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+        .map_err(sqlite("taking the next interaction number"))?;
+    u64::try_from(n).map_err(|_| Error::internal(format!("the number counter is negative ({n})")))
+}
+
+/// Inserts a whole new aggregate.
+pub(crate) fn insert_aggregate(conn: &Connection, new: &InteractionAggregate) -> Result<()> {
+    let sys_id = new.interaction.sys_id();
+    conn.prepare_cached(&RECORDS.insert_interaction)
+        .and_then(|mut stmt| stmt.execute(params_from_iter(new.interaction.values())))
+        .map_err(|e| {
+            map(e, "writing an interaction", || {
+                format!("interaction {sys_id} exists")
+            })
+        })?;
+    set_context(conn, sys_id, &new.context)?;
+    for log in &new.phone_logs {
+        check_owner(log, sys_id)?;
+        write_record(conn, &PHONE_LOG, &RECORDS.upsert_phone_log, log)?;
+    }
+    for related in &new.related_records {
+        check_owner(related, sys_id)?;
+        write_record(
+            conn,
+            &RELATED_RECORD,
+            &RECORDS.insert_related_record,
+            related,
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes an update's change to the aggregate `current` it was planned on, with the semantics of
+/// [`AggregateChange::apply_to`].
+pub(crate) fn write_change(
+    conn: &Connection,
+    current: &InteractionAggregate,
+    change: &AggregateChange,
+) -> Result<()> {
+    let sys_id = current.interaction.sys_id();
+    if change.interaction.sys_id() != sys_id {
+        return Err(Error::internal(format!(
+            "an update of interaction {sys_id} returned interaction {}",
+            change.interaction.sys_id()
+        )));
+    }
+    let updated = conn
+        .prepare_cached(&RECORDS.update_interaction)
+        .and_then(|mut stmt| stmt.execute(params_from_iter(change.interaction.values())))
+        .map_err(|e| {
+            map(e, "updating an interaction", || {
+                format!(
+                    "interaction number {} is taken",
+                    change.interaction.get(field::NUMBER)
+                )
+            })
+        })?;
+    if updated != 1 {
+        return Err(Error::internal(format!(
+            "updating interaction {sys_id} changed {updated} rows"
+        )));
+    }
+    // Removals first, as apply_to does: a name both removed and set ends up set.
+    let mut delete = conn
+        .prepare_cached(queries::DELETE_CONTEXT)
+        .map_err(sqlite("removing context variables"))?;
+    for name in &change.context_removed {
+        delete
+            .execute(params![sys_id, name])
+            .map_err(sqlite("removing context variables"))?;
+    }
+    set_context(conn, sys_id, &change.context_set)?;
+    for log in &change.phone_logs {
+        check_owner(log, sys_id)?;
+        write_record(conn, &PHONE_LOG, &RECORDS.upsert_phone_log, log)?;
+    }
+    for related in &change.related_records {
+        check_owner(related, sys_id)?;
+        write_record(
+            conn,
+            &RELATED_RECORD,
+            &RECORDS.insert_related_record,
+            related,
+        )?;
+    }
+    Ok(())
+}
+
+fn set_context(conn: &Connection, interaction: &str, context: &Context) -> Result<()> {
+    let mut upsert = conn
+        .prepare_cached(queries::UPSERT_CONTEXT)
+        .map_err(sqlite("setting context variables"))?;
+    for (name, value) in context {
+        upsert
+            .execute(params![interaction, name, value])
+            .map_err(sqlite("setting context variables"))?;
+    }
+    Ok(())
+}
+
+/// Adds a user; a taken user name is a conflict.
+pub(crate) fn insert_user(conn: &Connection, user: &User) -> Result<()> {
+    let roles = serde_json::to_string(&user.roles)
+        .map_err(|e| Error::internal(format!("encoding roles: {e}")))?;
+    conn.prepare_cached(queries::INSERT_USER)
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                user.sys_id.as_str(),
+                user.user_name,
+                user.password_hash,
+                roles
+            ])
+        })
+        .map_err(|e| {
+            map(e, "adding a user", || {
+                format!("user {} already exists", user.user_name)
+            })
+        })?;
+    Ok(())
+}
+
+/// The user called `user_name`.
+pub(crate) fn find_user(conn: &Connection, user_name: &str) -> Result<Option<User>> {
+    let row: Option<(String, String, String, String)> = conn
+        .prepare_cached(queries::SELECT_USER)
+        .and_then(|mut stmt| {
+            stmt.query_row([user_name], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .optional()
+        })
+        .map_err(sqlite("reading a user"))?;
+    let Some((sys_id, user_name, password_hash, roles)) = row else {
+        return Ok(None);
+    };
+    let sys_id = SysId::parse(&sys_id)
+        .map_err(|rule| Error::internal(format!("user {user_name} has a bad sys_id: {rule}")))?;
+    let roles = serde_json::from_str(&roles)
+        .map_err(|e| Error::internal(format!("user {user_name} has unreadable roles: {e}")))?;
+    Ok(Some(User {
+        sys_id,
+        user_name,
+        password_hash,
+        roles,
+    }))
+}
+
+/// Whether there is any user.
+pub(crate) fn has_users(conn: &Connection) -> Result<bool> {
+    conn.prepare_cached(queries::HAS_USERS)
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+        .map_err(sqlite("counting users"))
+}
+
+/// Adds a provider application; a taken inbound_id is a conflict.
+pub(crate) fn insert_provider_application(conn: &Connection, app: &Record) -> Result<()> {
+    if app.table() != &PROVIDER_APPLICATION {
+        return Err(Error::internal(format!(
+            "a {} record was added as a provider application",
+            app.table().name
+        )));
+    }
+    let inbound_id = app.get(field::INBOUND_ID);
+    conn.prepare_cached(&RECORDS.insert_provider_application)
+        .and_then(|mut stmt| stmt.execute(params_from_iter(app.values())))
+        .map_err(|e| {
+            map(e, "adding a provider application", || {
+                format!("a provider application with inbound_id {inbound_id} already exists")
+            })
+        })?;
+    Ok(())
+}
+
+/// The provider application with `inbound_id`.
+pub(crate) fn find_provider_application(
+    conn: &Connection,
+    inbound_id: &str,
+) -> Result<Option<Record>> {
+    Ok(select_records(
+        conn,
+        &PROVIDER_APPLICATION,
+        &RECORDS.select_provider_application,
+        inbound_id,
+    )?
+    .into_iter()
+    .next())
+}
+
+/// Reads the database header: fails when the file cannot be read.
+pub(crate) fn ping(conn: &Connection) -> Result<()> {
+    conn.prepare_cached(queries::PING)
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get::<_, i64>(0)))
+        .map_err(sqlite("pinging the database"))?;
+    Ok(())
+}
