@@ -118,7 +118,11 @@ impl Drop for Writer {
         // connection is closed (and the WAL checkpointed) when the repository is gone.
         self.jobs.take();
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            // A job that held the last handle to the repository (a plan capturing it) drops it on the
+            // writer thread itself, which must not wait for itself: its loop ends on its own.
+            if thread.thread().id() != thread::current().id() {
+                let _ = thread.join();
+            }
         }
     }
 }
