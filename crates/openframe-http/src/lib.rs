@@ -1,1 +1,26 @@
-//! placeholder
+//! # openframe-http
+//!
+//! The HTTP edge of openframe: an axum [`router`] for the voice-interaction API over any
+//! `Arc<dyn Repository>` (routing, content negotiation, Basic auth, the platform's error envelope), the store-URL
+//! parser that opens the right store, and the `openframe` command line.
+//!
+//! Handlers are a few lines each: extract, call `openframe_core::Service`, return a [`Reply`] or an
+//! [`ApiError`]; the [`render`] middleware writes either in the format the client negotiated.
+
+pub mod app;
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod negotiate;
+pub mod password;
+pub mod render;
+pub mod store_url;
+pub mod voice_interaction;
+pub mod xml;
+pub mod xml_body;
+
+pub use app::{AppState, router};
+pub use error::ApiError;
+pub use render::Reply;
+pub mod cli;
+pub mod server;

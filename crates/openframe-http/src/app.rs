@@ -1,0 +1,114 @@
+//! The router: CONTRACT §1's paths, auth on everything under `/api/now/`, and the renderer around it all.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use openframe_core::{Repository, Service};
+use serde_json::json;
+
+use crate::auth::{Authenticator, require_user};
+use crate::error::ApiError;
+use crate::render::render;
+use crate::voice_interaction;
+
+/// How long the health check waits for the store.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What every handler shares.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The voice-interaction service over the store.
+    pub service: Service,
+    /// The credential checker.
+    pub auth: Arc<Authenticator>,
+}
+
+impl AppState {
+    /// State for a router over `repo`.
+    pub fn new(repo: Arc<dyn Repository>) -> Self {
+        AppState {
+            auth: Arc::new(Authenticator::new(Arc::clone(&repo))),
+            service: Service::new(repo),
+        }
+    }
+
+    /// State over an existing service (to share its environment, say).
+    pub fn with_service(service: Service) -> Self {
+        AppState {
+            auth: Arc::new(Authenticator::new(Arc::clone(service.repository()))),
+            service,
+        }
+    }
+}
+
+/// The openframe API over any store, ready to serve or to mount in another service's router.
+///
+/// ```no_run
+/// # async fn run() {
+/// use std::sync::Arc;
+/// let repo = Arc::new(openframe_core::MemoryRepository::new());
+/// let app = openframe_http::router(openframe_http::AppState::new(repo));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
+/// axum::serve(listener, app).await.unwrap();
+/// # }
+/// ```
+pub fn router(state: AppState) -> Router {
+    let mut app = Router::new();
+    // The default path and its versioned form; any other version falls through to the 400 below.
+    for prefix in ["/api/now/openframe", "/api/now/openframe/v1"] {
+        app = app
+            .route(
+                &format!("{prefix}/voice-interaction"),
+                post(voice_interaction::create),
+            )
+            .route(
+                &format!("{prefix}/voice-interaction/{{sys_id}}"),
+                get(voice_interaction::read).patch(voice_interaction::update),
+            );
+    }
+    app.route("/healthz", get(health))
+        .fallback(unknown_path)
+        .layer(from_fn_with_state(Arc::clone(&state.auth), require_user))
+        .with_state(state)
+        .layer(from_fn(render))
+}
+
+/// Whether `path` is under `/api/now/`, where every request needs credentials.
+pub fn is_api_path(path: &str) -> bool {
+    path == API_ROOT
+        || path
+            .strip_prefix(API_ROOT)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+const API_ROOT: &str = "/api/now";
+
+async fn unknown_path(uri: Uri) -> ApiError {
+    if is_api_path(uri.path()) {
+        ApiError::unknown_resource()
+    } else {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            "no resource at this path",
+        )
+    }
+}
+
+/// `GET /healthz`: 200 `{"status":"ok"}` when the store answers in time, else 503. No auth, no data.
+async fn health(State(app): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(HEALTH_TIMEOUT, app.service.repository().ping()).await {
+        Ok(Ok(())) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            json!({"status": "ok"}).to_string(),
+        )
+            .into_response(),
+        _ => ApiError::unavailable().into_response(),
+    }
+}

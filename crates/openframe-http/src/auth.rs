@@ -1,0 +1,188 @@
+//! HTTP Basic authentication against the store's users, with the roles of CONTRACT §7.
+//!
+//! argon2 is deliberately slow (tens of milliseconds and 19 MiB per check), so a verified credential is cached
+//! for a short time, keyed by a SHA-256 of the whole Authorization header: the password itself is never kept.
+//! Verifications run on the blocking pool, a few at a time, so a burst of logins cannot exhaust memory.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use openframe_core::{Caller, Repository, SysId};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::error::ApiError;
+use crate::password;
+
+/// How long a verified credential is trusted without checking the store again.
+pub const CACHE_TTL: Duration = Duration::from_secs(30);
+/// Most credentials cached at once; the cache is emptied when full (a flood of distinct headers).
+const CACHE_CAPACITY: usize = 10_000;
+
+/// Checks credentials and remembers recent successes.
+#[derive(Debug)]
+pub struct Authenticator {
+    repo: Arc<dyn Repository>,
+    cache: Mutex<HashMap<[u8; 32], Cached>>,
+    verify_slots: Semaphore,
+}
+
+#[derive(Clone, Debug)]
+struct Cached {
+    caller: Caller,
+    may_use_api: bool,
+    until: Instant,
+}
+
+impl Authenticator {
+    /// An authenticator over the users of `repo`.
+    pub fn new(repo: Arc<dyn Repository>) -> Self {
+        let slots = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Authenticator {
+            repo,
+            cache: Mutex::new(HashMap::new()),
+            verify_slots: Semaphore::new(slots),
+        }
+    }
+
+    /// Forgets every cached credential (after users change in this process).
+    pub fn clear_cache(&self) {
+        self.lock_cache().clear();
+    }
+
+    /// The caller an Authorization header proves, or the 401/403 to answer.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&HeaderValue>,
+    ) -> Result<Caller, ApiError> {
+        let header = authorization.ok_or_else(ApiError::unauthenticated)?;
+        let key: [u8; 32] = Sha256::digest(header.as_bytes()).into();
+        let cached = self
+            .lock_cache()
+            .get(&key)
+            .filter(|c| c.until > Instant::now())
+            .cloned();
+        let entry = match cached {
+            Some(entry) => entry,
+            None => {
+                let entry = self.verify(header).await?;
+                let mut cache = self.lock_cache();
+                if cache.len() >= CACHE_CAPACITY {
+                    cache.clear();
+                }
+                cache.insert(key, entry.clone());
+                entry
+            }
+        };
+        if entry.may_use_api {
+            Ok(entry.caller)
+        } else {
+            Err(ApiError::unauthorized())
+        }
+    }
+
+    async fn verify(&self, header: &HeaderValue) -> Result<Cached, ApiError> {
+        let (name, password) = parse_basic(header).ok_or_else(ApiError::unauthenticated)?;
+        let user = self.repo.find_user(&name).await.map_err(ApiError::from)?;
+        // An unknown user costs the same argon2 check as a wrong password, so timing does not tell them apart.
+        let hash = user
+            .as_ref()
+            .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());
+        let _slot = self
+            .verify_slots
+            .acquire()
+            .await
+            .map_err(|_| ApiError::unavailable())?;
+        let matches = tokio::task::spawn_blocking(move || password::verify(&password, &hash))
+            .await
+            .unwrap_or(false);
+        match user {
+            Some(user) if matches => Ok(Cached {
+                may_use_api: user.may_use_api(),
+                caller: Caller {
+                    sys_id: user.sys_id,
+                    user_name: user.user_name,
+                },
+                until: Instant::now() + CACHE_TTL,
+            }),
+            _ => Err(ApiError::unauthenticated()),
+        }
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Cached>> {
+        // The cache holds only copies of store data: a poisoned lock leaves nothing inconsistent.
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// `Basic base64(name:password)` → `(name, password)`.
+fn parse_basic(header: &HeaderValue) -> Option<(String, String)> {
+    let value = header.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(BASE64.decode(encoded.trim()).ok()?).ok()?;
+    let (name, password) = decoded.split_once(':')?;
+    Some((name.to_owned(), password.to_owned()))
+}
+
+/// A valid hash of a random password, computed once.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| password::hash(SysId::random().as_str()).unwrap_or_default())
+}
+
+/// Middleware: authenticates every request under `/api/now/` (known path or not) and hands the [`Caller`] to
+/// handlers as an extension. Other paths (`/healthz`) pass untouched.
+pub async fn require_user(
+    State(auth): State<Arc<Authenticator>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if !crate::app::is_api_path(request.uri().path()) {
+        return next.run(request).await;
+    }
+    match auth
+        .authenticate(request.headers().get(header::AUTHORIZATION))
+        .await
+    {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_basic_credentials() {
+        let h = HeaderValue::from_str(&format!("Basic {}", BASE64.encode("admin:pa:ss"))).unwrap();
+        assert_eq!(parse_basic(&h), Some(("admin".into(), "pa:ss".into())));
+        let h = HeaderValue::from_str(&format!("basic  {}", BASE64.encode("a:"))).unwrap();
+        assert_eq!(parse_basic(&h), Some(("a".into(), String::new())));
+        for bad in [
+            "Bearer abc",
+            "Basic !!!",
+            "Basic",
+            &format!("Basic {}", BASE64.encode("nocolon")),
+        ] {
+            assert_eq!(
+                parse_basic(&HeaderValue::from_str(bad).unwrap()),
+                None,
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The `openframe` command line (CONTRACT §8). Every failure ends as one line on standard error and a
+//! non-zero exit; nothing here panics on bad input or a bad environment.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use openframe_core::user::{
+    BOOTSTRAP_ROLES, new_provider_application, validate_role, validate_user_name,
+};
+use openframe_core::{DateTime, Repository, SysId, User};
+
+use crate::password;
+use crate::server;
+use crate::store_url::{DEFAULT_STORE, StoreUrl};
+
+/// openframe: the voice-interaction API server.
+#[derive(Debug, Parser)]
+#[command(name = "openframe", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (migrates the store first).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "OPENFRAME_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Manage users.
+    User {
+        /// What to do with users.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage provider applications (the inboundIds a request may name).
+    Provider {
+        /// What to do with provider applications.
+        #[command(subcommand)]
+        command: ProviderCommand,
+    },
+    /// Create or upgrade the store's schema.
+    Migrate {
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+/// `user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. The password comes from OPENFRAME_PASSWORD, or one line of standard input with
+    /// --password-stdin.
+    Add {
+        /// The user name.
+        name: String,
+        /// A role to grant (repeatable): sn_openframe_api_user, sn_openframe_user or admin grant the API.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Read the password from one line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+/// `provider` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// Register a provider application.
+    Add {
+        /// Its inbound id, what `interaction.inboundId` names.
+        #[arg(long)]
+        inbound_id: String,
+        /// Its display name.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+/// The `--store` option every subcommand takes.
+#[derive(Debug, Args)]
+pub struct StoreArg {
+    /// Store URL: sqlite://PATH, sqlite::memory:, postgres://…, sled://PATH or memory://.
+    #[arg(long = "store", env = "OPENFRAME_STORE", default_value = DEFAULT_STORE)]
+    pub url: String,
+}
+
+impl StoreArg {
+    async fn open(&self) -> Result<Arc<dyn Repository>, String> {
+        let url = StoreUrl::parse(&self.url)?;
+        url.open().await.map_err(|e| store_error(&url, &e))
+    }
+}
+
+fn store_error(url: &StoreUrl, e: &openframe_core::Error) -> String {
+    use std::error::Error as _;
+    match e.source() {
+        Some(source) => format!("cannot open store {url}: {e}: {source}"),
+        None => format!("cannot open store {url}: {e}"),
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve { listen, store } => {
+            let repo = store.open().await?;
+            server::serve(listen, repo).await
+        }
+        Command::Migrate { store } => {
+            store.open().await?;
+            eprintln!("openframe: store is migrated");
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    name,
+                    roles,
+                    password_stdin,
+                    store,
+                },
+        } => {
+            validate_user_name(&name).map_err(|e| e.to_string())?;
+            for role in &roles {
+                validate_role(role).map_err(|e| format!("{e} (got {role:?})"))?;
+            }
+            let password = read_password(password_stdin)?;
+            let repo = store.open().await?;
+            add_user(repo.as_ref(), &name, &password, roles).await?;
+            eprintln!("openframe: added user {name}");
+            Ok(())
+        }
+        Command::Provider {
+            command:
+                ProviderCommand::Add {
+                    inbound_id,
+                    name,
+                    store,
+                },
+        } => {
+            let app = new_provider_application(
+                SysId::random(),
+                &inbound_id,
+                &name,
+                "system",
+                DateTime::now(),
+            )
+            .map_err(|e| e.to_string())?;
+            let repo = store.open().await?;
+            repo.add_provider_application(&app)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "openframe: added provider application {inbound_id} ({})",
+                app.sys_id()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Adds a user with a freshly hashed password.
+pub async fn add_user(
+    repo: &dyn Repository,
+    name: &str,
+    password: &str,
+    roles: Vec<String>,
+) -> Result<(), String> {
+    let password = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let user = User {
+        sys_id: SysId::random(),
+        user_name: name.to_owned(),
+        password_hash: hash,
+        roles,
+    };
+    repo.add_user(&user).await.map_err(|e| e.to_string())
+}
+
+/// Creates `admin` when the store has no user at all, with OPENFRAME_ADMIN_PASSWORD or a random password that
+/// is printed once on standard error.
+pub async fn bootstrap_admin(repo: &dyn Repository) -> Result<(), String> {
+    if repo
+        .has_users()
+        .await
+        .map_err(|e| format!("cannot read users: {e}"))?
+    {
+        return Ok(());
+    }
+    let (password, generated) = match std::env::var("OPENFRAME_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (SysId::random().into_string(), true),
+    };
+    let roles = BOOTSTRAP_ROLES.iter().map(|r| r.to_string()).collect();
+    add_user(repo, "admin", &password, roles).await?;
+    if generated {
+        eprintln!(
+            "openframe: created user admin with password {password} (shown once; set OPENFRAME_ADMIN_PASSWORD to choose it)"
+        );
+    } else {
+        eprintln!("openframe: created user admin with the password in OPENFRAME_ADMIN_PASSWORD");
+    }
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> Result<String, String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        std::env::var("OPENFRAME_PASSWORD").map_err(|_| {
+            "no password: set OPENFRAME_PASSWORD or pass --password-stdin".to_owned()
+        })?
+    };
+    if password.is_empty() {
+        return Err("the password must not be empty".to_owned());
+    }
+    Ok(password)
+}

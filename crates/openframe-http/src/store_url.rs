@@ -1,0 +1,165 @@
+//! Store URLs (CONTRACT §8): which store to open, and opening it.
+//!
+//! `sqlite://PATH`, `sqlite::memory:`, `postgres://…` / `postgresql://…`, `sled://PATH`, `memory://`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use openframe_core::{MemoryRepository, Repository};
+use openframe_store_postgres::{PostgresOptions, PostgresRepository};
+use openframe_store_sled::SledRepository;
+use openframe_store_sqlite::SqliteRepository;
+
+/// The default store: a SQLite file in the working directory.
+pub const DEFAULT_STORE: &str = "sqlite://openframe.db";
+
+/// A parsed store URL.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A private in-memory SQLite database.
+    SqliteMemory,
+    /// A PostgreSQL database (the URL as given, password included: never print it).
+    Postgres(String),
+    /// A sled directory.
+    Sled(PathBuf),
+    /// The in-memory reference store.
+    Memory,
+}
+
+impl StoreUrl {
+    /// Parses a store URL.
+    ///
+    /// ```
+    /// use openframe_http::store_url::StoreUrl;
+    /// assert_eq!(StoreUrl::parse("sqlite://openframe.db").unwrap(), StoreUrl::Sqlite("openframe.db".into()));
+    /// assert_eq!(StoreUrl::parse("sqlite:///var/lib/of.db").unwrap(), StoreUrl::Sqlite("/var/lib/of.db".into()));
+    /// assert!(StoreUrl::parse("mysql://x").is_err());
+    /// ```
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let path = |rest: &str, scheme: &str| {
+            if rest.is_empty() {
+                Err(format!("store URL {scheme}PATH needs a path"))
+            } else {
+                Ok(PathBuf::from(rest))
+            }
+        };
+        if url == "sqlite::memory:" {
+            Ok(StoreUrl::SqliteMemory)
+        } else if let Some(rest) = url.strip_prefix("sqlite://") {
+            path(rest, "sqlite://").map(StoreUrl::Sqlite)
+        } else if let Some(rest) = url.strip_prefix("sled://") {
+            path(rest, "sled://").map(StoreUrl::Sled)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(StoreUrl::Postgres(url.to_owned()))
+        } else if url == "memory://" {
+            Ok(StoreUrl::Memory)
+        } else {
+            Err(format!(
+                "unsupported store URL {:?}: expected sqlite://PATH, sqlite::memory:, postgres://…, sled://PATH or memory://",
+                redact(url)
+            ))
+        }
+    }
+
+    /// Opens (and migrates) the store.
+    pub async fn open(&self) -> openframe_core::Result<Arc<dyn Repository>> {
+        Ok(match self {
+            StoreUrl::Sqlite(path) => {
+                let path = path.clone();
+                Arc::new(blocking(move || SqliteRepository::open(&path)).await?)
+            }
+            StoreUrl::SqliteMemory => Arc::new(SqliteRepository::open_in_memory()?),
+            StoreUrl::Postgres(url) => {
+                Arc::new(PostgresRepository::connect(url, PostgresOptions::default()).await?)
+            }
+            StoreUrl::Sled(path) => {
+                let path = path.clone();
+                Arc::new(blocking(move || SledRepository::open(&path)).await?)
+            }
+            StoreUrl::Memory => Arc::new(MemoryRepository::new()),
+        })
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> openframe_core::Result<T> + Send + 'static,
+) -> openframe_core::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(openframe_core::Error::internal)?
+}
+
+/// The URL with any password replaced by `***`, for messages.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+impl fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreUrl::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
+            StoreUrl::SqliteMemory => f.write_str("sqlite::memory:"),
+            StoreUrl::Postgres(url) => f.write_str(&redact(url)),
+            StoreUrl::Sled(p) => write!(f, "sled://{}", p.display()),
+            StoreUrl::Memory => f.write_str("memory://"),
+        }
+    }
+}
+
+impl fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreUrl({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_scheme() {
+        assert_eq!(
+            StoreUrl::parse("sqlite::memory:").unwrap(),
+            StoreUrl::SqliteMemory
+        );
+        assert_eq!(
+            StoreUrl::parse("sled://data/of").unwrap(),
+            StoreUrl::Sled("data/of".into())
+        );
+        assert_eq!(StoreUrl::parse("memory://").unwrap(), StoreUrl::Memory);
+        assert!(matches!(
+            StoreUrl::parse("postgresql://u@h/db").unwrap(),
+            StoreUrl::Postgres(_)
+        ));
+        assert!(StoreUrl::parse("sqlite://").is_err());
+        assert!(StoreUrl::parse("openframe.db").is_err());
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("postgres://of:secret@db:5432/x"),
+            "postgres://of:***@db:5432/x"
+        );
+        assert_eq!(redact("postgres://of@db/x"), "postgres://of@db/x");
+        let err = StoreUrl::parse("mysql://root:hunter2@h/db").unwrap_err();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert_eq!(
+            StoreUrl::Postgres("postgres://a:b@h/d".into()).to_string(),
+            "postgres://a:***@h/d"
+        );
+    }
+}

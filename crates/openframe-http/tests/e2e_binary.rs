@@ -1,0 +1,325 @@
+//! End to end: the real `openframe` binary on a temporary SQLite file, driven over HTTP.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_openframe");
+const ADMIN_PASSWORD: &str = "e2e-admin-password";
+
+/// A running `openframe serve`.
+struct Server {
+    child: Child,
+    base: String,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(store: &str) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--store", store])
+            .env("OPENFRAME_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env_remove("OPENFRAME_LISTEN")
+            .env_remove("OPENFRAME_STORE")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start openframe");
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        loop {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => {
+                    if let Some(addr) = line.split("listening on ").nth(1) {
+                        let base = addr.trim().to_owned();
+                        return Server {
+                            child,
+                            base,
+                            stderr: rx,
+                        };
+                    }
+                    seen.push(line);
+                }
+                Err(_) => panic!("openframe did not start; stderr so far: {seen:?}"),
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// SIGTERM, then the exit code.
+    fn stop(mut self) -> (i32, Vec<String>) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let code = self.child.wait().expect("wait").code().unwrap_or(-1);
+        let rest = self.stderr.try_iter().collect();
+        (code, rest)
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+async fn send(
+    method: reqwest::Method,
+    url: &str,
+    user: (&str, &str),
+    body: Option<&str>,
+) -> (u16, Value) {
+    let mut req = client()
+        .request(method, url)
+        .basic_auth(user.0, Some(user.1))
+        .header("Accept", "application/json");
+    if let Some(body) = body {
+        req = req
+            .header("Content-Type", "application/json")
+            .body(body.to_owned());
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn example(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs/examples")
+        .join(name);
+    std::fs::read_to_string(path).expect("example")
+}
+
+#[tokio::test]
+async fn reference_examples_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("e2e.db").display());
+    let admin = ("admin", ADMIN_PASSWORD);
+
+    let server = Server::start(&store);
+    let (status, created) = send(
+        reqwest::Method::POST,
+        &server.url("/api/now/openframe/voice-interaction"),
+        admin,
+        Some(&example("create.json")),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["result"]["status"], "SUCCESS");
+    assert_eq!(created["result"]["number"], "IMS0001001");
+    let sys_id = created["result"]["sysId"].as_str().unwrap().to_owned();
+    let item = server.url(&format!("/api/now/openframe/voice-interaction/{sys_id}"));
+
+    let (status, updated) = send(
+        reqwest::Method::PATCH,
+        &item,
+        admin,
+        Some(&example("update.json")),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(
+        updated,
+        serde_json::json!({"result": {"status": "SUCCESS"}})
+    );
+
+    let (status, before) = send(reqwest::Method::GET, &item, admin, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        before["result"]["interaction"]["short_description"],
+        "New Poonam outbound call"
+    );
+    assert_eq!(before["result"]["phoneLogs"].as_array().unwrap().len(), 3);
+
+    let (code, _) = server.stop();
+    assert_eq!(code, 0, "SIGTERM exits 0");
+
+    let server = Server::start(&store);
+    let item = server.url(&format!("/api/now/openframe/voice-interaction/{sys_id}"));
+    let (status, after) = send(reqwest::Method::GET, &item, admin, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(after, before, "the record is the same after a restart");
+    let (status, health) = send(
+        reqwest::Method::GET,
+        &server.url("/healthz"),
+        ("", ""),
+        None,
+    )
+    .await;
+    assert_eq!((status, health), (200, serde_json::json!({"status": "ok"})));
+    let (code, _) = server.stop();
+    assert_eq!(code, 0);
+}
+
+#[tokio::test]
+async fn cli_adds_users_and_providers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("cli.db").display());
+
+    let out = Command::new(BIN)
+        .args([
+            "user",
+            "add",
+            "bob",
+            "--role",
+            "sn_openframe_user",
+            "--store",
+            &store,
+        ])
+        .env("OPENFRAME_PASSWORD", "bob-password")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut child = Command::new(BIN)
+        .args([
+            "user",
+            "add",
+            "carol",
+            "--role",
+            "itil",
+            "--password-stdin",
+            "--store",
+            &store,
+        ])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"carol-password\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+
+    let out = Command::new(BIN)
+        .args([
+            "provider",
+            "add",
+            "--inbound-id",
+            "five9-1",
+            "--name",
+            "Five9",
+            "--store",
+            &store,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The same name twice is refused in one line.
+    let out = Command::new(BIN)
+        .args(["user", "add", "bob", "--role", "admin", "--store", &store])
+        .env("OPENFRAME_PASSWORD", "x")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim().lines().count(),
+        1
+    );
+
+    let server = Server::start(&store);
+    let body = r#"{"interaction":{"userPhoneNumber":"+14089965744","inboundId":"five9-1"}}"#;
+    let url = server.url("/api/now/openframe/voice-interaction");
+    let (status, reply) = send(
+        reqwest::Method::POST,
+        &url,
+        ("bob", "bob-password"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    let (status, _) = send(
+        reqwest::Method::POST,
+        &url,
+        ("carol", "carol-password"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 403, "carol has no openframe role");
+    let (status, _) = send(
+        reqwest::Method::POST,
+        &url,
+        ("admin", ADMIN_PASSWORD),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 401, "no admin is bootstrapped when users exist");
+    let (code, _) = server.stop();
+    assert_eq!(code, 0);
+}
+
+/// Runs the binary and expects a one-line error and a non-zero exit.
+fn fails_in_one_line(args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("OPENFRAME_STORE")
+        .env_remove("OPENFRAME_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{args:?} succeeded");
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn bad_environments_end_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = fails_in_one_line(&["migrate", "--store", "mysql://root:hunter2@localhost/x"]);
+    assert!(
+        err.contains("unsupported store URL") && !err.contains("hunter2"),
+        "{err}"
+    );
+    let missing = format!("sqlite://{}/no/such/dir/x.db", dir.path().display());
+    fails_in_one_line(&["migrate", "--store", &missing]);
+    fails_in_one_line(&[
+        "migrate",
+        "--store",
+        "postgres://openframe@127.0.0.1:1/none",
+    ]);
+    let store = format!("sqlite://{}", dir.path().join("u.db").display());
+    let err = fails_in_one_line(&["user", "add", "dave", "--role", "admin", "--store", &store]);
+    assert!(err.contains("OPENFRAME_PASSWORD"), "{err}");
+
+    // A taken port.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let store = format!("sqlite://{}", dir.path().join("p.db").display());
+    let err = fails_in_one_line(&["serve", "--listen", &addr, "--store", &store]);
+    assert!(err.contains("cannot listen"), "{err}");
+}
