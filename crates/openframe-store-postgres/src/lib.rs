@@ -1,1 +1,78 @@
-//! placeholder
+//! # openframe-store-postgres
+//!
+//! An [`openframe_core::Repository`] on PostgreSQL, through sqlx. Open it with
+//! [`PostgresRepository::connect`] (`postgres://user:password@host:port/database`); it runs the embedded
+//! migrations (`migrations/`) before it returns, so a new database is ready at once.
+//! [`PostgresRepository::connect_in_schema`] keeps everything in one schema instead, which lets tests share a
+//! database.
+//!
+//! ## Schema
+//!
+//! - `interaction`, `sn_openframe_phone_log`, `interaction_related_record` and `sys_cs_provider_application`
+//!   have one `TEXT NOT NULL` column per field of the table in `openframe_core::schema`, in its column order,
+//!   `''` where a field is unset. `sys_id` is the primary key of each.
+//! - The two child tables add `created_seq`, an identity column giving creation order; phone logs and related
+//!   records are read back ordered by it, and rewriting a phone log leaves it alone, so the log keeps its
+//!   place. Children are found by their `interaction` column, which must hold their interaction's sys_id
+//!   (the store refuses, as `Internal`, to write one that does not).
+//! - `interaction_context` (interaction, name, value), primary key (interaction, name).
+//! - `users` (sys_id, user_name unique, password_hash, roles `text[]`).
+//! - Indexes: unique `interaction.number`, `interaction.client_session_id`, and (interaction, created_seq) on
+//!   both child tables; `sys_cs_provider_application.inbound_id` is unique.
+//!
+//! ## Numbers
+//!
+//! Interaction numbers come from the sequence `interaction_number`, which starts at
+//! [`openframe_core::number::FIRST_NUMBER`]. Sequences hand out each value once whatever the transactions
+//! around them do, so any number of servers on one database never share a number. A create first checks
+//! that its sys_id is new, so a refused duplicate takes no number; a create that fails later (the server
+//! going away mid-transaction) leaves a gap, which is allowed: numbers are unique and increasing, not dense.
+//!
+//! ## Transactions and locking
+//!
+//! - `create_interaction` is one transaction: the number, the interaction row, then one multi-row insert
+//!   (`UNNEST` of one array per column) each for context, phone logs and related records.
+//! - `update_interaction` is one transaction at READ COMMITTED: `SELECT … FOR UPDATE` of the interaction row
+//!   (so concurrent updates of one interaction run one after the other, each seeing what the previous one
+//!   wrote), then the context, phone logs and related records, then the service's `UpdatePlan`. A plan error
+//!   rolls back and is returned unchanged. Otherwise the change is written as
+//!   [`openframe_core::AggregateChange::apply_to`] describes — the interaction row overwritten, removed
+//!   context keys deleted, set keys upserted, logs the interaction has rewritten by sys_id (one `UPDATE …
+//!   FROM UNNEST`), new logs and related records appended (one insert each) — and committed.
+//! - `load_interaction` reads in one REPEATABLE READ, READ ONLY transaction, so the interaction and its
+//!   children come from the same snapshot.
+//! - Unique violations of `users.user_name`, `sys_cs_provider_application.inbound_id` and an interaction's
+//!   sys_id are [`openframe_core::Error::Conflict`].
+//!
+//! ## Pool and outages
+//!
+//! One sqlx pool of at most [`PostgresOptions::max_connections`]. An operation waits at most
+//! [`PostgresOptions::acquire_timeout`] for a connection; when the server refuses connections or does not
+//! answer, the operation fails with [`openframe_core::Error::Unavailable`] after that long, never later and
+//! never with a panic. So do an I/O or TLS error, a closed pool, and server errors of SQLSTATE class 08
+//! (connection exception), 57P01-57P03 (shutdown, cannot connect now) and 53300 (too many connections). An
+//! interrupted transaction is rolled back by the server, so `Unavailable` means nothing was written —
+//! except when the connection drops during `COMMIT` itself, where the outcome is unknown, as with any
+//! client-server database.
+//!
+//! Connections are tested before each use, so connections the server dropped (a restart, a failover,
+//! `pg_terminate_backend`) are replaced instead of failing a request, and when the server comes back the
+//! pool simply opens new ones: no restart or reconnect is needed. Other errors are
+//! [`openframe_core::Error::Internal`]; every error's source says what the store was doing.
+//!
+//! A server that stops answering on an open connection without closing it (a network partition) is not
+//! detected by the pool; the operating system's TCP timeouts end such a call eventually.
+//!
+//! ## Tests
+//!
+//! The tests need `OPENFRAME_TEST_POSTGRES_URL` (`scripts/postgres-test-db.sh` creates a database and prints
+//! it). Without it they print that they were SKIPPED, unless `CI=true`, where they fail. Each test works in a
+//! fresh schema of its own, dropped when it ends.
+
+mod connect;
+mod error;
+mod queries;
+mod repository;
+mod rows;
+
+pub use connect::{PostgresOptions, PostgresRepository};

@@ -1,0 +1,426 @@
+//! `Repository` on PostgreSQL: each method is one transaction (or one statement) on the pool.
+
+use async_trait::async_trait;
+use openframe_core::aggregate::{AggregateChange, Context, InteractionAggregate};
+use openframe_core::number::format_number;
+use openframe_core::schema::{INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, field};
+use openframe_core::{Error, Record, Repository, Result, SysId, UpdatePlan, User};
+use sqlx::Row;
+use sqlx::postgres::PgConnection;
+
+use crate::connect::PostgresRepository;
+use crate::error::{db_error, map_error};
+use crate::queries::{self, QUERIES, constraint};
+use crate::rows::{bind_columns, bind_record, record_from_row};
+
+/// Isolation of [`Repository::load_interaction`]: one snapshot for the interaction and its children, and a
+/// read-only transaction at this level never fails to serialize.
+const BEGIN_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+#[async_trait]
+impl Repository for PostgresRepository {
+    async fn create_interaction(&self, mut new: InteractionAggregate) -> Result<String> {
+        let sys_id = SysId::parse_field(new.interaction.sys_id(), field::SYS_ID)?;
+        check_children(&sys_id, &new.phone_logs, &new.related_records)?;
+        let failed = || db_error(format!("creating interaction {sys_id}"));
+        let exists = || Error::Conflict {
+            detail: format!("interaction {sys_id} exists"),
+        };
+
+        let mut tx = self.pool.begin().await.map_err(failed())?;
+        // Checked before taking a number so that a refused create leaves no gap in the numbers.
+        let taken: bool = sqlx::query_scalar(queries::INTERACTION_EXISTS)
+            .bind(sys_id.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(failed())?;
+        if taken {
+            return Err(exists());
+        }
+        let n: i64 = sqlx::query_scalar(queries::NEXT_NUMBER)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(failed())?;
+        let n = u64::try_from(n)
+            .map_err(|_| Error::internal(format!("interaction_number gave {n}")))?;
+        let number = format_number(n);
+        new.interaction.set(field::NUMBER, number.as_str());
+
+        bind_record(QUERIES.insert_interaction.query(), &new.interaction)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                map_error(format!("creating interaction {sys_id}"), e, |c| {
+                    if c == constraint::INTERACTION_PKEY {
+                        format!("interaction {sys_id} exists")
+                    } else {
+                        format!("interaction {sys_id}: duplicate key ({c})")
+                    }
+                })
+            })?;
+        set_context(&mut tx, &sys_id, &new.context)
+            .await
+            .map_err(failed())?;
+        insert_children(&mut tx, &new.phone_logs, &new.related_records)
+            .await
+            .map_err(failed())?;
+        tx.commit().await.map_err(failed())?;
+        Ok(number)
+    }
+
+    async fn update_interaction(
+        &self,
+        sys_id: &SysId,
+        plan: Box<UpdatePlan>,
+    ) -> Result<AggregateChange> {
+        let failed = || db_error(format!("updating interaction {sys_id}"));
+        let mut tx = self.pool.begin().await.map_err(failed())?;
+        // The row lock serializes concurrent updates of one interaction: the second waits here until the
+        // first commits, then reads what the first wrote.
+        let Some(row) = QUERIES
+            .select_interaction_for_update
+            .query()
+            .bind(sys_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed())?
+        else {
+            return Err(Error::NotFound {
+                what: "interaction",
+            });
+        };
+        let interaction = record_from_row(&INTERACTION, &row)?;
+        let current = load_rest(&mut tx, sys_id, interaction)
+            .await
+            .map_err(failed())??;
+
+        let change = match plan(&current) {
+            Ok(change) => change,
+            Err(e) => {
+                // Nothing was written; a failed rollback only means the connection is gone, which ends the
+                // transaction just the same.
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        };
+        check_children(sys_id, &change.phone_logs, &change.related_records)?;
+        write_change(&mut tx, sys_id, &current, &change)
+            .await
+            .map_err(failed())?;
+        tx.commit().await.map_err(failed())?;
+        Ok(change)
+    }
+
+    async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>> {
+        let failed = || db_error(format!("loading interaction {sys_id}"));
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_SNAPSHOT)
+            .await
+            .map_err(failed())?;
+        let Some(row) = QUERIES
+            .select_interaction
+            .query()
+            .bind(sys_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed())?
+        else {
+            return Ok(None);
+        };
+        let interaction = record_from_row(&INTERACTION, &row)?;
+        let aggregate = load_rest(&mut tx, sys_id, interaction)
+            .await
+            .map_err(failed())??;
+        tx.commit().await.map_err(failed())?;
+        Ok(Some(aggregate))
+    }
+
+    async fn add_user(&self, user: &User) -> Result<()> {
+        sqlx::query(queries::INSERT_USER)
+            .bind(user.sys_id.as_str())
+            .bind(user.user_name.as_str())
+            .bind(user.password_hash.as_str())
+            .bind(user.roles.as_slice())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                map_error(format!("adding user {}", user.user_name), e, |c| {
+                    if c == constraint::USER_NAME {
+                        format!("user {} already exists", user.user_name)
+                    } else {
+                        format!("user {}: duplicate key ({c})", user.user_name)
+                    }
+                })
+            })?;
+        Ok(())
+    }
+
+    async fn find_user(&self, user_name: &str) -> Result<Option<User>> {
+        let Some(row) = sqlx::query(queries::SELECT_USER)
+            .bind(user_name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error(format!("finding user {user_name}")))?
+        else {
+            return Ok(None);
+        };
+        let column = |e: sqlx::Error| Error::internal(format!("a users row: {e}"));
+        let sys_id: String = row.try_get(0).map_err(column)?;
+        Ok(Some(User {
+            sys_id: SysId::parse(&sys_id)
+                .map_err(|rule| Error::internal(format!("users.sys_id {sys_id:?} {rule}")))?,
+            user_name: row.try_get(1).map_err(column)?,
+            password_hash: row.try_get(2).map_err(column)?,
+            roles: row.try_get(3).map_err(column)?,
+        }))
+    }
+
+    async fn has_users(&self) -> Result<bool> {
+        sqlx::query_scalar(queries::HAS_USERS)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error("counting users"))
+    }
+
+    async fn add_provider_application(&self, app: &Record) -> Result<()> {
+        if app.table() != &PROVIDER_APPLICATION {
+            return Err(Error::internal(format!(
+                "a {} record is not a provider application",
+                app.table().name
+            )));
+        }
+        let inbound_id = app.get(field::INBOUND_ID);
+        bind_record(QUERIES.insert_provider_application.query(), app)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                map_error(
+                    format!("adding provider application {inbound_id}"),
+                    e,
+                    |c| {
+                        if c == constraint::INBOUND_ID {
+                            format!(
+                                "a provider application with inbound_id {inbound_id} already exists"
+                            )
+                        } else {
+                            format!("provider application {inbound_id}: duplicate key ({c})")
+                        }
+                    },
+                )
+            })?;
+        Ok(())
+    }
+
+    async fn find_provider_application(&self, inbound_id: &str) -> Result<Option<Record>> {
+        QUERIES
+            .select_provider_application
+            .query()
+            .bind(inbound_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error(format!(
+                "finding provider application {inbound_id}"
+            )))?
+            .map(|row| record_from_row(&PROVIDER_APPLICATION, &row))
+            .transpose()
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query(queries::PING)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error("pinging"))?;
+        Ok(())
+    }
+}
+
+/// Child records are found again by their `interaction` field, so one naming another interaction would be
+/// lost: a caller bug, refused before anything is written.
+fn check_children(sys_id: &SysId, phone_logs: &[Record], related: &[Record]) -> Result<()> {
+    for record in phone_logs.iter().chain(related) {
+        if record.get(field::INTERACTION) != sys_id.as_str() {
+            return Err(Error::internal(format!(
+                "{} {} names interaction {:?}, not {sys_id}",
+                record.table().name,
+                record.sys_id(),
+                record.get(field::INTERACTION)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the context, phone logs and related records of `interaction`. The outer error is the driver's, the
+/// inner one a row that is not a record.
+async fn load_rest(
+    conn: &mut PgConnection,
+    sys_id: &SysId,
+    interaction: Record,
+) -> Result<Result<InteractionAggregate>, sqlx::Error> {
+    let context_rows = sqlx::query(queries::SELECT_CONTEXT)
+        .bind(sys_id.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+    let log_rows = QUERIES
+        .select_phone_logs
+        .query()
+        .bind(sys_id.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+    let related_rows = QUERIES
+        .select_related_records
+        .query()
+        .bind(sys_id.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+
+    let build = || -> Result<InteractionAggregate> {
+        let mut context = Context::new();
+        for row in &context_rows {
+            let pair: (String, String) = (
+                row.try_get(0).map_err(Error::internal)?,
+                row.try_get(1).map_err(Error::internal)?,
+            );
+            context.insert(pair.0, pair.1);
+        }
+        Ok(InteractionAggregate {
+            interaction,
+            context,
+            phone_logs: log_rows
+                .iter()
+                .map(|row| record_from_row(&PHONE_LOG, row))
+                .collect::<Result<_>>()?,
+            related_records: related_rows
+                .iter()
+                .map(|row| record_from_row(&RELATED_RECORD, row))
+                .collect::<Result<_>>()?,
+        })
+    };
+    Ok(build())
+}
+
+/// Sets context variables of `sys_id` (one statement for all of them).
+async fn set_context(
+    conn: &mut PgConnection,
+    sys_id: &SysId,
+    context: &Context,
+) -> Result<(), sqlx::Error> {
+    if context.is_empty() {
+        return Ok(());
+    }
+    let (names, values): (Vec<&str>, Vec<&str>) = context
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .unzip();
+    sqlx::query(queries::UPSERT_CONTEXT)
+        .bind(sys_id.as_str())
+        .bind(names)
+        .bind(values)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Appends phone logs and related records, one multi-row insert per table, in the order given.
+async fn insert_children(
+    conn: &mut PgConnection,
+    phone_logs: &[Record],
+    related: &[Record],
+) -> Result<(), sqlx::Error> {
+    if !phone_logs.is_empty() {
+        bind_columns(QUERIES.insert_phone_logs.query(), &PHONE_LOG, phone_logs)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if !related.is_empty() {
+        bind_columns(
+            QUERIES.insert_related_records.query(),
+            &RELATED_RECORD,
+            related,
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Writes `change` to the interaction `current` was read from, with the semantics of
+/// [`AggregateChange::apply_to`].
+async fn write_change(
+    conn: &mut PgConnection,
+    sys_id: &SysId,
+    current: &InteractionAggregate,
+    change: &AggregateChange,
+) -> Result<(), sqlx::Error> {
+    // The sys_id the row was locked by picks the row; the change's own values overwrite the rest.
+    let mut update = QUERIES.update_interaction.query().bind(sys_id.as_str());
+    for value in change.interaction.values().iter().skip(1) {
+        update = update.bind(value.as_str());
+    }
+    update.execute(&mut *conn).await?;
+
+    if !change.context_removed.is_empty() {
+        let names: Vec<&str> = change.context_removed.iter().map(String::as_str).collect();
+        sqlx::query(queries::DELETE_CONTEXT)
+            .bind(sys_id.as_str())
+            .bind(names)
+            .execute(&mut *conn)
+            .await?;
+    }
+    set_context(conn, sys_id, &change.context_set).await?;
+
+    let (updated, appended) = split_phone_logs(&current.phone_logs, &change.phone_logs);
+    if !updated.is_empty() {
+        bind_columns(QUERIES.update_phone_logs.query(), &PHONE_LOG, &updated)
+            .execute(&mut *conn)
+            .await?;
+    }
+    insert_children(conn, &appended, &change.related_records).await
+}
+
+/// Splits the change's phone logs into rewrites of logs the interaction has and new logs to append, as
+/// `apply_to` treats them: each sys_id once, the last row given for it winning, new ones in first-seen order.
+fn split_phone_logs(current: &[Record], changed: &[Record]) -> (Vec<Record>, Vec<Record>) {
+    let mut updated: Vec<Record> = Vec::new();
+    let mut appended: Vec<Record> = Vec::new();
+    for log in changed {
+        let target = if current.iter().any(|l| l.sys_id() == log.sys_id()) {
+            &mut updated
+        } else {
+            &mut appended
+        };
+        match target.iter_mut().find(|l| l.sys_id() == log.sys_id()) {
+            Some(existing) => *existing = log.clone(),
+            None => target.push(log.clone()),
+        }
+    }
+    (updated, appended)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(sys_id: &str, call_id: &str) -> Record {
+        let mut r = Record::new(&PHONE_LOG);
+        r.set(field::SYS_ID, sys_id);
+        r.set(field::CALL_ID, call_id);
+        r
+    }
+
+    #[test]
+    fn phone_logs_split_like_apply_to() {
+        let current = [log("a", "1"), log("b", "1")];
+        let changed = [
+            log("c", "1"),
+            log("b", "2"),
+            log("d", "1"),
+            log("c", "2"),
+            log("b", "3"),
+        ];
+        let (updated, appended) = split_phone_logs(&current, &changed);
+        assert_eq!(updated, [log("b", "3")]);
+        assert_eq!(appended, [log("c", "2"), log("d", "1")]);
+    }
+}
