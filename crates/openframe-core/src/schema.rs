@@ -69,8 +69,8 @@ pub enum FieldKind {
     },
     /// One of a fixed list of values, compared exactly.
     Choice(&'static [&'static str]),
-    /// A sys_id of another record.
-    Reference,
+    /// A sys_id of a record of the named table (what the Table API links to).
+    Reference(&'static str),
     /// A sys_id (the record's own, or `document_id`).
     SysId,
     /// A UTC date-time `yyyy-MM-dd HH:mm:ss`.
@@ -117,7 +117,7 @@ impl FieldKind {
             || match self {
                 FieldKind::Text { max_chars } => value.chars().count() <= max_chars,
                 FieldKind::Choice(options) => options.contains(&value),
-                FieldKind::Reference | FieldKind::SysId => is_sys_id(value),
+                FieldKind::Reference(_) | FieldKind::SysId => is_sys_id(value),
                 FieldKind::DateTime => DateTime::parse(value).is_some(),
                 FieldKind::Phone => is_e164(value),
                 FieldKind::TableName => is_table_name(value),
@@ -132,7 +132,7 @@ impl FieldKind {
         match self {
             FieldKind::Text { max_chars } => format!("must be at most {max_chars} characters"),
             FieldKind::Choice(options) => format!("must be one of {}", options.join(", ")),
-            FieldKind::Reference | FieldKind::SysId => SYS_ID_RULE.to_owned(),
+            FieldKind::Reference(_) | FieldKind::SysId => SYS_ID_RULE.to_owned(),
             FieldKind::DateTime => DATE_TIME_RULE.to_owned(),
             FieldKind::Phone => E164_RULE.to_owned(),
             FieldKind::TableName => TABLE_NAME_RULE.to_owned(),
@@ -258,22 +258,58 @@ pub static INTERACTION: Table = Table {
             FieldKind::Text { max_chars: 160 },
             Access::Writable
         ),
-        def(field::ASSIGNED_TO, FieldKind::Reference, Access::Writable),
-        def(field::OPENED_FOR, FieldKind::Reference, Access::Writable),
-        def(field::OPENED_BY, FieldKind::Reference, Access::ReadOnly),
-        def(field::OPENED_AT, FieldKind::DateTime, Access::ReadOnly),
-        def(field::CLOSED_AT, FieldKind::DateTime, Access::Writable),
-        def(field::CLOSED_BY, FieldKind::Reference, Access::Writable),
-        def(field::ACCOUNT, FieldKind::Reference, Access::Writable),
-        def(field::CONTACT, FieldKind::Reference, Access::Writable),
-        def(field::CONSUMER, FieldKind::Reference, Access::Writable),
-        def(field::QUEUE, FieldKind::Reference, Access::Writable),
         def(
-            field::ASSIGNMENT_GROUP,
-            FieldKind::Reference,
+            field::ASSIGNED_TO,
+            FieldKind::Reference("sys_user"),
             Access::Writable
         ),
-        def(field::PARENT, FieldKind::Reference, Access::Writable),
+        def(
+            field::OPENED_FOR,
+            FieldKind::Reference("sys_user"),
+            Access::Writable
+        ),
+        def(
+            field::OPENED_BY,
+            FieldKind::Reference("sys_user"),
+            Access::ReadOnly
+        ),
+        def(field::OPENED_AT, FieldKind::DateTime, Access::ReadOnly),
+        def(field::CLOSED_AT, FieldKind::DateTime, Access::Writable),
+        def(
+            field::CLOSED_BY,
+            FieldKind::Reference("sys_user"),
+            Access::Writable
+        ),
+        def(
+            field::ACCOUNT,
+            FieldKind::Reference("customer_account"),
+            Access::Writable
+        ),
+        def(
+            field::CONTACT,
+            FieldKind::Reference("customer_contact"),
+            Access::Writable
+        ),
+        def(
+            field::CONSUMER,
+            FieldKind::Reference("csm_consumer"),
+            Access::Writable
+        ),
+        def(
+            field::QUEUE,
+            FieldKind::Reference("awa_queue"),
+            Access::Writable
+        ),
+        def(
+            field::ASSIGNMENT_GROUP,
+            FieldKind::Reference("sys_user_group"),
+            Access::Writable
+        ),
+        def(
+            field::PARENT,
+            FieldKind::Reference("interaction"),
+            Access::Writable
+        ),
         def(field::WORK_NOTES, TEXT, Access::Writable),
         def(field::DURATION, FieldKind::Seconds, Access::Writable),
         def(
@@ -286,7 +322,7 @@ pub static INTERACTION: Table = Table {
         def(field::INBOUND_ID, TEXT, Access::ReadOnly),
         def(
             field::PROVIDER_APPLICATION,
-            FieldKind::Reference,
+            FieldKind::Reference("sys_cs_provider_application"),
             Access::ReadOnly
         ),
         def(
@@ -302,9 +338,17 @@ pub static PHONE_LOG: Table = Table {
     name: "sn_openframe_phone_log",
     aliases: &["sn_open_frame_phone_log"],
     fields: with_system_fields![
-        def(field::INTERACTION, FieldKind::Reference, Access::ReadOnly),
+        def(
+            field::INTERACTION,
+            FieldKind::Reference("interaction"),
+            Access::ReadOnly
+        ),
         def(field::CALL_ID, TEXT, Access::Writable),
-        def(field::AGENT, FieldKind::Reference, Access::Writable),
+        def(
+            field::AGENT,
+            FieldKind::Reference("sys_user"),
+            Access::Writable
+        ),
         def(field::START_TIME, FieldKind::DateTime, Access::Writable),
         def(field::END_TIME, FieldKind::DateTime, Access::Writable),
         def(field::DURATION, FieldKind::Seconds, Access::Writable),
@@ -314,7 +358,11 @@ pub static PHONE_LOG: Table = Table {
             Access::Writable
         ),
         def(field::PHONE_NUMBER, FieldKind::Phone, Access::Writable),
-        def(field::CONTACT, FieldKind::Reference, Access::Writable),
+        def(
+            field::CONTACT,
+            FieldKind::Reference("customer_contact"),
+            Access::Writable
+        ),
     ],
 };
 
@@ -323,7 +371,11 @@ pub static RELATED_RECORD: Table = Table {
     name: "interaction_related_record",
     aliases: &[],
     fields: with_system_fields![
-        def(field::INTERACTION, FieldKind::Reference, Access::ReadOnly),
+        def(
+            field::INTERACTION,
+            FieldKind::Reference("interaction"),
+            Access::ReadOnly
+        ),
         def(
             field::DOCUMENT_TABLE,
             FieldKind::TableName,
@@ -418,7 +470,7 @@ mod tests {
         assert!(FieldKind::Seconds.check("1234567890123").is_err());
         assert!(FieldKind::Text { max_chars: 3 }.check("äöü").is_ok());
         assert!(FieldKind::Text { max_chars: 3 }.check("äöüx").is_err());
-        assert!(FieldKind::Reference.check("").is_ok());
-        assert!(FieldKind::Reference.check("abc").is_err());
+        assert!(FieldKind::Reference("sys_user").check("").is_ok());
+        assert!(FieldKind::Reference("sys_user").check("abc").is_err());
     }
 }
