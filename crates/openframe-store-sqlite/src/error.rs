@@ -1,6 +1,6 @@
-//! How SQLite errors become openframe's error kinds (see `common.md` of the project and
-//! [`openframe_core::Error`]): busy/locked timeouts and I/O or open failures are `Unavailable`, uniqueness
-//! violations `Conflict`, everything else `Internal`. Driver text only ever travels as a `source`.
+//! How SQLite errors become the kinds of [`openframe_core::Error`]: busy/locked timeouts and I/O or open
+//! failures are `Unavailable`, uniqueness violations `Conflict`, everything else `Internal`. Driver text
+//! only ever travels as a `source`.
 
 use std::error::Error as StdError;
 use std::fmt;
