@@ -3,14 +3,58 @@
 //! A store crate's `tests/conformance.rs` is one line plus its factory:
 //!
 //! ```ignore
-//! async fn make_store() -> openframe_core::conformance::TestStore { … }
+//! async fn make_store() -> openframe_core::conformance::TestStore {
+//!     let dir = tempfile::tempdir().expect("temporary directory");
+//!     let repo = SqliteRepository::open(&dir.path().join("test.db")).await.expect("open");
+//!     TestStore { repo: std::sync::Arc::new(repo), guard: Some(Box::new(dir)) }
+//! }
 //! openframe_core::conformance_tests!(make_store);
 //! ```
+//!
+//! [`conformance_tests!`](crate::conformance_tests) makes one test per function below, each on a fresh
+//! store, plus [`model_based`]. The functions can also be called one by one; each takes the store under
+//! test, fresh and empty, and panics with a message saying what the store got wrong.
+//!
+//! They take `&Arc<dyn Repository>` rather than `&dyn Repository`: most act through a
+//! [`Service`](crate::Service), which holds its repository in an `Arc`, and the concurrency tests share the
+//! store with spawned tasks. Requests are JSON bodies parsed by
+//! [`VoiceInteractionRequest::parse`](crate::VoiceInteractionRequest::parse) and served with a
+//! [`TestEnvironment`], so the suite exercises the real rules and the store can be compared field by field
+//! with the reference [`MemoryRepository`](crate::MemoryRepository) given the same requests.
+//!
+//! Every function runs inside a tokio runtime; the macro's tests build a multi-thread one so that the
+//! concurrency tests race for real.
 
 use std::any::Any;
 use std::sync::Arc;
 
 use crate::repository::Repository;
+
+mod accounts;
+mod concurrency;
+mod environment;
+mod fixture;
+mod interactions;
+mod macros;
+mod model;
+mod operations;
+
+pub use accounts::{
+    duplicate_inbound_id_is_conflict, duplicate_user_name_is_conflict, ping_answers,
+    provider_applications_round_trip, users_round_trip,
+};
+pub use concurrency::{
+    concurrent_creates_get_distinct_numbers, concurrent_duplicates_conflict,
+    concurrent_updates_all_land,
+};
+pub use environment::{CLOCK_START, TestEnvironment};
+pub use interactions::{
+    create_then_load, create_with_taken_sys_id_is_conflict, load_of_unknown_is_none,
+    numbers_increase_by_one, phone_logs_keep_creation_order, rejected_update_writes_nothing,
+    update_applies_the_change, update_of_unknown_is_not_found, updates_match_the_reference,
+    values_round_trip_exactly,
+};
+pub use model::{CASES_VAR, DEFAULT_CASES, default_cases, model_based};
 
 /// A fresh, empty store for one test, with whatever must live as long as it (a temporary directory, a
 /// PostgreSQL schema dropper) in `guard`.
@@ -25,5 +69,25 @@ impl TestStore {
     /// A store that needs no cleanup.
     pub fn new(repo: Arc<dyn Repository>) -> Self {
         TestStore { repo, guard: None }
+    }
+}
+
+/// What the expansion of [`conformance_tests!`](crate::conformance_tests) needs; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    use std::future::Future;
+
+    /// Runs `test` to completion on a new multi-thread runtime with two workers, as
+    /// `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` would.
+    ///
+    /// # Panics
+    /// When the runtime cannot be built, and when `test` panics.
+    pub fn run<F: Future>(test: F) -> F::Output {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("cannot build the test's tokio runtime: {e}"))
+            .block_on(test)
     }
 }

@@ -1,0 +1,211 @@
+//! Users and provider applications: add, find by key, uniqueness, exact lookups.
+
+use std::sync::Arc;
+
+use crate::datetime::DateTime;
+use crate::error::Error;
+use crate::record::Record;
+use crate::repository::Repository;
+use crate::schema::field;
+use crate::user::{User, new_provider_application};
+
+use super::environment::CLOCK_START;
+use super::fixture::{ok, sys_id};
+
+/// A provider application as `openframe provider add` makes it, with a sys_id derived from `inbound_id`
+/// so that the same call gives the same record.
+pub(crate) fn provider_application(inbound_id: &str, name: &str) -> Record {
+    let digest = inbound_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let id = sys_id(&format!("{:016x}{digest:016x}", 0xaa_u64));
+    ok(
+        "new_provider_application",
+        new_provider_application(
+            id,
+            inbound_id,
+            name,
+            "admin",
+            DateTime::from_unix(CLOCK_START),
+        ),
+    )
+}
+
+fn user(id: &str, name: &str, roles: &[&str]) -> User {
+    User {
+        sys_id: sys_id(id),
+        user_name: name.to_owned(),
+        // A PHC string has `$`, `=`, `,`, `+` and `/` in it.
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdC{}$h+/a=", name.len()),
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+    }
+}
+
+/// `has_users` is false on a fresh store and true after `add_user`; `find_user` returns the user exactly
+/// (sys_id, name, hash, roles in their order, no roles at all) and matches names exactly: no case folding,
+/// trimming or wildcards.
+pub async fn users_round_trip(repo: &Arc<dyn Repository>) {
+    assert!(
+        !ok("has_users", repo.has_users().await),
+        "a fresh store has no users"
+    );
+    let admin = user(
+        "0000000000000000000000000000a001",
+        "admin",
+        &["sn_openframe_api_user", "admin", "itil"],
+    );
+    ok("add_user", repo.add_user(&admin).await);
+    assert!(
+        ok("has_users", repo.has_users().await),
+        "has_users after add_user"
+    );
+    let odd = user(
+        "0000000000000000000000000000a002",
+        "Jane O'Brien-Ünïcödé 日本 100%_\\",
+        &[],
+    );
+    ok("add_user", repo.add_user(&odd).await);
+
+    for expected in [&admin, &odd] {
+        let found = ok("find_user", repo.find_user(&expected.user_name).await);
+        assert_eq!(
+            found.as_ref(),
+            Some(expected),
+            "find_user({:?}) must return the user as added (hash and roles included)",
+            expected.user_name
+        );
+        let hash = found.map(|u| u.password_hash);
+        assert_eq!(
+            hash.as_ref(),
+            Some(&expected.password_hash),
+            "password hash"
+        );
+    }
+    for near_miss in [
+        "Admin",
+        "ADMIN",
+        "admin ",
+        " admin",
+        "adm%",
+        "adm_n",
+        "%",
+        "_dmin",
+        "Jane O'Brien%",
+        "",
+    ] {
+        let found = ok("find_user", repo.find_user(near_miss).await);
+        assert!(
+            found.is_none(),
+            "find_user({near_miss:?}) must match names exactly, found {found:?}"
+        );
+    }
+}
+
+/// Adding a user whose name is taken is a `Conflict` that leaves the first user as it was; a name that
+/// differs only in case is another user.
+pub async fn duplicate_user_name_is_conflict(repo: &Arc<dyn Repository>) {
+    let first = user(
+        "0000000000000000000000000000b001",
+        "agent",
+        &["sn_openframe_user"],
+    );
+    ok("add_user", repo.add_user(&first).await);
+    let second = user("0000000000000000000000000000b002", "agent", &["admin"]);
+    let result = repo.add_user(&second).await;
+    assert!(
+        matches!(result, Err(Error::Conflict { .. })),
+        "add_user with a taken name must be Conflict, got {result:?}"
+    );
+    assert_eq!(
+        ok("find_user", repo.find_user("agent").await),
+        Some(first),
+        "a refused add_user must leave the first user as it was"
+    );
+    let other_case = user("0000000000000000000000000000b003", "Agent", &["admin"]);
+    ok(
+        "add_user of a name differing only in case",
+        repo.add_user(&other_case).await,
+    );
+    assert_eq!(
+        ok("find_user", repo.find_user("Agent").await),
+        Some(other_case)
+    );
+}
+
+/// `find_provider_application` returns the application as added, by exact `inbound_id`.
+pub async fn provider_applications_round_trip(repo: &Arc<dyn Repository>) {
+    let mut genesys = provider_application("genesys_1", "Genesys Cloud — ÉU");
+    genesys.set(field::SHORT_DESCRIPTION, "Queues 'A' & \"B\", 100% \\ _");
+    let avaya = provider_application("avaya-2", "Avaya");
+    for app in [&genesys, &avaya] {
+        ok(
+            "add_provider_application",
+            repo.add_provider_application(app).await,
+        );
+    }
+    for app in [&genesys, &avaya] {
+        let inbound_id = app.get(field::INBOUND_ID);
+        assert_eq!(
+            ok(
+                "find_provider_application",
+                repo.find_provider_application(inbound_id).await
+            )
+            .as_ref(),
+            Some(app),
+            "find_provider_application({inbound_id:?}) must return the application as added"
+        );
+    }
+    for near_miss in [
+        "genesys%",
+        "genesysX1",
+        "GENESYS_1",
+        "genesys_1 ",
+        "genesys",
+        "%",
+        "",
+    ] {
+        let found = ok(
+            "find_provider_application",
+            repo.find_provider_application(near_miss).await,
+        );
+        assert!(
+            found.is_none(),
+            "find_provider_application({near_miss:?}) must match inbound ids exactly, found {found:?}"
+        );
+    }
+}
+
+/// Adding a provider application whose `inbound_id` is taken is a `Conflict` that changes nothing.
+pub async fn duplicate_inbound_id_is_conflict(repo: &Arc<dyn Repository>) {
+    let first = provider_application("gen-1", "Genesys");
+    ok(
+        "add_provider_application",
+        repo.add_provider_application(&first).await,
+    );
+    let mut second = provider_application("gen-1", "Another");
+    second.set(field::SYS_ID, "0000000000000000000000000000c002");
+    let result = repo.add_provider_application(&second).await;
+    assert!(
+        matches!(result, Err(Error::Conflict { .. })),
+        "add_provider_application with a taken inbound_id must be Conflict, got {result:?}"
+    );
+    assert_eq!(
+        ok(
+            "find_provider_application",
+            repo.find_provider_application("gen-1").await
+        ),
+        Some(first),
+        "a refused add must leave the first application as it was"
+    );
+}
+
+/// `ping` answers on an empty store and on one with data.
+pub async fn ping_answers(repo: &Arc<dyn Repository>) {
+    ok("ping on an empty store", repo.ping().await);
+    ok(
+        "add_user",
+        repo.add_user(&user("0000000000000000000000000000d001", "p", &[]))
+            .await,
+    );
+    ok("ping", repo.ping().await);
+}

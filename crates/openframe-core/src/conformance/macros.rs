@@ -1,0 +1,68 @@
+//! `conformance_tests!`: one `#[test]` per suite function, plus the model-based test, for a store factory.
+
+/// Expands, in a store crate's test file, to one test per conformance function — named like the
+/// function, so failures are reported one by one — plus `model_based`, each on a fresh store from
+/// `$factory`, an `async fn() -> openframe_core::conformance::TestStore`.
+///
+/// Every test runs on its own multi-thread tokio runtime with two workers (what
+/// `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` builds), made through `openframe_core`, so
+/// the calling crate needs nothing but `openframe-core` with the `conformance` feature. The store is kept
+/// until the test ends, and dropped inside the runtime.
+///
+/// ```ignore
+/// async fn make_store() -> openframe_core::conformance::TestStore {
+///     openframe_core::conformance::TestStore::new(std::sync::Arc::new(openframe_core::MemoryRepository::new()))
+/// }
+/// openframe_core::conformance_tests!(make_store);
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($factory:path) => {
+        $crate::__conformance_test!($factory;
+            create_then_load,
+            numbers_increase_by_one,
+            create_with_taken_sys_id_is_conflict,
+            load_of_unknown_is_none,
+            update_applies_the_change,
+            update_of_unknown_is_not_found,
+            rejected_update_writes_nothing,
+            updates_match_the_reference,
+            phone_logs_keep_creation_order,
+            values_round_trip_exactly,
+            users_round_trip,
+            duplicate_user_name_is_conflict,
+            provider_applications_round_trip,
+            duplicate_inbound_id_is_conflict,
+            ping_answers,
+            concurrent_creates_get_distinct_numbers,
+            concurrent_updates_all_land,
+            concurrent_duplicates_conflict,
+        );
+
+        #[test]
+        fn model_based() {
+            $crate::conformance::__private::run(async {
+                $crate::conformance::model_based($factory, $crate::conformance::default_cases())
+                    .await;
+            });
+        }
+    };
+}
+
+/// One test per named suite function; used by [`conformance_tests!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_test {
+    ($factory:path; $($name:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::conformance::__private::run(async {
+                    let store: $crate::conformance::TestStore = $factory().await;
+                    $crate::conformance::$name(&store.repo).await;
+                    ::core::mem::drop(store);
+                });
+            }
+        )+
+    };
+}

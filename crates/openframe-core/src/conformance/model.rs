@@ -1,0 +1,251 @@
+//! The model-based test: random sequences of operations applied through a [`Service`](crate::Service) over
+//! the store under test and through one over the reference [`MemoryRepository`](crate::MemoryRepository),
+//! with identical deterministic environments; after every step the results and every interaction must
+//! agree.
+
+use std::fmt::Write as _;
+use std::future::Future;
+
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngSeed, TestRunner};
+
+use crate::aggregate::{AggregateChange, InteractionAggregate};
+use crate::record::Record;
+use crate::schema::field;
+use crate::service::Created;
+use crate::sys_id::SysId;
+use crate::user::User;
+
+use super::TestStore;
+use super::accounts::provider_application;
+use super::fixture::{Fixture, UNKNOWN, difference, shape, sys_id};
+use super::operations::{Op, PROVIDERS, Target, USERS, sequence};
+
+/// The environment variable that sets the number of model-based cases.
+pub const CASES_VAR: &str = "OPENFRAME_CONFORMANCE_CASES";
+
+/// Model-based cases when [`CASES_VAR`] is not set.
+pub const DEFAULT_CASES: u32 = 256;
+
+/// The number of model-based cases to run: [`CASES_VAR`] if set, else [`DEFAULT_CASES`].
+///
+/// # Panics
+/// When the variable is set but not a whole number: a typo must not silently run the default.
+pub fn default_cases() -> u32 {
+    match std::env::var(CASES_VAR) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{CASES_VAR}={v:?} is not a whole number of cases")),
+        Err(_) => DEFAULT_CASES,
+    }
+}
+
+/// What one operation returned, as far as stores must agree on it.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Created(Created),
+    Updated(AggregateChange),
+    Read(InteractionAggregate),
+    Provider(Option<Record>),
+    User(Option<User>),
+    Added,
+}
+
+/// Runs `cases` random operation sequences against a fresh store from `factory` each, comparing every step
+/// with the reference; on a failure, shrinks the sequence and panics with the smallest failing one, step
+/// by step, and where the store and the reference parted.
+///
+/// Generation and shrinking are proptest's: a [`TestRunner`] with its config from the `PROPTEST_*`
+/// variables but for `cases`, and no failure files written into the calling crate. The failure message
+/// names the seed, which `PROPTEST_RNG_SEED` takes to replay the run. The cases are driven from this async
+/// function rather than by `TestRunner::run`, which is synchronous; each runs in its own task, so a panic
+/// in the store is caught, reported and shrunk like any other failure.
+pub async fn model_based<F, Fut>(factory: F, cases: u32)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = TestStore>,
+{
+    let mut config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    // A seed the failure message can name, so that a failing run can be replayed exactly.
+    let seed = match config.rng_seed {
+        RngSeed::Fixed(seed) => seed,
+        RngSeed::Random => uuid::Uuid::new_v4().as_u64_pair().0,
+    };
+    config.rng_seed = RngSeed::Fixed(seed);
+    let max_shrink_iters = config.max_shrink_iters();
+    let mut runner = TestRunner::new(config);
+    let strategy = sequence();
+    for case in 1..=cases {
+        let mut tree = strategy
+            .new_tree(&mut runner)
+            .unwrap_or_else(|reason| panic!("cannot generate a case: {reason}"));
+        let Err(failure) = run_case(factory().await, tree.current()).await else {
+            continue;
+        };
+        // proptest's own shrinking loop: simplify while the case fails, complicate when it passes.
+        let mut smallest = (tree.current(), failure);
+        let mut iterations = 0;
+        if tree.simplify() {
+            while iterations < max_shrink_iters {
+                iterations += 1;
+                match run_case(factory().await, tree.current()).await {
+                    Err(failure) => {
+                        smallest = (tree.current(), failure);
+                        if !tree.simplify() {
+                            break;
+                        }
+                    }
+                    Ok(()) => {
+                        if !tree.complicate() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        let (ops, failure) = smallest;
+        let mut steps = String::new();
+        for (i, op) in ops.iter().enumerate() {
+            let _ = writeln!(steps, "  {}. {op}", i + 1);
+        }
+        panic!(
+            "model-based conformance failed on case {case} of {cases}; smallest failing sequence \
+             ({iterations} shrink runs), after registering provider {:?}:\n{steps}{failure}\
+             replay with PROPTEST_RNG_SEED={seed} {CASES_VAR}={cases}",
+            PROVIDERS[0]
+        );
+    }
+}
+
+/// One case in its own task, so that a panic in the store is a failure like the others.
+async fn run_case(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
+    match tokio::spawn(check(store, ops)).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => {
+            let payload = e.into_panic();
+            let text = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("(not a string)");
+            Err(format!("panicked: {text}"))
+        }
+        Err(e) => Err(format!("the case's task did not finish: {e}")),
+    }
+}
+
+/// Applies `ops` to the store and to a fresh reference; `Err` describes the first disagreement.
+async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
+    let sut = Fixture::new(&store.repo);
+    let reference = Fixture::reference();
+    let setup = provider_application(PROVIDERS[0], "Genesys");
+    for side in [&sut, &reference] {
+        side.repo()
+            .add_provider_application(&setup)
+            .await
+            .map_err(|e| format!("setup: add_provider_application: {e} ({e:?})"))?;
+    }
+
+    let mut created: Vec<SysId> = Vec::new();
+    for (step, op) in ops.iter().enumerate() {
+        let step = step + 1;
+        let target = |t: &Target| match t {
+            Target::Created(n) if !created.is_empty() => created[n % created.len()].clone(),
+            _ => sys_id(UNKNOWN),
+        };
+        let (got, expected) = match op {
+            Op::Create(body) => (
+                shape(sut.create(body).await).map(Outcome::Created),
+                shape(reference.create(body).await).map(Outcome::Created),
+            ),
+            Op::Update(t, body) => {
+                let id = target(t);
+                (
+                    shape(sut.update(&id, body).await).map(Outcome::Updated),
+                    shape(reference.update(&id, body).await).map(Outcome::Updated),
+                )
+            }
+            Op::Read(t) => {
+                let id = target(t);
+                (
+                    shape(sut.read(&id).await).map(Outcome::Read),
+                    shape(reference.read(&id).await).map(Outcome::Read),
+                )
+            }
+            Op::AddProvider(i) => {
+                // A sys_id of its own, so that only the inbound_id can make a second add conflict.
+                let mut app = provider_application(PROVIDERS[*i], &format!("Provider {step}"));
+                app.set(field::SYS_ID, format!("{:016x}{step:016x}", 0xcc_u64));
+                (
+                    shape(sut.repo().add_provider_application(&app).await).map(|()| Outcome::Added),
+                    shape(reference.repo().add_provider_application(&app).await)
+                        .map(|()| Outcome::Added),
+                )
+            }
+            Op::FindProvider(i) => (
+                shape(sut.repo().find_provider_application(PROVIDERS[*i]).await)
+                    .map(Outcome::Provider),
+                shape(
+                    reference
+                        .repo()
+                        .find_provider_application(PROVIDERS[*i])
+                        .await,
+                )
+                .map(Outcome::Provider),
+            ),
+            Op::AddUser(i) => {
+                let user = model_user(step, USERS[*i]);
+                (
+                    shape(sut.repo().add_user(&user).await).map(|()| Outcome::Added),
+                    shape(reference.repo().add_user(&user).await).map(|()| Outcome::Added),
+                )
+            }
+            Op::FindUser(i) => (
+                shape(sut.repo().find_user(USERS[*i]).await).map(Outcome::User),
+                shape(reference.repo().find_user(USERS[*i]).await).map(Outcome::User),
+            ),
+        };
+        if got != expected {
+            let detail = match (&got, &expected) {
+                (Ok(Outcome::Read(g)), Ok(Outcome::Read(w))) => {
+                    format!("  (got = store, want = reference)\n{}", difference(g, w))
+                }
+                _ => format!("  store:     {got:?}\n  reference: {expected:?}\n"),
+            };
+            return Err(format!("step {step} ({op}) returned\n{detail}"));
+        }
+        if let Ok(Outcome::Created(c)) = &expected {
+            created.push(c.sys_id.clone());
+        }
+        for id in &created {
+            let got = shape(sut.read(id).await);
+            let expected = shape(reference.read(id).await);
+            if got != expected {
+                let detail = match (&got, &expected) {
+                    (Ok(g), Ok(w)) => difference(g, w),
+                    _ => format!("  store:     {got:?}\n  reference: {expected:?}\n"),
+                };
+                return Err(format!(
+                    "after step {step} ({op}), interaction {id} differs (got = store, want = reference):\n{detail}"
+                ));
+            }
+        }
+    }
+    drop(store);
+    Ok(())
+}
+
+/// The user an `AddUser` step adds: the same on both sides, distinct per step.
+fn model_user(step: usize, name: &str) -> User {
+    User {
+        sys_id: sys_id(&format!("{:016x}{step:016x}", 0xbb_u64)),
+        user_name: name.to_owned(),
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${step}"),
+        roles: vec!["sn_openframe_api_user".to_owned()],
+    }
+}
