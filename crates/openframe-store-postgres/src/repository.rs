@@ -73,7 +73,8 @@ impl Repository for PostgresRepository {
         sys_id: &SysId,
         plan: Box<UpdatePlan>,
     ) -> Result<AggregateChange> {
-        let failed = || db_error(format!("updating interaction {sys_id}"));
+        let doing = format!("updating interaction {sys_id}");
+        let failed = || db_error(doing.as_str());
         let mut tx = self.pool.begin().await.map_err(failed())?;
         // The row lock serializes concurrent updates of one interaction: the second waits here until the
         // first commits, then reads what the first wrote.
@@ -90,9 +91,7 @@ impl Repository for PostgresRepository {
             });
         };
         let interaction = record_from_row(&INTERACTION, &row)?;
-        let current = load_rest(&mut tx, sys_id, interaction)
-            .await
-            .map_err(failed())??;
+        let current = load_rest(&mut tx, sys_id, interaction, &doing).await?;
 
         let change = match plan(&current) {
             Ok(change) => change,
@@ -112,7 +111,8 @@ impl Repository for PostgresRepository {
     }
 
     async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>> {
-        let failed = || db_error(format!("loading interaction {sys_id}"));
+        let doing = format!("loading interaction {sys_id}");
+        let failed = || db_error(doing.as_str());
         let mut tx = self
             .pool
             .begin_with(BEGIN_SNAPSHOT)
@@ -129,9 +129,7 @@ impl Repository for PostgresRepository {
             return Ok(None);
         };
         let interaction = record_from_row(&INTERACTION, &row)?;
-        let aggregate = load_rest(&mut tx, sys_id, interaction)
-            .await
-            .map_err(failed())??;
+        let aggregate = load_rest(&mut tx, sys_id, interaction, &doing).await?;
         tx.commit().await.map_err(failed())?;
         Ok(Some(aggregate))
     }
@@ -251,53 +249,54 @@ fn check_children(sys_id: &SysId, phone_logs: &[Record], related: &[Record]) -> 
     Ok(())
 }
 
-/// Reads the context, phone logs and related records of `interaction`. The outer error is the driver's, the
-/// inner one a row that is not a record.
+/// Reads the context, phone logs and related records of `interaction` on `conn`; `doing` words a driver
+/// error.
 async fn load_rest(
     conn: &mut PgConnection,
     sys_id: &SysId,
     interaction: Record,
-) -> Result<Result<InteractionAggregate>, sqlx::Error> {
+    doing: &str,
+) -> Result<InteractionAggregate> {
     let context_rows = sqlx::query(queries::SELECT_CONTEXT)
         .bind(sys_id.as_str())
         .fetch_all(&mut *conn)
-        .await?;
+        .await
+        .map_err(db_error(doing))?;
     let log_rows = QUERIES
         .select_phone_logs
         .query()
         .bind(sys_id.as_str())
         .fetch_all(&mut *conn)
-        .await?;
+        .await
+        .map_err(db_error(doing))?;
     let related_rows = QUERIES
         .select_related_records
         .query()
         .bind(sys_id.as_str())
         .fetch_all(&mut *conn)
-        .await?;
+        .await
+        .map_err(db_error(doing))?;
 
-    let build = || -> Result<InteractionAggregate> {
-        let mut context = Context::new();
-        for row in &context_rows {
-            let pair: (String, String) = (
-                row.try_get(0).map_err(Error::internal)?,
-                row.try_get(1).map_err(Error::internal)?,
-            );
-            context.insert(pair.0, pair.1);
-        }
-        Ok(InteractionAggregate {
-            interaction,
-            context,
-            phone_logs: log_rows
-                .iter()
-                .map(|row| record_from_row(&PHONE_LOG, row))
-                .collect::<Result<_>>()?,
-            related_records: related_rows
-                .iter()
-                .map(|row| record_from_row(&RELATED_RECORD, row))
-                .collect::<Result<_>>()?,
-        })
-    };
-    Ok(build())
+    let mut context = Context::new();
+    for row in &context_rows {
+        let column = |i: usize| {
+            row.try_get::<String, _>(i)
+                .map_err(|e| Error::internal(format!("an interaction_context row: {e}")))
+        };
+        context.insert(column(0)?, column(1)?);
+    }
+    Ok(InteractionAggregate {
+        interaction,
+        context,
+        phone_logs: log_rows
+            .iter()
+            .map(|row| record_from_row(&PHONE_LOG, row))
+            .collect::<Result<_>>()?,
+        related_records: related_rows
+            .iter()
+            .map(|row| record_from_row(&RELATED_RECORD, row))
+            .collect::<Result<_>>()?,
+    })
 }
 
 /// Sets context variables of `sys_id` (one statement for all of them).
