@@ -16,6 +16,8 @@
 //!   place. Children are found by their `interaction` column, which must hold their interaction's sys_id
 //!   (the store refuses, as `Internal`, to write one that does not).
 //! - `interaction_context` (interaction, name, value), primary key (interaction, name).
+//! - PostgreSQL text cannot hold a NUL character: a user or provider application with one is refused as
+//!   [`openframe_core::Error::Invalid`], and looking one up by such a name finds nothing.
 //! - `users` (sys_id, user_name unique, password_hash, roles `text[]`).
 //! - Indexes: unique `interaction.number`, `interaction.client_session_id`, and (interaction, created_seq) on
 //!   both child tables; `sys_cs_provider_application.inbound_id` is unique.

@@ -135,6 +135,15 @@ impl Repository for PostgresRepository {
     }
 
     async fn add_user(&self, user: &User) -> Result<()> {
+        for (name, value) in [
+            ("user_name", user.user_name.as_str()),
+            ("password_hash", user.password_hash.as_str()),
+        ]
+        .into_iter()
+        .chain(user.roles.iter().map(|r| ("role", r.as_str())))
+        {
+            refuse_nul(name, value)?;
+        }
         sqlx::query(queries::INSERT_USER)
             .bind(user.sys_id.as_str())
             .bind(user.user_name.as_str())
@@ -155,6 +164,11 @@ impl Repository for PostgresRepository {
     }
 
     async fn find_user(&self, user_name: &str) -> Result<Option<User>> {
+        if user_name.contains('\0') {
+            // PostgreSQL text cannot hold a NUL, so no stored name has one (and the server would refuse the
+            // parameter: a sign-in attempt must not turn into an internal error).
+            return Ok(None);
+        }
         let Some(row) = sqlx::query(queries::SELECT_USER)
             .bind(user_name)
             .fetch_optional(&self.pool)
@@ -188,6 +202,9 @@ impl Repository for PostgresRepository {
                 app.table().name
             )));
         }
+        for (name, value) in app.iter() {
+            refuse_nul(name, value)?;
+        }
         let inbound_id = app.get(field::INBOUND_ID);
         bind_record(QUERIES.insert_provider_application.query(), app)
             .execute(&self.pool)
@@ -211,6 +228,9 @@ impl Repository for PostgresRepository {
     }
 
     async fn find_provider_application(&self, inbound_id: &str) -> Result<Option<Record>> {
+        if inbound_id.contains('\0') {
+            return Ok(None); // as in find_user
+        }
         QUERIES
             .select_provider_application
             .query()
@@ -229,6 +249,16 @@ impl Repository for PostgresRepository {
             .execute(&self.pool)
             .await
             .map_err(db_error("pinging"))?;
+        Ok(())
+    }
+}
+
+/// PostgreSQL text cannot hold a NUL character: refused up front, in words of our own, rather than as the
+/// server's encoding error.
+fn refuse_nul(field: &str, value: &str) -> Result<()> {
+    if value.contains('\0') {
+        Err(Error::invalid(field, "must not contain NUL characters"))
+    } else {
         Ok(())
     }
 }

@@ -325,6 +325,35 @@ async fn uniqueness_rules_are_conflicts() {
 }
 
 #[tokio::test]
+async fn nul_characters_are_refused_or_not_found_never_internal() {
+    let Some(schema) = TestSchema::new("nul_characters_are_refused_or_not_found").await else {
+        return;
+    };
+    let store = schema.connect(test_options()).await;
+    // A Basic-auth user name is whatever the client sent: looking it up must say "no such user".
+    assert_eq!(store.find_user("agent\0").await.unwrap(), None);
+    assert_eq!(store.find_provider_application("in\0").await.unwrap(), None);
+    assert!(matches!(
+        store.add_user(&user("agent\0")).await,
+        Err(Error::Invalid { .. })
+    ));
+    let mut app = new_provider_application(
+        SysId::random(),
+        "inbound-1",
+        "Genesys",
+        "admin",
+        DateTime::from_unix(0),
+    )
+    .expect("provider application");
+    app.set(field::SHORT_DESCRIPTION, "a\0b");
+    assert!(matches!(
+        store.add_provider_application(&app).await,
+        Err(Error::Invalid { .. })
+    ));
+    assert!(!store.has_users().await.unwrap());
+}
+
+#[tokio::test]
 async fn tables_have_one_text_column_per_field_in_schema_order() {
     let Some(schema) = TestSchema::new("tables_have_one_text_column_per_field").await else {
         return;
