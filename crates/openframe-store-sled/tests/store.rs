@@ -1,0 +1,386 @@
+//! Behaviour of the sled store beyond the shared conformance suite: persistence across reopening, numbering
+//! under concurrency, aborted plans and the on-disk order of children.
+
+use std::sync::Arc;
+
+use openframe_core::schema::{PHONE_LOG, RELATED_RECORD, field};
+use openframe_core::user::new_provider_application;
+use openframe_core::{
+    Caller, DateTime, Error, InteractionAggregate, Mode, Record, Repository, Service, SysId, User,
+    VoiceInteractionRequest,
+};
+use openframe_store_sled::SledRepository;
+use serde_json::{Value, json};
+
+fn caller() -> Caller {
+    Caller {
+        sys_id: SysId::random(),
+        user_name: "agent".into(),
+    }
+}
+
+fn request(body: Value, mode: Mode) -> VoiceInteractionRequest {
+    VoiceInteractionRequest::parse(&body, mode).expect("a valid request")
+}
+
+fn user(name: &str) -> User {
+    User {
+        sys_id: SysId::random(),
+        user_name: name.into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        roles: vec!["sn_openframe_api_user".into()],
+    }
+}
+
+fn phone_logs(range: std::ops::Range<usize>) -> Value {
+    range
+        .map(|i| json!({"call_id": format!("call-{i:02}"), "call_type": "INBOUND"}))
+        .collect()
+}
+
+fn call_ids(aggregate: &InteractionAggregate) -> Vec<String> {
+    aggregate
+        .phone_logs
+        .iter()
+        .map(|l| l.get(field::CALL_ID).to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn everything_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let (created, written) = {
+        let repo: Arc<dyn Repository> = Arc::new(SledRepository::open(dir.path()).unwrap());
+        let app = new_provider_application(
+            SysId::random(),
+            "gen-1",
+            "Genesys",
+            "admin",
+            DateTime::from_unix(0),
+        )
+        .unwrap();
+        repo.add_provider_application(&app).await.unwrap();
+        repo.add_user(&user("jane")).await.unwrap();
+        let service = Service::new(Arc::clone(&repo));
+        let created = service
+            .create(
+                &caller(),
+                request(
+                    json!({
+                        "interaction": {"userPhoneNumber": "+14089965744", "clientSessionId": "s-1",
+                                        "inboundId": "gen-1"},
+                        "interactionContext": {"queue": "billing"},
+                        "phoneLogs": phone_logs(0..2),
+                        "relatedRecords": [{"documentTable": "incident",
+                                            "documentId": "0123456789abcdef0123456789abcdef"}],
+                    }),
+                    Mode::Create,
+                ),
+            )
+            .await
+            .unwrap();
+        let written = service.read(&created.sys_id).await.unwrap();
+        (created, written)
+    };
+
+    let repo: Arc<dyn Repository> = Arc::new(SledRepository::open(dir.path()).unwrap());
+    let read = repo.load_interaction(&created.sys_id).await.unwrap();
+    assert_eq!(read.as_ref(), Some(&written));
+    assert_eq!(written.interaction.get(field::NUMBER), "IMS0001001");
+    assert_eq!(written.phone_logs.len(), 2);
+    assert_eq!(written.related_records.len(), 1);
+    assert!(repo.has_users().await.unwrap());
+    assert_eq!(
+        repo.find_user("jane").await.unwrap().unwrap().user_name,
+        "jane"
+    );
+    let app = repo.find_provider_application("gen-1").await.unwrap();
+    assert_eq!(app.unwrap().get(field::NAME), "Genesys");
+
+    // The number counter is durable too: numbering goes on where it stopped.
+    let next = Service::new(repo)
+        .create(
+            &caller(),
+            request(
+                json!({"interaction": {"userPhoneNumber": "+14089965744"}}),
+                Mode::Create,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.number, "IMS0001002");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_get_distinct_increasing_numbers() {
+    let service = Service::new(Arc::new(SledRepository::temporary().unwrap()));
+    let tasks: Vec<_> = (0..24)
+        .map(|_| {
+            let service = service.clone();
+            tokio::spawn(async move {
+                service
+                    .create(
+                        &caller(),
+                        request(
+                            json!({"interaction": {"userPhoneNumber": "+14089965744"},
+                                   "phoneLogs": phone_logs(0..2)}),
+                            Mode::Create,
+                        ),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for task in tasks {
+        numbers.push(task.await.unwrap().unwrap().number);
+    }
+    numbers.sort();
+    let expected: Vec<_> = (1001..1025)
+        .map(openframe_core::number::format_number)
+        .collect();
+    assert_eq!(numbers, expected);
+
+    let later = service
+        .create(
+            &caller(),
+            request(
+                json!({"interaction": {"userPhoneNumber": "+14089965744"}}),
+                Mode::Create,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(later.number, "IMS0001025");
+}
+
+#[tokio::test]
+async fn a_failing_plan_writes_nothing() {
+    let repo: Arc<dyn Repository> = Arc::new(SledRepository::temporary().unwrap());
+    let service = Service::new(Arc::clone(&repo));
+    let created = service
+        .create(
+            &caller(),
+            request(
+                json!({"interaction": {"userPhoneNumber": "+14089965744"},
+                       "phoneLogs": phone_logs(0..1)}),
+                Mode::Create,
+            ),
+        )
+        .await
+        .unwrap();
+    let before = repo.load_interaction(&created.sys_id).await.unwrap();
+
+    let err = repo
+        .update_interaction(
+            &created.sys_id,
+            Box::new(|_| {
+                Err(Error::invalid(
+                    "phoneLogs[0].end_time",
+                    "must not be before",
+                ))
+            }),
+        )
+        .await
+        .unwrap_err();
+    match err {
+        Error::Invalid { field, rule } => {
+            assert_eq!(field, "phoneLogs[0].end_time");
+            assert_eq!(rule, "must not be before");
+        }
+        other => panic!("expected the plan's error unchanged, got {other:?}"),
+    }
+    assert_eq!(
+        repo.load_interaction(&created.sys_id).await.unwrap(),
+        before
+    );
+
+    // A change the store refuses half-way (a new phone log whose sys_id another interaction's log has)
+    // leaves nothing behind either: not the new interaction fields, context or related record staged before.
+    let other = service
+        .create(
+            &caller(),
+            request(
+                json!({"interaction": {"userPhoneNumber": "+14089965744"},
+                       "phoneLogs": phone_logs(0..1)}),
+                Mode::Create,
+            ),
+        )
+        .await
+        .unwrap();
+    let foreign = repo
+        .load_interaction(&other.sys_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .phone_logs[0]
+        .clone();
+    let err = repo
+        .update_interaction(
+            &created.sys_id,
+            Box::new(move |current| {
+                let mut interaction = current.interaction.clone();
+                interaction.set(field::WORK_NOTES, "should not stick");
+                let mut related = Record::new(&RELATED_RECORD);
+                related.set(field::SYS_ID, SysId::random().as_str());
+                Ok(openframe_core::AggregateChange {
+                    interaction,
+                    context_set: [("k".to_owned(), "v".to_owned())].into(),
+                    context_removed: Default::default(),
+                    related_records: vec![related],
+                    phone_logs: vec![foreign.clone()],
+                })
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    assert_eq!(
+        repo.load_interaction(&created.sys_id).await.unwrap(),
+        before
+    );
+}
+
+#[tokio::test]
+async fn updating_a_missing_interaction_is_not_found() {
+    let repo = SledRepository::temporary().unwrap();
+    let err = repo
+        .update_interaction(
+            &SysId::random(),
+            Box::new(|_| panic!("the plan must not run")),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::NotFound {
+            what: "interaction"
+        }
+    ));
+    assert_eq!(repo.load_interaction(&SysId::random()).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn many_phone_logs_keep_creation_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let sys_id = {
+        let repo: Arc<dyn Repository> = Arc::new(SledRepository::open(dir.path()).unwrap());
+        let service = Service::new(Arc::clone(&repo));
+        let created = service
+            .create(
+                &caller(),
+                request(
+                    json!({"interaction": {"userPhoneNumber": "+14089965744"},
+                           "phoneLogs": phone_logs(0..12)}),
+                    Mode::Create,
+                ),
+            )
+            .await
+            .unwrap();
+        // Update an early log (it keeps its place) and add more after the tenth, where a decimal or
+        // little-endian sequence would sort wrongly.
+        service
+            .update(
+                &caller(),
+                &created.sys_id,
+                request(
+                    json!({"phoneLogs": [{"call_id": "call-01", "call_type": "OUTBOUND"},
+                                         {"call_id": "call-12"}, {"call_id": "call-13"}]}),
+                    Mode::Update,
+                ),
+            )
+            .await
+            .unwrap();
+        let aggregate = service.read(&created.sys_id).await.unwrap();
+        let expected: Vec<_> = (0..14).map(|i| format!("call-{i:02}")).collect();
+        assert_eq!(call_ids(&aggregate), expected);
+        assert_eq!(aggregate.phone_logs[1].get(field::CALL_TYPE), "OUTBOUND");
+        assert_eq!(aggregate.phone_logs[1].get(field::SYS_MOD_COUNT), "1");
+        created.sys_id
+    };
+
+    // The layout promise: a prefix scan of the phone-log tree by interaction sys_id is creation order.
+    let db = sled::open(dir.path()).unwrap();
+    let logs = db.open_tree("phone_logs").unwrap();
+    let scanned: Vec<_> = logs
+        .scan_prefix(sys_id.as_str())
+        .map(|kv| {
+            let (_, value) = kv.unwrap();
+            let values: Vec<String> = serde_json::from_slice(&value[1..]).unwrap();
+            Record::from_values(&PHONE_LOG, values)
+                .unwrap()
+                .get(field::CALL_ID)
+                .to_owned()
+        })
+        .collect();
+    let expected: Vec<_> = (0..14).map(|i| format!("call-{i:02}")).collect();
+    assert_eq!(scanned, expected);
+}
+
+#[tokio::test]
+async fn taken_names_are_conflicts() {
+    let repo = SledRepository::temporary().unwrap();
+    assert!(!repo.has_users().await.unwrap());
+    repo.add_user(&user("jane")).await.unwrap();
+    assert!(matches!(
+        repo.add_user(&user("jane")).await,
+        Err(Error::Conflict { .. })
+    ));
+    assert!(repo.has_users().await.unwrap());
+    assert_eq!(repo.find_user("john").await.unwrap(), None);
+
+    let app = |id: &str| {
+        new_provider_application(
+            SysId::random(),
+            id,
+            "Genesys",
+            "admin",
+            DateTime::from_unix(0),
+        )
+        .unwrap()
+    };
+    repo.add_provider_application(&app("gen-1")).await.unwrap();
+    assert!(matches!(
+        repo.add_provider_application(&app("gen-1")).await,
+        Err(Error::Conflict { .. })
+    ));
+    repo.add_provider_application(&app("gen-2")).await.unwrap();
+    assert_eq!(repo.find_provider_application("gen-3").await.unwrap(), None);
+    repo.ping().await.unwrap();
+}
+
+#[test]
+fn unusable_paths_are_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a database").unwrap();
+    for path in [file.clone(), file.join("below-a-file")] {
+        match SledRepository::open(&path) {
+            Err(Error::Unavailable { .. } | Error::Internal { .. }) => {}
+            other => panic!("{path:?}: expected an error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_directory_is_opened_by_one_store_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = SledRepository::open(dir.path()).unwrap();
+    assert!(matches!(
+        SledRepository::open(dir.path()),
+        Err(Error::Unavailable { .. })
+    ));
+    drop(first);
+    SledRepository::open(dir.path()).unwrap();
+}
+
+#[tokio::test]
+async fn debug_shows_no_data() {
+    let repo = SledRepository::temporary().unwrap();
+    repo.add_user(&user("jane")).await.unwrap();
+    let shown = format!("{repo:?}");
+    assert!(
+        !shown.contains("argon2") && !shown.contains("jane"),
+        "{shown}"
+    );
+}
