@@ -270,3 +270,95 @@ impl Repository for SledRepository {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use openframe_core::schema::{INTERACTION, PHONE_LOG};
+    use openframe_core::{Context, InteractionAggregate};
+
+    use super::*;
+    use crate::layout::{child_key, client_session_key, client_session_prefix};
+
+    fn aggregate(sys_id: &SysId, session: &str) -> InteractionAggregate {
+        let mut interaction = Record::new(&INTERACTION);
+        interaction.set(field::SYS_ID, sys_id.as_str());
+        interaction.set(field::CLIENT_SESSION_ID, session);
+        let mut log = Record::new(&PHONE_LOG);
+        log.set(field::SYS_ID, SysId::random().as_str());
+        InteractionAggregate {
+            interaction,
+            context: Context::new(),
+            phone_logs: vec![log],
+            related_records: Vec::new(),
+        }
+    }
+
+    fn sessions(trees: &Trees, session: &str) -> Vec<Vec<u8>> {
+        trees
+            .client_sessions
+            .scan_prefix(client_session_prefix(session))
+            .keys()
+            .map(|k| k.unwrap().to_vec())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn indexes_follow_the_records() {
+        let repo = SledRepository::temporary().unwrap();
+        let (a, b) = (SysId::random(), SysId::random());
+        let new_a = aggregate(&a, "s-1");
+        let log_id = new_a.phone_logs[0].sys_id().to_owned();
+        assert_eq!(repo.create_interaction(new_a).await.unwrap(), "IMS0001001");
+        repo.create_interaction(aggregate(&b, "s-1")).await.unwrap();
+
+        let trees = &repo.trees;
+        let number = trees.interaction_numbers.get("IMS0001001").unwrap();
+        assert_eq!(number.as_deref(), Some(a.as_str().as_bytes()));
+        assert_eq!(sessions(trees, "s-1").len(), 2);
+        let key = trees.phone_log_keys.get(&log_id).unwrap();
+        assert_eq!(key.as_deref(), Some(&child_key(a.as_str(), 0)[..]));
+
+        // Moving `a` to another session moves its index entry, and leaves `b`'s.
+        repo.update_interaction(
+            &a,
+            Box::new(|current| {
+                let mut interaction = current.interaction.clone();
+                interaction.set(field::CLIENT_SESSION_ID, "s-2");
+                Ok(AggregateChange {
+                    interaction,
+                    context_set: Context::new(),
+                    context_removed: Default::default(),
+                    phone_logs: Vec::new(),
+                    related_records: Vec::new(),
+                })
+            }),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            sessions(trees, "s-1"),
+            [client_session_key("s-1", b.as_str())]
+        );
+        assert_eq!(
+            sessions(trees, "s-2"),
+            [client_session_key("s-2", a.as_str())]
+        );
+    }
+
+    #[test]
+    fn a_store_of_an_unknown_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SledRepository::open(dir.path()).unwrap());
+        {
+            let db = sled::open(dir.path()).unwrap();
+            let meta = db.open_tree("meta").unwrap();
+            meta.insert(FORMAT_VERSION_KEY, &[FORMAT_VERSION + 1][..])
+                .unwrap();
+            db.flush().unwrap();
+        }
+        assert!(matches!(
+            SledRepository::open(dir.path()),
+            Err(Error::Internal { .. })
+        ));
+    }
+}
