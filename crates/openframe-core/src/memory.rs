@@ -8,9 +8,10 @@ use async_trait::async_trait;
 use crate::aggregate::{AggregateChange, InteractionAggregate};
 use crate::error::{Error, Result};
 use crate::number::{FIRST_NUMBER, format_number};
+use crate::query::{RecordPage, TableQuery};
 use crate::record::Record;
 use crate::repository::{Repository, UpdatePlan};
-use crate::schema::field;
+use crate::schema::{self, Table, field};
 use crate::sys_id::SysId;
 use crate::user::User;
 
@@ -27,6 +28,24 @@ struct State {
     next_number: Option<u64>,
     users: HashMap<String, User>,
     providers: HashMap<String, Record>,
+}
+
+impl State {
+    /// Every record of `table`.
+    fn records<'a>(&'a self, table: &'static Table) -> Box<dyn Iterator<Item = &'a Record> + 'a> {
+        let aggregates = self.interactions.values();
+        if table == &schema::INTERACTION {
+            Box::new(aggregates.map(|a| &a.interaction))
+        } else if table == &schema::PHONE_LOG {
+            Box::new(aggregates.flat_map(|a| a.phone_logs.iter()))
+        } else if table == &schema::RELATED_RECORD {
+            Box::new(aggregates.flat_map(|a| a.related_records.iter()))
+        } else if table == &schema::PROVIDER_APPLICATION {
+            Box::new(self.providers.values())
+        } else {
+            Box::new(std::iter::empty())
+        }
+    }
 }
 
 impl MemoryRepository {
@@ -115,6 +134,18 @@ impl Repository for MemoryRepository {
 
     async fn find_provider_application(&self, inbound_id: &str) -> Result<Option<Record>> {
         Ok(self.state().providers.get(inbound_id).cloned())
+    }
+
+    async fn read_record(&self, table: &'static Table, sys_id: &SysId) -> Result<Option<Record>> {
+        let state = self.state();
+        let found = state.records(table).find(|r| r.sys_id() == sys_id.as_str()).cloned();
+        Ok(found)
+    }
+
+    async fn query_records(&self, query: &TableQuery) -> Result<RecordPage> {
+        // The reference model scans: it is the semantics other stores are compared with, not a fast path.
+        let state = self.state();
+        Ok(query.run_in_memory(state.records(query.table)))
     }
 
     async fn ping(&self) -> Result<()> {

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 
 use crate::aggregate::{AggregateChange, InteractionAggregate};
 use crate::error::Result;
+use crate::query::{RecordPage, TableQuery};
 use crate::record::Record;
+use crate::schema::Table;
 use crate::sys_id::SysId;
 use crate::user::User;
 
@@ -52,6 +54,14 @@ pub trait Repository: Debug + Send + Sync + 'static {
 
     /// The provider application with this `inbound_id`.
     async fn find_provider_application(&self, inbound_id: &str) -> Result<Option<Record>>;
+
+    /// One record of `table` by sys_id (the Table API's single-record read).
+    async fn read_record(&self, table: &'static Table, sys_id: &SysId) -> Result<Option<Record>>;
+
+    /// The page of `query.table` that `query` selects, and how many records match in all. Stores run the
+    /// filter, order and paging natively (never loading a whole table to filter it in memory) and must give
+    /// exactly what [`TableQuery::run_in_memory`] gives over the same records.
+    async fn query_records(&self, query: &TableQuery) -> Result<RecordPage>;
 
     /// Answers when the store is reachable: the health check.
     async fn ping(&self) -> Result<()>;

@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::auth::{Authenticator, require_user};
 use crate::error::ApiError;
 use crate::render::render;
-use crate::voice_interaction;
+use crate::{table_api, voice_interaction};
 
 /// How long the health check waits for the store.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -71,7 +71,9 @@ pub fn router(state: AppState) -> Router {
                 get(voice_interaction::read).patch(voice_interaction::update),
             );
     }
-    app.route("/healthz", get(health))
+    app.route("/api/now/table/{table}", get(table_api::list))
+        .route("/api/now/table/{table}/{sys_id}", get(table_api::read))
+        .route("/healthz", get(health))
         .fallback(unknown_path)
         .layer(from_fn_with_state(Arc::clone(&state.auth), require_user))
         .with_state(state)

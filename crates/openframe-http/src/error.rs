@@ -1,6 +1,8 @@
 //! `ApiError`: every failure an HTTP client can see, with its status, stable message and field-naming detail.
 //! Handlers return it; [`crate::render`] writes it as the platform's error envelope in the negotiated format.
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use openframe_core::Error;
@@ -14,7 +16,7 @@ pub struct ApiError {
     /// The status code.
     pub status: StatusCode,
     /// Short, stable text clients may match on.
-    pub message: &'static str,
+    pub message: Cow<'static, str>,
     /// What exactly was wrong, naming the field where there is one.
     pub detail: String,
 }
@@ -24,7 +26,16 @@ impl ApiError {
     pub fn new(status: StatusCode, message: &'static str, detail: impl Into<String>) -> Self {
         ApiError {
             status,
-            message,
+            message: Cow::Borrowed(message),
+            detail: detail.into(),
+        }
+    }
+
+    /// An error whose message is built at run time (`Invalid table <name>`).
+    pub fn with_message(status: StatusCode, message: String, detail: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: Cow::Owned(message),
             detail: detail.into(),
         }
     }

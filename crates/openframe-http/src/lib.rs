@@ -15,6 +15,7 @@ pub mod negotiate;
 pub mod password;
 pub mod render;
 pub mod store_url;
+pub mod table_api;
 pub mod voice_interaction;
 pub mod xml;
 pub mod xml_body;

@@ -10,6 +10,8 @@ use common::{API_USER, INBOUND_ID, NO_ROLE_USER, TestApp, basic, reference_patch
 use openframe_core::{
     AggregateChange, Error, InteractionAggregate, Record, Repository, SysId, UpdatePlan, User,
 };
+use openframe_core::query::{RecordPage, TableQuery};
+use openframe_core::schema::Table;
 use serde_json::json;
 
 const CREATE: &str = "/api/now/openframe/voice-interaction";
@@ -452,6 +454,12 @@ impl Repository for BrokenStore {
         Err((self.0)())
     }
     async fn find_provider_application(&self, _: &str) -> openframe_core::Result<Option<Record>> {
+        Err((self.0)())
+    }
+    async fn read_record(&self, _: &'static Table, _: &SysId) -> openframe_core::Result<Option<Record>> {
+        Err((self.0)())
+    }
+    async fn query_records(&self, _: &TableQuery) -> openframe_core::Result<RecordPage> {
         Err((self.0)())
     }
     async fn ping(&self) -> openframe_core::Result<()> {

@@ -1,0 +1,260 @@
+//! The read-only Table API subset (CONTRACT §6): one record by sys_id, or a filtered, ordered page of a table,
+//! with reference links, `X-Total-Count` and a `Link` header.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use openframe_core::query::{TableQuery, parse_field_list};
+use openframe_core::schema::{self, FieldKind, Table};
+use openframe_core::{Record, SysId};
+use serde_json::{Map, Value, json};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::render::Reply;
+
+/// `GET /api/now/table/{table}`
+pub async fn list(
+    State(app): State<AppState>,
+    Path(table): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let table = readable_table(&table)?;
+    let params = Params::parse(raw.as_deref())?;
+    let query = TableQuery::parse(
+        table,
+        params.get("sysparm_query"),
+        params.get("sysparm_limit"),
+        params.get("sysparm_offset"),
+    )?;
+    let view = View::parse(table, &params, &headers)?;
+    let page = app.service.repository().query_records(&query).await?;
+    let link = link_header(&view.base, table, &params, &query, page.total);
+    let result = Value::Array(page.records.iter().map(|r| view.render(r)).collect());
+    let mut response = Reply(result).into_response();
+    let out = response.headers_mut();
+    out.insert("x-total-count", HeaderValue::from(page.total));
+    if let Ok(link) = HeaderValue::from_str(&link) {
+        out.insert(header::LINK, link);
+    }
+    Ok(response)
+}
+
+/// `GET /api/now/table/{table}/{sys_id}`
+pub async fn read(
+    State(app): State<AppState>,
+    Path((table, sys_id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Reply, ApiError> {
+    let table = readable_table(&table)?;
+    let sys_id = SysId::parse(&sys_id).map_err(|rule| ApiError::invalid("sys_id", rule))?;
+    let params = Params::parse(raw.as_deref())?;
+    let view = View::parse(table, &params, &headers)?;
+    let record = app
+        .service
+        .repository()
+        .read_record(table, &sys_id)
+        .await?
+        .ok_or(openframe_core::Error::NotFound { what: "record" })?;
+    Ok(Reply(view.render(&record)))
+}
+
+fn readable_table(name: &str) -> Result<&'static Table, ApiError> {
+    schema::table(name).ok_or_else(|| {
+        ApiError::with_message(
+            axum::http::StatusCode::BAD_REQUEST,
+            format!("Invalid table {name}"),
+            format!(
+                "table: readable tables are {}",
+                schema::TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })
+}
+
+/// The query string's parameters, decoded; the first of a repeated name wins.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded_pairs(raw.unwrap_or(""))?;
+        Ok(Params(pairs))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+fn serde_urlencoded_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((decode(k)?, decode(v)?))
+        })
+        .collect()
+}
+
+/// Percent-decoding of one query component (`+` is a space, as forms send it).
+fn decode(s: &str) -> Result<String, ApiError> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| ApiError::invalid("query", "malformed percent-encoding"))?;
+                out.push(hex);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| ApiError::invalid("query", "must be UTF-8 once decoded"))
+}
+
+/// Percent-encoding for the links we write.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// How records are shown: which fields, whether references are links, and the base URL of links.
+struct View {
+    fields: Vec<&'static str>,
+    links: bool,
+    base: String,
+}
+
+impl View {
+    fn parse(table: &'static Table, params: &Params, headers: &HeaderMap) -> Result<Self, ApiError> {
+        let fields = match params.get("sysparm_fields") {
+            Some(list) => parse_field_list(table, list)?,
+            None => Vec::new(),
+        };
+        let links = match params.get("sysparm_exclude_reference_link").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("false") | Some("") => true,
+            Some("true") => false,
+            Some(_) => return Err(ApiError::invalid("sysparm_exclude_reference_link", "must be true or false")),
+        };
+        Ok(View {
+            fields,
+            links,
+            base: base_url(headers),
+        })
+    }
+
+    fn render(&self, record: &Record) -> Value {
+        let table = record.table();
+        let mut out = Map::new();
+        let mut put = |name: &'static str, value: &str| {
+            let kind = table.field(name).map(|(_, f)| f.kind);
+            let v = match kind {
+                Some(FieldKind::Reference(target)) if self.links && !value.is_empty() => json!({
+                    "link": format!("{}/api/now/table/{target}/{value}", self.base),
+                    "value": value,
+                }),
+                _ => Value::String(value.to_owned()),
+            };
+            out.insert(name.to_owned(), v);
+        };
+        if self.fields.is_empty() {
+            for (name, value) in record.iter() {
+                put(name, value);
+            }
+        } else {
+            for name in &self.fields {
+                put(name, record.get(name));
+            }
+        }
+        Value::Object(out)
+    }
+}
+
+/// `scheme://host` of the request, as links must point back at this server (or the proxy in front of it).
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("localhost");
+    let scheme = match headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}
+
+/// The `Link` header: first, prev (when there is one), next (when there is one), last.
+fn link_header(base: &str, table: &Table, params: &Params, query: &TableQuery, total: u64) -> String {
+    let total = total as usize;
+    let limit = query.limit;
+    let url = |offset: usize| {
+        let mut q: Vec<String> = params
+            .0
+            .iter()
+            .filter(|(k, _)| k != "sysparm_offset" && k != "sysparm_limit")
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        q.push(format!("sysparm_limit={limit}"));
+        q.push(format!("sysparm_offset={offset}"));
+        format!("<{base}/api/now/table/{}?{}>", table.name, q.join("&"))
+    };
+    let last = if total == 0 { 0 } else { (total - 1) / limit * limit };
+    let mut links = vec![format!("{};rel=\"first\"", url(0))];
+    if query.offset > 0 {
+        links.push(format!("{};rel=\"prev\"", url(query.offset.saturating_sub(limit))));
+    }
+    if query.offset + limit < total {
+        links.push(format!("{};rel=\"next\"", url(query.offset + limit)));
+    }
+    links.push(format!("{};rel=\"last\"", url(last)));
+    links.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_and_encodes_query_components() {
+        assert_eq!(decode("state%3Dnew%5EORstate%3Dqueued").unwrap(), "state=new^ORstate=queued");
+        assert_eq!(decode("a+b").unwrap(), "a b");
+        assert!(decode("%zz").is_err());
+        assert!(decode("%ff").is_err());
+        assert_eq!(encode("state=new^x y"), "state%3Dnew%5Ex%20y");
+    }
+
+    #[test]
+    fn links_page_through_the_total() {
+        let params = Params(vec![("sysparm_query".into(), "state=new".into())]);
+        let mut q = TableQuery::all(&schema::INTERACTION);
+        q.limit = 10;
+        q.offset = 10;
+        let link = link_header("http://h", &schema::INTERACTION, &params, &q, 25);
+        assert!(link.contains("sysparm_offset=0>;rel=\"first\""), "{link}");
+        assert!(link.contains("sysparm_offset=0>;rel=\"prev\""), "{link}");
+        assert!(link.contains("sysparm_offset=20>;rel=\"next\""), "{link}");
+        assert!(link.contains("sysparm_offset=20>;rel=\"last\""), "{link}");
+        assert!(link.contains("sysparm_query=state%3Dnew"), "{link}");
+        q.offset = 20;
+        let link = link_header("http://h", &schema::INTERACTION, &params, &q, 25);
+        assert!(!link.contains("rel=\"next\""), "{link}");
+    }
+}
