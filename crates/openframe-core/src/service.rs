@@ -293,7 +293,14 @@ impl Planner<'_> {
         };
         let log = if let Some(pos) = changed.iter().position(|l| same_call(&l)) {
             &mut changed[pos]
-        } else if let Some(stored) = current.phone_logs.iter().rev().find(same_call) {
+        } else if let Some(stored) = current
+            .phone_logs
+            .iter()
+            .rev()
+            // A stored log this request already changed is only looked at in its changed form.
+            .filter(|l| !changed.iter().any(|c| c.sys_id() == l.sys_id()))
+            .find(same_call)
+        {
             let mut log = stored.clone();
             stamp_update(&mut log, &self.caller.user_name, self.now);
             changed.push(log);
