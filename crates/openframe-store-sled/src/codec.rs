@@ -79,6 +79,14 @@ impl InteractionRow {
     }
 }
 
+/// Just the interaction record of an [`InteractionRow`]'s bytes: what a query needs, without building the
+/// context map it skips over.
+pub(crate) fn decode_interaction_record(bytes: &[u8]) -> Result<Record> {
+    let (values, _, _, _): (Vec<String>, serde::de::IgnoredAny, u64, u64) =
+        decode(bytes, "interaction")?;
+    Record::from_values(&openframe_core::schema::INTERACTION, values)
+}
+
 /// A user as `[sys_id, user_name, password_hash, [roles…]]`.
 pub(crate) fn encode_user(user: &User) -> Result<Vec<u8>> {
     encode(&(
@@ -129,7 +137,9 @@ mod tests {
             phone_logs: 3,
             related_records: 1,
         };
-        assert_eq!(InteractionRow::decode(&row.encode().unwrap()).unwrap(), row);
+        let bytes = row.encode().unwrap();
+        assert_eq!(InteractionRow::decode(&bytes).unwrap(), row);
+        assert_eq!(decode_interaction_record(&bytes).unwrap(), row.record);
     }
 
     #[test]

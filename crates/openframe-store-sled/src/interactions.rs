@@ -12,7 +12,8 @@ use sled::transaction::TransactionalTree;
 use crate::codec::{self, InteractionRow};
 use crate::error::{TxResult, abort};
 use crate::layout::{
-    InteractionTx, NEXT_NUMBER_KEY, child_key, client_session_key, decode_counter,
+    ChildTable, InteractionTx, NEXT_NUMBER_KEY, child_key, client_session_key, decode_counter,
+    stray_key,
 };
 
 impl InteractionTx<'_> {
@@ -76,11 +77,9 @@ impl InteractionTx<'_> {
         for log in &change.phone_logs {
             match positions.get(log.sys_id()) {
                 Some(&seq) => {
-                    insert(
-                        self.phone_logs,
-                        child_key(sys_id, seq),
-                        codec::encode_record(log),
-                    )?;
+                    let key = child_key(sys_id, seq);
+                    self.mark_stray(ChildTable::PhoneLog, sys_id, log, &key, true)?;
+                    insert(self.phone_logs, key, codec::encode_record(log))?;
                 }
                 None => {
                     positions.insert(log.sys_id().to_owned(), row.phone_logs);
@@ -173,13 +172,11 @@ impl InteractionTx<'_> {
         row: &mut InteractionRow,
         log: &Record,
     ) -> TxResult<()> {
-        append_child(
-            self.phone_logs,
-            self.phone_log_keys,
-            sys_id,
-            &mut row.phone_logs,
-            log,
-        )
+        let key = child_key(sys_id, row.phone_logs);
+        self.mark_stray(ChildTable::PhoneLog, sys_id, log, &key, false)?;
+        append_child(self.phone_logs, self.phone_log_keys, key, log)?;
+        row.phone_logs += 1;
+        Ok(())
     }
 
     fn append_related_record(
@@ -188,13 +185,31 @@ impl InteractionTx<'_> {
         row: &mut InteractionRow,
         related: &Record,
     ) -> TxResult<()> {
-        append_child(
-            self.related_records,
-            self.related_record_keys,
-            sys_id,
-            &mut row.related_records,
-            related,
-        )
+        let key = child_key(sys_id, row.related_records);
+        self.mark_stray(ChildTable::RelatedRecord, sys_id, related, &key, false)?;
+        append_child(self.related_records, self.related_record_keys, key, related)?;
+        row.related_records += 1;
+        Ok(())
+    }
+
+    /// Lists `child` (stored at `key` under interaction `sys_id`) in `stray_children` if its `interaction`
+    /// field names another interaction, and, when it `replaces` an earlier version, takes it off the list if
+    /// it no longer does (see `layout`).
+    fn mark_stray(
+        &self,
+        table: ChildTable,
+        sys_id: &str,
+        child: &Record,
+        key: &[u8],
+        replaces: bool,
+    ) -> TxResult<()> {
+        let stray = stray_key(table, child.sys_id());
+        if child.get(field::INTERACTION) != sys_id {
+            self.stray_children.insert(stray, key)?;
+        } else if replaces && self.stray_children.get(&stray)?.is_some() {
+            self.stray_children.remove(stray)?;
+        }
+        Ok(())
     }
 
     fn put_row(&self, sys_id: &str, row: &InteractionRow) -> TxResult<()> {
@@ -202,23 +217,19 @@ impl InteractionTx<'_> {
     }
 }
 
-/// Appends `record` as the next child of interaction `sys_id` and indexes it by its own sys_id.
+/// Stores `record` as a new child at `key` and indexes it by its own sys_id.
 fn append_child(
     children: &TransactionalTree,
     keys: &TransactionalTree,
-    sys_id: &str,
-    count: &mut u64,
+    key: Vec<u8>,
     record: &Record,
 ) -> TxResult<()> {
-    let key = child_key(sys_id, *count);
     if keys.insert(record.sys_id(), key.clone())?.is_some() {
         return Err(abort(Error::Conflict {
             detail: format!("{} {} exists", record.table().name, record.sys_id()),
         }));
     }
-    insert(children, key, codec::encode_record(record))?;
-    *count += 1;
-    Ok(())
+    insert(children, key, codec::encode_record(record))
 }
 
 /// The first `count` children of interaction `sys_id`, in creation order.

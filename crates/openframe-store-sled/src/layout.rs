@@ -12,11 +12,18 @@
 //! | `users` | user name | user |
 //! | `provider_applications` | provider-application sys_id | record |
 //! | `provider_inbound_ids` | inbound_id | provider-application sys_id |
+//! | `stray_children` | table tag (`p`, `r`) ++ child sys_id | its key in `phone_logs` or `related_records` |
 //! | `meta` | `format_version`, `next_number` | version byte; next interaction number (u64, big-endian) |
 //!
 //! sys_ids are always 32 bytes, so a child key's sequence starts at a fixed offset and a prefix scan of
 //! `phone_logs` or `related_records` by interaction sys_id yields its children in creation order. The length
 //! prefix of a `client_sessions` key makes one session id never a prefix-match for a longer one.
+//!
+//! The key of a child doubles as the index of its `interaction` field, because the service always sets that
+//! field to the interaction the child belongs to (and clients cannot write it). The repository contract does
+//! not promise so, though: a child whose `interaction` field names another interaction (or none) is "stray"
+//! and listed in `stray_children`, so that a query by `interaction` still finds it. Normally that tree is
+//! empty and costs nothing.
 
 use sled::transaction::TransactionalTree;
 use sled::{Db, Tree};
@@ -42,6 +49,7 @@ pub(crate) struct Trees {
     pub(crate) users: Tree,
     pub(crate) provider_applications: Tree,
     pub(crate) provider_inbound_ids: Tree,
+    pub(crate) stray_children: Tree,
     pub(crate) meta: Tree,
 }
 
@@ -59,6 +67,7 @@ impl Trees {
             users: db.open_tree("users")?,
             provider_applications: db.open_tree("provider_applications")?,
             provider_inbound_ids: db.open_tree("provider_inbound_ids")?,
+            stray_children: db.open_tree("stray_children")?,
             meta: db.open_tree("meta")?,
             db,
         })
@@ -78,6 +87,7 @@ impl Trees {
             &self.related_record_keys,
             &self.interaction_numbers,
             &self.client_sessions,
+            &self.stray_children,
             &self.meta,
         )
             .transaction(
@@ -89,6 +99,7 @@ impl Trees {
                     related_record_keys,
                     interaction_numbers,
                     client_sessions,
+                    stray_children,
                     meta,
                 )| {
                     f(&InteractionTx {
@@ -99,6 +110,7 @@ impl Trees {
                         related_record_keys,
                         interaction_numbers,
                         client_sessions,
+                        stray_children,
                         meta,
                     })
                 },
@@ -115,6 +127,7 @@ pub(crate) struct InteractionTx<'a> {
     pub(crate) related_record_keys: &'a TransactionalTree,
     pub(crate) interaction_numbers: &'a TransactionalTree,
     pub(crate) client_sessions: &'a TransactionalTree,
+    pub(crate) stray_children: &'a TransactionalTree,
     pub(crate) meta: &'a TransactionalTree,
 }
 
@@ -140,6 +153,31 @@ pub(crate) fn client_session_prefix(client_session_id: &str) -> Vec<u8> {
 pub(crate) fn client_session_key(client_session_id: &str, sys_id: &str) -> Vec<u8> {
     let mut key = client_session_prefix(client_session_id);
     key.extend_from_slice(sys_id.as_bytes());
+    key
+}
+
+/// Which table a `stray_children` entry is of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ChildTable {
+    PhoneLog,
+    RelatedRecord,
+}
+
+impl ChildTable {
+    /// The first byte of its `stray_children` keys.
+    pub(crate) fn tag(self) -> u8 {
+        match self {
+            ChildTable::PhoneLog => b'p',
+            ChildTable::RelatedRecord => b'r',
+        }
+    }
+}
+
+/// Key of the `stray_children` entry of child `child_sys_id` of table `table`.
+pub(crate) fn stray_key(table: ChildTable, child_sys_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + child_sys_id.len());
+    key.push(table.tag());
+    key.extend_from_slice(child_sys_id.as_bytes());
     key
 }
 

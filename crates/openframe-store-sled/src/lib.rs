@@ -16,12 +16,24 @@
 //! - Indexes, always written in the same transaction as what they index: `interaction_numbers` (number →
 //!   sys_id), `client_sessions` (client_session_id → sys_ids), `phone_log_keys` and `related_record_keys`
 //!   (child sys_id → its key), `provider_inbound_ids` (inbound_id → provider-application sys_id).
+//! - `stray_children`: the rare child whose `interaction` field is not the interaction it is stored under,
+//!   so that a query by `interaction` still finds it (the service never writes one).
 //! - `users` (user name → user), `provider_applications` (sys_id → record).
 //! - `meta`: the format version and the interaction-number counter (the first number is
 //!   [`FIRST_NUMBER`](openframe_core::number::FIRST_NUMBER)).
 //!
 //! Values are a format-version byte followed by a JSON array: a record's values in column order
 //! ([`openframe_core::schema`]); a store with an unknown version is refused rather than misread.
+//!
+//! ## Table API queries
+//!
+//! [`Repository::query_records`](openframe_core::Repository::query_records) runs on the trees (the `query`
+//! module): an AND-group of `Equals` conditions on indexed fields (`sys_id`; an interaction's `number` and
+//! `client_session_id`; a child's `interaction`; a provider application's `inbound_id`) becomes point or
+//! prefix lookups on those indexes, and only the records they lead to are decoded and filtered. Any other
+//! query streams the table's tree, filtering row by row and keeping only the matches that may still be on the
+//! requested page. Queries use plain reads, not a transaction; each record returned is a committed version
+//! of it, but a page is not a snapshot of one instant (see the module for what that means).
 //!
 //! ## What is durable when
 //!
@@ -63,6 +75,7 @@ mod codec;
 mod error;
 mod interactions;
 mod layout;
+mod query;
 mod repository;
 
 pub use repository::SledRepository;

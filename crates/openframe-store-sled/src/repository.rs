@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use openframe_core::schema::{PROVIDER_APPLICATION, field};
+use openframe_core::query::{RecordPage, TableQuery};
+use openframe_core::schema::{PROVIDER_APPLICATION, Table, field};
 use openframe_core::{
     AggregateChange, Error, InteractionAggregate, Record, Repository, Result, SysId, UpdatePlan,
     User,
@@ -20,7 +21,7 @@ use crate::layout::{FORMAT_VERSION_KEY, Trees};
 ///
 /// Cheap to share: clone the `Arc` it is used through. One process at a time may open a directory.
 pub struct SledRepository {
-    trees: Arc<Trees>,
+    pub(crate) trees: Arc<Trees>,
     location: Option<PathBuf>,
 }
 
@@ -260,6 +261,19 @@ impl Repository for SledRepository {
             codec::decode_record(&PROVIDER_APPLICATION, &bytes).map(Some)
         })
         .await
+    }
+
+    async fn read_record(&self, table: &'static Table, sys_id: &SysId) -> Result<Option<Record>> {
+        let id = sys_id.clone();
+        // Plain reads suffice (see the `query` module): a record is one value, and a child's key never changes.
+        self.blocking(move |trees| trees.read_record(table, id.as_str()))
+            .await
+    }
+
+    async fn query_records(&self, query: &TableQuery) -> Result<RecordPage> {
+        let query = query.clone();
+        self.blocking(move |trees| Ok(trees.query(&query)?.page))
+            .await
     }
 
     async fn ping(&self) -> Result<()> {

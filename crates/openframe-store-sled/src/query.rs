@@ -1,0 +1,644 @@
+//! The Table API on the trees: which index a [`TableQuery`] can use (its [`Plan`]), and running it.
+//!
+//! A query whose filter has an AND-group made only of `Equals` conditions on indexed fields (`sys_id` of every
+//! table, an interaction's `number` and `client_session_id`, a child's `interaction`, a provider
+//! application's `inbound_id`) takes its candidates from point or prefix lookups on those indexes (the union
+//! of the group's lookups; every record passing the filter passes that group, so it is among them), then
+//! applies the whole filter to each candidate. Any other query streams the table's tree: each row is decoded
+//! and filtered one at a time, and a match is kept only while it may still be on the requested page (a
+//! buffer of at most twice `offset + limit` records), so memory follows the page, not the table.
+//!
+//! ## Consistency
+//!
+//! Queries use plain reads rather than a transaction: sled's transactions cannot iterate. Each read (a `get`,
+//! one step of an iterator) waits for a running transaction and so sees every transaction whole, and each
+//! record returned is one committed version of it. Records are never deleted or moved and index entries are
+//! written in the same transaction as their record, so a record committed before the query starts is
+//! considered exactly once, and an index entry always leads to an existing record. A page is not a snapshot
+//! of one instant, though: a record written while the query runs may be seen in its old or its new version,
+//! and `total` may count a record created meanwhile. The Table API reads records one by one; it has no use
+//! for a cross-record snapshot.
+
+use std::collections::BTreeMap;
+
+use openframe_core::query::{Condition, Op, RecordPage, TableQuery};
+use openframe_core::schema::{
+    INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
+};
+use openframe_core::{Error, Record, Result, SysId};
+use sled::{IVec, Tree};
+
+use crate::codec;
+use crate::error::from_sled;
+use crate::layout::{ChildTable, Trees, client_session_prefix};
+
+/// How a query finds its candidates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Every record of the table, streamed from its tree.
+    Scan,
+    /// The records these index lookups find, each an `Equals` condition of one AND-group.
+    Lookups(Vec<Lookup>),
+}
+
+/// One lookup on an index: the records whose `field` equals `value`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Lookup {
+    pub(crate) field: &'static str,
+    pub(crate) value: String,
+}
+
+/// A query's answer, with how it was found: the tests check that indexed lookups examine only what the
+/// index leads to.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) page: RecordPage,
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) plan: Plan,
+    /// How many records were decoded and filtered.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) examined: u64,
+}
+
+/// A lookup's rough cost in records: a unique index finds at most one, a shared one any number.
+const UNIQUE: u32 = 1;
+const SHARED: u32 = 100;
+
+/// The records a plan's lookups found, by their key in the table's own tree (so each is considered once),
+/// with their row if the lookup read it already.
+type Candidates = BTreeMap<IVec, Option<IVec>>;
+
+/// How the records of a table are stored.
+enum Source<'a> {
+    Interactions(&'a Tree),
+    Children(Children<'a>),
+    Providers(&'a Tree),
+}
+
+/// The trees of one child table.
+struct Children<'a> {
+    table: &'static Table,
+    kind: ChildTable,
+    records: &'a Tree,
+    keys: &'a Tree,
+}
+
+impl Trees {
+    fn source(&self, table: &'static Table) -> Option<Source<'_>> {
+        if table == &INTERACTION {
+            Some(Source::Interactions(&self.interactions))
+        } else if table == &PHONE_LOG {
+            Some(Source::Children(Children {
+                table: &PHONE_LOG,
+                kind: ChildTable::PhoneLog,
+                records: &self.phone_logs,
+                keys: &self.phone_log_keys,
+            }))
+        } else if table == &RELATED_RECORD {
+            Some(Source::Children(Children {
+                table: &RELATED_RECORD,
+                kind: ChildTable::RelatedRecord,
+                records: &self.related_records,
+                keys: &self.related_record_keys,
+            }))
+        } else if table == &PROVIDER_APPLICATION {
+            Some(Source::Providers(&self.provider_applications))
+        } else {
+            None
+        }
+    }
+
+    /// The record of `table` with this sys_id: one lookup on the table's sys_id index.
+    pub(crate) fn read_record(
+        &self,
+        table: &'static Table,
+        sys_id: &str,
+    ) -> Result<Option<Record>> {
+        let Some(source) = self.source(table) else {
+            return Ok(None);
+        };
+        let lookup = Lookup {
+            field: field::SYS_ID,
+            value: sys_id.to_owned(),
+        };
+        let mut found = Candidates::new();
+        self.candidates(&source, &lookup, &mut found)?;
+        for (key, row) in found {
+            let record = self.fetch(&source, &key, row)?;
+            if record.sys_id() == sys_id {
+                return Ok(Some(record));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Runs `query`: its filter, order and page, natively on the trees.
+    pub(crate) fn query(&self, query: &TableQuery) -> Result<Run> {
+        let plan = plan(query);
+        let mut page = PageBuilder::new(query);
+        let Some(source) = self.source(query.table) else {
+            return Ok(page.finish(plan));
+        };
+        match &plan {
+            Plan::Lookups(lookups) => {
+                // By key: lookups of one group may find the same record twice (`sys_id=a^ORnumber=…`).
+                let mut found = Candidates::new();
+                for lookup in lookups {
+                    self.candidates(&source, lookup, &mut found)?;
+                }
+                for (key, row) in found {
+                    page.offer(self.fetch(&source, &key, row)?);
+                }
+            }
+            Plan::Scan => {
+                let tree = match &source {
+                    Source::Interactions(tree) | Source::Providers(tree) => tree,
+                    Source::Children(children) => children.records,
+                };
+                for row in tree.iter().values() {
+                    page.offer(decode(&source, &row.map_err(from_sled)?)?);
+                }
+            }
+        }
+        Ok(page.finish(plan))
+    }
+
+    /// Adds to `found` every record `lookup` may find: its key in the table's own tree, and its row when
+    /// the lookup read it already.
+    fn candidates(
+        &self,
+        source: &Source<'_>,
+        lookup: &Lookup,
+        found: &mut Candidates,
+    ) -> Result<()> {
+        let value = lookup.value.as_bytes();
+        let mut by_key = |key: Option<IVec>| {
+            if let Some(key) = key {
+                found.entry(key).or_insert(None);
+            }
+        };
+        match (source, lookup.field) {
+            // The sys_id is the key itself.
+            (Source::Interactions(tree) | Source::Providers(tree), field::SYS_ID) => {
+                if let Some(row) = tree.get(value).map_err(from_sled)? {
+                    found.insert(IVec::from(value), Some(row));
+                }
+            }
+            (Source::Interactions(_), field::NUMBER) => {
+                by_key(self.interaction_numbers.get(value).map_err(from_sled)?);
+            }
+            (Source::Interactions(_), field::CLIENT_SESSION_ID) => {
+                let prefix = client_session_prefix(&lookup.value);
+                for key in self.client_sessions.scan_prefix(&prefix).keys() {
+                    let key = key.map_err(from_sled)?;
+                    by_key(Some(IVec::from(&key[prefix.len()..])));
+                }
+            }
+            (Source::Children(children), field::SYS_ID) => {
+                by_key(children.keys.get(value).map_err(from_sled)?);
+            }
+            (Source::Children(children), field::INTERACTION) => {
+                // Any stray child, whose `interaction` field may name it (see `layout`)…
+                for key in self
+                    .stray_children
+                    .scan_prefix([children.kind.tag()])
+                    .values()
+                {
+                    by_key(Some(key.map_err(from_sled)?));
+                }
+                // …and the children stored under that interaction: a child key is its interaction's sys_id
+                // and a sequence, and no interaction has a sys_id that is not a valid one.
+                if SysId::parse(&lookup.value).is_ok() {
+                    for entry in children.records.scan_prefix(value) {
+                        let (key, row) = entry.map_err(from_sled)?;
+                        found.insert(key, Some(row));
+                    }
+                }
+            }
+            (Source::Providers(_), field::INBOUND_ID) => {
+                by_key(self.provider_inbound_ids.get(value).map_err(from_sled)?);
+            }
+            (_, other) => {
+                return Err(Error::internal(format!(
+                    "no index on {other} in the sled store"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The record at `key` of the table's own tree: decoded from `row` if the lookup read it, else read now.
+    /// An index entry written with its record in one transaction, the record must be there.
+    fn fetch(&self, source: &Source<'_>, key: &[u8], row: Option<IVec>) -> Result<Record> {
+        let row = match row {
+            Some(row) => row,
+            None => {
+                let tree = match source {
+                    Source::Interactions(tree) | Source::Providers(tree) => tree,
+                    Source::Children(children) => children.records,
+                };
+                tree.get(key).map_err(from_sled)?.ok_or_else(|| {
+                    Error::internal(format!(
+                        "an index of the sled store leads to a missing record {}",
+                        String::from_utf8_lossy(key)
+                    ))
+                })?
+            }
+        };
+        decode(source, &row)
+    }
+}
+
+/// The record a row of the table's own tree holds.
+fn decode(source: &Source<'_>, bytes: &[u8]) -> Result<Record> {
+    match source {
+        Source::Interactions(_) => codec::decode_interaction_record(bytes),
+        Source::Children(children) => codec::decode_record(children.table, bytes),
+        Source::Providers(_) => codec::decode_record(&PROVIDER_APPLICATION, bytes),
+    }
+}
+
+/// How `query` finds its candidates: the cheapest AND-group that is all index lookups, else a scan.
+pub(crate) fn plan(query: &TableQuery) -> Plan {
+    query
+        .filter
+        .iter()
+        .filter_map(|group| {
+            let mut cost = 0;
+            let mut lookups = Vec::with_capacity(group.len());
+            for condition in group {
+                cost += lookup_cost(query.table, condition)?;
+                lookups.push(Lookup {
+                    field: condition.field,
+                    value: condition.value.clone(),
+                });
+            }
+            // An empty group matches nothing: no lookups, no candidates, the cheapest plan of all.
+            Some((cost, lookups))
+        })
+        .min_by_key(|(cost, _)| *cost)
+        .map_or(Plan::Scan, |(_, lookups)| Plan::Lookups(lookups))
+}
+
+/// The cost of finding the records that satisfy `condition` by an index, if one can.
+///
+/// Only `Equals` with a value: no index lists the records whose field is empty (unset numbers and sessions
+/// are not indexed), so `field=` scans like any other condition.
+fn lookup_cost(table: &'static Table, condition: &Condition) -> Option<u32> {
+    if condition.op != Op::Equals || condition.value.is_empty() {
+        return None;
+    }
+    let child = table == &PHONE_LOG || table == &RELATED_RECORD;
+    match condition.field {
+        field::SYS_ID => Some(UNIQUE),
+        field::NUMBER if table == &INTERACTION => Some(UNIQUE),
+        field::CLIENT_SESSION_ID if table == &INTERACTION => Some(SHARED),
+        field::INTERACTION if child => Some(SHARED),
+        field::INBOUND_ID if table == &PROVIDER_APPLICATION => Some(UNIQUE),
+        _ => None,
+    }
+}
+
+/// Collects the matches of a query, keeping only those that may still be on its page.
+struct PageBuilder<'q> {
+    query: &'q TableQuery,
+    /// How many of the first matches in query order the page needs: `offset + limit`.
+    keep: usize,
+    hits: Vec<Record>,
+    total: u64,
+    examined: u64,
+}
+
+impl<'q> PageBuilder<'q> {
+    fn new(query: &'q TableQuery) -> Self {
+        PageBuilder {
+            query,
+            keep: query.offset.saturating_add(query.limit),
+            hits: Vec::new(),
+            total: 0,
+            examined: 0,
+        }
+    }
+
+    /// Counts `record` if it passes the filter, and keeps it while it may be on the page.
+    fn offer(&mut self, record: Record) {
+        self.examined += 1;
+        if !self.query.matches(&record) {
+            return;
+        }
+        self.total += 1;
+        if self.keep == 0 {
+            return;
+        }
+        self.hits.push(record);
+        // Pruning at twice the page keeps the cost of a scan at O(n log keep) and its memory at 2 * keep.
+        if self.hits.len() >= self.keep.saturating_mul(2) {
+            self.prune();
+        }
+    }
+
+    /// Drops every hit after the first `keep` in query order.
+    fn prune(&mut self) {
+        if self.hits.len() > self.keep {
+            let query = self.query;
+            self.hits
+                .select_nth_unstable_by(self.keep, |a, b| query.compare(a, b));
+            self.hits.truncate(self.keep);
+        }
+    }
+
+    fn finish(mut self, plan: Plan) -> Run {
+        let query = self.query;
+        self.hits.sort_by(|a, b| query.compare(a, b));
+        let records = self
+            .hits
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .collect();
+        Run {
+            page: RecordPage {
+                records,
+                total: self.total,
+            },
+            plan,
+            examined: self.examined,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openframe_core::schema::{INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD};
+    use openframe_core::{AggregateChange, Context, InteractionAggregate, Repository};
+
+    use super::*;
+    use crate::SledRepository;
+
+    fn query(table: &'static Table, q: &str) -> TableQuery {
+        TableQuery::parse(table, Some(q), None, None).unwrap()
+    }
+
+    fn lookups(pairs: &[(&'static str, &str)]) -> Plan {
+        Plan::Lookups(
+            pairs
+                .iter()
+                .map(|(field, value)| Lookup {
+                    field,
+                    value: (*value).to_owned(),
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn equality_on_an_indexed_field_is_a_lookup() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let cases = [
+            (&INTERACTION, "sys_id", id),
+            (&INTERACTION, "number", "IMS0001001"),
+            (&INTERACTION, "client_session_id", "s-1"),
+            (&PHONE_LOG, "sys_id", id),
+            (&PHONE_LOG, "interaction", id),
+            (&RELATED_RECORD, "sys_id", id),
+            (&RELATED_RECORD, "interaction", id),
+            (&PROVIDER_APPLICATION, "sys_id", id),
+            (&PROVIDER_APPLICATION, "inbound_id", "gen-1"),
+        ];
+        for (table, field, value) in cases {
+            let field = table.field(field).unwrap().1.name;
+            let q = query(table, &format!("sys_created_by!=x^{field}={value}"));
+            assert_eq!(
+                plan(&q),
+                lookups(&[(field, value)]),
+                "{}.{field}",
+                table.name
+            );
+        }
+    }
+
+    #[test]
+    fn anything_else_scans() {
+        for q in [
+            "",
+            "state=new",
+            "numberSTARTSWITHIMS",
+            "number!=IMS0001001",
+            "numberLIKE1001",
+            "numberISEMPTY",
+            "number=",
+            "sys_id=a^ORstate=new",
+        ] {
+            assert_eq!(plan(&query(&INTERACTION, q)), Plan::Scan, "{q}");
+        }
+        // Fields indexed in one table are not in another.
+        assert_eq!(plan(&query(&PHONE_LOG, "call_id=c")), Plan::Scan);
+        assert_eq!(plan(&query(&PROVIDER_APPLICATION, "name=n")), Plan::Scan);
+    }
+
+    #[test]
+    fn the_cheapest_group_of_lookups_wins() {
+        let q = query(
+            &INTERACTION,
+            "client_session_id=s^number=IMS0001001^ORsys_id=x^state=new",
+        );
+        assert_eq!(
+            plan(&q),
+            lookups(&[("number", "IMS0001001"), ("sys_id", "x")])
+        );
+        let q = query(&INTERACTION, "state=new^client_session_id=s");
+        assert_eq!(plan(&q), lookups(&[("client_session_id", "s")]));
+        // A group that matches nothing needs no lookup at all.
+        let mut q = query(&INTERACTION, "state=new");
+        q.filter.push(Vec::new());
+        assert_eq!(plan(&q), Plan::Lookups(Vec::new()));
+    }
+
+    fn record(table: &'static Table, pairs: &[(&str, &str)]) -> Record {
+        let mut r = Record::new(table);
+        r.set(field::SYS_ID, SysId::random().as_str());
+        for (k, v) in pairs {
+            r.set(k, *v);
+        }
+        r
+    }
+
+    /// An interaction in session `session` with `logs` phone logs and one related record.
+    fn aggregate(session: &str, logs: usize) -> InteractionAggregate {
+        let interaction = record(&INTERACTION, &[("client_session_id", session)]);
+        let id = interaction.sys_id().to_owned();
+        InteractionAggregate {
+            phone_logs: (0..logs)
+                .map(|n| {
+                    record(
+                        &PHONE_LOG,
+                        &[("interaction", &id), ("call_id", &format!("c-{n}"))],
+                    )
+                })
+                .collect(),
+            related_records: vec![record(&RELATED_RECORD, &[("interaction", &id)])],
+            interaction,
+            context: Context::new(),
+        }
+    }
+
+    /// Runs `q` on `repo` and checks it against the reference on `all`, and that it examined `examined`.
+    fn check(repo: &SledRepository, all: &[Record], q: &TableQuery, examined: u64) -> Run {
+        let run = repo.trees.query(q).unwrap();
+        let table: Vec<&Record> = all.iter().filter(|r| r.table() == q.table).collect();
+        assert_eq!(run.page, q.run_in_memory(table), "{q:?}");
+        assert_eq!(run.examined, examined, "{q:?} took {:?}", run.plan);
+        run
+    }
+
+    #[tokio::test]
+    async fn lookups_examine_only_what_the_index_finds() {
+        let repo = SledRepository::temporary().unwrap();
+        let mut all = Vec::new();
+        let mut ids = Vec::new();
+        for n in 0..20 {
+            let new = aggregate(if n % 5 == 0 { "shared" } else { "" }, 3);
+            ids.push(new.interaction.sys_id().to_owned());
+            let number = repo.create_interaction(new.clone()).await.unwrap();
+            let mut interaction = new.interaction;
+            interaction.set(field::NUMBER, number.as_str());
+            all.push(interaction);
+            all.extend(new.phone_logs);
+            all.extend(new.related_records);
+        }
+        for n in 0..10 {
+            let app = record(
+                &PROVIDER_APPLICATION,
+                &[("inbound_id", &format!("gen-{n}")), ("name", "Genesys")],
+            );
+            repo.add_provider_application(&app).await.unwrap();
+            all.push(app);
+        }
+
+        let (id, log) = (&ids[7], all[7 * 5 + 1].clone());
+        let cases = [
+            (query(&INTERACTION, &format!("sys_id={id}")), 1, 1),
+            (query(&INTERACTION, "number=IMS0001008"), 1, 1),
+            (query(&INTERACTION, "number=IMS0009999"), 0, 0),
+            (query(&INTERACTION, "client_session_id=shared"), 4, 4),
+            (
+                query(&INTERACTION, "client_session_id=shared^number=IMS0001006"),
+                1,
+                1,
+            ),
+            (
+                query(
+                    &INTERACTION,
+                    "sys_id=nope^ORnumber=IMS0001001^ORnumber=IMS0001002",
+                ),
+                2,
+                2,
+            ),
+            (query(&PHONE_LOG, &format!("sys_id={}", log.sys_id())), 1, 1),
+            (
+                query(&PHONE_LOG, &format!("interaction={id}^call_id!=c-1")),
+                3,
+                2,
+            ),
+            (
+                query(
+                    &PHONE_LOG,
+                    &format!("interaction={id}^ORinteraction={}", ids[8]),
+                ),
+                6,
+                6,
+            ),
+            (query(&RELATED_RECORD, &format!("interaction={id}")), 1, 1),
+            (query(&PROVIDER_APPLICATION, "inbound_id=gen-3"), 1, 1),
+            (
+                query(&PROVIDER_APPLICATION, "inbound_id=gen-3^name=other"),
+                1,
+                0,
+            ),
+            (
+                query(
+                    &PROVIDER_APPLICATION,
+                    &format!("sys_id={}", all.last().unwrap().sys_id()),
+                ),
+                1,
+                1,
+            ),
+        ];
+        for (q, examined, hits) in cases {
+            let run = check(&repo, &all, &q, examined);
+            assert!(matches!(run.plan, Plan::Lookups(_)), "{q:?}");
+            assert_eq!(run.page.total, hits, "{q:?}");
+        }
+        // A scan examines the whole table, and still keeps only the page.
+        let mut q = query(&PHONE_LOG, "ORDERBYDESCcall_id");
+        q.limit = 2;
+        q.offset = 3;
+        let run = check(&repo, &all, &q, 60);
+        assert_eq!((run.plan, run.page.records.len()), (Plan::Scan, 2));
+
+        // read_record finds a record of its own table only.
+        let trees = &repo.trees;
+        assert_eq!(
+            trees.read_record(&PHONE_LOG, log.sys_id()).unwrap(),
+            Some(log.clone())
+        );
+        assert_eq!(
+            trees.read_record(&RELATED_RECORD, log.sys_id()).unwrap(),
+            None
+        );
+        assert_eq!(trees.read_record(&INTERACTION, log.sys_id()).unwrap(), None);
+        assert_eq!(
+            trees
+                .read_record(&INTERACTION, id)
+                .unwrap()
+                .unwrap()
+                .sys_id(),
+            id
+        );
+    }
+
+    #[tokio::test]
+    async fn children_whose_interaction_field_names_another_are_found_by_it() {
+        let repo = SledRepository::temporary().unwrap();
+        let (a, b) = (aggregate("", 2), aggregate("", 0));
+        let (a_id, b_id) = (
+            a.interaction.sys_id().to_owned(),
+            b.interaction.sys_id().to_owned(),
+        );
+        // A log stored under `a` that claims to be `b`'s, and one that names no interaction.
+        let mut stray = a.clone();
+        stray.phone_logs[0].set(field::INTERACTION, b_id.as_str());
+        stray.phone_logs[1].set(field::INTERACTION, "");
+        repo.create_interaction(stray.clone()).await.unwrap();
+        repo.create_interaction(b).await.unwrap();
+        let by = |id: &str| query(&PHONE_LOG, &format!("interaction={id}"));
+        let ids = |q: &TableQuery| -> Vec<String> {
+            let run = repo.trees.query(q).unwrap();
+            run.page
+                .records
+                .iter()
+                .map(|r| r.sys_id().to_owned())
+                .collect()
+        };
+        assert_eq!(ids(&by(&b_id)), [stray.phone_logs[0].sys_id()]);
+        assert!(ids(&by(&a_id)).is_empty());
+
+        // Replacing the log with one that names `a` takes it off the stray list.
+        let mut fixed = stray.phone_logs[0].clone();
+        fixed.set(field::INTERACTION, a_id.as_str());
+        let change = AggregateChange {
+            interaction: stray.interaction.clone(),
+            context_set: Context::new(),
+            context_removed: Default::default(),
+            phone_logs: vec![fixed.clone()],
+            related_records: Vec::new(),
+        };
+        let id = SysId::parse(&a_id).unwrap();
+        repo.update_interaction(&id, Box::new(move |_| Ok(change.clone())))
+            .await
+            .unwrap();
+        assert!(ids(&by(&b_id)).is_empty());
+        assert_eq!(ids(&by(&a_id)), [fixed.sys_id()]);
+        assert_eq!(repo.trees.stray_children.len(), 1);
+    }
+}
