@@ -15,6 +15,10 @@
 //! store, plus [`model_based`]. The functions can also be called one by one; each takes the store under
 //! test, fresh and empty, and panics with a message saying what the store got wrong.
 //!
+//! A store that needs something the machine may lack (a database server) has a factory returning
+//! `Option<TestStore>`: `None` skips every test, each saying so loudly on standard error (see
+//! [`IntoTestStore`]). Whether a missing server is an error (in CI) is the factory's decision: it panics.
+//!
 //! They take `&Arc<dyn Repository>` rather than `&dyn Repository`: most act through a
 //! [`Service`](crate::Service), which holds its repository in an `Arc`, and the concurrency tests share the
 //! store with spawned tasks. Requests are JSON bodies parsed by
@@ -35,9 +39,11 @@ mod concurrency;
 mod environment;
 mod fixture;
 mod interactions;
+mod known;
 mod macros;
 mod model;
 mod operations;
+mod queries;
 
 pub use accounts::{
     duplicate_inbound_id_is_conflict, duplicate_user_name_is_conflict, ping_answers,
@@ -55,6 +61,10 @@ pub use interactions::{
     values_round_trip_exactly,
 };
 pub use model::{CASES_VAR, DEFAULT_CASES, default_cases, model_based};
+pub use queries::{
+    query_awkward_values, query_indexed_fields_among_many, query_operators_on_every_table,
+    query_or_groups, query_order_and_ties, query_paging_and_totals, read_record_by_table,
+};
 
 /// A fresh, empty store for one test, with whatever must live as long as it (a temporary directory, a
 /// PostgreSQL schema dropper) in `guard`.
@@ -72,10 +82,59 @@ impl TestStore {
     }
 }
 
+/// What a store factory may return: a [`TestStore`], or `Option<TestStore>` where `None` means the store
+/// is not available on this machine, so its tests are skipped (loudly) rather than run on something else.
+///
+/// ```ignore
+/// async fn make_store() -> Option<openframe_core::conformance::TestStore> {
+///     let url = std::env::var("MY_TEST_DB").ok()?; // not set: every test says SKIPPED and passes
+///     Some(TestStore::new(std::sync::Arc::new(MyStore::connect(&url).await.expect("connect"))))
+/// }
+/// openframe_core::conformance_tests!(make_store);
+/// ```
+pub trait IntoTestStore {
+    /// The store, or `None` when it is not available here.
+    fn into_test_store(self) -> Option<TestStore>;
+}
+
+impl IntoTestStore for TestStore {
+    fn into_test_store(self) -> Option<TestStore> {
+        Some(self)
+    }
+}
+
+impl IntoTestStore for Option<TestStore> {
+    fn into_test_store(self) -> Option<TestStore> {
+        self
+    }
+}
+
+/// Says on the process's standard error — past the test harness's capture, so that it shows in a passing
+/// run — that `test` did not run because its store is not available.
+pub(crate) fn say_skipped(test: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n*** SKIPPED {test}: the store under test is not available here (its factory returned None); \
+         nothing was tested ***"
+    );
+}
+
 /// What the expansion of [`conformance_tests!`](crate::conformance_tests) needs; not a public API.
 #[doc(hidden)]
 pub mod __private {
     use std::future::Future;
+
+    use super::{IntoTestStore, TestStore};
+
+    /// The factory's store, or `None` after saying that `test` is skipped.
+    pub fn available(store: impl IntoTestStore, test: &str) -> Option<TestStore> {
+        let store = store.into_test_store();
+        if store.is_none() {
+            super::say_skipped(test);
+        }
+        store
+    }
 
     /// Runs `test` to completion on a new multi-thread runtime with two workers, as
     /// `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` would.

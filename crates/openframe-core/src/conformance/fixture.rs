@@ -282,7 +282,8 @@ fn records_difference(label: &str, got: &[Record], want: &[Record], out: &mut St
     }
 }
 
-fn record_difference(label: &str, got: &Record, want: &Record, out: &mut String) {
+/// Appends to `out` one line per field in which `got` differs from `want`.
+pub(crate) fn record_difference(label: &str, got: &Record, want: &Record, out: &mut String) {
     for ((name, g), (_, w)) in got.iter().zip(want.iter()) {
         if g != w {
             let _ = writeln!(

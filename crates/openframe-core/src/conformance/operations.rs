@@ -1,6 +1,8 @@
 //! What the model-based test generates: sequences of requests as JSON bodies, drawn from small pools so that
 //! phone-log upserts, related-record dedupes, context removals, conflicts and every kind of rejection come
-//! up often. Pools list their plain values first, so shrinking leads to the plainest failing request.
+//! up often, and Table API reads: queries whose operands are values (and fragments of values) the generated
+//! data holds, and `read_record` of the records stored so far. Pools list their plain values first, so
+//! shrinking leads to the plainest failing request.
 
 use std::fmt;
 
@@ -10,9 +12,14 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Map, Value, json};
 
+use crate::Environment as _;
+use crate::query::{self, Condition, DEFAULT_LIMIT, Direction, OrderBy, TableQuery};
 use crate::request::Mode;
+use crate::schema::{TABLES, field};
 
+use super::environment::TestEnvironment;
 use super::fixture::AGENT;
+use super::known::describe;
 
 /// Most operations in one case.
 pub(crate) const MAX_STEPS: usize = 12;
@@ -56,6 +63,17 @@ pub(crate) enum Op {
     AddUser(usize),
     /// Look up `USERS[i]`.
     FindUser(usize),
+    /// Run a Table API query.
+    Query(TableQuery),
+    /// `read_record` in `TABLES[table]` of the `n % (count + 1)`-th of the `count` records stored so far
+    /// (interactions, their phone logs and related records, provider applications); `count` itself stands for
+    /// a sys_id nothing has.
+    ReadRecord {
+        /// Index into [`TABLES`].
+        table: usize,
+        /// Which record.
+        n: usize,
+    },
 }
 
 impl fmt::Display for Target {
@@ -77,6 +95,12 @@ impl fmt::Display for Op {
             Op::FindProvider(i) => write!(f, "find provider {:?}", PROVIDERS[*i]),
             Op::AddUser(i) => write!(f, "add user {:?}", USERS[*i]),
             Op::FindUser(i) => write!(f, "find user {:?}", USERS[*i]),
+            Op::Query(q) => write!(f, "query {}", describe(q)),
+            Op::ReadRecord { table, n } => write!(
+                f,
+                "read_record {} of stored record {n} % (count + 1)",
+                TABLES[*table].name
+            ),
         }
     }
 }
@@ -98,7 +122,195 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..PROVIDERS.len()).prop_map(Op::FindProvider),
         1 => (0..USERS.len()).prop_map(Op::AddUser),
         1 => (0..USERS.len()).prop_map(Op::FindUser),
+        3 => table_query().prop_map(Op::Query),
+        1 => (0..TABLES.len(), 0..64usize).prop_map(|(table, n)| Op::ReadRecord { table, n }),
     ]
+}
+
+/// Fields queries name, per table in [`TABLES`]'s order: those the generated requests set, and the keys.
+const QUERY_FIELDS: [&[&str]; 4] = [
+    &[
+        field::STATE,
+        field::DIRECTION,
+        field::SHORT_DESCRIPTION,
+        field::WORK_NOTES,
+        field::CLIENT_SESSION_ID,
+        field::NUMBER,
+        field::ASSIGNED_TO,
+        field::INBOUND_ID,
+        field::PROVIDER_APPLICATION,
+        field::CLOSED_AT,
+        field::DURATION,
+        field::SYS_MOD_COUNT,
+        field::SYS_ID,
+        field::CALLER_PHONE_NUMBER,
+    ],
+    &[
+        field::CALL_ID,
+        field::CALL_TYPE,
+        field::INTERACTION,
+        field::AGENT,
+        field::START_TIME,
+        field::END_TIME,
+        field::DURATION,
+        field::PHONE_NUMBER,
+        field::SYS_ID,
+        field::SYS_MOD_COUNT,
+    ],
+    &[
+        field::DOCUMENT_TABLE,
+        field::DOCUMENT_ID,
+        field::INTERACTION,
+        field::SYS_ID,
+    ],
+    &[
+        field::INBOUND_ID,
+        field::NAME,
+        field::SHORT_DESCRIPTION,
+        field::SYS_ID,
+    ],
+];
+
+/// Operands of generated queries: values the generated requests store and fragments of them (prefixes,
+/// insides, wildcards alone), the sys_ids the first records of a case get and their prefixes, and the
+/// prefixes of the provider applications' sys_ids.
+fn query_operands() -> Vec<String> {
+    let mut operands: Vec<String> = [
+        "",
+        "new",
+        "work_in_progress",
+        "closed_complete",
+        "on_hold",
+        "closed_",
+        "inbound",
+        "outbound",
+        "in",
+        "O'Brien \"q\" 100% _x_ \\",
+        "O'",
+        "%",
+        "_",
+        "\\",
+        "100%",
+        "_x_",
+        "Ünï",
+        "🙂",
+        "  padded  ",
+        " ",
+        "42",
+        "90",
+        "120",
+        "30",
+        "0",
+        "1",
+        "2",
+        "a545t65678",
+        "a5",
+        "c0",
+        "c1",
+        "c",
+        "3",
+        "INBOUND",
+        "OUTBOUND",
+        "IN",
+        "+1",
+        "+14089965744",
+        "+1303506536",
+        "IMS0001001",
+        "IMS0001002",
+        "IMS000100",
+        "IMS",
+        "2024-11-04 21:4",
+        "2024-11-04 21:45:00",
+        "2024-11-04 21:47:30",
+        "2024-11-04 22:00:00",
+        "csm_consumer",
+        "sys_user",
+        "s",
+        AGENT,
+        "a8f98bb0",
+        OTHER,
+        DOCS[0],
+        DOCS[2],
+        "gen-1",
+        "gen_2",
+        "gen%",
+        "gen",
+        "Genesys",
+        "Provider",
+        "Provider 1",
+        "00000000000000aa",
+        "00000000000000cc",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    // The sys_ids a case's first records get: both sides' environments start alike.
+    let env = TestEnvironment::new();
+    for _ in 0..8 {
+        let id = env.new_sys_id();
+        operands.push(id.as_str()[..8].to_owned());
+        operands.push(id.as_str().to_owned());
+    }
+    operands
+}
+
+/// A query on one of the four tables: up to three OR-groups of one or two conditions, up to two sort keys,
+/// mostly the first page of the default size, now and then a small page further on.
+fn table_query() -> impl Strategy<Value = TableQuery> {
+    const OPS: [query::Op; 6] = [
+        query::Op::Equals,
+        query::Op::NotEquals,
+        query::Op::StartsWith,
+        query::Op::Contains,
+        query::Op::IsEmpty,
+        query::Op::IsNotEmpty,
+    ];
+    let condition = (0..16usize, 0..OPS.len(), select(query_operands()));
+    (
+        0..TABLES.len(),
+        vec(vec(condition, 1..3), 0..4),
+        vec((0..16usize, any::<bool>()), 0..3),
+        prop_oneof![3 => Just(DEFAULT_LIMIT), 2 => 1..5usize],
+        prop_oneof![3 => Just(0usize), 1 => 1..6usize],
+    )
+        .prop_map(|(t, groups, order, limit, offset)| {
+            let fields = QUERY_FIELDS[t];
+            let filter = groups
+                .into_iter()
+                .map(|group| {
+                    group
+                        .into_iter()
+                        .map(|(f, op, value)| {
+                            let op = OPS[op];
+                            let no_operand =
+                                matches!(op, query::Op::IsEmpty | query::Op::IsNotEmpty);
+                            Condition {
+                                field: fields[f % fields.len()],
+                                op,
+                                value: if no_operand { String::new() } else { value },
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            let order = order
+                .into_iter()
+                .map(|(f, descending)| OrderBy {
+                    field: fields[f % fields.len()],
+                    direction: if descending {
+                        Direction::Descending
+                    } else {
+                        Direction::Ascending
+                    },
+                })
+                .collect();
+            TableQuery {
+                table: TABLES[t],
+                filter,
+                order,
+                limit,
+                offset,
+            }
+        })
 }
 
 fn target() -> impl Strategy<Value = Target> {
@@ -337,4 +549,18 @@ fn body(mode: Mode) -> impl Strategy<Value = Value> {
                 Value::Object(m)
             },
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_fields_belong_to_their_tables() {
+        for (table, fields) in TABLES.iter().zip(QUERY_FIELDS) {
+            for name in fields {
+                assert!(table.field(name).is_some(), "{} has no {name}", table.name);
+            }
+        }
+    }
 }
