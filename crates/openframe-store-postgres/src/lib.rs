@@ -10,7 +10,9 @@
 //!
 //! - `interaction`, `sn_openframe_phone_log`, `interaction_related_record` and `sys_cs_provider_application`
 //!   have one `TEXT NOT NULL` column per field of the table in `openframe_core::schema`, in its column order,
-//!   `''` where a field is unset. `sys_id` is the primary key of each.
+//!   `''` where a field is unset. `sys_id` is the primary key of each. Every such column is in the `"C"`
+//!   collation (`migrations/0002_bytewise_collation.sql`): comparisons, ordering and the indexes are
+//!   byte-wise, as the Table API requires, whatever the database's default collation.
 //! - The two child tables add `created_seq`, an identity column giving creation order; phone logs and related
 //!   records are read back ordered by it, and rewriting a phone log leaves it alone, so the log keeps its
 //!   place. Children are found by their `interaction` column, which must hold their interaction's sys_id
@@ -21,6 +23,16 @@
 //! - `users` (sys_id, user_name unique, password_hash, roles `text[]`).
 //! - Indexes: unique `interaction.number`, `interaction.client_session_id`, and (interaction, created_seq) on
 //!   both child tables; `sys_cs_provider_application.inbound_id` is unique.
+//!
+//! ## Table API
+//!
+//! [`openframe_core::Repository::read_record`] is one select by primary key on the record's own table.
+//! [`openframe_core::Repository::query_records`] is one statement built from the query: the filter as a
+//! `WHERE` of `$n` binds (column names only ever from the static schema), `ORDER BY` each key `COLLATE "C"`
+//! then `sys_id`, `LIMIT`/`OFFSET`, and the count of all matches joined on, so the page and the total come
+//! from one snapshot. Prefixes are index ranges, substrings `strpos`: no `LIKE`, so `%`, `_` and `\` in
+//! values are plain characters. Equality and prefixes on `sys_id`, `number`, `client_session_id` and a
+//! child's `interaction` use their indexes (a unit test reads the plans).
 //!
 //! ## Numbers
 //!
@@ -76,5 +88,13 @@ mod error;
 mod queries;
 mod repository;
 mod rows;
+mod table_query;
+
+// The unit tests that need a server share the integration tests' helpers, which name the crate by its name.
+#[cfg(test)]
+extern crate self as openframe_store_postgres;
+#[cfg(test)]
+#[path = "../tests/support/mod.rs"]
+mod test_support;
 
 pub use connect::{PostgresOptions, PostgresRepository};

@@ -3,7 +3,9 @@
 
 use std::sync::{Arc, LazyLock};
 
-use openframe_core::schema::{INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table};
+use openframe_core::schema::{
+    INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, TABLES, Table,
+};
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgArguments, Postgres};
 use sqlx::query::Query;
@@ -54,6 +56,18 @@ pub(crate) struct Queries {
     pub insert_provider_application: Named,
     /// `$1`: inbound_id.
     pub select_provider_application: Named,
+    /// `$1`: sys_id; one per table of `schema::TABLES`, in its order (see [`Queries::select_by_sys_id`]).
+    select_by_sys_id: [Named; 4],
+}
+
+impl Queries {
+    /// `$1`: sys_id; the record of `table` with that sys_id. `None` for a table not in the schema.
+    pub(crate) fn select_by_sys_id(&self, table: &Table) -> Option<&Named> {
+        TABLES
+            .iter()
+            .position(|t| *t == table)
+            .map(|i| &self.select_by_sys_id[i])
+    }
 }
 
 /// The queries, built on first use.
@@ -98,6 +112,13 @@ pub(crate) static QUERIES: LazyLock<Queries> = LazyLock::new(|| Queries {
         columns(&PROVIDER_APPLICATION),
         PROVIDER_APPLICATION.name
     )),
+    select_by_sys_id: TABLES.map(|table| {
+        named(format!(
+            "SELECT {} FROM {} WHERE sys_id = $1",
+            columns(table),
+            table.name
+        ))
+    }),
 });
 
 /// The table's columns in field order, comma-separated.

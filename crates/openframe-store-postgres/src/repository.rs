@@ -3,7 +3,10 @@
 use async_trait::async_trait;
 use openframe_core::aggregate::{AggregateChange, Context, InteractionAggregate};
 use openframe_core::number::format_number;
-use openframe_core::schema::{INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, field};
+use openframe_core::query::{RecordPage, TableQuery};
+use openframe_core::schema::{
+    INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
+};
 use openframe_core::{Error, Record, Repository, Result, SysId, UpdatePlan, User};
 use sqlx::Row;
 use sqlx::postgres::PgConnection;
@@ -12,6 +15,7 @@ use crate::connect::PostgresRepository;
 use crate::error::{db_error, map_error};
 use crate::queries::{self, QUERIES, constraint};
 use crate::rows::{bind_columns, bind_record, record_from_row};
+use crate::table_query::{PageSql, known_table, page_from_rows};
 
 /// Isolation of [`Repository::load_interaction`]: one snapshot for the interaction and its children, and a
 /// read-only transaction at this level never fails to serialize.
@@ -242,6 +246,35 @@ impl Repository for PostgresRepository {
             )))?
             .map(|row| record_from_row(&PROVIDER_APPLICATION, &row))
             .transpose()
+    }
+
+    async fn read_record(&self, table: &'static Table, sys_id: &SysId) -> Result<Option<Record>> {
+        let table = known_table(table)?;
+        let Some(select) = QUERIES.select_by_sys_id(table) else {
+            return Err(Error::internal(format!(
+                "no query for table {}",
+                table.name
+            )));
+        };
+        select
+            .query()
+            .bind(sys_id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error(format!("reading {} {sys_id}", table.name)))?
+            .map(|row| record_from_row(table, &row))
+            .transpose()
+    }
+
+    async fn query_records(&self, query: &TableQuery) -> Result<RecordPage> {
+        // One statement: the count and the page come from its one snapshot.
+        let sql = PageSql::new(query)?;
+        let rows = sql
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error(format!("querying {}", query.table.name)))?;
+        page_from_rows(known_table(query.table)?, &rows)
     }
 
     async fn ping(&self) -> Result<()> {

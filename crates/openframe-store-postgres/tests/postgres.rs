@@ -366,8 +366,9 @@ async fn tables_have_one_text_column_per_field_in_schema_order() {
         &RELATED_RECORD,
         &PROVIDER_APPLICATION,
     ] {
-        let columns: Vec<(String, String)> = sqlx::query_as(
-            "SELECT column_name::text, data_type::text FROM information_schema.columns \
+        let columns: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT column_name::text, data_type::text, collation_name::text \
+             FROM information_schema.columns \
              WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
         )
         .bind(&schema.name)
@@ -377,7 +378,7 @@ async fn tables_have_one_text_column_per_field_in_schema_order() {
         .unwrap();
         let fields: Vec<&str> = columns
             .iter()
-            .map(|(name, _)| name.as_str())
+            .map(|(name, _, _)| name.as_str())
             .filter(|name| *name != "created_seq")
             .collect();
         assert_eq!(
@@ -386,9 +387,11 @@ async fn tables_have_one_text_column_per_field_in_schema_order() {
             "{}",
             table.name
         );
-        for (name, data_type) in &columns {
+        for (name, data_type, collation) in &columns {
             if name != "created_seq" {
                 assert_eq!(data_type, "text", "{}.{name}", table.name);
+                // Byte-wise comparisons and order, whatever the database's default collation.
+                assert_eq!(collation.as_deref(), Some("C"), "{}.{name}", table.name);
             }
         }
     }
