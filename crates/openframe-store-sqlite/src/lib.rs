@@ -41,6 +41,13 @@
 //! `INTEGER PRIMARY KEY` `seq` that keeps creation order. The statements over those tables are generated
 //! once from the same field lists (`queries.rs`).
 //!
+//! ## Table API queries
+//!
+//! `read_record` and `query_records` run on the read connections, the page and its total in one read
+//! transaction so that they agree. A query becomes SQL built from the schema's names with every value a
+//! bound parameter; equality on `sys_id`, `number`, `client_session_id` and `interaction` is answered from
+//! their indexes; comparisons are byte-wise like the in-memory reference (`record_query.rs` says how).
+//!
 //! ## Errors
 //!
 //! Busy or locked past the timeout, I/O failures and a file that cannot be opened are
@@ -67,6 +74,7 @@ mod error;
 mod migrations;
 mod queries;
 mod readers;
+mod record_query;
 mod tables;
 mod writer;
 
@@ -76,7 +84,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use openframe_core::number::format_number;
-use openframe_core::schema::field;
+use openframe_core::query::{RecordPage, TableQuery};
+use openframe_core::schema::{Table, field};
 use openframe_core::{
     AggregateChange, Error, InteractionAggregate, Record, Repository, Result, SysId, UpdatePlan,
     User,
@@ -208,6 +217,20 @@ impl Repository for SqliteRepository {
         let inbound_id = inbound_id.to_owned();
         self.readers
             .read(move |conn| tables::find_provider_application(conn, &inbound_id))
+            .await
+    }
+
+    async fn read_record(&self, table: &'static Table, sys_id: &SysId) -> Result<Option<Record>> {
+        let sys_id = sys_id.clone();
+        self.readers
+            .read(move |conn| tables::read_record(conn, table, sys_id.as_str()))
+            .await
+    }
+
+    async fn query_records(&self, query: &TableQuery) -> Result<RecordPage> {
+        let query = query.clone();
+        self.readers
+            .read(move |conn| tables::query_records(conn, &query))
             .await
     }
 

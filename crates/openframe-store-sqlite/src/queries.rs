@@ -2,12 +2,13 @@
 //!
 //! Statements over the four record tables are generated once, from the field lists of
 //! `openframe_core::schema`, so that their column lists can never drift from the records they bind; the
-//! others are written out. Every statement is run through the connection's prepared-statement cache.
+//! others are written out. The Table API's queries, whose shape each request chooses, are built per query
+//! in `record_query.rs`. Every statement is run through the connection's prepared-statement cache.
 
 use std::sync::LazyLock;
 
 use openframe_core::schema::{
-    INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
+    INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, TABLES, Table, field,
 };
 
 /// Takes the next interaction number from the counter, in the caller's transaction.
@@ -61,6 +62,18 @@ pub(crate) struct RecordQueries {
     pub select_provider_application: String,
     /// A new provider application.
     pub insert_provider_application: String,
+    /// A record by sys_id, for each table of `schema::TABLES` in its order.
+    pub select_by_sys_id: Vec<(&'static Table, String)>,
+}
+
+impl RecordQueries {
+    /// The statement that reads a record of `table` by sys_id; `None` for a table the store does not keep.
+    pub fn select_by_sys_id(&self, table: &Table) -> Option<&str> {
+        self.select_by_sys_id
+            .iter()
+            .find(|(t, _)| *t == table)
+            .map(|(_, sql)| sql.as_str())
+    }
 }
 
 /// The generated statements, built once per process.
@@ -74,16 +87,20 @@ pub(crate) static RECORDS: LazyLock<RecordQueries> = LazyLock::new(|| RecordQuer
     insert_related_record: insert(&RELATED_RECORD),
     select_provider_application: select(&PROVIDER_APPLICATION, field::INBOUND_ID),
     insert_provider_application: insert(&PROVIDER_APPLICATION),
+    select_by_sys_id: TABLES
+        .iter()
+        .map(|&table| (table, select(table, field::SYS_ID)))
+        .collect(),
 });
 
 /// `"a", "b", …`: every field of `table`, in column order.
-fn columns(table: &Table) -> String {
+pub(crate) fn columns(table: &Table) -> String {
     let names: Vec<String> = table.field_names().map(quote).collect();
     names.join(", ")
 }
 
 /// Field names are `[a-z_]+` (schema.rs), so quoting is only about keywords such as `type` and `number`.
-fn quote(name: &str) -> String {
+pub(crate) fn quote(name: &str) -> String {
     format!("\"{name}\"")
 }
 

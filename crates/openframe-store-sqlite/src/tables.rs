@@ -3,6 +3,7 @@
 //! Every function takes the connection of a transaction the caller opened, and uses only the named
 //! statements of [`crate::queries`].
 
+use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{
     INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
 };
@@ -13,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::error::{map, sqlite};
 use crate::queries::{self, RECORDS};
+use crate::record_query;
 
 /// A record of `table` from a row selected with every field in column order.
 fn record(table: &'static Table, row: &Row<'_>) -> rusqlite::Result<Vec<String>> {
@@ -300,6 +302,67 @@ pub(crate) fn find_provider_application(
     )?
     .into_iter()
     .next())
+}
+
+/// The record of `table` with `sys_id`; none for a table the store does not keep.
+pub(crate) fn read_record(
+    conn: &Connection,
+    table: &'static Table,
+    sys_id: &str,
+) -> Result<Option<Record>> {
+    let Some(table) = record_query::known_table(table) else {
+        return Ok(None);
+    };
+    let Some(sql) = RECORDS.select_by_sys_id(table) else {
+        return Ok(None);
+    };
+    Ok(select_records(conn, table, sql, sys_id)?.into_iter().next())
+}
+
+/// The page `query` selects and its total. Both statements run in the caller's (read) transaction, so the
+/// total counts the snapshot the page came from.
+pub(crate) fn query_records(conn: &Connection, query: &TableQuery) -> Result<RecordPage> {
+    let Some(sql) = record_query::build(query)? else {
+        return Ok(RecordPage {
+            records: Vec::new(),
+            total: 0,
+        });
+    };
+    let table = sql.table;
+    // SQLite takes a signed 64-bit limit; anything past it is "no limit" in practice.
+    let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+    let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+    let mut page_params: Vec<&dyn rusqlite::ToSql> = sql
+        .values
+        .iter()
+        .map(|v| v as &dyn rusqlite::ToSql)
+        .collect();
+    page_params.push(&limit);
+    page_params.push(&offset);
+    let rows: Vec<Vec<String>> = conn
+        .prepare_cached(&sql.page)
+        .and_then(|mut stmt| {
+            stmt.query_map(page_params.as_slice(), |row| record(table, row))?
+                .collect()
+        })
+        .map_err(sqlite("querying records"))?;
+    let records = rows
+        .into_iter()
+        .map(|values| Record::from_values(table, values))
+        .collect::<Result<Vec<_>>>()?;
+    // A first page that is not full holds every match: no need to count them again.
+    let total = if query.offset == 0 && records.len() < query.limit {
+        records.len() as u64
+    } else {
+        let n: i64 = conn
+            .prepare_cached(&sql.count)
+            .and_then(|mut stmt| {
+                stmt.query_row(params_from_iter(sql.values.iter()), |row| row.get(0))
+            })
+            .map_err(sqlite("counting records"))?;
+        u64::try_from(n).map_err(|_| Error::internal(format!("a negative count ({n})")))?
+    };
+    Ok(RecordPage { records, total })
 }
 
 /// Reads the database header: fails when the file cannot be read.

@@ -1,0 +1,272 @@
+//! Table API queries as SQL: a [`TableQuery`] becomes one `SELECT` for its page and one `count(*)` for its
+//! total, with the same `WHERE`.
+//!
+//! Only names ever enter the SQL text: the table's and its fields', taken from `openframe_core::schema` (a
+//! query naming anything else is refused). Every value is a bound parameter. The operators keep
+//! [`TableQuery::run_in_memory`]'s semantics, exact and byte-wise:
+//!
+//! - equality and order use the columns' BINARY collation, which compares bytes (`memcmp`), the order of
+//!   Rust's `str`;
+//! - `STARTSWITH` is `substr(col, 1, length(?)) = ?` and `LIKE` (contains) is `instr(col, ?) > 0`, never SQL
+//!   `LIKE`, whose `%` and `_` are wildcards and which ignores ASCII case. `substr` and `length` count
+//!   characters, and a prefix of whole characters is a prefix of bytes, so this is `str::starts_with`;
+//!   `instr` compares bytes.
+//!
+//! Equality on an indexed column (`openframe_core::query::INDEXED_FIELDS`) is a plain `col = ?`, which the
+//! planner answers from the column's index (a unit test checks the plans).
+
+use std::fmt::Write as _;
+
+use openframe_core::query::{Condition, Direction, Op, TableQuery};
+use openframe_core::schema::{self, Table, field};
+use openframe_core::{Error, Result};
+
+use crate::queries::{columns, quote};
+
+/// The SQL of one query and what it binds.
+#[derive(Debug)]
+pub(crate) struct QuerySql {
+    /// The schema's table the statements read.
+    pub table: &'static Table,
+    /// The page: every field in column order, `?1`…`?k` the condition values, then `?k+1` the limit and
+    /// `?k+2` the offset.
+    pub page: String,
+    /// How many rows match: binds `?1`…`?k` only.
+    pub count: String,
+    /// The condition values, `?1`…`?k`.
+    pub values: Vec<String>,
+}
+
+/// The schema's own table equal to `table`, or `None` for a table the store does not keep (which, as in the
+/// in-memory store, has no records).
+pub(crate) fn known_table(table: &Table) -> Option<&'static Table> {
+    schema::TABLES.iter().copied().find(|t| *t == table)
+}
+
+/// Builds the SQL of `query`; `None` when its table is not one the store keeps.
+pub(crate) fn build(query: &TableQuery) -> Result<Option<QuerySql>> {
+    let Some(table) = known_table(query.table) else {
+        return Ok(None);
+    };
+    let mut values = Vec::new();
+    let mut filter = String::new();
+    for (i, group) in query.filter.iter().enumerate() {
+        filter.push_str(if i == 0 { " WHERE " } else { " AND " });
+        if group.is_empty() {
+            // `any` of no condition is false: an empty group matches nothing.
+            filter.push('0');
+            continue;
+        }
+        filter.push('(');
+        for (j, condition) in group.iter().enumerate() {
+            if j > 0 {
+                filter.push_str(" OR ");
+            }
+            push_condition(&mut filter, table, condition, &mut values)?;
+        }
+        filter.push(')');
+    }
+    let mut order = String::from(" ORDER BY ");
+    for key in &query.order {
+        let direction = match key.direction {
+            Direction::Ascending => "ASC",
+            Direction::Descending => "DESC",
+        };
+        let _ = write!(order, "{} {direction}, ", column(table, key.field)?);
+    }
+    // The tie-breaker: equal keys come in sys_id order, so that pages neither repeat nor skip records.
+    let _ = write!(order, "{} ASC", quote(field::SYS_ID));
+    let k = values.len();
+    let page = format!(
+        "SELECT {} FROM {}{filter}{order} LIMIT ?{} OFFSET ?{}",
+        columns(table),
+        table.name,
+        k + 1,
+        k + 2
+    );
+    let count = format!("SELECT count(*) FROM {}{filter}", table.name);
+    Ok(Some(QuerySql {
+        table,
+        page,
+        count,
+        values,
+    }))
+}
+
+/// Appends `condition` to `sql`, pushing its operand (if any) to `values`.
+fn push_condition(
+    sql: &mut String,
+    table: &'static Table,
+    condition: &Condition,
+    values: &mut Vec<String>,
+) -> Result<()> {
+    let col = column(table, condition.field)?;
+    let mut bind = |value: &str| {
+        values.push(value.to_owned());
+        values.len()
+    };
+    let _ = match condition.op {
+        Op::Equals => write!(sql, "{col} = ?{}", bind(&condition.value)),
+        Op::NotEquals => write!(sql, "{col} <> ?{}", bind(&condition.value)),
+        Op::StartsWith => {
+            let n = bind(&condition.value);
+            write!(sql, "substr({col}, 1, length(?{n})) = ?{n}")
+        }
+        Op::Contains => write!(sql, "instr({col}, ?{}) > 0", bind(&condition.value)),
+        // Unset values are stored as '', never NULL (the columns are NOT NULL).
+        Op::IsEmpty => write!(sql, "{col} = ''"),
+        Op::IsNotEmpty => write!(sql, "{col} <> ''"),
+    };
+    Ok(())
+}
+
+/// The quoted column of field `name`, spelled from the schema, never from the query.
+fn column(table: &'static Table, name: &str) -> Result<String> {
+    table
+        .field(name)
+        .map(|(_, f)| quote(f.name))
+        .ok_or_else(|| {
+            Error::invalid(
+                "sysparm_query",
+                format!("unknown field {name:?} of table {}", table.name),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use openframe_core::query::{INDEXED_FIELDS, OrderBy};
+    use openframe_core::schema::{INTERACTION, PHONE_LOG, TABLES};
+    use rusqlite::Connection;
+
+    use super::*;
+
+    fn condition(field: &'static str, op: Op, value: &str) -> Condition {
+        Condition {
+            field,
+            op,
+            value: value.to_owned(),
+        }
+    }
+
+    #[test]
+    fn values_are_bound_and_names_come_from_the_schema() {
+        let mut q = TableQuery::all(&INTERACTION);
+        q.filter = vec![
+            vec![
+                condition(field::STATE, Op::Equals, "new'; DROP TABLE interaction; --"),
+                condition(field::NUMBER, Op::StartsWith, "IMS"),
+            ],
+            vec![condition(field::SHORT_DESCRIPTION, Op::Contains, "%_")],
+            vec![condition(field::QUEUE, Op::IsEmpty, "")],
+        ];
+        q.order = vec![OrderBy {
+            field: field::NUMBER,
+            direction: Direction::Descending,
+        }];
+        let sql = build(&q).expect("builds").expect("a known table");
+        assert!(sql.page.ends_with(
+            " FROM interaction WHERE (\"state\" = ?1 OR substr(\"number\", 1, length(?2)) = ?2) \
+             AND (instr(\"short_description\", ?3) > 0) AND (\"queue\" = '') \
+             ORDER BY \"number\" DESC, \"sys_id\" ASC LIMIT ?4 OFFSET ?5"
+        ));
+        assert_eq!(
+            sql.count,
+            "SELECT count(*) FROM interaction WHERE (\"state\" = ?1 OR substr(\"number\", 1, length(?2)) = ?2) \
+             AND (instr(\"short_description\", ?3) > 0) AND (\"queue\" = '')"
+        );
+        assert_eq!(
+            sql.values,
+            ["new'; DROP TABLE interaction; --", "IMS", "%_"]
+        );
+    }
+
+    #[test]
+    fn a_field_of_another_table_is_refused() {
+        let mut q = TableQuery::all(&PHONE_LOG);
+        q.filter = vec![vec![condition(field::NUMBER, Op::Equals, "x")]];
+        assert!(matches!(build(&q), Err(Error::Invalid { .. })));
+    }
+
+    #[test]
+    fn a_table_the_store_does_not_keep_has_no_sql() {
+        static OTHER: Table = Table {
+            name: "other; DROP TABLE interaction",
+            aliases: &[],
+            fields: &[],
+        };
+        assert!(build(&TableQuery::all(&OTHER)).expect("builds").is_none());
+    }
+
+    /// The plan of `sql` (every row's detail, joined).
+    fn plan(conn: &Connection, sql: &str, values: usize) -> String {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("prepare");
+        let params: Vec<String> = (0..values).map(|_| "x".to_owned()).collect();
+        let mut params: Vec<&dyn rusqlite::ToSql> =
+            params.iter().map(|p| p as &dyn rusqlite::ToSql).collect();
+        let (limit, offset) = (10_i64, 0_i64);
+        if stmt.parameter_count() > values {
+            params.push(&limit);
+            params.push(&offset);
+        }
+        let rows: Vec<String> = stmt
+            .query_map(params.as_slice(), |row| row.get(3))
+            .expect("plan")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        rows.join(" | ")
+    }
+
+    #[test]
+    fn equality_on_an_indexed_field_uses_its_index() {
+        let mut conn = Connection::open_in_memory().expect("database");
+        crate::migrations::migrate(&mut conn).expect("migrations");
+        let mut checked = 0;
+        for table in TABLES {
+            for &name in INDEXED_FIELDS {
+                if table.field(name).is_none() {
+                    continue;
+                }
+                let index = format!("{}_{name}", table.name);
+                // Alone, with an order on another field, and ANDed with a condition that needs a scan.
+                let mut queries = Vec::new();
+                let mut q = TableQuery::all(table);
+                q.filter = vec![vec![condition(name, Op::Equals, "x")]];
+                queries.push(q.clone());
+                q.order = vec![OrderBy {
+                    field: field::SYS_CREATED_ON,
+                    direction: Direction::Descending,
+                }];
+                queries.push(q.clone());
+                q.filter
+                    .push(vec![condition(field::SYS_UPDATED_BY, Op::Contains, "x")]);
+                queries.push(q);
+                for q in queries {
+                    let sql = build(&q).expect("builds").expect("known table");
+                    for (what, sql) in [("page", &sql.page), ("count", &sql.count)] {
+                        let plan = plan(&conn, sql, sql_values(&q));
+                        assert!(
+                            plan.contains(&format!("INDEX {index} ("))
+                                && !plan.contains(&format!("SCAN {}", table.name)),
+                            "{} {name} ({what}): {plan}",
+                            table.name
+                        );
+                    }
+                }
+                checked += 1;
+            }
+        }
+        // sys_id on four tables, number and client_session_id on interactions, interaction on two.
+        assert_eq!(checked, 8);
+    }
+
+    fn sql_values(q: &TableQuery) -> usize {
+        q.filter
+            .iter()
+            .flatten()
+            .filter(|c| !matches!(c.op, Op::IsEmpty | Op::IsNotEmpty))
+            .count()
+    }
+}
