@@ -44,6 +44,7 @@ mod macros;
 mod model;
 mod operations;
 mod queries;
+mod query_steps;
 
 pub use accounts::{
     duplicate_inbound_id_is_conflict, duplicate_user_name_is_conflict, ping_answers,

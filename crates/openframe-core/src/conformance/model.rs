@@ -10,7 +10,7 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 
 use crate::aggregate::{AggregateChange, InteractionAggregate};
-use crate::query::RecordPage;
+use crate::query::{RecordPage, TableQuery};
 use crate::record::Record;
 use crate::schema::{TABLES, field};
 use crate::service::Created;
@@ -19,7 +19,7 @@ use crate::user::User;
 
 use super::accounts::provider_application;
 use super::fixture::{Fixture, UNKNOWN, difference, shape, sys_id};
-use super::known::page_difference;
+use super::known::{describe, page_difference};
 use super::operations::{Op, PROVIDERS, Target, USERS, sequence};
 use super::{IntoTestStore, TestStore, say_skipped};
 
@@ -179,6 +179,8 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
     let mut providers: Vec<String> = vec![setup.sys_id().to_owned()];
     for (step, op) in ops.iter().enumerate() {
         let step = step + 1;
+        // What a step resolved to when it ran, for the failure message.
+        let mut note = String::new();
         let target = |t: &Target| match t {
             Target::Created(n) if !created.is_empty() => created[n % created.len()].clone(),
             _ => sys_id(UNKNOWN),
@@ -238,10 +240,24 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
                 shape(sut.repo().find_user(USERS[*i]).await).map(Outcome::User),
                 shape(reference.repo().find_user(USERS[*i]).await).map(Outcome::User),
             ),
-            Op::Query(query) => (
-                shape(sut.repo().query_records(query).await).map(Outcome::Page),
-                shape(reference.repo().query_records(query).await).map(Outcome::Page),
-            ),
+            Op::Query(step) => {
+                let all = TableQuery {
+                    limit: usize::MAX,
+                    ..TableQuery::all(step.table())
+                };
+                let records = reference
+                    .repo()
+                    .query_records(&all)
+                    .await
+                    .map_err(|e| format!("step {step}: reference query: {e} ({e:?})"))?
+                    .records;
+                let query = step.resolve(&records);
+                note = format!("  as run: {}\n", describe(&query));
+                (
+                    shape(sut.repo().query_records(&query).await).map(Outcome::Page),
+                    shape(reference.repo().query_records(&query).await).map(Outcome::Page),
+                )
+            }
             Op::ReadRecord { table, n } => {
                 let mut ids = Vec::new();
                 for id in &created {
@@ -275,7 +291,7 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
                 }
                 _ => format!("  store:     {got:?}\n  reference: {expected:?}\n"),
             };
-            return Err(format!("step {step} ({op}) returned\n{detail}"));
+            return Err(format!("step {step} ({op}) returned\n{note}{detail}"));
         }
         if let Ok(Outcome::Created(c)) = &expected {
             created.push(c.sys_id.clone());
