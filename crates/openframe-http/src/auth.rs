@@ -5,10 +5,11 @@
 //! Verifications run on the blocking pool, a few at a time, so a burst of logins cannot exhaust memory.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -20,6 +21,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
 use crate::password;
+use crate::throttle::Throttle;
 
 /// How long a verified credential is trusted without checking the store again.
 pub const CACHE_TTL: Duration = Duration::from_secs(30);
@@ -32,6 +34,7 @@ pub struct Authenticator {
     repo: Arc<dyn Repository>,
     cache: Mutex<HashMap<[u8; 32], Cached>>,
     verify_slots: Semaphore,
+    throttle: Throttle,
 }
 
 #[derive(Clone, Debug)]
@@ -49,6 +52,7 @@ impl Authenticator {
             repo,
             cache: Mutex::new(HashMap::new()),
             verify_slots: Semaphore::new(slots),
+            throttle: Throttle::default(),
         }
     }
 
@@ -57,10 +61,12 @@ impl Authenticator {
         self.lock_cache().clear();
     }
 
-    /// The caller an Authorization header proves, or the 401/403 to answer.
+    /// The caller an Authorization header proves, or the 401/403/429 to answer. `client` is the peer's
+    /// address, when known, for throttling failed sign-ins.
     pub async fn authenticate(
         &self,
         authorization: Option<&HeaderValue>,
+        client: Option<IpAddr>,
     ) -> Result<Caller, ApiError> {
         let header = authorization.ok_or_else(ApiError::unauthenticated)?;
         let key: [u8; 32] = Sha256::digest(header.as_bytes()).into();
@@ -72,7 +78,7 @@ impl Authenticator {
         let entry = match cached {
             Some(entry) => entry,
             None => {
-                let entry = self.verify(header).await?;
+                let entry = self.verify(header, client).await?;
                 let mut cache = self.lock_cache();
                 if cache.len() >= CACHE_CAPACITY {
                     cache.clear();
@@ -88,8 +94,15 @@ impl Authenticator {
         }
     }
 
-    async fn verify(&self, header: &HeaderValue) -> Result<Cached, ApiError> {
+    async fn verify(
+        &self,
+        header: &HeaderValue,
+        client: Option<IpAddr>,
+    ) -> Result<Cached, ApiError> {
         let (name, password) = parse_basic(header).ok_or_else(ApiError::unauthenticated)?;
+        if let Some(wait) = self.throttle.blocked(&name, client, Instant::now()) {
+            return Err(ApiError::too_many_attempts(wait));
+        }
         let user = self.repo.find_user(&name).await.map_err(ApiError::from)?;
         // An unknown user costs the same argon2 check as a wrong password, so timing does not tell them apart.
         let hash = user
@@ -104,15 +117,21 @@ impl Authenticator {
             .await
             .unwrap_or(false);
         match user {
-            Some(user) if matches => Ok(Cached {
-                may_use_api: user.may_use_api(),
-                caller: Caller {
-                    sys_id: user.sys_id,
-                    user_name: user.user_name,
-                },
-                until: Instant::now() + CACHE_TTL,
-            }),
-            _ => Err(ApiError::unauthenticated()),
+            Some(user) if matches => {
+                self.throttle.succeeded(&user.user_name);
+                Ok(Cached {
+                    may_use_api: user.may_use_api(),
+                    caller: Caller {
+                        sys_id: user.sys_id,
+                        user_name: user.user_name,
+                    },
+                    until: Instant::now() + CACHE_TTL,
+                })
+            }
+            _ => {
+                self.throttle.failed(&name, client, Instant::now());
+                Err(ApiError::unauthenticated())
+            }
         }
     }
 
@@ -150,8 +169,12 @@ pub async fn require_user(
     if !crate::app::is_api_path(request.uri().path()) {
         return next.run(request).await;
     }
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
     match auth
-        .authenticate(request.headers().get(header::AUTHORIZATION))
+        .authenticate(request.headers().get(header::AUTHORIZATION), client)
         .await
     {
         Ok(caller) => {

@@ -139,7 +139,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             }
             let password = read_password(password_stdin)?;
             let repo = store.open().await?;
-            add_user(repo.as_ref(), &name, &password, roles).await?;
+            add_user(repo.as_ref(), &name, &password, roles)
+                .await
+                .map_err(|e| e.to_string())?;
             eprintln!("openframe: added user {name}");
             Ok(())
         }
@@ -178,19 +180,18 @@ pub async fn add_user(
     name: &str,
     password: &str,
     roles: Vec<String>,
-) -> Result<(), String> {
+) -> openframe_core::Result<()> {
     let password = password.to_owned();
     let hash = tokio::task::spawn_blocking(move || password::hash(&password))
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+        .map_err(openframe_core::Error::internal)??;
     let user = User {
         sys_id: SysId::random(),
         user_name: name.to_owned(),
         password_hash: hash,
         roles,
     };
-    repo.add_user(&user).await.map_err(|e| e.to_string())
+    repo.add_user(&user).await
 }
 
 /// Creates `admin` when the store has no user at all, with OPENFRAME_ADMIN_PASSWORD or a random password that
@@ -208,7 +209,12 @@ pub async fn bootstrap_admin(repo: &dyn Repository) -> Result<(), String> {
         _ => (SysId::random().into_string(), true),
     };
     let roles = BOOTSTRAP_ROLES.iter().map(|r| r.to_string()).collect();
-    add_user(repo, "admin", &password, roles).await?;
+    match add_user(repo, "admin", &password, roles).await {
+        Ok(()) => {}
+        // Another server sharing the store bootstrapped it first: that admin stands.
+        Err(openframe_core::Error::Conflict { .. }) => return Ok(()),
+        Err(e) => return Err(format!("cannot create the admin user: {e}")),
+    }
     if generated {
         eprintln!(
             "openframe: created user admin with password {password} (shown once; set OPENFRAME_ADMIN_PASSWORD to choose it)"

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use openframe_core::Error;
 
 /// Seconds a client should wait before retrying after a 503.
-pub const RETRY_AFTER_SECS: u32 = 5;
+pub const RETRY_AFTER_SECS: u64 = 5;
 
 /// The platform's error: `{"error":{"message":…,"detail":…},"status":"failure"}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub struct ApiError {
     pub message: Cow<'static, str>,
     /// What exactly was wrong, naming the field where there is one.
     pub detail: String,
+    /// Seconds for a `Retry-After` header (503, 429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -28,6 +30,7 @@ impl ApiError {
             status,
             message: Cow::Borrowed(message),
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -37,6 +40,7 @@ impl ApiError {
             status,
             message: Cow::Owned(message),
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -78,11 +82,26 @@ impl ApiError {
 
     /// 503 for a store that did not answer.
     pub fn unavailable() -> Self {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Service Unavailable",
-            "the store is unavailable; nothing was written, retry later",
-        )
+        ApiError {
+            retry_after: Some(RETRY_AFTER_SECS),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable",
+                "the store is unavailable; nothing was written, retry later",
+            )
+        }
+    }
+
+    /// 429 for a client that failed to sign in too often.
+    pub fn too_many_attempts(retry_after: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too Many Requests",
+                format!("too many failed sign-ins; retry after {retry_after} seconds"),
+            )
+        }
     }
 
     /// The envelope's body fields, for the renderer.
@@ -127,17 +146,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
         let headers = response.headers_mut();
-        match self.status {
-            StatusCode::UNAUTHORIZED => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"openframe\""),
-                );
-            }
-            StatusCode::SERVICE_UNAVAILABLE => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-            }
-            _ => {}
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"openframe\""),
+            );
+        }
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response.extensions_mut().insert(self);
         response

@@ -16,6 +16,7 @@ pub mod password;
 pub mod render;
 pub mod store_url;
 pub mod table_api;
+pub mod throttle;
 pub mod voice_interaction;
 pub mod xml;
 pub mod xml_body;

@@ -18,7 +18,8 @@ pub async fn serve(listen: SocketAddr, repo: Arc<dyn Repository>) -> Result<(), 
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     // One line a supervisor (or a test) can wait for.
     eprintln!("openframe: listening on http://{local}");
-    axum::serve(listener, router(AppState::new(repo)))
+    let app = router(AppState::new(repo)).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;

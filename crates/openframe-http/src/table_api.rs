@@ -68,7 +68,11 @@ fn readable_table(name: &str) -> Result<&'static Table, ApiError> {
             format!("Invalid table {name}"),
             format!(
                 "table: readable tables are {}",
-                schema::TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+                schema::TABLES
+                    .iter()
+                    .map(|t| t.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )
     })
@@ -84,7 +88,10 @@ impl Params {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -143,15 +150,28 @@ struct View {
 }
 
 impl View {
-    fn parse(table: &'static Table, params: &Params, headers: &HeaderMap) -> Result<Self, ApiError> {
+    fn parse(
+        table: &'static Table,
+        params: &Params,
+        headers: &HeaderMap,
+    ) -> Result<Self, ApiError> {
         let fields = match params.get("sysparm_fields") {
             Some(list) => parse_field_list(table, list)?,
             None => Vec::new(),
         };
-        let links = match params.get("sysparm_exclude_reference_link").map(str::to_ascii_lowercase).as_deref() {
+        let links = match params
+            .get("sysparm_exclude_reference_link")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("false") | Some("") => true,
             Some("true") => false,
-            Some(_) => return Err(ApiError::invalid("sysparm_exclude_reference_link", "must be true or false")),
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "sysparm_exclude_reference_link",
+                    "must be true or false",
+                ));
+            }
         };
         Ok(View {
             fields,
@@ -194,7 +214,10 @@ fn base_url(headers: &HeaderMap) -> String {
         .and_then(|h| h.to_str().ok())
         .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
         .unwrap_or("localhost");
-    let scheme = match headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) {
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+    {
         Some("https") => "https",
         _ => "http",
     };
@@ -202,7 +225,13 @@ fn base_url(headers: &HeaderMap) -> String {
 }
 
 /// The `Link` header: first, prev (when there is one), next (when there is one), last.
-fn link_header(base: &str, table: &Table, params: &Params, query: &TableQuery, total: u64) -> String {
+fn link_header(
+    base: &str,
+    table: &Table,
+    params: &Params,
+    query: &TableQuery,
+    total: u64,
+) -> String {
     let total = total as usize;
     let limit = query.limit;
     let url = |offset: usize| {
@@ -216,10 +245,17 @@ fn link_header(base: &str, table: &Table, params: &Params, query: &TableQuery, t
         q.push(format!("sysparm_offset={offset}"));
         format!("<{base}/api/now/table/{}?{}>", table.name, q.join("&"))
     };
-    let last = if total == 0 { 0 } else { (total - 1) / limit * limit };
+    let last = if total == 0 {
+        0
+    } else {
+        (total - 1) / limit * limit
+    };
     let mut links = vec![format!("{};rel=\"first\"", url(0))];
     if query.offset > 0 {
-        links.push(format!("{};rel=\"prev\"", url(query.offset.saturating_sub(limit))));
+        links.push(format!(
+            "{};rel=\"prev\"",
+            url(query.offset.saturating_sub(limit))
+        ));
     }
     if query.offset + limit < total {
         links.push(format!("{};rel=\"next\"", url(query.offset + limit)));
@@ -234,7 +270,10 @@ mod tests {
 
     #[test]
     fn decodes_and_encodes_query_components() {
-        assert_eq!(decode("state%3Dnew%5EORstate%3Dqueued").unwrap(), "state=new^ORstate=queued");
+        assert_eq!(
+            decode("state%3Dnew%5EORstate%3Dqueued").unwrap(),
+            "state=new^ORstate=queued"
+        );
         assert_eq!(decode("a+b").unwrap(), "a b");
         assert!(decode("%zz").is_err());
         assert!(decode("%ff").is_err());

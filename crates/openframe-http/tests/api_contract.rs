@@ -7,11 +7,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::http::{Method, StatusCode, header};
 use common::{API_USER, INBOUND_ID, NO_ROLE_USER, TestApp, basic, reference_patch, reference_post};
+use openframe_core::query::{RecordPage, TableQuery};
+use openframe_core::schema::Table;
 use openframe_core::{
     AggregateChange, Error, InteractionAggregate, Record, Repository, SysId, UpdatePlan, User,
 };
-use openframe_core::query::{RecordPage, TableQuery};
-use openframe_core::schema::Table;
 use serde_json::json;
 
 const CREATE: &str = "/api/now/openframe/voice-interaction";
@@ -456,7 +456,11 @@ impl Repository for BrokenStore {
     async fn find_provider_application(&self, _: &str) -> openframe_core::Result<Option<Record>> {
         Err((self.0)())
     }
-    async fn read_record(&self, _: &'static Table, _: &SysId) -> openframe_core::Result<Option<Record>> {
+    async fn read_record(
+        &self,
+        _: &'static Table,
+        _: &SysId,
+    ) -> openframe_core::Result<Option<Record>> {
         Err((self.0)())
     }
     async fn query_records(&self, _: &TableQuery) -> openframe_core::Result<RecordPage> {
@@ -524,4 +528,55 @@ async fn other_faults_are_500_without_internals() {
     for leak in ["SELECT", "/var/lib", "corrupt"] {
         assert!(!reply.text.contains(leak), "{leak} leaked: {}", reply.text);
     }
+}
+
+#[tokio::test]
+async fn repeated_failed_sign_ins_are_slowed_without_locking_out_a_signed_in_user() {
+    let app = TestApp::sqlite().await;
+    // The real user signs in first: their credentials are now cached.
+    let reply = app.call(Method::GET, &item(&"a".repeat(32)), None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+
+    let wrong = basic((API_USER.0, "guess"));
+    for _ in 0..openframe_http::throttle::USER_FAILURES {
+        let reply = app
+            .raw(
+                Method::GET,
+                &item(&"a".repeat(32)),
+                &[("authorization", &wrong)],
+                vec![],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    let reply = app
+        .raw(
+            Method::GET,
+            &item(&"a".repeat(32)),
+            &[("authorization", &wrong)],
+            vec![],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reply.message(), "Too Many Requests");
+    let wait: u64 = reply.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+
+    // The signed-in user is not locked out; another user is not affected.
+    let reply = app.call(Method::GET, &item(&"a".repeat(32)), None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let other = basic(NO_ROLE_USER);
+    let reply = app
+        .raw(
+            Method::GET,
+            &item(&"a".repeat(32)),
+            &[("authorization", &other)],
+            vec![],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
 }

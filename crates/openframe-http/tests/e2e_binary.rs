@@ -1,109 +1,12 @@
 //! End to end: the real `openframe` binary on a temporary SQLite file, driven over HTTP.
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
-use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_openframe");
-const ADMIN_PASSWORD: &str = "e2e-admin-password";
-
-/// A running `openframe serve`.
-struct Server {
-    child: Child,
-    base: String,
-    stderr: mpsc::Receiver<String>,
-}
-
-impl Server {
-    fn start(store: &str) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--store", store])
-            .env("OPENFRAME_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env_remove("OPENFRAME_LISTEN")
-            .env_remove("OPENFRAME_STORE")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start openframe");
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().expect("stderr");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut seen = Vec::new();
-        loop {
-            match rx.recv_timeout(Duration::from_secs(30)) {
-                Ok(line) => {
-                    if let Some(addr) = line.split("listening on ").nth(1) {
-                        let base = addr.trim().to_owned();
-                        return Server {
-                            child,
-                            base,
-                            stderr: rx,
-                        };
-                    }
-                    seen.push(line);
-                }
-                Err(_) => panic!("openframe did not start; stderr so far: {seen:?}"),
-            }
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
-    /// SIGTERM, then the exit code.
-    fn stop(mut self) -> (i32, Vec<String>) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-        let code = self.child.wait().expect("wait").code().unwrap_or(-1);
-        let rest = self.stderr.try_iter().collect();
-        (code, rest)
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
-
-async fn send(
-    method: reqwest::Method,
-    url: &str,
-    user: (&str, &str),
-    body: Option<&str>,
-) -> (u16, Value) {
-    let mut req = client()
-        .request(method, url)
-        .basic_auth(user.0, Some(user.1))
-        .header("Accept", "application/json");
-    if let Some(body) = body {
-        req = req
-            .header("Content-Type", "application/json")
-            .body(body.to_owned());
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
+use common::binary::{ADMIN_PASSWORD, BIN, Server, send};
 
 fn example(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

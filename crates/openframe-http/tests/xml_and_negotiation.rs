@@ -38,7 +38,11 @@ const XML_CREATE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 </request>"#;
 
 fn headers<'a>(auth: &'a str, content_type: &'a str, accept: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![("authorization", auth), ("content-type", content_type), ("accept", accept)]
+    vec![
+        ("authorization", auth),
+        ("content-type", content_type),
+        ("accept", accept),
+    ]
 }
 
 /// The text of the first `<name>` element in an XML document.
@@ -54,10 +58,20 @@ async fn xml_create_update_read_and_errors() {
     let app = TestApp::sqlite().await;
     let auth = basic(API_USER);
     let reply = app
-        .raw(Method::POST, CREATE, &headers(&auth, "application/xml", "application/xml"), XML_CREATE.into())
+        .raw(
+            Method::POST,
+            CREATE,
+            &headers(&auth, "application/xml", "application/xml"),
+            XML_CREATE.into(),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    assert!(reply.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/xml"));
+    assert!(
+        reply.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/xml")
+    );
     assert!(reply.text.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?><response><result><status>SUCCESS</status><sysId>"#), "{}", reply.text);
     assert_eq!(xml_text(&reply.text, "number"), Some("IMS0001001"));
     let sys_id = xml_text(&reply.text, "sysId").unwrap().to_owned();
@@ -78,7 +92,10 @@ async fn xml_create_update_read_and_errors() {
     assert_eq!(reply.json(), json!({"result": {"status": "SUCCESS"}}));
 
     let read = app.read(&sys_id).await;
-    assert_eq!(read["interaction"]["short_description"], "New outbound call & more");
+    assert_eq!(
+        read["interaction"]["short_description"],
+        "New outbound call & more"
+    );
     assert_eq!(read["interaction"]["state"], "on_hold");
     assert_eq!(read["phoneLogs"][0]["duration"], "100");
     assert_eq!(read["phoneLogs"].as_array().unwrap().len(), 2);
@@ -86,29 +103,65 @@ async fn xml_create_update_read_and_errors() {
 
     // Read back as XML: lists repeat their element.
     let reply = app
-        .raw(Method::GET, &format!("{CREATE}/{sys_id}"), &[("authorization", &auth), ("accept", "application/xml")], vec![])
+        .raw(
+            Method::GET,
+            &format!("{CREATE}/{sys_id}"),
+            &[("authorization", &auth), ("accept", "application/xml")],
+            vec![],
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.text.matches("<phoneLogs>").count(), 2, "{}", reply.text);
+    assert_eq!(
+        reply.text.matches("<phoneLogs>").count(),
+        2,
+        "{}",
+        reply.text
+    );
 
     // Errors in XML name the field the same way.
     let bad = "<r><interaction><userPhoneNumber>555</userPhoneNumber></interaction></r>";
     let reply = app
-        .raw(Method::POST, CREATE, &headers(&auth, "application/xml", "application/xml"), bad.into())
+        .raw(
+            Method::POST,
+            CREATE,
+            &headers(&auth, "application/xml", "application/xml"),
+            bad.into(),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.text.contains("<response><error><message>Invalid request</message><detail>interaction.userPhoneNumber: must be E.164"), "{}", reply.text);
-    assert!(reply.text.ends_with("</error><status>failure</status></response>"), "{}", reply.text);
+    assert!(
+        reply
+            .text
+            .ends_with("</error><status>failure</status></response>"),
+        "{}",
+        reply.text
+    );
 
     // 404 and 401 follow Accept too.
     let reply = app
-        .raw(Method::GET, &format!("{CREATE}/{}", "0".repeat(32)), &[("authorization", &auth), ("accept", "text/xml")], vec![])
+        .raw(
+            Method::GET,
+            &format!("{CREATE}/{}", "0".repeat(32)),
+            &[("authorization", &auth), ("accept", "text/xml")],
+            vec![],
+        )
         .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(xml_text(&reply.text, "message"), Some("No Record found"));
-    let reply = app.raw(Method::GET, &format!("{CREATE}/{sys_id}"), &[("accept", "application/xml")], vec![]).await;
+    let reply = app
+        .raw(
+            Method::GET,
+            &format!("{CREATE}/{sys_id}"),
+            &[("accept", "application/xml")],
+            vec![],
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(xml_text(&reply.text, "message"), Some("User Not Authenticated"));
+    assert_eq!(
+        xml_text(&reply.text, "message"),
+        Some("User Not Authenticated")
+    );
 }
 
 #[tokio::test]
@@ -116,26 +169,48 @@ async fn dtds_entities_and_malformed_xml_are_refused() {
     let app = TestApp::sqlite().await;
     let auth = basic(API_USER);
     let bodies = [
-        (r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x "+14089965744">]><r><interaction><userPhoneNumber>&x;</userPhoneNumber></interaction></r>"#, "DTD"),
+        (
+            r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x "+14089965744">]><r><interaction><userPhoneNumber>&x;</userPhoneNumber></interaction></r>"#,
+            "DTD",
+        ),
         (r#"<!DOCTYPE r SYSTEM "file:///etc/passwd"><r/>"#, "DTD"),
-        ("<r><interaction><userPhoneNumber>&x;</userPhoneNumber></interaction></r>", "undeclared entity"),
+        (
+            "<r><interaction><userPhoneNumber>&x;</userPhoneNumber></interaction></r>",
+            "undeclared entity",
+        ),
         ("<r><interaction>", "malformed XML"),
         ("<r><interaction></r>", "malformed XML"),
     ];
     for (body, want) in bodies {
         let reply = app
-            .raw(Method::POST, CREATE, &headers(&auth, "application/xml", "application/json"), body.into())
+            .raw(
+                Method::POST,
+                CREATE,
+                &headers(&auth, "application/xml", "application/json"),
+                body.into(),
+            )
             .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
         assert!(reply.detail().contains(want), "{body}: {}", reply.detail());
     }
     let deep = format!("<r>{}{}</r>", "<a>".repeat(100_000), "</a>".repeat(100_000));
     let reply = app
-        .raw(Method::POST, CREATE, &headers(&auth, "application/xml", "application/json"), deep.into())
+        .raw(
+            Method::POST,
+            CREATE,
+            &headers(&auth, "application/xml", "application/json"),
+            deep.into(),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     // Nothing was created by any of them.
-    let reply = app.call(Method::POST, CREATE, Some(&json!({"interaction": {"userPhoneNumber": "+12"}}))).await;
+    let reply = app
+        .call(
+            Method::POST,
+            CREATE,
+            Some(&json!({"interaction": {"userPhoneNumber": "+12"}})),
+        )
+        .await;
     assert_eq!(reply.json()["result"]["number"], "IMS0001001");
 }
 
@@ -150,35 +225,77 @@ async fn accept_decides_the_response_format() {
         ("application/json", "application/json"),
         ("application/xml", "application/xml"),
         ("text/xml", "application/xml"),
-        ("application/json;q=0.4, application/xml;q=0.8", "application/xml"),
-        ("application/xml;q=0.4, application/json;q=0.8", "application/json"),
+        (
+            "application/json;q=0.4, application/xml;q=0.8",
+            "application/xml",
+        ),
+        (
+            "application/xml;q=0.4, application/json;q=0.8",
+            "application/json",
+        ),
         ("text/html, */*;q=0.1", "application/json"),
     ];
     for (accept, want) in cases {
-        let mut h = vec![("authorization", auth.as_str()), ("content-type", "application/json")];
+        let mut h = vec![
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ];
         if !accept.is_empty() {
             h.push(("accept", accept));
         }
-        let reply = app.raw(Method::POST, CREATE, &h, body.clone().into_bytes()).await;
+        let reply = app
+            .raw(Method::POST, CREATE, &h, body.clone().into_bytes())
+            .await;
         assert_eq!(reply.status, StatusCode::OK, "{accept}: {}", reply.text);
         let got = reply.headers[header::CONTENT_TYPE].to_str().unwrap();
         assert!(got.starts_with(want), "{accept}: got {got}");
     }
-    for accept in ["text/html", "image/png", "application/json;q=0, application/xml;q=0"] {
-        let h = [("authorization", auth.as_str()), ("content-type", "application/json"), ("accept", accept)];
-        let reply = app.raw(Method::POST, CREATE, &h, body.clone().into_bytes()).await;
+    for accept in [
+        "text/html",
+        "image/png",
+        "application/json;q=0, application/xml;q=0",
+    ] {
+        let h = [
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+            ("accept", accept),
+        ];
+        let reply = app
+            .raw(Method::POST, CREATE, &h, body.clone().into_bytes())
+            .await;
         assert_eq!(reply.status, StatusCode::NOT_ACCEPTABLE, "{accept}");
         assert_eq!(reply.message(), "Not Acceptable");
     }
-    for content_type in ["application/vnd.openframe+json", "application/json;charset=UTF-8"] {
-        let h = [("authorization", auth.as_str()), ("content-type", content_type)];
-        let reply = app.raw(Method::POST, CREATE, &h, body.clone().into_bytes()).await;
+    for content_type in [
+        "application/vnd.openframe+json",
+        "application/json;charset=UTF-8",
+    ] {
+        let h = [
+            ("authorization", auth.as_str()),
+            ("content-type", content_type),
+        ];
+        let reply = app
+            .raw(Method::POST, CREATE, &h, body.clone().into_bytes())
+            .await;
         assert_eq!(reply.status, StatusCode::OK, "{content_type}");
     }
-    for content_type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"] {
-        let h = [("authorization", auth.as_str()), ("content-type", content_type)];
-        let reply = app.raw(Method::POST, CREATE, &h, body.clone().into_bytes()).await;
-        assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type}");
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ] {
+        let h = [
+            ("authorization", auth.as_str()),
+            ("content-type", content_type),
+        ];
+        let reply = app
+            .raw(Method::POST, CREATE, &h, body.clone().into_bytes())
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}"
+        );
         assert_eq!(reply.json()["status"], "failure");
     }
 }
@@ -194,7 +311,10 @@ fn to_xml(body: &Value) -> String {
                 out.push_str(&format!("</{name}>"));
             }
             Value::String(s) => {
-                let escaped = s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+                let escaped = s
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;");
                 out.push_str(&format!("<{name}>{escaped}</{name}>"));
             }
             other => out.push_str(&format!("<{name}>{other}</{name}>")),
@@ -218,59 +338,78 @@ fn request_body() -> impl Strategy<Value = Value> {
         phone,
         proptest::option::of(phone),
         proptest::option::of(text()),
-        proptest::option::of(prop::sample::select(vec!["new", "queued", "on_hold", "closed_complete"])),
+        proptest::option::of(prop::sample::select(vec![
+            "new",
+            "queued",
+            "on_hold",
+            "closed_complete",
+        ])),
         proptest::option::of(sys_id),
         proptest::collection::btree_map("[a-z_][a-z0-9_.-]{0,10}", text(), 0..4),
-        proptest::collection::vec(("[0-9]{1,4}", proptest::option::of(text()), proptest::option::of(sys_id)), 0..4),
+        proptest::collection::vec(
+            (
+                "[0-9]{1,4}",
+                proptest::option::of(text()),
+                proptest::option::of(sys_id),
+            ),
+            0..4,
+        ),
         proptest::collection::vec(("[a-z][a-z0-9_]{0,10}", sys_id), 0..3),
     )
-        .prop_map(|(user, callback, description, state, assigned, context, logs, related)| {
-            let mut interaction = json!({"userPhoneNumber": user});
-            if let Some(c) = callback {
-                interaction["callbackPhoneNumber"] = json!(c);
-            }
-            let mut params = serde_json::Map::new();
-            if let Some(d) = description {
-                params.insert("short_description".into(), json!(d));
-            }
-            if let Some(s) = state {
-                params.insert("state".into(), json!(s));
-            }
-            if let Some(a) = assigned {
-                params.insert("assigned_to".into(), json!(a));
-            }
-            if !params.is_empty() {
-                interaction["additionalParams"] = Value::Object(params);
-            }
-            let mut body = json!({"interaction": interaction});
-            if !context.is_empty() {
-                body["interactionContext"] = json!(context);
-            }
-            if !logs.is_empty() {
-                let logs: Vec<Value> = logs
-                    .into_iter()
-                    .map(|(call_id, notes, agent)| {
-                        let mut log = json!({"call_id": call_id, "start_time": "2024-11-04 21:45:00"});
-                        if let Some(n) = notes {
-                            log["call_type"] = json!(if n.len() % 2 == 0 { "INBOUND" } else { "OUTBOUND" });
-                        }
-                        if let Some(a) = agent {
-                            log["agent"] = json!(a);
-                        }
-                        log
-                    })
-                    .collect();
-                body["phoneLogs"] = Value::Array(logs);
-            }
-            if !related.is_empty() {
-                let related: Vec<Value> = related
-                    .into_iter()
-                    .map(|(t, id)| json!({"documentTable": t, "documentId": id}))
-                    .collect();
-                body["relatedRecords"] = Value::Array(related);
-            }
-            body
-        })
+        .prop_map(
+            |(user, callback, description, state, assigned, context, logs, related)| {
+                let mut interaction = json!({"userPhoneNumber": user});
+                if let Some(c) = callback {
+                    interaction["callbackPhoneNumber"] = json!(c);
+                }
+                let mut params = serde_json::Map::new();
+                if let Some(d) = description {
+                    params.insert("short_description".into(), json!(d));
+                }
+                if let Some(s) = state {
+                    params.insert("state".into(), json!(s));
+                }
+                if let Some(a) = assigned {
+                    params.insert("assigned_to".into(), json!(a));
+                }
+                if !params.is_empty() {
+                    interaction["additionalParams"] = Value::Object(params);
+                }
+                let mut body = json!({"interaction": interaction});
+                if !context.is_empty() {
+                    body["interactionContext"] = json!(context);
+                }
+                if !logs.is_empty() {
+                    let logs: Vec<Value> = logs
+                        .into_iter()
+                        .map(|(call_id, notes, agent)| {
+                            let mut log =
+                                json!({"call_id": call_id, "start_time": "2024-11-04 21:45:00"});
+                            if let Some(n) = notes {
+                                log["call_type"] = json!(if n.len() % 2 == 0 {
+                                    "INBOUND"
+                                } else {
+                                    "OUTBOUND"
+                                });
+                            }
+                            if let Some(a) = agent {
+                                log["agent"] = json!(a);
+                            }
+                            log
+                        })
+                        .collect();
+                    body["phoneLogs"] = Value::Array(logs);
+                }
+                if !related.is_empty() {
+                    let related: Vec<Value> = related
+                        .into_iter()
+                        .map(|(t, id)| json!({"documentTable": t, "documentId": id}))
+                        .collect();
+                    body["relatedRecords"] = Value::Array(related);
+                }
+                body
+            },
+        )
 }
 
 /// Everything of a read-back that does not depend on when or as what it was created.
@@ -279,7 +418,15 @@ fn comparable(mut read: Value) -> Value {
         read.as_object_mut().unwrap().remove(key);
     }
     let scrub = |record: &mut Value| {
-        for f in ["sys_id", "interaction", "number", "sys_created_on", "sys_updated_on", "opened_at", "closed_at"] {
+        for f in [
+            "sys_id",
+            "interaction",
+            "number",
+            "sys_created_on",
+            "sys_updated_on",
+            "opened_at",
+            "closed_at",
+        ] {
             if let Some(v) = record.get_mut(f) {
                 *v = json!("");
             }
