@@ -138,7 +138,10 @@ impl Repository for MemoryRepository {
 
     async fn read_record(&self, table: &'static Table, sys_id: &SysId) -> Result<Option<Record>> {
         let state = self.state();
-        let found = state.records(table).find(|r| r.sys_id() == sys_id.as_str()).cloned();
+        let found = state
+            .records(table)
+            .find(|r| r.sys_id() == sys_id.as_str())
+            .cloned();
         Ok(found)
     }
 
