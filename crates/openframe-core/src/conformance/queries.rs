@@ -16,6 +16,7 @@ use crate::repository::Repository;
 use crate::schema::{
     INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, STATES, TABLES, Table, field,
 };
+use crate::sys_id::SysId;
 
 use super::accounts::provider_application;
 use super::fixture::{AGENT, UNKNOWN, ok, sys_id};
@@ -810,9 +811,53 @@ pub async fn query_indexed_fields_among_many(repo: &Arc<dyn Repository>) {
         parsed(&PHONE_LOG, &format!("interaction={log}")),
         parsed(&RELATED_RECORD, &format!("interaction={last}")),
         parsed(&PHONE_LOG, &format!("sys_id={log}")),
+        TableQuery {
+            limit: 10,
+            offset: 150,
+            ..parsed(&INTERACTION, "ORDERBYDESCnumber")
+        },
     ];
     for q in &queries {
         known.assert_query(repo, q).await;
+    }
+
+    // Indexes follow their records: a changed or cleared client_session_id is found by its new value only
+    // (two interactions may share one), and phone logs an update adds are found by their interaction.
+    let ids: Vec<SysId> = interactions.iter().map(|r| sys_id(r.sys_id())).collect();
+    let changes = [
+        (5, json!("s-5-moved")),
+        (7, json!("s-8")),
+        (9, Value::Null),
+        (11, json!("s-1")),
+    ];
+    for (i, session) in &changes {
+        let body = json!({
+            "interaction": {"clientSessionId": session},
+            "phoneLogs": [{"call_id": format!("late-{i}")}]
+        });
+        corpus.update(&ids[*i], &body).await;
+    }
+    let known = corpus.known().await;
+    for (encoded, total) in [
+        ("client_session_id=s-5", 0),
+        ("client_session_id=s-5-moved", 1),
+        ("client_session_idSTARTSWITHs-5", 11),
+        ("client_session_id=s-7", 0),
+        ("client_session_id=s-8", 2),
+        ("client_session_id=s-9", 0),
+        ("client_session_idISEMPTY", 1),
+        ("client_session_id=s-1", 2),
+        ("client_session_id=s-11", 0),
+    ] {
+        let page = known
+            .assert_query(repo, &parsed(&INTERACTION, encoded))
+            .await;
+        assert_eq!(page.total, total, "suite data: {encoded}");
+    }
+    for (i, _) in &changes {
+        let q = parsed(&PHONE_LOG, &format!("interaction={}", ids[*i]));
+        let page = known.assert_query(repo, &q).await;
+        assert_eq!(page.total, 3, "suite data: query {}", describe(&q));
     }
 }
 
