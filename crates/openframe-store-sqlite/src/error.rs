@@ -4,8 +4,9 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 
-use openframe_core::Error;
+use openframe_core::{BoxError, Error};
 use rusqlite::ErrorCode;
 use rusqlite::ffi;
 
@@ -93,6 +94,68 @@ pub(crate) fn sqlite(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> Err
     }
 }
 
+/// One cause shared by the errors of several writes (a batch whose commit failed): displays as the cause,
+/// with the cause's own source.
+#[derive(Clone)]
+struct Shared {
+    /// What happened to this write because of the cause, when that is not the cause itself.
+    context: Option<&'static str>,
+    cause: Arc<BoxError>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.context {
+            Some(context) => write!(f, "{context}: {:?}", self.cause),
+            None => fmt::Debug::fmt(&self.cause, f),
+        }
+    }
+}
+
+impl fmt::Display for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.context {
+            Some(context) => write!(f, "{context}: {}", self.cause),
+            None => fmt::Display::fmt(&self.cause, f),
+        }
+    }
+}
+
+impl StdError for Shared {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.cause.source()
+    }
+}
+
+/// Makes copies of `e` for every write it fails, since an [`Error`] has one owner: each copy is of the same
+/// kind with the same message, and an `Unavailable` or `Internal` one shares the original source, prefixed
+/// with `context` when given.
+pub(crate) fn copies(e: Error, context: Option<&'static str>) -> impl Fn() -> Error {
+    let shared = |source: BoxError| Shared {
+        context,
+        cause: Arc::new(source),
+    };
+    let make: Box<dyn Fn() -> Error + Send> = match e {
+        Error::Invalid { field, rule } => Box::new(move || Error::Invalid {
+            field: field.clone(),
+            rule: rule.clone(),
+        }),
+        Error::NotFound { what } => Box::new(move || Error::NotFound { what }),
+        Error::Conflict { detail } => Box::new(move || Error::Conflict {
+            detail: detail.clone(),
+        }),
+        Error::Unavailable { source } => {
+            let shared = shared(source);
+            Box::new(move || Error::unavailable(shared.clone()))
+        }
+        Error::Internal { source } => {
+            let shared = shared(source);
+            Box::new(move || Error::internal(shared.clone()))
+        }
+    };
+    make
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +210,42 @@ mod tests {
             // The kind's own text, what a client could ever see, carries nothing of the driver's.
             assert_eq!(mapped.to_string(), "internal error");
         }
+    }
+
+    #[test]
+    fn copies_keep_the_kind_and_the_cause() {
+        let copy = copies(
+            sqlite("committing a write batch")(failure(ffi::SQLITE_IOERR_FSYNC)),
+            Some("rolled back with its batch"),
+        );
+        for _ in 0..2 {
+            let e = copy();
+            let Error::Unavailable { source } = &e else {
+                panic!("{e:?}");
+            };
+            assert!(
+                source
+                    .to_string()
+                    .starts_with("rolled back with its batch: committing a write batch: "),
+                "{source}"
+            );
+            assert!(
+                source.source().is_some(),
+                "the driver error stays reachable"
+            );
+        }
+        let copy = copies(
+            Error::Conflict {
+                detail: "taken".into(),
+            },
+            None,
+        );
+        assert!(matches!(copy(), Error::Conflict { detail } if detail == "taken"));
+        let copy = copies(Error::internal("boom"), None);
+        assert_eq!(
+            copy().to_string(),
+            "internal error",
+            "the message a client sees is the kind's"
+        );
     }
 }

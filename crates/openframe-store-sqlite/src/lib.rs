@@ -6,20 +6,37 @@
 //!
 //! ## What is durable when
 //!
-//! Every write method runs in one transaction, and returns only after that transaction has committed. The
-//! file is in WAL mode with `synchronous=FULL`, so a commit has been fsynced to the write-ahead log before
-//! the method returns: **a successful return means the write survives a crash of the process, of the
-//! operating system or a power cut** (as far as the disk honours flushes). An error means the transaction
-//! was rolled back and nothing of it was written; in particular an update whose plan fails writes nothing
-//! and returns the plan's error unchanged. A write whose caller stops waiting (a cancelled request) still
-//! commits or rolls back as a whole. An in-memory database is never durable: it ends with the repository.
+//! Every write method is all-or-nothing, and returns only after the transaction holding it has committed.
+//! The file is in WAL mode with `synchronous=FULL`, so a commit has been fsynced to the write-ahead log
+//! before any write in it returns: **a successful return means the write survives a crash of the process,
+//! of the operating system or a power cut** (as far as the disk honours flushes). An error means nothing of
+//! that write was stored; in particular an update whose plan fails writes nothing and returns the plan's
+//! error unchanged. A write whose caller stops waiting (a cancelled request) still commits or rolls back as
+//! a whole. An in-memory database is never durable: it ends with the repository.
+//!
+//! ### Group commit
+//!
+//! Concurrent writes share transactions: the writer thread takes every write queued when it is free (up
+//! to 256) and runs them in one `BEGIN IMMEDIATE` transaction, each inside its own `SAVEPOINT`, then
+//! commits once, with one fsync, and only then answers them all. So:
+//!
+//! - each write is still atomic and isolated: one that fails (a plan's error, a conflict, a panic in a
+//!   plan) is rolled back to its savepoint alone and gets its own error, while the others of its batch
+//!   commit;
+//! - no write is acknowledged before the commit of its batch is durable; if that commit fails, every write
+//!   of the batch that had succeeded gets the commit's error and none of them is stored (if SQLite itself
+//!   rolls the transaction back mid-batch, after an I/O error, the writes before that point fail alike and
+//!   the rest start a new transaction);
+//! - a write never waits for company: with nothing else queued it is a batch of one, committed at once.
+//!   Batches grow by themselves under load, as writes queue up while the previous commit is fsynced.
+//!
+//! Writes are applied in arrival order, so interaction numbers increase in the order creates arrived.
 //!
 //! ## Concurrency
 //!
 //! - **Writes** go through one connection, owned by a dedicated writer thread and fed by a channel, in
-//!   arrival order, each in its own `BEGIN IMMEDIATE` transaction. No SQLite work runs on the async
-//!   runtime's worker threads; a caller awaits a reply sent after the commit. (The job/commit split in
-//!   `writer.rs` is where group commit, several writes sharing one transaction and one fsync, will go.)
+//!   batches as above. No SQLite work runs on the async runtime's worker threads; a caller awaits a reply
+//!   sent after the commit.
 //! - **Reads** run on tokio's blocking pool, on a small pool of read-only connections (see
 //!   [`READ_CONNECTIONS`]), each read in one read transaction, so that an aggregate is read from one
 //!   snapshot; WAL lets them proceed while a write is in progress. An in-memory database has a single
@@ -144,6 +161,8 @@ impl fmt::Debug for SqliteRepository {
         f.debug_struct("SqliteRepository")
             .field("location", &self.location)
             .field("read_connections", &self.readers.len())
+            .field("write_batches", &self.writer.stats().batches)
+            .field("writes", &self.writer.stats().jobs)
             .finish_non_exhaustive()
     }
 }

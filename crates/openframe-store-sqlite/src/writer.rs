@@ -1,25 +1,36 @@
-//! The writer: one thread that owns the connection every write goes through, fed by a channel.
+//! The writer: one thread that owns the connection every write goes through, fed by a channel, with group
+//! commit.
 //!
-//! Each job runs in its own `BEGIN IMMEDIATE` transaction, committed only when the job succeeds; the
-//! caller's future resolves after the commit. A job is split into `run` (its writes, inside the
-//! transaction) and `finish` (its reply, after the commit) so that several jobs can later share one
-//! transaction and one fsync (group commit) without changing what a job is.
+//! The thread takes whatever jobs are queued (at least one, at most [`MAX_BATCH`]; it never waits for more)
+//! and runs them in one `BEGIN IMMEDIATE` transaction, each inside its own `SAVEPOINT`: a job that fails or
+//! panics is rolled back to its savepoint alone, and the others go on. One `COMMIT`, so one fsync of the WAL,
+//! then makes the whole batch durable, and only then is every job of the batch answered. Under load the
+//! queue fills while a commit is being fsynced, so batches grow with the load; a lone write is one job, one
+//! transaction, with no added wait.
+//!
+//! A job is split into `run` (its writes, inside the transaction) and `finish` (its reply, after the commit).
 
+use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
 use openframe_core::{Error, Result};
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use crate::error::sqlite;
+use crate::error::{copies, sqlite};
+
+/// The most jobs one transaction takes: bounds how long a batch holds the write lock and how much memory
+/// its jobs hold, while being above any sensible number of concurrent writers.
+pub(crate) const MAX_BATCH: usize = 256;
 
 /// A connection shared between the writer thread and (for an in-memory database) the readers.
 pub(crate) type SharedConnection = Arc<Mutex<Connection>>;
 
-/// Locks a shared connection. A poisoned lock is still usable: every job starts by rolling back whatever
+/// Locks a shared connection. A poisoned lock is still usable: every batch starts by rolling back whatever
 /// transaction a panic may have left open.
 pub(crate) fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(PoisonError::into_inner)
@@ -64,30 +75,44 @@ where
     }
 }
 
+/// Counts of the writer's work, for `Debug` and tests.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    /// Batches run (each one transaction, whether or not it committed).
+    pub batches: AtomicU64,
+    /// Jobs run.
+    pub jobs: AtomicU64,
+}
+
 /// The handle to the writer thread. Dropping it lets the thread finish the queued jobs, then waits for it.
 #[derive(Debug)]
 pub(crate) struct Writer {
     jobs: Option<mpsc::Sender<Box<dyn Job>>>,
     thread: Option<thread::JoinHandle<()>>,
+    stats: Arc<Stats>,
 }
 
 impl Writer {
     /// Starts the writer thread on `conn`.
     pub(crate) fn spawn(conn: SharedConnection) -> Result<Self> {
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
+        let stats = Arc::new(Stats::default());
+        let counts = Arc::clone(&stats);
         let thread = thread::Builder::new()
             .name("openframe-sqlite-writer".into())
-            .spawn(move || serve(&conn, &queue))
+            .spawn(move || serve(&conn, &queue, &counts))
             .map_err(|e| Error::internal(format!("starting the SQLite writer thread: {e}")))?;
         Ok(Writer {
             jobs: Some(jobs),
             thread: Some(thread),
+            stats,
         })
     }
 
-    /// Runs `op` in a write transaction on the writer thread and returns its value once committed. An
-    /// error from `op` rolls everything back and is returned unchanged.
-    pub(crate) async fn write<T, F>(&self, op: F) -> Result<T>
+    /// Queues `op` for the writer thread, at once (before the future is polled), and returns its value once
+    /// the transaction it ran in has committed. An error from `op` rolls its writes back (only its own) and
+    /// is returned unchanged.
+    pub(crate) fn write<T, F>(&self, op: F) -> impl Future<Output = Result<T>> + Send + 'static
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
@@ -98,17 +123,24 @@ impl Writer {
             value: None,
             reply,
         });
-        self.jobs
-            .as_ref()
-            .ok_or_else(stopped)?
-            .send(job)
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        let queued = match &self.jobs {
+            Some(jobs) => jobs.send(job).map_err(|_| stopped()),
+            None => Err(stopped()),
+        };
+        async move {
+            queued?;
+            answer.await.map_err(|_| stopped())?
+        }
     }
 
     /// Whether the writer thread is still taking jobs.
     pub(crate) fn is_running(&self) -> bool {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// The writer's counts so far.
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
     }
 }
 
@@ -131,38 +163,122 @@ fn stopped() -> Error {
     Error::internal("the SQLite writer thread has stopped")
 }
 
-/// The writer thread's loop: one job, one transaction.
-fn serve(conn: &Mutex<Connection>, queue: &mpsc::Receiver<Box<dyn Job>>) {
-    while let Ok(mut job) = queue.recv() {
-        let outcome = {
-            let mut conn = lock(conn);
-            in_transaction(&mut conn, job.as_mut())
-        };
-        job.finish(outcome);
+/// The writer thread's loop: every queued job (up to [`MAX_BATCH`]), one transaction, then the replies.
+fn serve(conn: &Mutex<Connection>, queue: &mpsc::Receiver<Box<dyn Job>>, stats: &Stats) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::new();
+    while let Ok(job) = queue.recv() {
+        batch.push(job);
+        batch.extend(queue.try_iter().take(MAX_BATCH - 1));
+        let outcomes = run_batch(&lock(conn), &mut batch);
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        // After the commit (and after the lock is released, so readers of an in-memory database go on).
+        for (job, outcome) in batch.drain(..).zip(outcomes) {
+            job.finish(outcome);
+        }
+        // A burst can leave a large allocation behind; keep what a normal batch needs.
+        batch.shrink_to(MAX_BATCH);
     }
 }
 
-/// Runs `job` in a `BEGIN IMMEDIATE` transaction: committed when it succeeds, rolled back when it fails or
-/// panics (a panic in an update plan must not take the writer down with it).
-fn in_transaction(conn: &mut Connection, job: &mut dyn Job) -> Result<()> {
+/// Runs `jobs` in one write transaction, each in a savepoint, and commits; returns each job's outcome in
+/// order. A job's `Ok` is final only when the commit succeeded: if the commit fails, every job that had
+/// succeeded gets the commit's error instead (a job that failed keeps its own error; nothing of it was
+/// written either way).
+fn run_batch(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> Vec<Result<()>> {
     if !conn.is_autocommit() {
-        // Only if an earlier rollback failed; the transaction it left must not absorb this job.
+        // Only if an earlier rollback failed; the transaction it left must not absorb this batch.
         let _ = conn.execute_batch("ROLLBACK");
     }
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sqlite("beginning a write transaction"))?;
-    let ran = panic::catch_unwind(AssertUnwindSafe(|| job.run(&tx)))
-        .unwrap_or_else(|_| Err(Error::internal("a write panicked; it was rolled back")));
-    match ran {
-        Ok(()) => tx.commit().map_err(sqlite("committing a write")),
-        Err(e) => {
-            // Dropping the transaction would roll back too, but silently; a failure here is retried by
-            // the next job's check above.
-            let _ = tx.rollback();
-            Err(e)
+    let mut outcomes: Vec<Result<()>> = Vec::with_capacity(jobs.len());
+    // Jobs whose writes are in the open transaction, waiting for its commit.
+    let mut uncommitted: Vec<usize> = Vec::new();
+    let mut open = false;
+    for (i, job) in jobs.iter_mut().enumerate() {
+        if !open {
+            if let Err(e) = execute(conn, "BEGIN IMMEDIATE", "beginning a write transaction") {
+                // Another process holds the lock past the busy timeout: the rest would wait as long.
+                let copy = copies(e, None);
+                outcomes.extend((i..jobs.len()).map(|_| Err(copy())));
+                return outcomes;
+            }
+            open = true;
+        }
+        match run_in_savepoint(conn, job.as_mut()) {
+            Ran::Done => {
+                outcomes.push(Ok(()));
+                uncommitted.push(i);
+            }
+            Ran::Failed(e) => outcomes.push(Err(e)),
+            Ran::TransactionLost(e) => {
+                // SQLite rolled back the whole transaction (it may on I/O errors, a full disk, or running
+                // out of memory), and with it the jobs before this one: they fail too. Later jobs start
+                // a new transaction.
+                let copy = copies(e, Some("rolled back with its write batch"));
+                for &j in &uncommitted {
+                    outcomes[j] = Err(copy());
+                }
+                outcomes.push(Err(copy()));
+                uncommitted.clear();
+                open = false;
+            }
         }
     }
+    if open && let Err(e) = execute(conn, "COMMIT", "committing a write batch") {
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        let copy = copies(e, None);
+        for &j in &uncommitted {
+            outcomes[j] = Err(copy());
+        }
+    }
+    outcomes
+}
+
+/// What became of one job of a batch.
+enum Ran {
+    /// Its writes are in the transaction.
+    Done,
+    /// It failed and its writes were rolled back; the transaction goes on.
+    Failed(Error),
+    /// The transaction itself is gone (SQLite rolled it back): this job failed, and so did the batch so far.
+    TransactionLost(Error),
+}
+
+/// Runs `job` inside a savepoint of the open transaction, rolled back to it if the job fails or panics (a
+/// panic in an update plan must take neither the writer nor the rest of the batch with it).
+fn run_in_savepoint(conn: &Connection, job: &mut dyn Job) -> Ran {
+    if let Err(e) = execute(conn, "SAVEPOINT job", "starting a write") {
+        return Ran::Failed(e);
+    }
+    let ran = panic::catch_unwind(AssertUnwindSafe(|| job.run(conn)))
+        .unwrap_or_else(|_| Err(Error::internal("a write panicked; it was rolled back")));
+    if conn.is_autocommit() {
+        return Ran::TransactionLost(ran.err().unwrap_or_else(|| {
+            Error::internal("a write ended its transaction; it was rolled back")
+        }));
+    }
+    let ended = match ran {
+        Ok(()) => execute(conn, "RELEASE job", "ending a write").map(|()| Ran::Done),
+        Err(e) => execute(conn, "ROLLBACK TO job", "rolling back a write")
+            .and_then(|()| execute(conn, "RELEASE job", "rolling back a write"))
+            .map(|()| Ran::Failed(e)),
+    };
+    // A savepoint that cannot be released or rolled back leaves the transaction in a state nothing
+    // should be committed from.
+    ended.unwrap_or_else(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        Ran::TransactionLost(e)
+    })
+}
+
+/// Runs one transaction-control statement, prepared once per connection.
+fn execute(conn: &Connection, sql: &str, doing: &'static str) -> Result<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute([]))
+        .map_err(sqlite(doing))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -171,7 +287,7 @@ mod tests {
 
     fn writer() -> (Writer, SharedConnection) {
         let conn = Connection::open_in_memory().expect("database");
-        conn.execute_batch("CREATE TABLE t (v INTEGER NOT NULL)")
+        conn.execute_batch("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)")
             .expect("table");
         let conn = Arc::new(Mutex::new(conn));
         (Writer::spawn(Arc::clone(&conn)).expect("writer"), conn)
@@ -181,6 +297,159 @@ mod tests {
         lock(conn)
             .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
             .expect("count")
+    }
+
+    fn values(conn: &SharedConnection) -> Vec<i64> {
+        let conn = lock(conn);
+        let mut stmt = conn.prepare("SELECT v FROM t ORDER BY v").expect("prepare");
+        stmt.query_map([], |row| row.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows")
+    }
+
+    fn insert(v: i64) -> impl FnOnce(&Connection) -> Result<()> + Send + 'static {
+        move |conn| {
+            conn.execute("INSERT INTO t VALUES (?1)", [v])
+                .map_err(sqlite("insert"))?;
+            Ok(())
+        }
+    }
+
+    /// Holds the writer thread inside a job until the returned sender is used (or dropped), so that the
+    /// jobs queued meanwhile make up the next batch, deterministically.
+    async fn hold(writer: &Writer) -> (mpsc::Sender<()>, impl Future<Output = Result<()>>) {
+        let (started, is_started) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let held = writer.write(move |_| {
+            let _ = started.send(());
+            let _ = released.recv();
+            Ok(())
+        });
+        tokio::task::spawn_blocking(move || is_started.recv())
+            .await
+            .expect("join")
+            .expect("the writer took the holding job");
+        (release, held)
+    }
+
+    fn batches(writer: &Writer) -> (u64, u64) {
+        let stats = writer.stats();
+        (
+            stats.batches.load(Ordering::Relaxed),
+            stats.jobs.load(Ordering::Relaxed),
+        )
+    }
+
+    #[tokio::test]
+    async fn queued_jobs_share_a_batch_and_a_failing_or_panicking_one_fails_alone() {
+        let (writer, conn) = writer();
+        let (release, held) = hold(&writer).await;
+        let a = writer.write(insert(1));
+        let b = writer.write(|conn| {
+            insert(2)(conn)?;
+            Err::<(), _>(Error::invalid("field", "rule"))
+        });
+        let c = writer.write(insert(3));
+        let d = writer.write(|conn| -> Result<()> {
+            insert(4)(conn)?;
+            panic!("a bug in a plan");
+        });
+        let e = writer.write(|conn| {
+            // A constraint violation fails only its statement; the job's other write goes with it.
+            insert(5)(conn)?;
+            conn.execute("INSERT INTO t VALUES (NULL)", [])
+                .map_err(sqlite("insert"))?;
+            Ok(())
+        });
+        let f = writer.write(insert(6));
+        drop(release);
+        held.await.expect("the holding job");
+        assert!(a.await.is_ok());
+        assert!(matches!(b.await, Err(Error::Invalid { field, .. }) if field == "field"));
+        assert!(c.await.is_ok());
+        assert!(matches!(d.await, Err(Error::Internal { .. })));
+        assert!(matches!(e.await, Err(Error::Internal { .. })));
+        assert!(f.await.is_ok());
+        assert_eq!(values(&conn), [1, 3, 6]);
+        assert_eq!(
+            batches(&writer),
+            (2, 7),
+            "the holding job, then one batch of six"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_fails_every_job_of_the_batch() {
+        let (writer, conn) = writer();
+        lock(&conn)
+            .execute_batch(
+                "PRAGMA foreign_keys = ON;
+                 CREATE TABLE parent (id INTEGER PRIMARY KEY);
+                 CREATE TABLE child (parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);",
+            )
+            .expect("tables");
+        let (release, held) = hold(&writer).await;
+        let a = writer.write(insert(1));
+        // A deferred foreign key is checked at COMMIT: this job succeeds, the commit then fails.
+        let orphan = writer.write(|conn| {
+            conn.execute("INSERT INTO child VALUES (42)", [])
+                .map_err(sqlite("insert"))?;
+            Ok(())
+        });
+        let failed = writer.write(|_| Err::<(), _>(Error::NotFound { what: "thing" }));
+        let c = writer.write(insert(3));
+        drop(release);
+        held.await.expect("the holding job");
+        for outcome in [a.await, orphan.await, c.await] {
+            assert!(
+                matches!(outcome, Err(Error::Internal { .. })),
+                "{outcome:?}"
+            );
+        }
+        assert!(matches!(
+            failed.await,
+            Err(Error::NotFound { what: "thing" })
+        ));
+        assert_eq!(count(&conn), 0);
+        writer.write(insert(4)).await.expect("the next batch");
+        assert_eq!(values(&conn), [4]);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_lost_mid_batch_fails_the_jobs_before_and_not_after() {
+        let (writer, conn) = writer();
+        let (release, held) = hold(&writer).await;
+        let a = writer.write(insert(1));
+        // What SQLite does on some I/O errors: it rolls the whole transaction back.
+        let lost = writer.write(|conn| {
+            insert(2)(conn)?;
+            conn.execute_batch("ROLLBACK").map_err(sqlite("rollback"))
+        });
+        let c = writer.write(insert(3));
+        drop(release);
+        held.await.expect("the holding job");
+        assert!(matches!(a.await, Err(Error::Internal { .. })));
+        assert!(matches!(lost.await, Err(Error::Internal { .. })));
+        assert!(c.await.is_ok());
+        assert_eq!(values(&conn), [3]);
+        assert_eq!(batches(&writer), (2, 4));
+    }
+
+    #[tokio::test]
+    async fn many_concurrent_writes_all_land() {
+        let (writer, conn) = writer();
+        let writer = Arc::new(writer);
+        let tasks: Vec<_> = (0..500)
+            .map(|v| tokio::spawn(writer.write(insert(v))))
+            .collect();
+        for task in tasks {
+            task.await.expect("join").expect("write");
+        }
+        assert_eq!(values(&conn), (0..500).collect::<Vec<_>>());
+        let (batches, jobs) = batches(&writer);
+        assert_eq!(jobs, 500);
+        assert!(batches <= 500);
     }
 
     #[tokio::test]
