@@ -21,8 +21,9 @@ use super::query_steps::{QueryStep, query_step};
 /// Most operations in one case.
 pub(crate) const MAX_STEPS: usize = 12;
 
-/// `inbound_id`s of provider applications: the first is registered before every case.
-pub(crate) const PROVIDERS: [&str; 3] = ["gen-1", "gen_2", "gen%"];
+/// `inbound_id`s of provider applications: the first is registered before every case; the last differs
+/// from it only in case.
+pub(crate) const PROVIDERS: [&str; 4] = ["gen-1", "gen_2", "gen%", "GEN-1"];
 
 /// User names the operations add and look up.
 pub(crate) const USERS: [&str; 4] = ["agent", "Agent", "sup_1", "sup%1"];

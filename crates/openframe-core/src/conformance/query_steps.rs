@@ -20,39 +20,41 @@ use super::fixture::AGENT;
 use super::operations::{DOCS, OTHER};
 
 /// Fields queries name, per table in [`TABLES`]'s order: those the generated requests set, and the keys.
+/// The first [`FAVOURED`] of each are named more often: free text, numbers kept as text and references,
+/// where exact comparison and byte order differ most from the alternatives.
 const QUERY_FIELDS: [&[&str]; 4] = [
     &[
+        field::SHORT_DESCRIPTION,
+        field::CLIENT_SESSION_ID,
+        field::DURATION,
         field::STATE,
         field::DIRECTION,
-        field::SHORT_DESCRIPTION,
         field::WORK_NOTES,
-        field::CLIENT_SESSION_ID,
         field::NUMBER,
         field::ASSIGNED_TO,
         field::INBOUND_ID,
         field::PROVIDER_APPLICATION,
         field::CLOSED_AT,
-        field::DURATION,
         field::SYS_MOD_COUNT,
         field::SYS_ID,
         field::CALLER_PHONE_NUMBER,
     ],
     &[
         field::CALL_ID,
-        field::CALL_TYPE,
+        field::DURATION,
         field::INTERACTION,
+        field::CALL_TYPE,
         field::AGENT,
         field::START_TIME,
         field::END_TIME,
-        field::DURATION,
         field::PHONE_NUMBER,
         field::SYS_ID,
         field::SYS_MOD_COUNT,
     ],
     &[
         field::DOCUMENT_TABLE,
-        field::DOCUMENT_ID,
         field::INTERACTION,
+        field::DOCUMENT_ID,
         field::SYS_ID,
     ],
     &[
@@ -62,6 +64,14 @@ const QUERY_FIELDS: [&[&str]; 4] = [
         field::SYS_ID,
     ],
 ];
+
+/// How many fields at the head of each [`QUERY_FIELDS`] list are favoured.
+const FAVOURED: usize = 3;
+
+/// An index into a [`QUERY_FIELDS`] list (taken modulo its length): half the time a favoured one.
+fn field_index() -> impl Strategy<Value = usize> {
+    prop_oneof![0..FAVOURED, 0..16usize]
+}
 
 /// The operators, plainest first.
 const OPS: [query::Op; 6] = [
@@ -284,11 +294,11 @@ pub(crate) fn query_step() -> impl Strategy<Value = QueryStep> {
         3 => (0..64usize, select(parts)).prop_map(|(n, part)| Operand::Stored { n, part }),
         2 => select(pool_operands()).prop_map(Operand::Pool),
     ];
-    let condition = (0..16usize, 0..OPS.len(), operand);
+    let condition = (field_index(), 0..OPS.len(), operand);
     (
         0..TABLES.len(),
         vec(vec(condition, 1..3), 0..4),
-        vec((0..16usize, any::<bool>()), 0..3),
+        vec((field_index(), any::<bool>()), 0..3),
         prop_oneof![3 => Just(DEFAULT_LIMIT), 2 => 1..5usize],
         prop_oneof![3 => Just(0usize), 1 => 1..6usize],
     )
