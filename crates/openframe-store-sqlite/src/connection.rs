@@ -6,6 +6,7 @@ use std::time::Duration;
 use openframe_core::{Error, Result};
 use rusqlite::{Connection, OpenFlags};
 
+use crate::checkpoint;
 use crate::error::{map, sqlite};
 
 /// How long a statement waits for another process's lock before failing with `SQLITE_BUSY`
@@ -33,6 +34,18 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
             path.display()
         )));
     }
+    // Checkpoints run on the checkpointer's thread, not inside the writer's commits.
+    checkpoint::track_wal(&conn);
+    Ok(conn)
+}
+
+/// Opens the checkpointer's connection to a database the writer has already set up: read-write, since a
+/// checkpoint writes the database file.
+pub(crate) fn open_checkpointer(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| opening(e, path))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| opening(e, path))?;
     Ok(conn)
 }
 

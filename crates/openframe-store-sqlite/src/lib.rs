@@ -32,6 +32,11 @@
 //!
 //! Writes are applied in arrival order, so interaction numbers increase in the order creates arrived.
 //!
+//! Checkpoints (copying the WAL into the database file) do not hold up commits: a checkpointer thread runs
+//! them on a connection of its own once the WAL passes 1000 pages, and the writer rewinds the WAL itself,
+//! between batches, only if it passes 8000 pages (32 MiB) anyway; `checkpoint.rs` says why both. A commit
+//! is durable once its WAL frames are fsynced, whether or not they were checkpointed.
+//!
 //! ## Concurrency
 //!
 //! - **Writes** go through one connection, owned by a dedicated writer thread and fed by a channel, in
@@ -86,6 +91,7 @@
 
 #![warn(missing_docs)]
 
+mod checkpoint;
 mod connection;
 mod error;
 mod migrations;
@@ -108,6 +114,7 @@ use openframe_core::{
     User,
 };
 
+use crate::checkpoint::Checkpointer;
 use crate::readers::Readers;
 use crate::writer::Writer;
 
@@ -135,9 +142,10 @@ impl SqliteRepository {
         let readers = (0..READ_CONNECTIONS)
             .map(|_| connection::open_reader(path).map(|c| Arc::new(Mutex::new(c))))
             .collect::<Result<Vec<_>>>()?;
+        let checkpointer = Checkpointer::spawn(connection::open_checkpointer(path)?)?;
         Ok(SqliteRepository {
             location: path.display().to_string(),
-            writer: Writer::spawn(Arc::new(Mutex::new(conn)))?,
+            writer: Writer::spawn(Arc::new(Mutex::new(conn)), Some(checkpointer))?,
             readers: Arc::new(Readers::new(readers)),
         })
     }
@@ -150,7 +158,7 @@ impl SqliteRepository {
         let conn = Arc::new(Mutex::new(conn));
         Ok(SqliteRepository {
             location: ":memory:".to_owned(),
-            writer: Writer::spawn(Arc::clone(&conn))?,
+            writer: Writer::spawn(Arc::clone(&conn), None)?,
             readers: Arc::new(Readers::new(vec![conn])),
         })
     }

@@ -21,6 +21,7 @@ use openframe_core::{Error, Result};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use crate::checkpoint::{self, Checkpointer};
 use crate::error::{copies, sqlite};
 
 /// The most jobs one transaction takes: bounds how long a batch holds the write lock and how much memory
@@ -93,14 +94,18 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`.
-    pub(crate) fn spawn(conn: SharedConnection) -> Result<Self> {
+    /// Starts the writer thread on `conn`, with the `checkpointer` of a file database (which the thread
+    /// owns from then on).
+    pub(crate) fn spawn(
+        conn: SharedConnection,
+        checkpointer: Option<Checkpointer>,
+    ) -> Result<Self> {
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
         let stats = Arc::new(Stats::default());
         let counts = Arc::clone(&stats);
         let thread = thread::Builder::new()
             .name("openframe-sqlite-writer".into())
-            .spawn(move || serve(&conn, &queue, &counts))
+            .spawn(move || serve(&conn, &queue, &counts, checkpointer.as_ref()))
             .map_err(|e| Error::internal(format!("starting the SQLite writer thread: {e}")))?;
         Ok(Writer {
             jobs: Some(jobs),
@@ -163,8 +168,14 @@ fn stopped() -> Error {
     Error::internal("the SQLite writer thread has stopped")
 }
 
-/// The writer thread's loop: every queued job (up to [`MAX_BATCH`]), one transaction, then the replies.
-fn serve(conn: &Mutex<Connection>, queue: &mpsc::Receiver<Box<dyn Job>>, stats: &Stats) {
+/// The writer thread's loop: every queued job (up to [`MAX_BATCH`]), one transaction, then the replies, then
+/// whatever checkpointing the WAL's size calls for (see `checkpoint.rs`).
+fn serve(
+    conn: &Mutex<Connection>,
+    queue: &mpsc::Receiver<Box<dyn Job>>,
+    stats: &Stats,
+    checkpointer: Option<&Checkpointer>,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::new();
     while let Ok(job) = queue.recv() {
         batch.push(job);
@@ -178,6 +189,18 @@ fn serve(conn: &Mutex<Connection>, queue: &mpsc::Receiver<Box<dyn Job>>, stats: 
         }
         // A burst can leave a large allocation behind; keep what a normal batch needs.
         batch.shrink_to(MAX_BATCH);
+        let pages = checkpoint::wal_pages();
+        if pages >= checkpoint::WAL_LIMIT_PAGES {
+            // Failing (the checkpointer or a reader is on the WAL) only leaves the WAL long for now: the
+            // next batch tries again.
+            if checkpoint::restart(&lock(conn)).is_ok() {
+                checkpoint::wal_rewound();
+            }
+        } else if pages >= checkpoint::CHECKPOINT_PAGES
+            && let Some(checkpointer) = checkpointer
+        {
+            checkpointer.nudge();
+        }
     }
 }
 
@@ -290,7 +313,10 @@ mod tests {
         conn.execute_batch("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)")
             .expect("table");
         let conn = Arc::new(Mutex::new(conn));
-        (Writer::spawn(Arc::clone(&conn)).expect("writer"), conn)
+        (
+            Writer::spawn(Arc::clone(&conn), None).expect("writer"),
+            conn,
+        )
     }
 
     fn count(conn: &SharedConnection) -> i64 {
