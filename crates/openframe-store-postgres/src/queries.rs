@@ -4,7 +4,7 @@
 use std::sync::{Arc, LazyLock};
 
 use openframe_core::schema::{
-    INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, TABLES, Table,
+    INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, TABLES, Table, field,
 };
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgArguments, Postgres};
@@ -32,26 +32,31 @@ fn named(text: String) -> Named {
 }
 
 /// The queries built from the schema.
+///
+/// The interaction paths take one statement each (plus the transaction around an update), so each costs as
+/// few round trips as it can: a create is one statement, a load is one, an update is the row lock, one read
+/// of the rest and one write. Children travel as one `text[]` per column in (see [`crate::rows::bind_columns`])
+/// and one flat `text[]` per table out (see [`crate::rows::records_from_flat`]). Each text is the same for
+/// every call, so sqlx prepares it once per connection and reuses it (its statement cache).
 #[derive(Debug)]
 pub(crate) struct Queries {
-    /// `$1`: sys_id.
-    pub select_interaction: Named,
+    /// Creates an interaction with its context, phone logs and related records, numbering it from the
+    /// sequence; returns its number, or no row when the sys_id is taken (then nothing is written and no
+    /// number taken). Binds: each interaction field in column order except `number` (`$1` is the sys_id);
+    /// the context's names and values (`text[]` each); one `text[]` per phone-log column, then per
+    /// related-record column, rows in creation order; the number's prefix (`text`) and least digits (`int4`).
+    pub create_interaction: Named,
+    /// `$1`: sys_id. The interaction's columns, then [`children`]'s three arrays; no row when there is none.
+    pub load_interaction: Named,
     /// `$1`: sys_id; locks the row until the transaction ends.
     pub select_interaction_for_update: Named,
-    /// One bind per field in column order.
-    pub insert_interaction: Named,
-    /// One bind per field in column order; `$1` (sys_id) picks the row.
-    pub update_interaction: Named,
-    /// `$1`: interaction sys_id; in creation order.
-    pub select_phone_logs: Named,
-    /// One `text[]` bind per field in column order; rows keep the order of the arrays.
-    pub insert_phone_logs: Named,
-    /// One `text[]` bind per field in column order; rows are matched by sys_id, keeping their position.
-    pub update_phone_logs: Named,
-    /// `$1`: interaction sys_id; in creation order.
-    pub select_related_records: Named,
-    /// One `text[]` bind per field in column order; rows keep the order of the arrays.
-    pub insert_related_records: Named,
+    /// `$1`: sys_id. [`children`]'s three arrays.
+    pub load_children: Named,
+    /// Writes an update's change in one statement. Binds: each interaction field in column order (`$1`, the
+    /// sys_id, picks the row); the context names to remove (`text[]`, none of them also set); the names and
+    /// values to set; one `text[]` per phone-log column of the logs to rewrite (matched by sys_id), then of
+    /// the logs to append; one `text[]` per related-record column of the records to append.
+    pub write_change: Named,
     /// One bind per field in column order.
     pub insert_provider_application: Named,
     /// `$1`: inbound_id.
@@ -72,41 +77,27 @@ impl Queries {
 
 /// The queries, built on first use.
 pub(crate) static QUERIES: LazyLock<Queries> = LazyLock::new(|| Queries {
-    select_interaction: named(format!(
-        "SELECT {} FROM interaction WHERE sys_id = $1",
-        columns(&INTERACTION)
+    create_interaction: create_interaction(),
+    load_interaction: named(format!(
+        "SELECT {}, {} FROM interaction AS i WHERE i.sys_id = $1",
+        qualified("i", &INTERACTION),
+        children("$1"),
     )),
     select_interaction_for_update: named(format!(
         "SELECT {} FROM interaction WHERE sys_id = $1 FOR UPDATE",
         columns(&INTERACTION)
     )),
-    insert_interaction: insert_values(&INTERACTION),
-    update_interaction: named(format!(
-        "UPDATE interaction SET {} WHERE sys_id = $1",
-        INTERACTION
-            .field_names()
-            .enumerate()
-            .skip(1)
-            .map(|(i, name)| format!("{name} = ${}", i + 1))
+    load_children: named(format!("SELECT {}", children("$1"))),
+    write_change: write_change(),
+    insert_provider_application: named(format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        PROVIDER_APPLICATION.name,
+        columns(&PROVIDER_APPLICATION),
+        (1..=PROVIDER_APPLICATION.fields.len())
+            .map(|i| format!("${i}"))
             .collect::<Vec<_>>()
             .join(", ")
     )),
-    select_phone_logs: select_children(&PHONE_LOG),
-    insert_phone_logs: insert_unnest(&PHONE_LOG),
-    update_phone_logs: named(format!(
-        "UPDATE {table} AS t SET {sets} FROM {unnest} WHERE t.sys_id = u.sys_id",
-        table = PHONE_LOG.name,
-        sets = PHONE_LOG
-            .field_names()
-            .skip(1)
-            .map(|name| format!("{name} = u.{name}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        unnest = unnest(&PHONE_LOG, false),
-    )),
-    select_related_records: select_children(&RELATED_RECORD),
-    insert_related_records: insert_unnest(&RELATED_RECORD),
-    insert_provider_application: insert_values(&PROVIDER_APPLICATION),
     select_provider_application: named(format!(
         "SELECT {} FROM {} WHERE inbound_id = $1",
         columns(&PROVIDER_APPLICATION),
@@ -121,78 +112,158 @@ pub(crate) static QUERIES: LazyLock<Queries> = LazyLock::new(|| Queries {
     }),
 });
 
+/// Hands out `$1`, `$2`, … in the order the binds will be added.
+#[derive(Default)]
+struct Params(usize);
+
+impl Params {
+    fn next(&mut self) -> String {
+        self.0 += 1;
+        format!("${}", self.0)
+    }
+
+    /// `n` placeholders, each cast to `text[]`.
+    fn arrays(&mut self, n: usize) -> Vec<String> {
+        (0..n).map(|_| format!("{}::text[]", self.next())).collect()
+    }
+}
+
 /// The table's columns in field order, comma-separated.
 fn columns(table: &Table) -> String {
     table.field_names().collect::<Vec<_>>().join(", ")
 }
 
-/// `$1, $2, …` for each field of `table`.
-fn placeholders(table: &Table) -> String {
-    (1..=table.fields.len())
-        .map(|i| format!("${i}"))
+/// The table's columns in field order, each prefixed with `alias.`.
+fn qualified(alias: &str, table: &Table) -> String {
+    table
+        .field_names()
+        .map(|name| format!("{alias}.{name}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn insert_values(table: &Table) -> Named {
-    named(format!(
-        "INSERT INTO {} ({}) VALUES ({})",
-        table.name,
-        columns(table),
-        placeholders(table)
-    ))
+/// `UNNEST(<arrays>) WITH ORDINALITY AS u(<columns>, ord)`: one row per array element, numbered.
+fn unnest(table: &Table, arrays: &[String]) -> String {
+    format!(
+        "UNNEST({}) WITH ORDINALITY AS u({}, ord)",
+        arrays.join(", "),
+        columns(table)
+    )
 }
 
-fn select_children(table: &Table) -> Named {
-    named(format!(
-        "SELECT {} FROM {} WHERE interaction = $1 ORDER BY created_seq",
-        columns(table),
-        table.name
-    ))
-}
-
-/// `UNNEST($1::text[], …) [WITH ORDINALITY] AS u(<columns>[, ord])`: one row per array element.
-fn unnest(table: &Table, ordinality: bool) -> String {
-    let arrays = (1..=table.fields.len())
-        .map(|i| format!("${i}::text[]"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if ordinality {
-        format!(
-            "UNNEST({arrays}) WITH ORDINALITY AS u({}, ord)",
-            columns(table)
-        )
-    } else {
-        format!("UNNEST({arrays}) AS u({})", columns(table))
-    }
-}
-
-/// A multi-row insert from one array per column. `ORDER BY ord` makes the identity column (`created_seq`)
-/// follow the arrays' order, which is creation order.
-fn insert_unnest(table: &Table) -> Named {
-    named(format!(
-        "INSERT INTO {name} ({cols}) SELECT {cols} FROM {unnest} ORDER BY ord",
+/// A multi-row insert into `table` from one array per column, joined to `from` (a one-row guard, or
+/// nothing). `ORDER BY ord` makes the identity column (`created_seq`) follow the arrays' order, which is
+/// creation order.
+fn insert_unnest(table: &Table, arrays: &[String], from: &str) -> String {
+    format!(
+        "INSERT INTO {name} ({cols}) SELECT {u_cols} FROM {from}{unnest} ORDER BY u.ord",
         name = table.name,
         cols = columns(table),
-        unnest = unnest(table, true),
+        u_cols = qualified("u", table),
+        unnest = unnest(table, arrays),
+    )
+}
+
+/// One flat `text[]` per child table of interaction `id`: each row's columns in order, rows one after the
+/// other (context by name, the others in creation order), so that one statement reads them all without a
+/// row per child. Context rows are (name, value).
+fn children(id: &str) -> String {
+    let flat = |table: &str, cols: &str, order: &str| {
+        format!(
+            "ARRAY(SELECT u.v FROM {table} AS c, unnest(ARRAY[{cols}]) WITH ORDINALITY AS u(v, o) \
+             WHERE c.interaction = {id} ORDER BY {order}, u.o)"
+        )
+    };
+    [
+        flat("interaction_context", "c.name, c.value", "c.name"),
+        flat(PHONE_LOG.name, &qualified("c", &PHONE_LOG), "c.created_seq"),
+        flat(
+            RELATED_RECORD.name,
+            &qualified("c", &RELATED_RECORD),
+            "c.created_seq",
+        ),
+    ]
+    .join(", ")
+}
+
+fn create_interaction() -> Named {
+    let mut p = Params::default();
+    let mut values = Vec::new();
+    for name in INTERACTION.field_names() {
+        values.push(if name == field::NUMBER {
+            None // filled in below, once its binds are numbered
+        } else {
+            Some(p.next())
+        });
+    }
+    let (context_names, context_values) = (p.next(), p.next());
+    let logs = p.arrays(PHONE_LOG.fields.len());
+    let related = p.arrays(RELATED_RECORD.fields.len());
+    let (prefix, digits) = (p.next(), p.next());
+    // format_number: the prefix, then the counter zero-padded to at least `digits` digits.
+    let number =
+        format!("{prefix} || lpad(num.n::text, greatest({digits}::int, length(num.n::text)), '0')");
+    let values = values
+        .into_iter()
+        .map(|v| v.unwrap_or_else(|| number.clone()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    named(format!(
+        "WITH num AS (SELECT nextval('interaction_number') AS n \
+           WHERE NOT EXISTS (SELECT 1 FROM interaction WHERE sys_id = $1)), \
+         created AS (INSERT INTO interaction ({cols}) SELECT {values} FROM num RETURNING sys_id, number), \
+         context AS (INSERT INTO interaction_context (interaction, name, value) \
+           SELECT created.sys_id, u.name, u.value \
+           FROM created, UNNEST({context_names}::text[], {context_values}::text[]) AS u(name, value)), \
+         logs AS ({logs}), \
+         related AS ({related}) \
+         SELECT number FROM created",
+        cols = columns(&INTERACTION),
+        logs = insert_unnest(&PHONE_LOG, &logs, "created, "),
+        related = insert_unnest(&RELATED_RECORD, &related, "created, "),
     ))
 }
 
-/// Selects whether the interaction exists (a create checks before it takes a number).
-pub(crate) const INTERACTION_EXISTS: &str =
-    "SELECT EXISTS (SELECT 1 FROM interaction WHERE sys_id = $1)";
-/// The next interaction number.
-pub(crate) const NEXT_NUMBER: &str = "SELECT nextval('interaction_number')";
-/// `$1`: interaction; in name order.
-pub(crate) const SELECT_CONTEXT: &str =
-    "SELECT name, value FROM interaction_context WHERE interaction = $1 ORDER BY name";
-/// `$1`: interaction, `$2`/`$3`: names and values; sets each, replacing what was there.
-pub(crate) const UPSERT_CONTEXT: &str = "INSERT INTO interaction_context (interaction, name, value) \
-     SELECT $1, u.name, u.value FROM UNNEST($2::text[], $3::text[]) AS u(name, value) \
-     ON CONFLICT (interaction, name) DO UPDATE SET value = EXCLUDED.value";
-/// `$1`: interaction, `$2`: the names to remove.
-pub(crate) const DELETE_CONTEXT: &str =
-    "DELETE FROM interaction_context WHERE interaction = $1 AND name = ANY($2::text[])";
+fn write_change() -> Named {
+    let mut p = Params::default();
+    let interaction: Vec<String> = INTERACTION.field_names().map(|_| p.next()).collect();
+    let removed = p.next();
+    let (set_names, set_values) = (p.next(), p.next());
+    let rewritten = p.arrays(PHONE_LOG.fields.len());
+    let appended = p.arrays(PHONE_LOG.fields.len());
+    let related = p.arrays(RELATED_RECORD.fields.len());
+    let sys_id = &interaction[0];
+    named(format!(
+        "WITH removed AS (DELETE FROM interaction_context \
+           WHERE interaction = {sys_id} AND name = ANY({removed}::text[])), \
+         set_context AS (INSERT INTO interaction_context (interaction, name, value) \
+           SELECT {sys_id}, u.name, u.value FROM UNNEST({set_names}::text[], {set_values}::text[]) AS u(name, value) \
+           ON CONFLICT (interaction, name) DO UPDATE SET value = EXCLUDED.value), \
+         rewritten AS (UPDATE {logs} AS t SET {log_sets} FROM {rewritten} \
+           WHERE t.sys_id = u.sys_id AND t.interaction = {sys_id}), \
+         appended AS ({appended}), \
+         related AS ({related}) \
+         UPDATE interaction SET {sets} WHERE sys_id = {sys_id}",
+        logs = PHONE_LOG.name,
+        log_sets = PHONE_LOG
+            .field_names()
+            .skip(1)
+            .map(|name| format!("{name} = u.{name}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        rewritten = unnest(&PHONE_LOG, &rewritten),
+        appended = insert_unnest(&PHONE_LOG, &appended, ""),
+        related = insert_unnest(&RELATED_RECORD, &related, ""),
+        sets = INTERACTION
+            .field_names()
+            .zip(&interaction)
+            .skip(1)
+            .map(|(name, param)| format!("{name} = {param}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    ))
+}
+
 /// `$1`..`$4`: sys_id, user_name, password_hash, roles.
 pub(crate) const INSERT_USER: &str =
     "INSERT INTO users (sys_id, user_name, password_hash, roles) VALUES ($1, $2, $3, $4)";
@@ -216,24 +287,77 @@ mod tests {
     use super::*;
 
     #[test]
-    fn queries_name_every_column_in_order() {
-        assert_eq!(
-            QUERIES.select_related_records.text(),
-            "SELECT sys_id, sys_created_on, sys_created_by, sys_updated_on, sys_updated_by, sys_mod_count, \
-             interaction, document_table, document_id FROM interaction_related_record \
-             WHERE interaction = $1 ORDER BY created_seq"
-        );
-        let insert = QUERIES.insert_phone_logs.text();
-        assert!(insert.contains("$15::text[]) WITH ORDINALITY"), "{insert}");
-        assert!(!insert.contains("$16"), "{insert}");
-        let update = QUERIES.update_interaction.text();
+    fn create_numbers_its_binds_in_column_order() {
+        let create = QUERIES.create_interaction.text();
         assert!(
-            update.starts_with("UPDATE interaction SET sys_created_on = $2,"),
-            "{update}"
+            create.contains(
+                "SELECT $1, $2, $3, $4, $5, $6, $57 || lpad(num.n::text, greatest($58::int, \
+                 length(num.n::text)), '0'), $7, $8,"
+            ),
+            "{create}"
+        );
+        // 30 interaction values, 2 context arrays, 15 phone-log arrays, 9 related-record arrays, 2 for the
+        // number.
+        assert!(create.contains("$30 FROM num RETURNING"), "{create}");
+        assert!(
+            create.contains("UNNEST($31::text[], $32::text[]) AS u(name, value)"),
+            "{create}"
         );
         assert!(
-            update.ends_with("channel_metadata_table = $31 WHERE sys_id = $1"),
-            "{update}"
+            create.contains("FROM created, UNNEST($33::text[],"),
+            "{create}"
+        );
+        assert!(create.contains("$56::text[]) WITH ORDINALITY"), "{create}");
+        assert!(!create.contains("$59"), "{create}");
+    }
+
+    #[test]
+    fn write_change_numbers_its_binds_in_column_order() {
+        let write = QUERIES.write_change.text();
+        assert!(
+            write.ends_with(
+                "UPDATE interaction SET sys_created_on = $2, sys_created_by = $3, sys_updated_on = $4, \
+                 sys_updated_by = $5, sys_mod_count = $6, number = $7, type = $8, state = $9, \
+                 direction = $10, short_description = $11, assigned_to = $12, opened_for = $13, \
+                 opened_by = $14, opened_at = $15, closed_at = $16, closed_by = $17, account = $18, \
+                 contact = $19, consumer = $20, queue = $21, assignment_group = $22, parent = $23, \
+                 work_notes = $24, duration = $25, caller_phone_number = $26, user_phone_number = $27, \
+                 client_session_id = $28, inbound_id = $29, provider_application = $30, \
+                 channel_metadata_table = $31 WHERE sys_id = $1"
+            ),
+            "{write}"
+        );
+        assert!(write.contains("name = ANY($32::text[])"), "{write}");
+        assert!(
+            write.contains("UNNEST($33::text[], $34::text[])"),
+            "{write}"
+        );
+        assert!(write.contains("FROM UNNEST($35::text[],"), "{write}");
+        assert!(write.contains("$49::text[]) WITH ORDINALITY"), "{write}");
+        assert!(write.contains("UNNEST($50::text[],"), "{write}");
+        assert!(write.contains("$73::text[]) WITH ORDINALITY"), "{write}");
+        assert!(!write.contains("$74"), "{write}");
+    }
+
+    #[test]
+    fn children_come_back_flat_in_order() {
+        let load = QUERIES.load_interaction.text();
+        assert!(
+            load.starts_with("SELECT i.sys_id, i.sys_created_on,"),
+            "{load}"
+        );
+        assert!(
+            load.contains(
+                "ARRAY(SELECT u.v FROM interaction_related_record AS c, unnest(ARRAY[c.sys_id, \
+                 c.sys_created_on, c.sys_created_by, c.sys_updated_on, c.sys_updated_by, c.sys_mod_count, \
+                 c.interaction, c.document_table, c.document_id]) WITH ORDINALITY AS u(v, o) \
+                 WHERE c.interaction = $1 ORDER BY c.created_seq, u.o)"
+            ),
+            "{load}"
+        );
+        assert!(
+            load.ends_with("FROM interaction AS i WHERE i.sys_id = $1"),
+            "{load}"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! Records to binds and rows to records: one TEXT column per field, in the table's column order.
 
-use openframe_core::schema::Table;
+use openframe_core::aggregate::{Context, InteractionAggregate};
+use openframe_core::schema::{PHONE_LOG, RELATED_RECORD, Table};
 use openframe_core::{Error, Record, Result};
 use sqlx::Row;
 use sqlx::postgres::{PgArguments, PgRow, Postgres};
@@ -8,10 +9,12 @@ use sqlx::query::Query;
 
 type PgQuery = Query<'static, Postgres, PgArguments>;
 
-/// Binds each value of `record`, in column order.
-pub(crate) fn bind_record(mut query: PgQuery, record: &Record) -> PgQuery {
-    for value in record.values() {
-        query = query.bind(value.as_str());
+/// Binds each value of `record`, in column order, leaving out field `except` if given.
+pub(crate) fn bind_record(mut query: PgQuery, record: &Record, except: Option<&str>) -> PgQuery {
+    for (name, value) in record.iter() {
+        if Some(name) != except {
+            query = query.bind(value);
+        }
     }
     query
 }
@@ -33,4 +36,85 @@ pub(crate) fn record_from_row(table: &'static Table, row: &PgRow) -> Result<Reco
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::internal(format!("a {} row: {e}", table.name)))?;
     Record::from_values(table, values)
+}
+
+/// The records of `table` in `flat`: each row's values in column order, one row after the other, as the
+/// store's child queries return them (`queries::children`).
+pub(crate) fn records_from_flat(table: &'static Table, flat: Vec<String>) -> Result<Vec<Record>> {
+    let width = table.fields.len();
+    if !flat.len().is_multiple_of(width) {
+        return Err(Error::internal(format!(
+            "{} values do not make whole {} rows of {width}",
+            flat.len(),
+            table.name
+        )));
+    }
+    let mut records = Vec::with_capacity(flat.len() / width);
+    let mut values = flat.into_iter();
+    while values.len() > 0 {
+        records.push(Record::from_values(
+            table,
+            values.by_ref().take(width).collect(),
+        )?);
+    }
+    Ok(records)
+}
+
+/// Context variables from `flat`: name, value, name, value, ….
+pub(crate) fn context_from_flat(flat: Vec<String>) -> Result<Context> {
+    if !flat.len().is_multiple_of(2) {
+        return Err(Error::internal(format!(
+            "{} context values do not make whole (name, value) pairs",
+            flat.len()
+        )));
+    }
+    let mut context = Context::new();
+    let mut values = flat.into_iter();
+    while let (Some(name), Some(value)) = (values.next(), values.next()) {
+        context.insert(name, value);
+    }
+    Ok(context)
+}
+
+/// The context, phone logs and related records of an interaction from the three flat arrays at columns
+/// `first..first + 3` of `row`.
+pub(crate) fn children_from_row(
+    interaction: Record,
+    row: &PgRow,
+    first: usize,
+) -> Result<InteractionAggregate> {
+    let column = |i: usize| {
+        row.try_get::<Vec<String>, _>(first + i)
+            .map_err(|e| Error::internal(format!("an interaction's children: {e}")))
+    };
+    Ok(InteractionAggregate {
+        interaction,
+        context: context_from_flat(column(0)?)?,
+        phone_logs: records_from_flat(&PHONE_LOG, column(1)?)?,
+        related_records: records_from_flat(&RELATED_RECORD, column(2)?)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_rows_split_by_the_table_width() {
+        let flat: Vec<String> = (0..18).map(|i| i.to_string()).collect();
+        let records = records_from_flat(&RELATED_RECORD, flat).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].sys_id(), "9");
+        assert!(records_from_flat(&RELATED_RECORD, vec![String::new(); 10]).is_err());
+        assert!(
+            records_from_flat(&PHONE_LOG, Vec::new())
+                .unwrap()
+                .is_empty()
+        );
+
+        let context = context_from_flat(["a", "1", "b", ""].map(String::from).to_vec()).unwrap();
+        assert_eq!(context.get("b").map(String::as_str), Some(""));
+        assert_eq!(context.len(), 2);
+        assert!(context_from_flat(vec!["a".to_owned()]).is_err());
+    }
 }

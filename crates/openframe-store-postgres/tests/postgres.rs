@@ -97,6 +97,30 @@ async fn data_survives_a_new_connect() {
     );
 }
 
+#[tokio::test]
+async fn numbers_are_formatted_like_format_number_past_seven_digits() {
+    let Some(schema) = TestSchema::new("numbers_are_formatted_like_format_number").await else {
+        return;
+    };
+    let store = schema.connect(test_options()).await;
+    let mut admin = PgConnection::connect(&schema.store_url()).await.unwrap();
+    // The sequence lives in the test's schema; the next value it hands out is 9_999_998.
+    sqlx::query("SELECT setval(format('%I.interaction_number', $1::text), 9999997)")
+        .bind(&schema.name)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let _ = admin.close().await;
+    for n in [9_999_998, 9_999_999, 10_000_000, 10_000_001] {
+        let new = new_interaction(1);
+        let sys_id = sys_id_of(&new);
+        let number = store.create_interaction(new).await.unwrap();
+        assert_eq!(number, openframe_core::number::format_number(n));
+        let stored = store.load_interaction(&sys_id).await.unwrap().unwrap();
+        assert_eq!(stored.interaction.get(field::NUMBER), number);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_creates_on_two_stores_get_distinct_numbers() {
     let Some(schema) =
