@@ -159,11 +159,14 @@ async fn two_servers_share_one_database() {
     db.drop_now().await;
 }
 
+/// The proxy's accept loop and the connections it forwards.
+type Running = (JoinHandle<()>, Arc<Mutex<Vec<JoinHandle<()>>>>);
+
 /// A TCP forwarder that can be cut and restored, standing in for the network path to PostgreSQL.
 struct Proxy {
     addr: String,
     upstream: String,
-    running: Mutex<Option<(JoinHandle<()>, Arc<Mutex<Vec<JoinHandle<()>>>>)>>,
+    running: Mutex<Option<Running>>,
 }
 
 impl Proxy {

@@ -10,11 +10,12 @@ use serde_json::Value;
 pub const BIN: &str = env!("CARGO_BIN_EXE_openframe");
 pub const ADMIN_PASSWORD: &str = "e2e-admin-password";
 
-/// A running `openframe serve`.
+/// A running `openframe serve`; killed when dropped unless stopped, so a failing test leaves no server behind.
 pub struct Server {
-    pub child: Child,
+    child: Child,
     pub base: String,
     stderr: mpsc::Receiver<String>,
+    stopped: bool,
 }
 
 impl Server {
@@ -47,11 +48,16 @@ impl Server {
                             child,
                             base,
                             stderr: rx,
+                            stopped: false,
                         };
                     }
                     seen.push(line);
                 }
-                Err(_) => panic!("openframe did not start; stderr so far: {seen:?}"),
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("openframe did not start; stderr so far: {seen:?}")
+                }
             }
         }
     }
@@ -68,8 +74,18 @@ impl Server {
             .expect("kill");
         assert!(status.success());
         let code = self.child.wait().expect("wait").code().unwrap_or(-1);
+        self.stopped = true;
         let rest = self.stderr.try_iter().collect();
         (code, rest)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
