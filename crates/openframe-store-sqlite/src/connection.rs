@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use openframe_core::{Error, Result};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::checkpoint;
@@ -55,6 +56,7 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, flags).map_err(|e| opening(e, path))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| opening(e, path))?;
+    plan_once(&conn, path)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
@@ -76,7 +78,18 @@ fn configure_writer(conn: &Connection, path: &Path) -> Result<()> {
         .map_err(|e| opening(e, path))?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(|e| opening(e, path))?;
+    plan_once(conn, path)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}
+
+/// Turns on the query planner stability guarantee, so that a cached statement keeps its plan whatever values
+/// are bound to it. Without it SQLite may plan around a bound value (a Table API query's `LIMIT ?`, for
+/// one) and then prepares the statement again every time that parameter is bound: a cached statement would
+/// cost as much as a new one.
+fn plan_once(conn: &Connection, path: &Path) -> Result<()> {
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .map_err(|e| opening(e, path))?;
     Ok(())
 }
 

@@ -262,6 +262,31 @@ mod tests {
         assert_eq!(checked, 8);
     }
 
+    #[test]
+    fn a_cached_query_is_not_prepared_again_for_new_values() {
+        let mut conn = crate::connection::open_memory().expect("database");
+        crate::migrations::migrate(&mut conn).expect("migrations");
+        let mut q = TableQuery::all(&INTERACTION);
+        q.filter = vec![vec![
+            condition(field::CLIENT_SESSION_ID, Op::Equals, "a"),
+            condition(field::NUMBER, Op::StartsWith, "IMS"),
+        ]];
+        let sql = build(&q).expect("builds").expect("known table");
+        let mut stmt = conn.prepare_cached(&sql.page).expect("prepare");
+        for (value, limit, offset) in [("a", 10_i64, 0_i64), ("b", 20, 5), ("c", 1, 1)] {
+            let rows = stmt
+                .query_map(rusqlite::params![value, "IMS", limit, offset], |_| Ok(()))
+                .expect("query")
+                .count();
+            assert_eq!(rows, 0);
+        }
+        assert_eq!(
+            stmt.get_status(rusqlite::StatementStatus::RePrepare),
+            0,
+            "binding new values re-prepared the statement"
+        );
+    }
+
     fn sql_values(q: &TableQuery) -> usize {
         q.filter
             .iter()
