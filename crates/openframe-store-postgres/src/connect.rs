@@ -7,7 +7,7 @@ use std::time::Duration;
 use openframe_core::{Error, Result};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Executor};
+use sqlx::{AssertSqlSafe, Connection, Executor};
 
 use crate::error::{db_error, migrate_error, unique_violation};
 
@@ -22,17 +22,29 @@ pub struct PostgresOptions {
     /// Longest an operation waits for a connection, and so the longest a call takes to report
     /// [`Error::Unavailable`] when the server cannot be reached.
     pub acquire_timeout: Duration,
+    /// A pooled connection idle at least this long is pinged before it is used, and replaced if the server
+    /// dropped it. One used more recently is used as is: sqlx pings every connection it takes back, so it
+    /// was alive when it was released, and under load this saves a round trip (and a wake-up of the server
+    /// process) per operation. [`Duration::ZERO`] pings before every use.
+    pub ping_after_idle: Duration,
 }
 
 impl Default for PostgresOptions {
-    /// 16 connections, 5 seconds.
+    /// 16 connections, 5 seconds, [`DEFAULT_PING_AFTER_IDLE`].
     fn default() -> Self {
         PostgresOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
+            ping_after_idle: DEFAULT_PING_AFTER_IDLE,
         }
     }
 }
+
+/// [`PostgresOptions::ping_after_idle`] by default: half a second, the window connection pools such as
+/// HikariCP use for the same trade-off. A connection the server drops within that long of its last use
+/// fails the one operation that takes it next, as [`Error::Unavailable`] (and is then replaced); an idle
+/// pool, as after a quiet spell, is checked.
+pub const DEFAULT_PING_AFTER_IDLE: Duration = Duration::from_millis(500);
 
 /// An openframe store on PostgreSQL: a connection pool on one database (and optionally one schema of it).
 ///
@@ -151,9 +163,17 @@ impl PostgresRepository {
             .max_connections(options.max_connections.max(1))
             .min_connections(0)
             .acquire_timeout(options.acquire_timeout)
-            // A connection the server dropped (restart, failover, pg_terminate_backend) is found dead here and
-            // replaced, instead of failing the next request.
-            .test_before_acquire(true)
+            // A connection the server dropped (restart, failover, pg_terminate_backend) while it sat idle is
+            // found dead here and replaced, instead of failing the next request; see ping_after_idle.
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= options.ping_after_idle {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(connect)
             .await
             .map_err(db_error(format!("connecting to {target}")))?;
@@ -230,6 +250,7 @@ mod tests {
         let o = PostgresOptions::default();
         assert_eq!(o.max_connections, 16);
         assert_eq!(o.acquire_timeout, Duration::from_secs(5));
+        assert_eq!(o.ping_after_idle, Duration::from_millis(500));
     }
 
     #[tokio::test]
@@ -253,6 +274,7 @@ mod tests {
         let options = PostgresOptions {
             max_connections: 1,
             acquire_timeout: Duration::from_millis(300),
+            ..PostgresOptions::default()
         };
         let connect = PostgresRepository::connect("postgres://u:secret@127.0.0.1:1/db", options);
         let err = tokio::time::timeout(Duration::from_secs(10), connect)

@@ -80,9 +80,13 @@
 //! except when the connection drops during `COMMIT` itself, where the outcome is unknown, as with any
 //! client-server database.
 //!
-//! Connections are tested before each use, so connections the server dropped (a restart, a failover,
-//! `pg_terminate_backend`) are replaced instead of failing a request, and when the server comes back the
-//! pool simply opens new ones: no restart or reconnect is needed. Other errors are
+//! sqlx pings every connection it takes back into the pool, and the store pings one before use when it
+//! has been idle for [`PostgresOptions::ping_after_idle`] (half a second by default), so connections the
+//! server dropped while the pool held them (a restart, a failover, `pg_terminate_backend`) are replaced
+//! instead of failing a request — except one dropped within that half second of its last use, which fails
+//! the one operation that takes it next as `Unavailable`. Pinging before every use would cost each
+//! operation a round trip (`Duration::ZERO` does that). When the server comes back the pool simply opens
+//! new connections: no restart or reconnect is needed. Other errors are
 //! [`openframe_core::Error::Internal`]; every error's source says what the store was doing.
 //!
 //! A server that stops answering on an open connection without closing it (a network partition) is not
@@ -108,4 +112,4 @@ extern crate self as openframe_store_postgres;
 #[path = "../tests/support/mod.rs"]
 mod test_support;
 
-pub use connect::{PostgresOptions, PostgresRepository};
+pub use connect::{DEFAULT_PING_AFTER_IDLE, PostgresOptions, PostgresRepository};

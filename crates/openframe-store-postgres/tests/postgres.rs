@@ -557,9 +557,12 @@ async fn an_outage_is_unavailable_within_the_acquire_timeout_and_the_store_recov
         ],
     );
     let acquire_timeout = Duration::from_secs(1);
+    // Every connection is pinged before use, so that the store recovers from the terminations below without
+    // failing a call (the default window is the next test's).
     let options = PostgresOptions {
         max_connections: 2,
         acquire_timeout,
+        ping_after_idle: Duration::ZERO,
     };
     let store = PostgresRepository::connect_in_schema(&url, &schema.name, options)
         .await
@@ -620,4 +623,34 @@ async fn an_outage_is_unavailable_within_the_acquire_timeout_and_the_store_recov
         "IMS0001002"
     );
     proxy.down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_dropped_right_after_use_fails_one_call_and_is_replaced() {
+    let Some(schema) = TestSchema::new("a_connection_dropped_right_after_use").await else {
+        return;
+    };
+    // The default window: connections used within the last half second are not pinged before use.
+    let store = schema.connect(test_options()).await;
+    let new = new_interaction(1);
+    let sys_id = sys_id_of(&new);
+    store.create_interaction(new).await.unwrap();
+    let stored = store.load_interaction(&sys_id).await.unwrap();
+    assert!(schema.terminate_connections().await > 0);
+
+    // Each dead connection the pool still holds may fail the one call that takes it, as Unavailable; sqlx
+    // then drops it, and the call after gets a new one. The pool holds at most two.
+    let mut failures = 0;
+    let loaded = loop {
+        match store.load_interaction(&sys_id).await {
+            Ok(loaded) => break loaded,
+            Err(Error::Unavailable { .. }) if failures < 2 => failures += 1,
+            Err(other) => panic!("after {failures} Unavailable: {other:?}"),
+        }
+    };
+    assert_eq!(loaded, stored);
+    store
+        .ping()
+        .await
+        .expect("ping once the pool has replaced its connections");
 }

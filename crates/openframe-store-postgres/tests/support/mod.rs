@@ -245,6 +245,7 @@ pub fn test_options() -> PostgresOptions {
     PostgresOptions {
         max_connections: 2,
         acquire_timeout: Duration::from_secs(5),
+        ..PostgresOptions::default()
     }
 }
 
