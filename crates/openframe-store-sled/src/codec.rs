@@ -10,8 +10,11 @@ use openframe_core::{Context, Error, Record, Result, SysId, User};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// The layout version of every value this build writes.
-pub(crate) const FORMAT_VERSION: u8 = 1;
+/// The format version of every value this build writes, and of the store as a whole (recorded in `meta`).
+///
+/// Version 1, the first sled store, kept each kind of key in a tree of its own and interaction rows without
+/// a version; this build refuses such a store rather than convert it.
+pub(crate) const FORMAT_VERSION: u8 = 2;
 
 fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     let mut out = vec![FORMAT_VERSION];
@@ -40,41 +43,47 @@ pub(crate) fn decode_record(table: &'static Table, bytes: &[u8]) -> Result<Recor
     Record::from_values(table, decode(bytes, table.name)?)
 }
 
-/// What the `interactions` tree holds for one interaction: the record, its context, and how many phone logs
-/// and related records hang off it.
+/// What `data` holds for one interaction under its `i` key: the record, its context, how many phone logs
+/// and related records hang off it, and how many times it was updated.
 ///
 /// The counts are the next sequence numbers of its children (children are never deleted, so they are also
-/// how many there are). Sled transactions cannot scan a range, so an update reads the children by point
-/// lookups `0..count`; keeping the counts in the row that every update rewrites also makes two updates of one
-/// interaction conflict on that row.
+/// how many there are): the children are read by point lookups `0..count`. The version goes up with every
+/// update, which rewrites the row, so a reader that finds the same row before and after reading the children
+/// knows no update came in between.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct InteractionRow {
     pub(crate) record: Record,
     pub(crate) context: Context,
     pub(crate) phone_logs: u64,
     pub(crate) related_records: u64,
+    pub(crate) version: u64,
 }
 
+/// The encoded shape of an [`InteractionRow`].
+type RowShape<C> = (Vec<String>, C, u64, u64, u64);
+
 impl InteractionRow {
-    /// `[[values…], {context}, phone_logs, related_records]`.
+    /// `[[values…], {context}, phone_logs, related_records, version]`.
     pub(crate) fn encode(&self) -> Result<Vec<u8>> {
         encode(&(
             self.record.values(),
             &self.context,
             self.phone_logs,
             self.related_records,
+            self.version,
         ))
     }
 
     /// The row back from [`InteractionRow::encode`]'s bytes.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self> {
-        let (values, context, phone_logs, related_records): (Vec<String>, Context, u64, u64) =
+        let (values, context, phone_logs, related_records, version): RowShape<Context> =
             decode(bytes, "interaction")?;
         Ok(InteractionRow {
             record: Record::from_values(&openframe_core::schema::INTERACTION, values)?,
             context,
             phone_logs,
             related_records,
+            version,
         })
     }
 }
@@ -82,8 +91,7 @@ impl InteractionRow {
 /// Just the interaction record of an [`InteractionRow`]'s bytes: what a query needs, without building the
 /// context map it skips over.
 pub(crate) fn decode_interaction_record(bytes: &[u8]) -> Result<Record> {
-    let (values, _, _, _): (Vec<String>, serde::de::IgnoredAny, u64, u64) =
-        decode(bytes, "interaction")?;
+    let (values, _, _, _, _): RowShape<serde::de::IgnoredAny> = decode(bytes, "interaction")?;
     Record::from_values(&openframe_core::schema::INTERACTION, values)
 }
 
@@ -136,6 +144,7 @@ mod tests {
             context: [("k".to_owned(), "v".to_owned())].into(),
             phone_logs: 3,
             related_records: 1,
+            version: 7,
         };
         let bytes = row.encode().unwrap();
         assert_eq!(InteractionRow::decode(&bytes).unwrap(), row);

@@ -4,9 +4,6 @@
 use openframe_core::Error;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-/// The result of a transaction closure: our [`Error`] aborts it.
-pub(crate) type TxResult<T> = Result<T, ConflictableTransactionError<Error>>;
-
 /// Maps a sled error to its kind. Only I/O faults (a full or vanished disk, a lock held by another process)
 /// are worth a retry; corruption and misuse are not.
 pub(crate) fn from_sled(e: sled::Error) -> Error {

@@ -1,262 +1,315 @@
-//! Create, update and read of one interaction aggregate, each inside a transaction over
-//! [`InteractionTx`]. Everything here must be safe for sled to run more than once: it reads only what the
-//! transaction shows it and what it was given.
+//! Create, update and read of one interaction aggregate in `data` (see `layout`).
+//!
+//! Writes run only on the store's writer thread (the `writer` module): each reads what it needs with plain
+//! reads, stages its writes and applies them as one batch. As that thread is the only one that writes
+//! `data`, nothing can change between a write's reads and its batch, so no sled transaction is needed (and
+//! none of its cost is paid: a transaction reads the old value of every key it writes). Reads from other
+//! threads see each batch whole; [`load`] reads an interaction and its children optimistically and tells
+//! when a write got in between.
 
 use std::collections::HashMap;
 
 use openframe_core::number::{FIRST_NUMBER, format_number};
-use openframe_core::schema::{PHONE_LOG, RELATED_RECORD, field};
-use openframe_core::{AggregateChange, Error, InteractionAggregate, Record, UpdatePlan};
-use sled::transaction::TransactionalTree;
+use openframe_core::schema::{PHONE_LOG, RELATED_RECORD, Table, field};
+use openframe_core::{AggregateChange, Error, InteractionAggregate, Record, Result, UpdatePlan};
+use sled::{IVec, Tree};
 
 use crate::codec::{self, InteractionRow};
-use crate::error::{TxResult, abort};
 use crate::layout::{
-    ChildTable, InteractionTx, NEXT_NUMBER_KEY, child_key, client_session_key, decode_counter,
-    stray_key,
+    ChildTable, NEXT_NUMBER_KEY, Read, Staged, child_id_key, child_key, client_session_key,
+    decode_u64, interaction_id_key, interaction_key, number_key, stray_key,
 };
 
-impl InteractionTx<'_> {
-    /// Stores `new` under the next interaction number, which it returns.
-    pub(crate) fn create(&self, new: &InteractionAggregate) -> TxResult<String> {
-        let sys_id = new.interaction.sys_id();
-        if self.interactions.get(sys_id)?.is_some() {
-            return Err(abort(Error::Conflict {
-                detail: format!("interaction {sys_id} exists"),
-            }));
-        }
-        let number = format_number(self.next_number()?);
-        let mut row = InteractionRow {
-            record: new.interaction.clone(),
-            context: new.context.clone(),
-            phone_logs: 0,
-            related_records: 0,
-        };
-        row.record.set(field::NUMBER, number.as_str());
-        self.index(sys_id, None, &row.record)?;
-        for log in &new.phone_logs {
-            self.append_phone_log(sys_id, &mut row, log)?;
-        }
-        for related in &new.related_records {
-            self.append_related_record(sys_id, &mut row, related)?;
-        }
-        self.put_row(sys_id, &row)?;
-        Ok(number)
+/// Stores `new` under the next interaction number, which it returns. Writer thread only.
+pub(crate) fn create(data: &Tree, new: &InteractionAggregate) -> Result<String> {
+    let sys_id = new.interaction.sys_id();
+    let mut staged = Staged::new(data);
+    let id_key = interaction_id_key(sys_id);
+    if staged.get(&id_key)?.is_some() {
+        return Err(Error::Conflict {
+            detail: format!("interaction {sys_id} exists"),
+        });
     }
-
-    /// Reads interaction `sys_id`, runs `plan` on it and stages the change it returns; `None` when there is
-    /// no such interaction. A plan error aborts the transaction unchanged.
-    pub(crate) fn update(
-        &self,
-        sys_id: &str,
-        plan: &UpdatePlan,
-    ) -> TxResult<Option<AggregateChange>> {
-        let Some((mut row, current)) = self.read(sys_id)? else {
-            return Ok(None);
-        };
-        let change = plan(&current).map_err(abort)?;
-
-        let before = std::mem::replace(&mut row.record, change.interaction.clone());
-        self.index(sys_id, Some(&before), &row.record)?;
-
-        for key in &change.context_removed {
-            row.context.remove(key);
-        }
-        row.context.extend(
-            change
-                .context_set
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
-
-        // A log the interaction has keeps its position; any other is appended (AggregateChange::apply_to).
-        let mut positions: HashMap<String, u64> = (0..)
-            .zip(&current.phone_logs)
-            .map(|(seq, log)| (log.sys_id().to_owned(), seq))
-            .collect();
-        for log in &change.phone_logs {
-            match positions.get(log.sys_id()) {
-                Some(&seq) => {
-                    let key = child_key(sys_id, seq);
-                    self.mark_stray(ChildTable::PhoneLog, sys_id, log, &key, true)?;
-                    insert(self.phone_logs, key, codec::encode_record(log))?;
-                }
-                None => {
-                    positions.insert(log.sys_id().to_owned(), row.phone_logs);
-                    self.append_phone_log(sys_id, &mut row, log)?;
-                }
-            }
-        }
-        for related in &change.related_records {
-            self.append_related_record(sys_id, &mut row, related)?;
-        }
-        self.put_row(sys_id, &row)?;
-        Ok(Some(change))
+    let id = next_number(&mut staged)?;
+    let number = format_number(id);
+    let mut row = InteractionRow {
+        record: new.interaction.clone(),
+        context: new.context.clone(),
+        phone_logs: 0,
+        related_records: 0,
+        version: 0,
+    };
+    row.record.set(field::NUMBER, number.as_str());
+    staged.insert(id_key, id.to_be_bytes().to_vec());
+    index(&mut staged, id, None, &row.record)?;
+    for log in &new.phone_logs {
+        append_child(
+            &mut staged,
+            ChildTable::PhoneLog,
+            id,
+            sys_id,
+            &mut row.phone_logs,
+            log,
+        )?;
     }
-
-    /// Interaction `sys_id` and everything that hangs off it, with its stored row.
-    pub(crate) fn read(
-        &self,
-        sys_id: &str,
-    ) -> TxResult<Option<(InteractionRow, InteractionAggregate)>> {
-        let Some(bytes) = self.interactions.get(sys_id)? else {
-            return Ok(None);
-        };
-        let row = InteractionRow::decode(&bytes).map_err(abort)?;
-        let aggregate = InteractionAggregate {
-            interaction: row.record.clone(),
-            context: row.context.clone(),
-            phone_logs: read_children(self.phone_logs, &PHONE_LOG, sys_id, row.phone_logs)?,
-            related_records: read_children(
-                self.related_records,
-                &RELATED_RECORD,
-                sys_id,
-                row.related_records,
-            )?,
-        };
-        Ok(Some((row, aggregate)))
+    for related in &new.related_records {
+        append_child(
+            &mut staged,
+            ChildTable::RelatedRecord,
+            id,
+            sys_id,
+            &mut row.related_records,
+            related,
+        )?;
     }
-
-    /// Takes the next interaction number from the durable counter.
-    fn next_number(&self) -> TxResult<u64> {
-        let n = match self.meta.get(NEXT_NUMBER_KEY)? {
-            None => FIRST_NUMBER,
-            Some(bytes) => decode_counter(&bytes)
-                .ok_or_else(|| abort(Error::internal("corrupt interaction-number counter")))?,
-        };
-        self.meta
-            .insert(NEXT_NUMBER_KEY, (n + 1).to_be_bytes().to_vec())?;
-        Ok(n)
-    }
-
-    /// Keeps the number and client-session indexes in step with the interaction record going from `before`
-    /// (`None` on create) to `after`.
-    fn index(&self, sys_id: &str, before: Option<&Record>, after: &Record) -> TxResult<()> {
-        let old = |name| before.map_or("", |r: &Record| r.get(name));
-
-        let (old_number, new_number) = (old(field::NUMBER), after.get(field::NUMBER));
-        if old_number != new_number {
-            if !old_number.is_empty() {
-                self.interaction_numbers.remove(old_number)?;
-            }
-            if !new_number.is_empty() {
-                let previous = self.interaction_numbers.insert(new_number, sys_id)?;
-                if previous.is_some_and(|p| p != sys_id.as_bytes()) {
-                    return Err(abort(Error::internal(format!(
-                        "interaction number {new_number} is already taken: the counter is behind"
-                    ))));
-                }
-            }
-        }
-
-        let (old_session, new_session) = (
-            old(field::CLIENT_SESSION_ID),
-            after.get(field::CLIENT_SESSION_ID),
-        );
-        if old_session != new_session {
-            if !old_session.is_empty() {
-                self.client_sessions
-                    .remove(client_session_key(old_session, sys_id))?;
-            }
-            if !new_session.is_empty() {
-                self.client_sessions
-                    .insert(client_session_key(new_session, sys_id), &[][..])?;
-            }
-        }
-        Ok(())
-    }
-
-    fn append_phone_log(
-        &self,
-        sys_id: &str,
-        row: &mut InteractionRow,
-        log: &Record,
-    ) -> TxResult<()> {
-        let key = child_key(sys_id, row.phone_logs);
-        self.mark_stray(ChildTable::PhoneLog, sys_id, log, &key, false)?;
-        append_child(self.phone_logs, self.phone_log_keys, key, log)?;
-        row.phone_logs += 1;
-        Ok(())
-    }
-
-    fn append_related_record(
-        &self,
-        sys_id: &str,
-        row: &mut InteractionRow,
-        related: &Record,
-    ) -> TxResult<()> {
-        let key = child_key(sys_id, row.related_records);
-        self.mark_stray(ChildTable::RelatedRecord, sys_id, related, &key, false)?;
-        append_child(self.related_records, self.related_record_keys, key, related)?;
-        row.related_records += 1;
-        Ok(())
-    }
-
-    /// Lists `child` (stored at `key` under interaction `sys_id`) in `stray_children` if its `interaction`
-    /// field names another interaction, and, when it `replaces` an earlier version, takes it off the list if
-    /// it no longer does (see `layout`).
-    fn mark_stray(
-        &self,
-        table: ChildTable,
-        sys_id: &str,
-        child: &Record,
-        key: &[u8],
-        replaces: bool,
-    ) -> TxResult<()> {
-        let stray = stray_key(table, child.sys_id());
-        if child.get(field::INTERACTION) != sys_id {
-            self.stray_children.insert(stray, key)?;
-        } else if replaces && self.stray_children.get(&stray)?.is_some() {
-            self.stray_children.remove(stray)?;
-        }
-        Ok(())
-    }
-
-    fn put_row(&self, sys_id: &str, row: &InteractionRow) -> TxResult<()> {
-        insert(self.interactions, sys_id.as_bytes().to_vec(), row.encode())
-    }
+    staged.insert(interaction_key(id), row.encode()?);
+    staged.apply()?;
+    Ok(number)
 }
 
-/// Stores `record` as a new child at `key` and indexes it by its own sys_id.
-fn append_child(
-    children: &TransactionalTree,
-    keys: &TransactionalTree,
-    key: Vec<u8>,
-    record: &Record,
-) -> TxResult<()> {
-    if keys.insert(record.sys_id(), key.clone())?.is_some() {
-        return Err(abort(Error::Conflict {
-            detail: format!("{} {} exists", record.table().name, record.sys_id()),
-        }));
-    }
-    insert(children, key, codec::encode_record(record))
-}
-
-/// The first `count` children of interaction `sys_id`, in creation order.
-fn read_children(
-    children: &TransactionalTree,
-    table: &'static openframe_core::schema::Table,
+/// Reads interaction `sys_id`, runs `plan` on it and writes the change it returns; `None` when there is no
+/// such interaction. A plan error is returned unchanged, with nothing written. Writer thread only.
+pub(crate) fn update(
+    data: &Tree,
     sys_id: &str,
+    plan: &UpdatePlan,
+) -> Result<Option<AggregateChange>> {
+    let Some((id, bytes)) = find(data, sys_id)? else {
+        return Ok(None);
+    };
+    let mut row = InteractionRow::decode(&bytes)?;
+    let current = aggregate(data, id, &row)?;
+    let change = plan(&current)?;
+
+    let mut staged = Staged::new(data);
+    let before = std::mem::replace(&mut row.record, change.interaction.clone());
+    index(&mut staged, id, Some(&before), &row.record)?;
+
+    for key in &change.context_removed {
+        row.context.remove(key);
+    }
+    row.context.extend(
+        change
+            .context_set
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+
+    // A log the interaction has keeps its position; any other is appended (AggregateChange::apply_to).
+    let mut positions: HashMap<String, u64> = (0..)
+        .zip(&current.phone_logs)
+        .map(|(seq, log)| (log.sys_id().to_owned(), seq))
+        .collect();
+    for log in &change.phone_logs {
+        match positions.get(log.sys_id()) {
+            Some(&seq) => {
+                let key = child_key(ChildTable::PhoneLog, id, seq);
+                mark_stray(&mut staged, ChildTable::PhoneLog, sys_id, log, &key, true)?;
+                staged.insert(key, codec::encode_record(log)?);
+            }
+            None => {
+                positions.insert(log.sys_id().to_owned(), row.phone_logs);
+                append_child(
+                    &mut staged,
+                    ChildTable::PhoneLog,
+                    id,
+                    sys_id,
+                    &mut row.phone_logs,
+                    log,
+                )?;
+            }
+        }
+    }
+    for related in &change.related_records {
+        append_child(
+            &mut staged,
+            ChildTable::RelatedRecord,
+            id,
+            sys_id,
+            &mut row.related_records,
+            related,
+        )?;
+    }
+    row.version += 1;
+    staged.insert(interaction_key(id), row.encode()?);
+    staged.apply()?;
+    Ok(Some(change))
+}
+
+/// What an optimistic [`load`] found.
+pub(crate) enum Loaded {
+    /// A consistent read: the aggregate, or `None` when there is no such interaction.
+    Consistent(Option<InteractionAggregate>),
+    /// A write to the interaction committed while it was being read: read again.
+    Raced,
+}
+
+/// Reads interaction `sys_id` and its children with plain reads, then reads its row again: every write
+/// to an interaction rewrites its row with a higher version, so an unchanged row means no write got in
+/// between and the children read belong to it. Safe on any thread, and the only way to read consistently
+/// off the writer thread.
+pub(crate) fn load(data: &Tree, sys_id: &str) -> Result<Loaded> {
+    let Some((id, bytes)) = find(data, sys_id)? else {
+        return Ok(Loaded::Consistent(None));
+    };
+    let row = InteractionRow::decode(&bytes)?;
+    let aggregate = aggregate(data, id, &row)?;
+    if Read::get(data, &interaction_key(id))?.as_ref() == Some(&bytes) {
+        Ok(Loaded::Consistent(Some(aggregate)))
+    } else {
+        Ok(Loaded::Raced)
+    }
+}
+
+/// Reads interaction `sys_id` on the writer thread, where nothing can change it meanwhile.
+pub(crate) fn load_exclusive(data: &Tree, sys_id: &str) -> Result<Option<InteractionAggregate>> {
+    let Some((id, bytes)) = find(data, sys_id)? else {
+        return Ok(None);
+    };
+    let row = InteractionRow::decode(&bytes)?;
+    aggregate(data, id, &row).map(Some)
+}
+
+/// Interaction `sys_id`'s id and stored row.
+pub(crate) fn find(data: &impl Read, sys_id: &str) -> Result<Option<(u64, IVec)>> {
+    let Some(id) = data.get(&interaction_id_key(sys_id))? else {
+        return Ok(None);
+    };
+    let id = decode_u64(&id)
+        .ok_or_else(|| Error::internal(format!("corrupt id of interaction {sys_id}")))?;
+    let row = data.get(&interaction_key(id))?.ok_or_else(|| {
+        Error::internal(format!("interaction {sys_id} is indexed but has no row"))
+    })?;
+    Ok(Some((id, row)))
+}
+
+/// The aggregate of interaction `id`, stored as `row`: its children read by their keys.
+fn aggregate(data: &impl Read, id: u64, row: &InteractionRow) -> Result<InteractionAggregate> {
+    Ok(InteractionAggregate {
+        interaction: row.record.clone(),
+        context: row.context.clone(),
+        phone_logs: children(data, ChildTable::PhoneLog, &PHONE_LOG, id, row.phone_logs)?,
+        related_records: children(
+            data,
+            ChildTable::RelatedRecord,
+            &RELATED_RECORD,
+            id,
+            row.related_records,
+        )?,
+    })
+}
+
+/// The first `count` children of interaction `id`, in creation order.
+fn children(
+    data: &impl Read,
+    kind: ChildTable,
+    table: &'static Table,
+    id: u64,
     count: u64,
-) -> TxResult<Vec<Record>> {
+) -> Result<Vec<Record>> {
     (0..count)
         .map(|seq| {
-            let bytes = children.get(child_key(sys_id, seq))?.ok_or_else(|| {
-                abort(Error::internal(format!(
-                    "{} {seq} of interaction {sys_id} is missing",
+            let bytes = data.get(&child_key(kind, id, seq))?.ok_or_else(|| {
+                Error::internal(format!(
+                    "{} {seq} of interaction {id} is missing",
                     table.name
-                )))
+                ))
             })?;
-            codec::decode_record(table, &bytes).map_err(abort)
+            codec::decode_record(table, &bytes)
         })
         .collect()
 }
 
-fn insert(
-    tree: &TransactionalTree,
-    key: Vec<u8>,
-    value: openframe_core::Result<Vec<u8>>,
-) -> TxResult<()> {
-    tree.insert(key, value.map_err(abort)?)?;
+/// Takes the next interaction number from the durable counter.
+fn next_number(staged: &mut Staged<'_>) -> Result<u64> {
+    let n = match staged.get(NEXT_NUMBER_KEY)? {
+        None => FIRST_NUMBER,
+        Some(bytes) => decode_u64(&bytes)
+            .ok_or_else(|| Error::internal("corrupt interaction-number counter"))?,
+    };
+    staged.insert(NEXT_NUMBER_KEY.to_vec(), (n + 1).to_be_bytes().to_vec());
+    Ok(n)
+}
+
+/// Keeps the number and client-session indexes in step with interaction `id`'s record going from
+/// `before` (`None` on create) to `after`.
+fn index(staged: &mut Staged<'_>, id: u64, before: Option<&Record>, after: &Record) -> Result<()> {
+    let old = |name| before.map_or("", |r: &Record| r.get(name));
+
+    let (old_number, new_number) = (old(field::NUMBER), after.get(field::NUMBER));
+    if old_number != new_number {
+        if !old_number.is_empty() {
+            staged.remove(number_key(old_number));
+        }
+        if !new_number.is_empty() {
+            let key = number_key(new_number);
+            if staged
+                .get(&key)?
+                .is_some_and(|p| decode_u64(&p) != Some(id))
+            {
+                return Err(Error::internal(format!(
+                    "interaction number {new_number} is already taken: the counter is behind"
+                )));
+            }
+            staged.insert(key, id.to_be_bytes().to_vec());
+        }
+    }
+
+    let (old_session, new_session) = (
+        old(field::CLIENT_SESSION_ID),
+        after.get(field::CLIENT_SESSION_ID),
+    );
+    if old_session != new_session {
+        if !old_session.is_empty() {
+            staged.remove(client_session_key(old_session, id));
+        }
+        if !new_session.is_empty() {
+            staged.insert(client_session_key(new_session, id), Vec::new());
+        }
+    }
+    Ok(())
+}
+
+/// Stores `record` as the next child of interaction `id` (sys_id `sys_id`) and indexes it by its own
+/// sys_id; a sys_id another child of that table has is a conflict.
+fn append_child(
+    staged: &mut Staged<'_>,
+    kind: ChildTable,
+    id: u64,
+    sys_id: &str,
+    count: &mut u64,
+    record: &Record,
+) -> Result<()> {
+    let key = child_key(kind, id, *count);
+    let id_key = child_id_key(kind, record.sys_id());
+    if staged.get(&id_key)?.is_some() {
+        return Err(Error::Conflict {
+            detail: format!("{} {} exists", record.table().name, record.sys_id()),
+        });
+    }
+    mark_stray(staged, kind, sys_id, record, &key, false)?;
+    staged.insert(id_key, key.clone());
+    staged.insert(key, codec::encode_record(record)?);
+    *count += 1;
+    Ok(())
+}
+
+/// Lists `child` (stored at `key` under interaction `sys_id`) as stray if its `interaction` field names
+/// another interaction, and, when it `replaces` an earlier version, takes it off the list if it no longer
+/// does (see `layout`).
+fn mark_stray(
+    staged: &mut Staged<'_>,
+    kind: ChildTable,
+    sys_id: &str,
+    child: &Record,
+    key: &[u8],
+    replaces: bool,
+) -> Result<()> {
+    let stray = stray_key(kind, child.sys_id());
+    if child.get(field::INTERACTION) != sys_id {
+        staged.insert(stray, key.to_vec());
+    } else if replaces && staged.get(&stray)?.is_some() {
+        staged.remove(stray);
+    }
     Ok(())
 }

@@ -1,55 +1,65 @@
 //! The trees of one store and how their keys are built.
 //!
-//! | tree | key | value |
-//! |---|---|---|
-//! | `interactions` | interaction sys_id | [`InteractionRow`](crate::codec::InteractionRow): record, context, child counts |
-//! | `phone_logs` | interaction sys_id ++ sequence (u64, big-endian) | phone-log record |
-//! | `related_records` | interaction sys_id ++ sequence (u64, big-endian) | related record |
-//! | `phone_log_keys` | phone-log sys_id | its key in `phone_logs` |
-//! | `related_record_keys` | related-record sys_id | its key in `related_records` |
-//! | `interaction_numbers` | number (`IMS…`) | interaction sys_id |
-//! | `client_sessions` | len(client_session_id) (u32, big-endian) ++ client_session_id ++ interaction sys_id | empty |
-//! | `users` | user name | user |
-//! | `provider_applications` | provider-application sys_id | record |
-//! | `provider_inbound_ids` | inbound_id | provider-application sys_id |
-//! | `stray_children` | table tag (`p`, `r`) ++ child sys_id | its key in `phone_logs` or `related_records` |
-//! | `meta` | `format_version`, `next_number` | version byte; next interaction number (u64, big-endian) |
+//! Interactions, their children and every index on them live in one tree, `data`, each kind of key behind
+//! a prefix byte, so that one `Tree::apply_batch` writes a whole create or update atomically (sled makes a
+//! batch on one tree atomic, across crashes too) without the cost of a multi-tree transaction:
 //!
-//! sys_ids are always 32 bytes, so a child key's sequence starts at a fixed offset and a prefix scan of
-//! `phone_logs` or `related_records` by interaction sys_id yields its children in creation order. The length
-//! prefix of a `client_sessions` key makes one session id never a prefix-match for a longer one.
+//! | key | value |
+//! |---|---|
+//! | `i` id | [`InteractionRow`](crate::codec::InteractionRow): record, context, child counts, version |
+//! | `I` interaction sys_id | id |
+//! | `p` id sequence | phone-log record |
+//! | `r` id sequence | related record |
+//! | `P` phone-log sys_id | its key (`p` id sequence) |
+//! | `R` related-record sys_id | its key (`r` id sequence) |
+//! | `n` number (`IMS…`) | id |
+//! | `c` len(client_session_id) client_session_id id | empty |
+//! | `s` `p`/`r` child sys_id | the child's key: a stray child (below) |
+//! | `m` `next_number` | the next interaction number |
+//!
+//! `id` is the interaction's creation sequence number, the same counter its `number` is made from, as a
+//! big-endian u64; `sequence` counts an interaction's phone logs (or related records) from 0, also a
+//! big-endian u64; `len` is a big-endian u32. So rows are laid out in creation order: a create appends at
+//! the end of each region, where sled's pages are already cached, and only the short sys_id index entries
+//! land at random places. (Keyed by their random sys_ids, a store larger than sled's cache paid a page read
+//! on almost every insert.) A prefix scan of `p` id yields an interaction's phone logs in creation order.
+//! The length prefix of a `c` key makes one session id never a prefix-match for a longer one.
 //!
 //! The key of a child doubles as the index of its `interaction` field, because the service always sets that
 //! field to the interaction the child belongs to (and clients cannot write it). The repository contract does
 //! not promise so, though: a child whose `interaction` field names another interaction (or none) is "stray"
-//! and listed in `stray_children`, so that a query by `interaction` still finds it. Normally that tree is
-//! empty and costs nothing.
+//! and listed under `s`, so that a query by `interaction` still finds it. Normally there is none.
+//!
+//! Other trees: `users` (user name → user), `provider_applications` (sys_id → record),
+//! `provider_inbound_ids` (inbound_id → provider-application sys_id), and `meta`, which holds the store's
+//! format version ([`FORMAT_VERSION`](crate::codec::FORMAT_VERSION)) under [`FORMAT_VERSION_KEY`].
 
-use sled::transaction::TransactionalTree;
-use sled::{Db, Tree};
+use std::collections::BTreeMap;
 
-use crate::error::TxResult;
+use openframe_core::Result;
+use sled::{Batch, Db, IVec, Tree};
+
+use crate::error::from_sled;
 
 /// Key of the format version in `meta`.
 pub(crate) const FORMAT_VERSION_KEY: &[u8] = b"format_version";
-/// Key of the interaction-number counter in `meta`.
-pub(crate) const NEXT_NUMBER_KEY: &[u8] = b"next_number";
+
+/// Key of the interaction-number counter in `data`.
+pub(crate) const NEXT_NUMBER_KEY: &[u8] = b"mnext_number";
+
+const INTERACTION: u8 = b'i';
+const INTERACTION_ID: u8 = b'I';
+const NUMBER: u8 = b'n';
+const CLIENT_SESSION: u8 = b'c';
+const STRAY: u8 = b's';
 
 /// Every tree of the store, opened once.
-#[derive(Clone)]
 pub(crate) struct Trees {
     pub(crate) db: Db,
-    pub(crate) interactions: Tree,
-    pub(crate) phone_logs: Tree,
-    pub(crate) related_records: Tree,
-    pub(crate) phone_log_keys: Tree,
-    pub(crate) related_record_keys: Tree,
-    pub(crate) interaction_numbers: Tree,
-    pub(crate) client_sessions: Tree,
+    pub(crate) data: Tree,
     pub(crate) users: Tree,
     pub(crate) provider_applications: Tree,
     pub(crate) provider_inbound_ids: Tree,
-    pub(crate) stray_children: Tree,
     pub(crate) meta: Tree,
 }
 
@@ -57,106 +67,17 @@ impl Trees {
     /// Opens (creating if need be) every tree of `db`.
     pub(crate) fn open(db: Db) -> sled::Result<Self> {
         Ok(Trees {
-            interactions: db.open_tree("interactions")?,
-            phone_logs: db.open_tree("phone_logs")?,
-            related_records: db.open_tree("related_records")?,
-            phone_log_keys: db.open_tree("phone_log_keys")?,
-            related_record_keys: db.open_tree("related_record_keys")?,
-            interaction_numbers: db.open_tree("interaction_numbers")?,
-            client_sessions: db.open_tree("client_sessions")?,
+            data: db.open_tree("data")?,
             users: db.open_tree("users")?,
             provider_applications: db.open_tree("provider_applications")?,
             provider_inbound_ids: db.open_tree("provider_inbound_ids")?,
-            stray_children: db.open_tree("stray_children")?,
             meta: db.open_tree("meta")?,
             db,
         })
     }
-
-    /// Runs `f` as one transaction over every tree an interaction lives in, retried by sled on conflict.
-    pub(crate) fn interaction_transaction<T>(
-        &self,
-        f: impl Fn(&InteractionTx<'_>) -> TxResult<T>,
-    ) -> Result<T, sled::transaction::TransactionError<openframe_core::Error>> {
-        use sled::transaction::Transactional;
-        (
-            &self.interactions,
-            &self.phone_logs,
-            &self.related_records,
-            &self.phone_log_keys,
-            &self.related_record_keys,
-            &self.interaction_numbers,
-            &self.client_sessions,
-            &self.stray_children,
-            &self.meta,
-        )
-            .transaction(
-                |(
-                    interactions,
-                    phone_logs,
-                    related_records,
-                    phone_log_keys,
-                    related_record_keys,
-                    interaction_numbers,
-                    client_sessions,
-                    stray_children,
-                    meta,
-                )| {
-                    f(&InteractionTx {
-                        interactions,
-                        phone_logs,
-                        related_records,
-                        phone_log_keys,
-                        related_record_keys,
-                        interaction_numbers,
-                        client_sessions,
-                        stray_children,
-                        meta,
-                    })
-                },
-            )
-    }
 }
 
-/// The interaction trees inside one transaction, by name.
-pub(crate) struct InteractionTx<'a> {
-    pub(crate) interactions: &'a TransactionalTree,
-    pub(crate) phone_logs: &'a TransactionalTree,
-    pub(crate) related_records: &'a TransactionalTree,
-    pub(crate) phone_log_keys: &'a TransactionalTree,
-    pub(crate) related_record_keys: &'a TransactionalTree,
-    pub(crate) interaction_numbers: &'a TransactionalTree,
-    pub(crate) client_sessions: &'a TransactionalTree,
-    pub(crate) stray_children: &'a TransactionalTree,
-    pub(crate) meta: &'a TransactionalTree,
-}
-
-/// Key of child `sequence` of interaction `sys_id` in `phone_logs` or `related_records`.
-pub(crate) fn child_key(sys_id: &str, sequence: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(sys_id.len() + 8);
-    key.extend_from_slice(sys_id.as_bytes());
-    key.extend_from_slice(&sequence.to_be_bytes());
-    key
-}
-
-/// The prefix of every `client_sessions` key of `client_session_id`.
-pub(crate) fn client_session_prefix(client_session_id: &str) -> Vec<u8> {
-    // Values are at most a few thousand characters (limits::MAX_VALUE_CHARS), far below u32::MAX bytes.
-    let len = u32::try_from(client_session_id.len()).unwrap_or(u32::MAX);
-    let mut key = Vec::with_capacity(4 + client_session_id.len() + 32);
-    key.extend_from_slice(&len.to_be_bytes());
-    key.extend_from_slice(client_session_id.as_bytes());
-    key
-}
-
-/// Key of the `client_sessions` entry linking `client_session_id` to interaction `sys_id`.
-pub(crate) fn client_session_key(client_session_id: &str, sys_id: &str) -> Vec<u8> {
-    let mut key = client_session_prefix(client_session_id);
-    key.extend_from_slice(sys_id.as_bytes());
-    key
-}
-
-/// Which table a `stray_children` entry is of.
+/// The two kinds of child an interaction has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ChildTable {
     PhoneLog,
@@ -164,26 +85,166 @@ pub(crate) enum ChildTable {
 }
 
 impl ChildTable {
-    /// The first byte of its `stray_children` keys.
-    pub(crate) fn tag(self) -> u8 {
+    /// The prefix of its records' keys.
+    fn prefix(self) -> u8 {
         match self {
             ChildTable::PhoneLog => b'p',
             ChildTable::RelatedRecord => b'r',
         }
     }
+
+    /// The prefix of its sys_id index.
+    fn id_prefix(self) -> u8 {
+        match self {
+            ChildTable::PhoneLog => b'P',
+            ChildTable::RelatedRecord => b'R',
+        }
+    }
+
+    /// The prefix of every record of this table.
+    pub(crate) fn records_prefix(self) -> [u8; 1] {
+        [self.prefix()]
+    }
+
+    /// The prefix of every stray child of this table.
+    pub(crate) fn strays_prefix(self) -> [u8; 2] {
+        [STRAY, self.prefix()]
+    }
 }
 
-/// Key of the `stray_children` entry of child `child_sys_id` of table `table`.
-pub(crate) fn stray_key(table: ChildTable, child_sys_id: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(1 + child_sys_id.len());
-    key.push(table.tag());
-    key.extend_from_slice(child_sys_id.as_bytes());
+fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+    key.push(prefix);
+    for part in parts {
+        key.extend_from_slice(part);
+    }
     key
 }
 
-/// A big-endian u64 counter value.
-pub(crate) fn decode_counter(bytes: &[u8]) -> Option<u64> {
+/// The prefix of every interaction row.
+pub(crate) const INTERACTIONS_PREFIX: [u8; 1] = [INTERACTION];
+
+/// Key of the row of interaction `id`.
+pub(crate) fn interaction_key(id: u64) -> Vec<u8> {
+    key(INTERACTION, &[&id.to_be_bytes()])
+}
+
+/// Key of the index entry of interaction sys_id `sys_id`.
+pub(crate) fn interaction_id_key(sys_id: &str) -> Vec<u8> {
+    key(INTERACTION_ID, &[sys_id.as_bytes()])
+}
+
+/// Key of the index entry of interaction number `number`.
+pub(crate) fn number_key(number: &str) -> Vec<u8> {
+    key(NUMBER, &[number.as_bytes()])
+}
+
+/// Key of child `sequence` of interaction `id`.
+pub(crate) fn child_key(table: ChildTable, id: u64, sequence: u64) -> Vec<u8> {
+    key(
+        table.prefix(),
+        &[&id.to_be_bytes(), &sequence.to_be_bytes()],
+    )
+}
+
+/// The prefix of the keys of every child of interaction `id`.
+pub(crate) fn children_prefix(table: ChildTable, id: u64) -> Vec<u8> {
+    key(table.prefix(), &[&id.to_be_bytes()])
+}
+
+/// Key of the index entry of child sys_id `sys_id`.
+pub(crate) fn child_id_key(table: ChildTable, sys_id: &str) -> Vec<u8> {
+    key(table.id_prefix(), &[sys_id.as_bytes()])
+}
+
+/// Key of the stray-list entry of child `sys_id`.
+pub(crate) fn stray_key(table: ChildTable, sys_id: &str) -> Vec<u8> {
+    key(STRAY, &[&[table.prefix()], sys_id.as_bytes()])
+}
+
+/// The prefix of every client-session index entry of `client_session_id`.
+pub(crate) fn client_session_prefix(client_session_id: &str) -> Vec<u8> {
+    // Values are at most a few thousand characters (limits::MAX_VALUE_CHARS), far below u32::MAX bytes.
+    let len = u32::try_from(client_session_id.len()).unwrap_or(u32::MAX);
+    key(
+        CLIENT_SESSION,
+        &[&len.to_be_bytes(), client_session_id.as_bytes()],
+    )
+}
+
+/// Key of the client-session index entry linking `client_session_id` to interaction `id`.
+pub(crate) fn client_session_key(client_session_id: &str, id: u64) -> Vec<u8> {
+    let mut key = client_session_prefix(client_session_id);
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// A big-endian u64: an id, a sequence or a counter.
+pub(crate) fn decode_u64(bytes: &[u8]) -> Option<u64> {
     <[u8; 8]>::try_from(bytes).ok().map(u64::from_be_bytes)
+}
+
+/// The interaction id at the end of a key (a client-session entry's).
+pub(crate) fn trailing_id(key: &[u8]) -> Option<u64> {
+    key.len()
+        .checked_sub(8)
+        .and_then(|start| decode_u64(&key[start..]))
+}
+
+/// Point reads of `data`: plain, or through a batch being built.
+pub(crate) trait Read {
+    fn get(&self, key: &[u8]) -> Result<Option<IVec>>;
+}
+
+impl Read for Tree {
+    fn get(&self, key: &[u8]) -> Result<Option<IVec>> {
+        Tree::get(self, key).map_err(from_sled)
+    }
+}
+
+/// The writes of one create or update, built by the writer thread from plain reads of `data` and applied
+/// as one batch. Reads through it see its own writes first.
+pub(crate) struct Staged<'a> {
+    data: &'a Tree,
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl<'a> Staged<'a> {
+    pub(crate) fn new(data: &'a Tree) -> Self {
+        Staged {
+            data,
+            writes: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.writes.insert(key, Some(value));
+    }
+
+    pub(crate) fn remove(&mut self, key: Vec<u8>) {
+        self.writes.insert(key, None);
+    }
+
+    /// Applies every write at once.
+    pub(crate) fn apply(self) -> Result<()> {
+        let mut batch = Batch::default();
+        for (key, value) in self.writes {
+            match value {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
+        }
+        self.data.apply_batch(batch).map_err(from_sled)
+    }
+}
+
+impl Read for Staged<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<IVec>> {
+        match self.writes.get(key) {
+            Some(staged) => Ok(staged.as_deref().map(IVec::from)),
+            None => Read::get(self.data, key),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -192,24 +253,86 @@ mod tests {
 
     #[test]
     fn child_keys_sort_in_creation_order() {
-        let id = "0123456789abcdef0123456789abcdef";
-        let keys: Vec<_> = (0..300).map(|n| child_key(id, n)).collect();
+        let keys: Vec<_> = (0..300)
+            .map(|n| child_key(ChildTable::PhoneLog, 7, n))
+            .collect();
         let mut sorted = keys.clone();
         sorted.sort();
         assert_eq!(keys, sorted);
-        assert!(keys.iter().all(|k| k.starts_with(id.as_bytes())));
+        let prefix = children_prefix(ChildTable::PhoneLog, 7);
+        assert!(keys.iter().all(|k| k.starts_with(&prefix)));
+        assert!(!child_key(ChildTable::PhoneLog, 8, 0).starts_with(&prefix));
+        assert!(!child_key(ChildTable::RelatedRecord, 7, 0).starts_with(&prefix));
+    }
+
+    #[test]
+    fn interactions_sort_in_creation_order() {
+        let keys: Vec<_> = [1001, 1002, 99_999, 1 << 40]
+            .into_iter()
+            .map(interaction_key)
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
     }
 
     #[test]
     fn session_prefixes_do_not_match_longer_ids() {
-        let id = "0123456789abcdef0123456789abcdef";
-        assert!(!client_session_key("ab", id).starts_with(&client_session_prefix("a")));
-        assert!(client_session_key("a", id).starts_with(&client_session_prefix("a")));
+        assert!(!client_session_key("ab", 1).starts_with(&client_session_prefix("a")));
+        assert!(client_session_key("a", 1).starts_with(&client_session_prefix("a")));
+        assert_eq!(trailing_id(&client_session_key("a", 1001)), Some(1001));
+    }
+
+    #[test]
+    fn prefixes_are_distinct() {
+        let keys = [
+            interaction_key(1),
+            interaction_id_key("x"),
+            number_key("x"),
+            child_key(ChildTable::PhoneLog, 1, 0),
+            child_key(ChildTable::RelatedRecord, 1, 0),
+            child_id_key(ChildTable::PhoneLog, "x"),
+            child_id_key(ChildTable::RelatedRecord, "x"),
+            stray_key(ChildTable::PhoneLog, "x"),
+            client_session_key("x", 1),
+            NEXT_NUMBER_KEY.to_vec(),
+        ];
+        let mut firsts: Vec<u8> = keys.iter().map(|k| k[0]).collect();
+        firsts.sort_unstable();
+        firsts.dedup();
+        assert_eq!(firsts.len(), keys.len());
     }
 
     #[test]
     fn counters() {
-        assert_eq!(decode_counter(&1001u64.to_be_bytes()), Some(1001));
-        assert_eq!(decode_counter(b"short"), None);
+        assert_eq!(decode_u64(&1001u64.to_be_bytes()), Some(1001));
+        assert_eq!(decode_u64(b"short"), None);
+    }
+
+    #[test]
+    fn staged_writes_are_read_back_then_applied_at_once() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let data = db.open_tree("data").unwrap();
+        data.insert(b"a", b"1").unwrap();
+        data.insert(b"b", b"2").unwrap();
+        let mut staged = Staged::new(&data);
+        staged.insert(b"c".to_vec(), b"3".to_vec());
+        staged.remove(b"a".to_vec());
+        assert_eq!(
+            Read::get(&staged, b"c").unwrap().as_deref(),
+            Some(&b"3"[..])
+        );
+        assert_eq!(Read::get(&staged, b"a").unwrap(), None);
+        assert_eq!(
+            Read::get(&staged, b"b").unwrap().as_deref(),
+            Some(&b"2"[..])
+        );
+        assert!(
+            data.get(b"c").unwrap().is_none(),
+            "nothing written before apply"
+        );
+        staged.apply().unwrap();
+        assert!(data.get(b"a").unwrap().is_none());
+        assert_eq!(data.get(b"c").unwrap().as_deref(), Some(&b"3"[..]));
     }
 }

@@ -5,25 +5,22 @@
 //!
 //! ## Layout
 //!
-//! One sled database per store directory, with one tree per kind of key (the full table is in the `layout`
-//! module):
+//! One sled database per store directory (the full table is in the `layout` module):
 //!
-//! - `interactions`: interaction sys_id → the interaction record, its context, and how many phone logs and
-//!   related records it has.
-//! - `phone_logs`, `related_records`: interaction sys_id ++ big-endian u64 sequence → record, so a prefix
-//!   scan by interaction sys_id yields its children in creation order. Sequences count per interaction
-//!   from 0; the counts in the interaction row are the next ones. An updated phone log keeps its key.
-//! - Indexes, always written in the same transaction as what they index: `interaction_numbers` (number →
-//!   sys_id), `client_sessions` (client_session_id → sys_ids), `phone_log_keys` and `related_record_keys`
-//!   (child sys_id → its key), `provider_inbound_ids` (inbound_id → provider-application sys_id).
-//! - `stray_children`: the rare child whose `interaction` field is not the interaction it is stored under,
-//!   so that a query by `interaction` still finds it (the service never writes one).
-//! - `users` (user name → user), `provider_applications` (sys_id → record).
-//! - `meta`: the format version and the interaction-number counter (the first number is
-//!   [`FIRST_NUMBER`](openframe_core::number::FIRST_NUMBER)).
+//! - `data`: interactions, their phone logs and related records, and every index on them, each kind of
+//!   key behind a prefix byte. An interaction's rows are keyed by its creation number (the counter its
+//!   `number` comes from), its children by that number and a per-interaction sequence, so writes append
+//!   where sled's pages are already cached and a prefix scan yields an interaction's children in creation
+//!   order. The indexes (interaction sys_id, number, client_session_id; child sys_id) lead to those keys.
+//!   A child whose `interaction` field is not the interaction it is stored under is listed too, so that a
+//!   query by `interaction` still finds it (the service never writes one).
+//! - `users` (user name → user), `provider_applications` (sys_id → record), `provider_inbound_ids`
+//!   (inbound_id → provider-application sys_id).
+//! - `meta`: the format version.
 //!
 //! Values are a format-version byte followed by a JSON array: a record's values in column order
-//! ([`openframe_core::schema`]); a store with an unknown version is refused rather than misread.
+//! ([`openframe_core::schema`]); a store of another version (including version 1, the first layout, which
+//! kept each kind of key in a tree of its own) is refused rather than misread.
 //!
 //! ## Table API queries
 //!
@@ -31,33 +28,41 @@
 //! module): an AND-group of `Equals` conditions on indexed fields (`sys_id`; an interaction's `number` and
 //! `client_session_id`; a child's `interaction`; a provider application's `inbound_id`) becomes point or
 //! prefix lookups on those indexes, and only the records they lead to are decoded and filtered. Any other
-//! query streams the table's tree, filtering row by row and keeping only the matches that may still be on the
-//! requested page. Queries use plain reads, not a transaction; each record returned is a committed version
-//! of it, but a page is not a snapshot of one instant (see the module for what that means).
+//! query streams the table's key range, filtering row by row and keeping only the matches that may still be
+//! on the requested page. Queries use plain reads; each record returned is a committed version of it, but a
+//! page is not a snapshot of one instant (see the module for what that means).
 //!
-//! ## What is durable when
+//! ## Writes, and what is durable when
 //!
-//! Every write method commits one sled transaction, then flushes sled's log to disk (`Db::flush`, which
-//! fsyncs) and only then returns `Ok`. A success has therefore reached the disk; a failure or a crash before
-//! the flush completes may or may not have kept the write, but never part of it: sled recovers a transaction
-//! whole or not at all. Reads see every committed write, flushed or not.
+//! Every write runs on the store's one writer thread (the `writer` module). A create or an update reads
+//! what it needs, runs the service's [`UpdatePlan`](openframe_core::UpdatePlan) if any, and applies all its
+//! writes as one atomic batch on `data`; being the only writer of `data`, it needs no sled transaction (a
+//! plan error writes nothing and is returned unchanged). Users and provider applications are written in
+//! small sled transactions on the same thread.
 //!
-//! ## Concurrency
+//! The writer commits in groups: it runs every write waiting in its queue, then one `Db::flush` (which
+//! fsyncs), and only then answers the writes it committed. A success has therefore reached the disk; a
+//! failure or a crash before the flush completes may or may not have kept the write, but never part of it:
+//! sled recovers a batch or a transaction whole or not at all. Under load one fsync serves many writes; a
+//! write alone is committed and flushed at once. Reads see every committed write, flushed or not.
 //!
-//! Each request is one transaction over every tree it touches: a create takes the next number and inserts
-//! the interaction, its children and their index entries; an update reads the aggregate, runs the service's
-//! [`UpdatePlan`](openframe_core::UpdatePlan) on it and writes the change. A plan error aborts the
-//! transaction and is returned unchanged, with nothing written. Reads of one interaction are a transaction
-//! too, so they never see half an update.
+//! ## Reads
 //!
-//! sled 0.34 serializes transactions (one at a time, process-wide, and plain reads wait while one runs), and
-//! may re-run a transaction's closure; the closures here depend only on their inputs and what the
-//! transaction reads. Because a transaction or a read can block, every sled call runs on tokio's blocking
-//! pool (`spawn_blocking`), never on an async worker. [`SledRepository::open`] and
-//! [`SledRepository::temporary`] are plain blocking functions. One process at a time may open a directory.
+//! Reads use plain sled reads on tokio's blocking pool (`spawn_blocking`), never on an async worker: a read
+//! may wait for a write being applied or for a page from disk. Each read sees a batch whole; reading an
+//! interaction with its children is optimistic (the row is read again afterwards and the read retried if an
+//! update came in between, and done on the writer thread if updates keep coming), so it never sees half an
+//! update. [`SledRepository::open`] and [`SledRepository::temporary`] are plain blocking functions. One
+//! process at a time may open a directory.
 //!
 //! sled's own `flush_async` is deliberately not used: combined with concurrent transactions it can deadlock
-//! every writer of the process; see `SledRepository::flush` in the source.
+//! every writer of the process (see the `writer` module).
+//!
+//! ## Memory
+//!
+//! sled caches pages up to [`CACHE_CAPACITY`] (4 MiB; sled's default is 1 GiB), and its own periodic flush
+//! is off, since every write is flushed anyway. sled also keeps some memory per page of the store, so the
+//! process grows slowly with the store's size whatever the cache.
 //!
 //! ```
 //! use openframe_core::Repository;
@@ -77,5 +82,6 @@ mod interactions;
 mod layout;
 mod query;
 mod repository;
+mod writer;
 
-pub use repository::SledRepository;
+pub use repository::{CACHE_CAPACITY, SledRepository};

@@ -10,11 +10,11 @@
 //!
 //! ## Consistency
 //!
-//! Queries use plain reads rather than a transaction: sled's transactions cannot iterate. Each read (a `get`,
-//! one step of an iterator) waits for a running transaction and so sees every transaction whole, and each
-//! record returned is one committed version of it. Records are never deleted or moved and index entries are
-//! written in the same transaction as their record, so a record committed before the query starts is
-//! considered exactly once, and an index entry always leads to an existing record. A page is not a snapshot
+//! Queries use plain reads. Each read (a `get`, one step of an iterator) waits for a batch being applied and
+//! so sees every write whole, and each record returned is one committed version of it. Records are never
+//! deleted or moved and index entries are written in the same batch as their record, so a record committed
+//! before the query starts is considered exactly once, and an index entry always leads to an existing
+//! record. A page is not a snapshot
 //! of one instant, though: a record written while the query runs may be seen in its old or its new version,
 //! and `total` may count a record created meanwhile. The Table API reads records one by one; it has no use
 //! for a cross-record snapshot.
@@ -25,12 +25,15 @@ use openframe_core::query::{Condition, Op, RecordPage, TableQuery};
 use openframe_core::schema::{
     INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
 };
-use openframe_core::{Error, Record, Result, SysId};
+use openframe_core::{Error, Record, Result};
 use sled::{IVec, Tree};
 
 use crate::codec;
 use crate::error::from_sled;
-use crate::layout::{ChildTable, Trees, client_session_prefix};
+use crate::layout::{
+    ChildTable, INTERACTIONS_PREFIX, Trees, child_id_key, children_prefix, client_session_prefix,
+    decode_u64, interaction_id_key, interaction_key, number_key, trailing_id,
+};
 
 /// How a query finds its candidates.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,43 +71,37 @@ const SHARED: u32 = 100;
 /// with their row if the lookup read it already.
 type Candidates = BTreeMap<IVec, Option<IVec>>;
 
-/// How the records of a table are stored.
-enum Source<'a> {
-    Interactions(&'a Tree),
-    Children(Children<'a>),
-    Providers(&'a Tree),
-}
-
-/// The trees of one child table.
-struct Children<'a> {
-    table: &'static Table,
-    kind: ChildTable,
-    records: &'a Tree,
-    keys: &'a Tree,
+/// Where the records of a table are stored.
+#[derive(Clone, Copy)]
+enum Source {
+    /// Interaction rows in `data`.
+    Interactions,
+    /// One kind of child in `data`.
+    Children(ChildTable, &'static Table),
+    /// The `provider_applications` tree.
+    Providers,
 }
 
 impl Trees {
-    fn source(&self, table: &'static Table) -> Option<Source<'_>> {
+    fn source(&self, table: &'static Table) -> Option<Source> {
         if table == &INTERACTION {
-            Some(Source::Interactions(&self.interactions))
+            Some(Source::Interactions)
         } else if table == &PHONE_LOG {
-            Some(Source::Children(Children {
-                table: &PHONE_LOG,
-                kind: ChildTable::PhoneLog,
-                records: &self.phone_logs,
-                keys: &self.phone_log_keys,
-            }))
+            Some(Source::Children(ChildTable::PhoneLog, &PHONE_LOG))
         } else if table == &RELATED_RECORD {
-            Some(Source::Children(Children {
-                table: &RELATED_RECORD,
-                kind: ChildTable::RelatedRecord,
-                records: &self.related_records,
-                keys: &self.related_record_keys,
-            }))
+            Some(Source::Children(ChildTable::RelatedRecord, &RELATED_RECORD))
         } else if table == &PROVIDER_APPLICATION {
-            Some(Source::Providers(&self.provider_applications))
+            Some(Source::Providers)
         } else {
             None
+        }
+    }
+
+    /// The tree a source's records are in.
+    fn tree(&self, source: Source) -> &Tree {
+        match source {
+            Source::Interactions | Source::Children(..) => &self.data,
+            Source::Providers => &self.provider_applications,
         }
     }
 
@@ -122,9 +119,9 @@ impl Trees {
             value: sys_id.to_owned(),
         };
         let mut found = Candidates::new();
-        self.candidates(&source, &lookup, &mut found)?;
+        self.candidates(source, &lookup, &mut found)?;
         for (key, row) in found {
-            let record = self.fetch(&source, &key, row)?;
+            let record = self.fetch(source, &key, row)?;
             if record.sys_id() == sys_id {
                 return Ok(Some(record));
             }
@@ -144,19 +141,20 @@ impl Trees {
                 // By key: lookups of one group may find the same record twice (`sys_id=a^ORnumber=…`).
                 let mut found = Candidates::new();
                 for lookup in lookups {
-                    self.candidates(&source, lookup, &mut found)?;
+                    self.candidates(source, lookup, &mut found)?;
                 }
                 for (key, row) in found {
-                    page.offer(self.fetch(&source, &key, row)?);
+                    page.offer(self.fetch(source, &key, row)?);
                 }
             }
             Plan::Scan => {
-                let tree = match &source {
-                    Source::Interactions(tree) | Source::Providers(tree) => tree,
-                    Source::Children(children) => children.records,
+                let rows = match source {
+                    Source::Interactions => self.data.scan_prefix(INTERACTIONS_PREFIX),
+                    Source::Children(kind, _) => self.data.scan_prefix(kind.records_prefix()),
+                    Source::Providers => self.provider_applications.iter(),
                 };
-                for row in tree.iter().values() {
-                    page.offer(decode(&source, &row.map_err(from_sled)?)?);
+                for row in rows.values() {
+                    page.offer(decode(source, &row.map_err(from_sled)?)?);
                 }
             }
         }
@@ -165,58 +163,60 @@ impl Trees {
 
     /// Adds to `found` every record `lookup` may find: its key in the table's own tree, and its row when
     /// the lookup read it already.
-    fn candidates(
-        &self,
-        source: &Source<'_>,
-        lookup: &Lookup,
-        found: &mut Candidates,
-    ) -> Result<()> {
-        let value = lookup.value.as_bytes();
+    fn candidates(&self, source: Source, lookup: &Lookup, found: &mut Candidates) -> Result<()> {
+        let value = lookup.value.as_str();
+        let data = &self.data;
+        let get = |tree: &Tree, key: &[u8]| tree.get(key).map_err(from_sled);
         let mut by_key = |key: Option<IVec>| {
             if let Some(key) = key {
                 found.entry(key).or_insert(None);
             }
         };
         match (source, lookup.field) {
-            // The sys_id is the key itself.
-            (Source::Interactions(tree) | Source::Providers(tree), field::SYS_ID) => {
-                if let Some(row) = tree.get(value).map_err(from_sled)? {
-                    found.insert(IVec::from(value), Some(row));
-                }
+            (Source::Interactions, field::SYS_ID) => {
+                by_key(interaction(get(data, &interaction_id_key(value))?)?);
             }
-            (Source::Interactions(_), field::NUMBER) => {
-                by_key(self.interaction_numbers.get(value).map_err(from_sled)?);
+            (Source::Interactions, field::NUMBER) => {
+                by_key(interaction(get(data, &number_key(value))?)?);
             }
-            (Source::Interactions(_), field::CLIENT_SESSION_ID) => {
-                let prefix = client_session_prefix(&lookup.value);
-                for key in self.client_sessions.scan_prefix(&prefix).keys() {
+            (Source::Interactions, field::CLIENT_SESSION_ID) => {
+                let prefix = client_session_prefix(value);
+                for key in data.scan_prefix(&prefix).keys() {
                     let key = key.map_err(from_sled)?;
-                    by_key(Some(IVec::from(&key[prefix.len()..])));
+                    // Exactly the prefix and an id: a longer session id has a different length prefix.
+                    let id = (key.len() == prefix.len() + 8)
+                        .then(|| trailing_id(&key))
+                        .flatten()
+                        .ok_or_else(|| Error::internal("corrupt client-session index entry"))?;
+                    by_key(Some(IVec::from(interaction_key(id))));
                 }
             }
-            (Source::Children(children), field::SYS_ID) => {
-                by_key(children.keys.get(value).map_err(from_sled)?);
+            (Source::Children(kind, _), field::SYS_ID) => {
+                by_key(get(data, &child_id_key(kind, value))?);
             }
-            (Source::Children(children), field::INTERACTION) => {
+            (Source::Children(kind, _), field::INTERACTION) => {
                 // Any stray child, whose `interaction` field may name it (see `layout`)…
-                for key in self
-                    .stray_children
-                    .scan_prefix([children.kind.tag()])
-                    .values()
-                {
+                for key in data.scan_prefix(kind.strays_prefix()).values() {
                     by_key(Some(key.map_err(from_sled)?));
                 }
-                // …and the children stored under that interaction: a child key is its interaction's sys_id
-                // and a sequence, and no interaction has a sys_id that is not a valid one.
-                if SysId::parse(&lookup.value).is_ok() {
-                    for entry in children.records.scan_prefix(value) {
+                // …and the children stored under that interaction.
+                if let Some(id) = get(data, &interaction_id_key(value))? {
+                    let id = decode_u64(&id).ok_or_else(|| {
+                        Error::internal(format!("corrupt id of interaction {value}"))
+                    })?;
+                    for entry in data.scan_prefix(children_prefix(kind, id)) {
                         let (key, row) = entry.map_err(from_sled)?;
                         found.insert(key, Some(row));
                     }
                 }
             }
-            (Source::Providers(_), field::INBOUND_ID) => {
-                by_key(self.provider_inbound_ids.get(value).map_err(from_sled)?);
+            (Source::Providers, field::SYS_ID) => {
+                if let Some(row) = get(&self.provider_applications, value.as_bytes())? {
+                    found.insert(IVec::from(value.as_bytes()), Some(row));
+                }
+            }
+            (Source::Providers, field::INBOUND_ID) => {
+                by_key(get(&self.provider_inbound_ids, value.as_bytes())?);
             }
             (_, other) => {
                 return Err(Error::internal(format!(
@@ -228,33 +228,41 @@ impl Trees {
     }
 
     /// The record at `key` of the table's own tree: decoded from `row` if the lookup read it, else read now.
-    /// An index entry written with its record in one transaction, the record must be there.
-    fn fetch(&self, source: &Source<'_>, key: &[u8], row: Option<IVec>) -> Result<Record> {
+    /// An index entry is written in the same batch as its record, so the record must be there.
+    fn fetch(&self, source: Source, key: &[u8], row: Option<IVec>) -> Result<Record> {
         let row = match row {
             Some(row) => row,
-            None => {
-                let tree = match source {
-                    Source::Interactions(tree) | Source::Providers(tree) => tree,
-                    Source::Children(children) => children.records,
-                };
-                tree.get(key).map_err(from_sled)?.ok_or_else(|| {
+            None => self
+                .tree(source)
+                .get(key)
+                .map_err(from_sled)?
+                .ok_or_else(|| {
                     Error::internal(format!(
                         "an index of the sled store leads to a missing record {}",
                         String::from_utf8_lossy(key)
                     ))
-                })?
-            }
+                })?,
         };
         decode(source, &row)
     }
 }
 
+/// The key of the interaction row an index entry (its id) leads to.
+fn interaction(id: Option<IVec>) -> Result<Option<IVec>> {
+    id.map(|id| {
+        decode_u64(&id)
+            .map(|id| IVec::from(interaction_key(id)))
+            .ok_or_else(|| Error::internal("corrupt interaction id in an index"))
+    })
+    .transpose()
+}
+
 /// The record a row of the table's own tree holds.
-fn decode(source: &Source<'_>, bytes: &[u8]) -> Result<Record> {
+fn decode(source: Source, bytes: &[u8]) -> Result<Record> {
     match source {
-        Source::Interactions(_) => codec::decode_interaction_record(bytes),
-        Source::Children(children) => codec::decode_record(children.table, bytes),
-        Source::Providers(_) => codec::decode_record(&PROVIDER_APPLICATION, bytes),
+        Source::Interactions => codec::decode_interaction_record(bytes),
+        Source::Children(_, table) => codec::decode_record(table, bytes),
+        Source::Providers => codec::decode_record(&PROVIDER_APPLICATION, bytes),
     }
 }
 
@@ -370,7 +378,7 @@ impl<'q> PageBuilder<'q> {
 #[cfg(test)]
 mod tests {
     use openframe_core::schema::{INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD};
-    use openframe_core::{AggregateChange, Context, InteractionAggregate, Repository};
+    use openframe_core::{AggregateChange, Context, InteractionAggregate, Repository, SysId};
 
     use super::*;
     use crate::SledRepository;
@@ -639,6 +647,10 @@ mod tests {
             .unwrap();
         assert!(ids(&by(&b_id)).is_empty());
         assert_eq!(ids(&by(&a_id)), [fixed.sys_id()]);
-        assert_eq!(repo.trees.stray_children.len(), 1);
+        let strays = repo
+            .trees
+            .data
+            .scan_prefix(ChildTable::PhoneLog.strays_prefix());
+        assert_eq!(strays.count(), 1);
     }
 }

@@ -299,11 +299,16 @@ async fn many_phone_logs_keep_creation_order() {
         created.sys_id
     };
 
-    // The layout promise: a prefix scan of the phone-log tree by interaction sys_id is creation order.
+    // The layout promise: a prefix scan of `data` by `p` and the interaction's id (which `I` and its
+    // sys_id lead to) is creation order.
     let db = sled::open(dir.path()).unwrap();
-    let logs = db.open_tree("phone_logs").unwrap();
-    let scanned: Vec<_> = logs
-        .scan_prefix(sys_id.as_str())
+    let data = db.open_tree("data").unwrap();
+    let id = data
+        .get([b"I".as_slice(), sys_id.as_str().as_bytes()].concat())
+        .unwrap()
+        .expect("the interaction's id");
+    let scanned: Vec<_> = data
+        .scan_prefix([b"p".as_slice(), &id].concat())
         .map(|kv| {
             let (_, value) = kv.unwrap();
             let values: Vec<String> = serde_json::from_slice(&value[1..]).unwrap();
@@ -383,4 +388,119 @@ async fn debug_shows_no_data() {
         !shown.contains("argon2") && !shown.contains("jane"),
         "{shown}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_writers_all_succeed_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let written: Vec<InteractionAggregate> = {
+        let repo: Arc<dyn Repository> = Arc::new(SledRepository::open(dir.path()).unwrap());
+        let service = Service::new(Arc::clone(&repo));
+        // 64 writers, each creating three interactions and updating each once: their writes share
+        // flushes, and every one must still succeed.
+        let tasks: Vec<_> = (0..64)
+            .map(|task| {
+                let service = service.clone();
+                tokio::spawn(async move {
+                    let mut ids = Vec::new();
+                    for n in 0..3 {
+                        let body = json!({"interaction": {"userPhoneNumber": "+14089965744",
+                                                          "clientSessionId": format!("s-{task}")},
+                                          "phoneLogs": phone_logs(0..1)});
+                        let created = service
+                            .create(&caller(), request(body, Mode::Create))
+                            .await?;
+                        let body = json!({"phoneLogs": [{"call_id": format!("late-{task}-{n}")}]});
+                        service
+                            .update(&caller(), &created.sys_id, request(body, Mode::Update))
+                            .await?;
+                        ids.push(created.sys_id);
+                    }
+                    Ok::<_, Error>(ids)
+                })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for task in tasks {
+            ids.extend(task.await.unwrap().unwrap());
+        }
+        let mut written = Vec::new();
+        for id in &ids {
+            written.push(repo.load_interaction(id).await.unwrap().unwrap());
+        }
+        written
+    };
+
+    let repo = SledRepository::open(dir.path()).unwrap();
+    let mut numbers = Vec::new();
+    for before in &written {
+        let sys_id = SysId::parse(before.interaction.sys_id()).unwrap();
+        let after = repo.load_interaction(&sys_id).await.unwrap();
+        assert_eq!(after.as_ref(), Some(before));
+        assert_eq!(before.phone_logs.len(), 2);
+        numbers.push(before.interaction.get(field::NUMBER).to_owned());
+    }
+    numbers.sort();
+    let expected: Vec<_> = (1001..1001 + 192)
+        .map(openframe_core::number::format_number)
+        .collect();
+    assert_eq!(numbers, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_never_see_half_an_update() {
+    let repo = Arc::new(SledRepository::temporary().unwrap());
+    let sys_id = SysId::random();
+    let mut interaction = Record::new(&openframe_core::schema::INTERACTION);
+    interaction.set(field::SYS_ID, sys_id.as_str());
+    let mut log = Record::new(&PHONE_LOG);
+    log.set(field::SYS_ID, SysId::random().as_str());
+    log.set(field::INTERACTION, sys_id.as_str());
+    log.set(field::CALL_ID, "0");
+    repo.create_interaction(InteractionAggregate {
+        interaction,
+        context: [("version".to_owned(), "0".to_owned())].into(),
+        phone_logs: vec![log],
+        related_records: Vec::new(),
+    })
+    .await
+    .unwrap();
+
+    // Update k rewrites the phone log with call_id k and sets the context's version to k: a read that saw
+    // the interaction row of one update and the phone log of another would disagree with itself.
+    let writer = {
+        let (repo, sys_id) = (Arc::clone(&repo), sys_id.clone());
+        tokio::spawn(async move {
+            for k in 1..=300 {
+                repo.update_interaction(
+                    &sys_id,
+                    Box::new(move |current| {
+                        let mut log = current.phone_logs[0].clone();
+                        log.set(field::CALL_ID, k.to_string());
+                        Ok(openframe_core::AggregateChange {
+                            interaction: current.interaction.clone(),
+                            context_set: [("version".to_owned(), k.to_string())].into(),
+                            context_removed: Default::default(),
+                            phone_logs: vec![log],
+                            related_records: Vec::new(),
+                        })
+                    }),
+                )
+                .await
+                .unwrap();
+            }
+        })
+    };
+    let mut reads = 0;
+    while !writer.is_finished() {
+        let read = repo.load_interaction(&sys_id).await.unwrap().unwrap();
+        assert_eq!(
+            read.context["version"],
+            read.phone_logs[0].get(field::CALL_ID),
+            "a torn read"
+        );
+        reads += 1;
+    }
+    writer.await.unwrap();
+    assert!(reads > 0);
 }
