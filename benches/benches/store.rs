@@ -1,5 +1,6 @@
 //! Each store through `openframe_core::Service`: create with the reference POST body, update with the
-//! reference PATCH body, read by sys_id; then read by sys_id with few and with many interactions stored.
+//! reference PATCH body, read by sys_id; then read by sys_id and a Table API query by `client_session_id`,
+//! with few and with many interactions stored.
 //!
 //! `cargo bench -p openframe-benches --bench store` runs it on memory, SQLite and sled, and on PostgreSQL
 //! when `OPENFRAME_TEST_POSTGRES_URL` is set. Environment:
@@ -16,9 +17,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
-use openframe_benches::bodies::{caller, create_request, update_request};
+use openframe_benches::bodies::{caller, create_request, session_id, update_request};
 use openframe_benches::seeding::{Seeded, seed};
 use openframe_benches::stores::StoreKind;
+use openframe_core::query::TableQuery;
+use openframe_core::schema::INTERACTION;
 use openframe_core::{Service, SysId};
 use tokio::runtime::Runtime;
 
@@ -141,8 +144,7 @@ fn operations(c: &mut Criterion, rt: &Runtime, kind: StoreKind) {
     close(rt, store);
 }
 
-/// Read by sys_id (and, once the `Repository` has it, query by `client_session_id`) with few and with many
-/// interactions stored.
+/// Read by sys_id and query by `client_session_id`, with few and with many interactions stored.
 fn by_size(c: &mut Criterion, rt: &Runtime, kind: StoreKind, scale: &Scale) {
     let store = rt.block_on(kind.open());
     let service = Service::new(store.repo.clone());
@@ -170,8 +172,8 @@ fn by_size(c: &mut Criterion, rt: &Runtime, kind: StoreKind, scale: &Scale) {
         );
         let ids: Vec<SysId> = seeded.sessions.iter().map(|(_, id)| id.clone()).collect();
         let service = &service;
-        // A stride prime to any size visits the stored interactions in a scattered order, so that reads
-        // are not all of one hot page.
+        // A large prime stride visits the stored interactions in a scattered order, so that reads are not
+        // all of one hot page.
         let mut next = 0;
         group.bench_with_input(BenchmarkId::new("read_by_sys_id", n), &ids, |b, ids| {
             b.to_async(rt).iter_batched(
@@ -183,13 +185,58 @@ fn by_size(c: &mut Criterion, rt: &Runtime, kind: StoreKind, scale: &Scale) {
                 BatchSize::SmallInput,
             )
         });
-        // TODO(query): bench `Repository::query_records(&TableQuery::parse(&INTERACTION,
-        // Some("client_session_id=<session_id(i)>"), None, None))` here, as `query_by_client_session_id/{n}`,
-        // once the Table API query lands on the `Repository` trait; every seeded interaction has a session
-        // of its own (`seeded.sessions`), so such a query finds exactly one.
+        // A Table API query by `client_session_id`: every seeded interaction has a session of its own, so
+        // each query finds exactly one.
+        let queries: Vec<TableQuery> = seeded
+            .sessions
+            .iter()
+            .map(|(i, _)| session_query(&session_id(*i)))
+            .collect();
+        let page = rt
+            .block_on(service.repository().query_records(&queries[0]))
+            .expect("query by client_session_id");
+        assert_eq!(
+            page.total, 1,
+            "{kind}: a seeded session names one interaction"
+        );
+        let mut next = 0;
+        group.bench_with_input(
+            BenchmarkId::new("query_by_client_session_id", n),
+            &queries,
+            |b, queries| {
+                b.to_async(rt).iter_batched(
+                    || {
+                        next = (next + 7_919) % queries.len();
+                        queries[next].clone()
+                    },
+                    |query| async move {
+                        black_box(
+                            service
+                                .repository()
+                                .query_records(&query)
+                                .await
+                                .expect("query"),
+                        )
+                    },
+                    BatchSize::SmallInput,
+                )
+            },
+        );
     }
     group.finish();
     close(rt, store);
+}
+
+/// `client_session_id=<session>` on the interaction table, as `GET /api/now/table/interaction?sysparm_query=…`
+/// asks it.
+fn session_query(session: &str) -> TableQuery {
+    TableQuery::parse(
+        &INTERACTION,
+        Some(&format!("client_session_id={session}")),
+        None,
+        None,
+    )
+    .expect("a valid encoded query")
 }
 
 /// Drops a store inside the runtime, so that a pool or writer thread shuts down where it was started.
