@@ -69,12 +69,13 @@ fi
 
 log "building the release server"
 cargo build --release -p openframe-http >&2
-server_bin=$root/target/release/openframe
+server_bin=${CARGO_TARGET_DIR:-$root/target}/release/openframe
 [ -x "$server_bin" ] || die "no $server_bin after the build"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/openframe-load.XXXXXX")
 results=$work/results.tsv
 server_pid=
+wrk_pid=
 pg_database=
 
 stop_server() {
@@ -103,6 +104,10 @@ drop_pg_database() {
 }
 
 cleanup() {
+    if [ -n "$wrk_pid" ]; then
+        kill -TERM "$wrk_pid" 2>/dev/null || true
+        wait "$wrk_pid" 2>/dev/null || true
+    fi
     stop_server
     drop_pg_database
     rm -rf "$work"
@@ -166,14 +171,21 @@ run_wrk() {
     local threads=$((conns < max_threads ? conns : max_threads))
     local mode=$workload out=$work/wrk.out
     [ "$workload" = paced ] && mode=create
+    # In the background, waited for: bash runs the traps on INT/TERM only between commands, and `wait`
+    # returns at once on a signal where a foreground wrk would hold them off until the end of its run.
     LOAD_MODE=$mode LOAD_DELAY_MS=$delay \
         LOAD_CREATE_BODY=$root/docs/examples/create.json LOAD_UPDATE_BODY=$root/docs/examples/update.json \
         timeout $((duration + 60)) wrk -t "$threads" -c "$conns" -d "${duration}s" --timeout 5s \
         -H "$auth" -s "$root/scripts/load/voice_interaction.lua" \
-        "$base_url/api/now/openframe/voice-interaction" >"$out" 2>&1 || {
+        "$base_url/api/now/openframe/voice-interaction" >"$out" 2>&1 &
+    wrk_pid=$!
+    local status=0
+    wait "$wrk_pid" || status=$?
+    wrk_pid=
+    if [ "$status" != 0 ]; then
         cat "$out" >&2
-        die "wrk failed ($store, $workload, $conns connections)"
-    }
+        die "wrk failed with status $status ($store, $workload, $conns connections)"
+    fi
     local line
     line=$(grep '^RESULT ' "$out") || { cat "$out" >&2; die "wrk printed no RESULT line"; }
     # key=value pairs into shell variables r_<key>
@@ -213,6 +225,16 @@ one_run() {
     rm -rf "$work/load.db" "$work/load.db-wal" "$work/load.db-shm" "$work/load.sled"
 }
 
+# What the durable stores will wait on: the time of one small synchronous write where their files live, and
+# how busy the machine is (the figures mean little if other work shares it).
+probe_disk() {
+    LC_ALL=C dd if=/dev/zero of="$work/probe" bs=4k count=200 oflag=dsync 2>&1 |
+        awk '/copied/ { printf "%.2f", $(NF - 3) * 1000 / 200 }'
+    rm -f "$work/probe"
+}
+disk_before=$(probe_disk)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
 started=$(date +%s)
 for store in $stores; do
     for workload in $workloads; do
@@ -225,6 +247,10 @@ for store in $stores; do
         # waits on average (connections / target rate) after every answer, so the offered rate is a little
         # under the target (by the latency).
         best=$(awk -F'\t' -v s="$store" '$1 == s && $2 == "create" && $4 > b { b = $4 } END { print b + 0 }' "$results")
+        if [ "$best" = 0 ]; then
+            log "$store: no create run to pace from; skipping the paced run"
+            continue
+        fi
         delay=$(awk -v b="$best" -v c="$paced_connections" 'BEGIN { d = b > 0 ? int(c * 1000 / (b / 2) + 0.5) : 0; print d < 1 ? 1 : d }')
         log "$store: paced run, $paced_connections connections each waiting $delay ms on average (target $(awk -v b="$best" 'BEGIN { printf "%.0f", b / 2 }') req/s)"
         one_run "$store" paced "$paced_connections" "$delay"
@@ -263,6 +289,8 @@ awk -F'\t' -v duration="$duration" '
     }' "$results"
 echo
 echo "load-bench: $(nproc) cores, $(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo); ${elapsed} s of runs"
+echo "load-bench: load average before $load_before, after $(cut -d' ' -f1-3 /proc/loadavg);" \
+    "4 KiB O_DSYNC write ${disk_before} ms before, $(probe_disk) ms after (mean of 200, in ${TMPDIR:-/tmp})"
 
 if [ "$failures" != 0 ]; then
     log "FAILED: $failures run(s) had non-2xx answers or connection errors (see above)"
