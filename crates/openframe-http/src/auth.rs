@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,8 @@ pub struct Authenticator {
     cache: Mutex<HashMap<[u8; 32], Cached>>,
     verify_slots: Semaphore,
     throttle: Throttle,
+    gates: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+    verifications: AtomicU64,
 }
 
 #[derive(Clone, Debug)]
@@ -53,7 +56,14 @@ impl Authenticator {
             cache: Mutex::new(HashMap::new()),
             verify_slots: Semaphore::new(slots),
             throttle: Throttle::default(),
+            gates: Mutex::new(HashMap::new()),
+            verifications: AtomicU64::new(0),
         }
+    }
+
+    /// How many argon2 checks this authenticator has run.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// Forgets every cached credential (after users change in this process).
@@ -70,15 +80,26 @@ impl Authenticator {
     ) -> Result<Caller, ApiError> {
         let header = authorization.ok_or_else(ApiError::unauthenticated)?;
         let key: [u8; 32] = Sha256::digest(header.as_bytes()).into();
-        let cached = self
-            .lock_cache()
-            .get(&key)
-            .filter(|c| c.until > Instant::now())
-            .cloned();
-        let entry = match cached {
+        let entry = match self.cached(&key) {
             Some(entry) => entry,
             None => {
-                let entry = self.verify(header, client).await?;
+                // One argon2 check per credential at a time: when an entry expires under load, the other
+                // requests carrying the same header wait for that check instead of each running their own.
+                let gate = Arc::clone(self.lock_gates().entry(key).or_default());
+                let turn = gate.lock().await;
+                let verified = match self.cached(&key) {
+                    Some(entry) => Ok(entry),
+                    None => self.verify(header, client).await,
+                };
+                drop(turn);
+                {
+                    let mut gates = self.lock_gates();
+                    // The map's handle and ours: nobody else is waiting, so the gate can go.
+                    if Arc::strong_count(&gate) <= 2 {
+                        gates.remove(&key);
+                    }
+                }
+                let entry = verified?;
                 let mut cache = self.lock_cache();
                 if cache.len() >= CACHE_CAPACITY {
                     cache.clear();
@@ -113,6 +134,7 @@ impl Authenticator {
             .acquire()
             .await
             .map_err(|_| ApiError::unavailable())?;
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         let matches = tokio::task::spawn_blocking(move || password::verify(&password, &hash))
             .await
             .unwrap_or(false);
@@ -133,6 +155,20 @@ impl Authenticator {
                 Err(ApiError::unauthenticated())
             }
         }
+    }
+
+    fn cached(&self, key: &[u8; 32]) -> Option<Cached> {
+        self.lock_cache()
+            .get(key)
+            .filter(|c| c.until > Instant::now())
+            .cloned()
+    }
+
+    fn lock_gates(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>> {
+        // Only gates: a poisoned lock leaves nothing inconsistent.
+        self.gates.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Cached>> {
@@ -188,6 +224,36 @@ pub async fn require_user(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_share_one_check() {
+        let repo: Arc<dyn Repository> = Arc::new(openframe_core::MemoryRepository::new());
+        crate::cli::add_user(
+            repo.as_ref(),
+            "agent",
+            "pw",
+            vec!["sn_openframe_user".into()],
+        )
+        .await
+        .unwrap();
+        let auth = Arc::new(Authenticator::new(repo));
+        let header =
+            HeaderValue::from_str(&format!("Basic {}", BASE64.encode("agent:pw"))).unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (auth, header) = (Arc::clone(&auth), header.clone());
+                tokio::spawn(async move { auth.authenticate(Some(&header), None).await })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap().user_name, "agent");
+        }
+        assert_eq!(auth.verifications(), 1);
+        assert!(
+            auth.lock_gates().is_empty(),
+            "gates are removed once nobody waits"
+        );
+    }
 
     #[test]
     fn parses_basic_credentials() {
