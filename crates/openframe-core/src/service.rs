@@ -297,9 +297,10 @@ impl Planner<'_> {
             .phone_logs
             .iter()
             .rev()
-            // A stored log this request already changed is only looked at in its changed form.
-            .filter(|l| !changed.iter().any(|c| c.sys_id() == l.sys_id()))
-            .find(same_call)
+            .filter(same_call)
+            // A stored log this request already changed is only looked at in its changed form. Checked after
+            // the call_id match, so a 500-entry request does not compare every stored log with every change.
+            .find(|l| !changed.iter().any(|c| c.sys_id() == l.sys_id()))
         {
             let mut log = stored.clone();
             stamp_update(&mut log, &self.caller.user_name, self.now);
