@@ -103,11 +103,6 @@ impl ApiError {
             )
         }
     }
-
-    /// The envelope's body fields, for the renderer.
-    pub fn status_text(&self) -> &'static str {
-        "failure"
-    }
 }
 
 /// The message of every 400 that a rule of the request produced.

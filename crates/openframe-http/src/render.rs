@@ -82,7 +82,7 @@ fn fallback_error(response: &Response) -> ApiError {
 fn error_body(error: &ApiError) -> Value {
     json!({
         "error": {"message": error.message, "detail": error.detail},
-        "status": error.status_text(),
+        "status": "failure",
     })
 }
 

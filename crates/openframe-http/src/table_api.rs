@@ -83,7 +83,7 @@ struct Params(Vec<(String, String)>);
 
 impl Params {
     fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded_pairs(raw.unwrap_or(""))?;
+        let pairs: Vec<(String, String)> = query_pairs(raw.unwrap_or(""))?;
         Ok(Params(pairs))
     }
 
@@ -95,7 +95,7 @@ impl Params {
     }
 }
 
-fn serde_urlencoded_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+fn query_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
     raw.split('&')
         .filter(|p| !p.is_empty())
         .map(|pair| {
