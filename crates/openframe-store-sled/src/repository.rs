@@ -401,10 +401,18 @@ mod tests {
                 meta.insert(FORMAT_VERSION_KEY, &[version][..]).unwrap();
                 db.flush().unwrap();
             }
-            assert!(matches!(
-                SledRepository::open(dir.path()),
-                Err(Error::Internal { .. })
-            ));
+            // sled's background threads may hold the directory lock a moment after a drop (Unavailable);
+            // wait that out, then the format must be refused.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            let opened = loop {
+                match SledRepository::open(dir.path()) {
+                    Err(Error::Unavailable { .. }) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                    other => break other,
+                }
+            };
+            assert!(matches!(opened, Err(Error::Internal { .. })));
         }
     }
 }
