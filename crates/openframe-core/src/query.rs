@@ -10,11 +10,16 @@ use std::cmp::Ordering;
 use crate::error::{Error, Result};
 use crate::record::Record;
 use crate::schema::{Table, field};
+use crate::sys_id::SysId;
 
 /// `sysparm_limit` when none is given.
 pub const DEFAULT_LIMIT: usize = 1000;
 /// The largest `sysparm_limit`.
 pub const MAX_LIMIT: usize = 10_000;
+/// The platform's operand for "the signed-in user" (`assigned_to=javascript:gs.getUserID()`): the Table API
+/// replaces it with the caller's sys_id ([`TableQuery::resolve_caller`]), so a client can ask for "my records"
+/// without knowing its own sys_id. No other script is evaluated; any other `javascript:` text is a plain value.
+pub const CALLER_SYS_ID_OPERAND: &str = "javascript:gs.getUserID()";
 
 /// A condition's operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,6 +160,25 @@ impl TableQuery {
                 })? as usize;
         }
         Ok(q)
+    }
+
+    /// Replaces every operand that is exactly [`CALLER_SYS_ID_OPERAND`] with `caller`.
+    ///
+    /// ```
+    /// use openframe_core::SysId;
+    /// use openframe_core::query::TableQuery;
+    /// use openframe_core::schema::INTERACTION;
+    /// let me = SysId::random();
+    /// let mut q = TableQuery::parse(&INTERACTION, Some("assigned_to=javascript:gs.getUserID()"), None, None).unwrap();
+    /// q.resolve_caller(&me);
+    /// assert_eq!(q.filter[0][0].value, me.as_str());
+    /// ```
+    pub fn resolve_caller(&mut self, caller: &SysId) {
+        for condition in self.filter.iter_mut().flatten() {
+            if condition.value == CALLER_SYS_ID_OPERAND {
+                condition.value = caller.as_str().to_owned();
+            }
+        }
     }
 
     /// Whether `record` passes the filter.
@@ -427,6 +451,26 @@ mod tests {
                 .to_string()
                 .starts_with("sysparm_fields: unknown field")
         );
+    }
+
+    #[test]
+    fn the_caller_operand_becomes_the_callers_sys_id() {
+        let me = SysId::random();
+        let mut q = parse(
+            "assigned_to=javascript:gs.getUserID()^ORopened_by=javascript:gs.getUserID()^short_description=javascript:gs.getUserID() x",
+        )
+        .unwrap();
+        q.resolve_caller(&me);
+        assert_eq!(q.filter[0][0].value, me.as_str());
+        assert_eq!(q.filter[0][1].value, me.as_str());
+        assert_eq!(
+            q.filter[1][0].value, "javascript:gs.getUserID() x",
+            "only the exact operand is resolved"
+        );
+        assert!(q.matches(&record(&[
+            ("assigned_to", me.as_str()),
+            ("short_description", "javascript:gs.getUserID() x"),
+        ])));
     }
 
     #[test]

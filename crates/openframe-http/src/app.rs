@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::auth::{Authenticator, require_user};
 use crate::error::ApiError;
 use crate::render::render;
-use crate::{table_api, voice_interaction};
+use crate::{table_api, voice_interaction, workspace};
 
 /// How long the health check waits for the store.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -78,6 +78,8 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(Arc::clone(&state.auth), require_user))
         .with_state(state)
         .layer(from_fn(render))
+        // The workspace page is no API resource: it skips the renderer (and so its Accept check).
+        .merge(workspace::routes())
 }
 
 /// Whether `path` is under `/api/now/`, where every request needs credentials.

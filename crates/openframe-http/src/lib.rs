@@ -18,6 +18,7 @@ pub mod store_url;
 pub mod table_api;
 pub mod throttle;
 pub mod voice_interaction;
+pub mod workspace;
 pub mod xml;
 pub mod xml_body;
 

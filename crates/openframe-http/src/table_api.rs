@@ -1,33 +1,36 @@
 //! The read-only Table API subset (CONTRACT §6): one record by sys_id, or a filtered, ordered page of a table,
 //! with reference links, `X-Total-Count` and a `Link` header.
 
+use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use openframe_core::query::{TableQuery, parse_field_list};
 use openframe_core::schema::{self, FieldKind, Table};
-use openframe_core::{Record, SysId};
+use openframe_core::{Caller, Record, SysId};
 use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::render::Reply;
 
-/// `GET /api/now/table/{table}`
+/// `GET /api/now/table/{table}`; `javascript:gs.getUserID()` as an operand means the caller.
 pub async fn list(
     State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(table): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let table = readable_table(&table)?;
     let params = Params::parse(raw.as_deref())?;
-    let query = TableQuery::parse(
+    let mut query = TableQuery::parse(
         table,
         params.get("sysparm_query"),
         params.get("sysparm_limit"),
         params.get("sysparm_offset"),
     )?;
+    query.resolve_caller(&caller.sys_id);
     let view = View::parse(table, &params, &headers)?;
     let page = app.service.repository().query_records(&query).await?;
     let link = link_header(&view.base, table, &params, &query, page.total);

@@ -276,3 +276,34 @@ async fn lists_in_xml() {
         r#"<?xml version="1.0" encoding="UTF-8"?><response><result><number>IMS0001001</number></result><result><number>IMS0001002</number></result></response>"#
     );
 }
+
+#[tokio::test]
+async fn the_platforms_caller_operand_means_the_signed_in_user() {
+    let (app, ids) = seeded().await;
+    let agent = app.repo.find_user(API_USER.0).await.unwrap().unwrap();
+    let admin_like = "a8f98bb0eb32010045e1a5115206fe3a";
+    for (id, assignee) in [(&ids[1], agent.sys_id.as_str()), (&ids[3], admin_like)] {
+        let reply = app
+            .call(
+                Method::PATCH,
+                &format!("/api/now/openframe/voice-interaction/{id}"),
+                Some(&json!({"interaction": {"additionalParams": {"assigned_to": assignee}}})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+    let mine = get(
+        &app,
+        "/api/now/table/interaction?sysparm_query=assigned_to%3Djavascript%3Ags.getUserID()^ORDERBYnumber",
+    )
+    .await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.text);
+    assert_eq!(numbers(&mine), ["IMS0001002"]);
+    // Combined with other conditions, and resolved for whoever signs in: nobody else's records.
+    let not_mine = get(
+        &app,
+        "/api/now/table/interaction?sysparm_query=assigned_to!=javascript:gs.getUserID()^assigned_toISNOTEMPTY",
+    )
+    .await;
+    assert_eq!(numbers(&not_mine), ["IMS0001004"]);
+}
