@@ -52,18 +52,25 @@ class Workspace {
     const url = new URL(EVENTS_PATH, window.location.origin);
     if (this.scope === 'mine') url.searchParams.set('assigned_to', 'me');
     let loaded = false;
-    this.stream = new EventStream({
+    const stream = new EventStream({
       url,
       authorization: this.api.authorization,
       onEvent: (event) => this.onEvent(event),
       onStatus: (status) => {
         showStreamStatus(status);
-        if (status === 'live' && !loaded) {
+        // Read the list once the stream is live, so nothing changes unseen in between; again whenever the
+        // stream reconnects with no event id to resume from. If the stream cannot connect at all, show the
+        // list anyway (it then updates only when the stream comes back).
+        if (status === 'live' && (!loaded || stream.lastEventId === null)) {
+          loaded = true;
+          this.reloadAll();
+        } else if (status === 'reconnecting' && !loaded) {
           loaded = true;
           this.reloadAll();
         }
       },
     });
+    this.stream = stream;
     this.stream.start();
   }
 

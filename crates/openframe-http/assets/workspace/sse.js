@@ -14,11 +14,13 @@ export class SseParser {
   #buffer = '';
   #data = [];
   #type = '';
+  #id = null;
   #started = false;
+  #skipLf = false;
 
   constructor(onEvent) {
     this.onEvent = onEvent;
-    /** The last event id the stream set (null until one is set). */
+    /** The id of the last event dispatched (null until one is): what a reconnect resumes from. */
     this.lastEventId = null;
     /** The reconnection time the server asked for, in ms (null if it did not). */
     this.retryMs = null;
@@ -26,24 +28,24 @@ export class SseParser {
 
   /** Feeds decoded text. */
   push(text) {
-    this.#buffer += text;
-    if (!this.#started && this.#buffer.length > 0) {
+    if (!this.#started && text.length > 0) {
       this.#started = true;
-      if (this.#buffer.startsWith('\uFEFF')) this.#buffer = this.#buffer.slice(1);
+      if (text.startsWith('\uFEFF')) text = text.slice(1);
     }
+    // A CR ends a line at once; an LF right after it (perhaps in the next chunk) belongs to the same CRLF.
+    if (this.#skipLf && text.startsWith('\n')) text = text.slice(1);
+    this.#skipLf = false;
+    this.#buffer += text;
     let start = 0;
     for (;;) {
       const cr = this.#buffer.indexOf('\r', start);
       const lf = this.#buffer.indexOf('\n', start);
-      let end;
       if (cr === -1 && lf === -1) break;
-      if (cr === -1 || (lf !== -1 && lf < cr)) end = lf;
-      else end = cr;
+      const end = cr === -1 || (lf !== -1 && lf < cr) ? lf : cr;
       let next = end + 1;
       if (end === cr) {
-        // A CR at the very end may be the first half of a CRLF: wait for the next chunk.
-        if (cr === this.#buffer.length - 1) break;
-        if (this.#buffer[cr + 1] === '\n') next = cr + 2;
+        if (cr === this.#buffer.length - 1) this.#skipLf = true;
+        else if (this.#buffer[cr + 1] === '\n') next = cr + 2;
       }
       this.#line(this.#buffer.slice(start, end));
       start = next;
@@ -56,7 +58,9 @@ export class SseParser {
     this.#buffer = '';
     this.#data = [];
     this.#type = '';
+    this.#id = this.lastEventId;
     this.#started = false;
+    this.#skipLf = false;
   }
 
   #line(line) {
@@ -72,13 +76,15 @@ export class SseParser {
     switch (field) {
       case 'data': this.#data.push(value); break;
       case 'event': this.#type = value; break;
-      case 'id': if (!value.includes('\0')) this.lastEventId = value; break;
+      case 'id': if (!value.includes('\0')) this.#id = value; break;
       case 'retry': if (/^\d+$/.test(value)) this.retryMs = Number(value); break;
       default: break; // unknown fields are ignored
     }
   }
 
+  // As the HTML standard has it: the id takes effect at the blank line, even for an event without data.
   #dispatch() {
+    this.lastEventId = this.#id;
     const data = this.#data;
     const type = this.#type || 'message';
     this.#data = [];
@@ -102,6 +108,11 @@ export class EventStream {
     this.authorization = authorization;
     this.onStatus = onStatus;
     this.#parser = new SseParser(onEvent);
+  }
+
+  /** The last event id received (null before the first): what a reconnect resumes from. */
+  get lastEventId() {
+    return this.#parser.lastEventId;
   }
 
   start() {
