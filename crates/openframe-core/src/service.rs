@@ -25,7 +25,7 @@ pub trait Environment: Debug + Send + Sync + 'static {
     fn new_sys_id(&self) -> SysId;
 }
 
-/// The wall clock and random sys_ids.
+/// The wall clock and time-ordered sys_ids ([`SysId::time_ordered`]).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemEnvironment;
 
@@ -34,7 +34,7 @@ impl Environment for SystemEnvironment {
         DateTime::now()
     }
     fn new_sys_id(&self) -> SysId {
-        SysId::random()
+        SysId::time_ordered()
     }
 }
 
