@@ -26,7 +26,12 @@ pub struct AppState {
     pub service: Service,
     /// The credential checker.
     pub auth: Arc<Authenticator>,
+    /// Longest a handler waits for a request body to arrive whole (a slower client gets a 408).
+    pub body_read_timeout: Duration,
 }
+
+/// [`AppState::body_read_timeout`] unless set otherwise.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl AppState {
     /// State for a router over `repo`.
@@ -34,6 +39,15 @@ impl AppState {
         AppState {
             auth: Arc::new(Authenticator::new(Arc::clone(&repo))),
             service: Service::new(repo),
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+        }
+    }
+
+    /// The same state with another body-read deadline.
+    pub fn with_body_read_timeout(self, body_read_timeout: Duration) -> Self {
+        AppState {
+            body_read_timeout,
+            ..self
         }
     }
 
@@ -42,6 +56,7 @@ impl AppState {
         AppState {
             auth: Arc::new(Authenticator::new(Arc::clone(service.repository()))),
             service,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         }
     }
 }

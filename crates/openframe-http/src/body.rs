@@ -1,5 +1,7 @@
-//! Reading a request body: Content-Type (415), size (413) and syntax (400), into the JSON value tree that
-//! `openframe_core::VoiceInteractionRequest::parse` takes.
+//! Reading a request body: Content-Type (415), size (413), arrival within a deadline (408) and syntax (400),
+//! into the JSON value tree that `openframe_core::VoiceInteractionRequest::parse` takes.
+
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -9,8 +11,13 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::negotiate::{Format, request_format};
 
-/// Reads and parses the body of a request with these headers.
-pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
+/// Reads and parses the body of a request with these headers; the whole body must arrive within `deadline`,
+/// so a client trickling bytes cannot hold a connection and a task for long.
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    deadline: Duration,
+) -> Result<Value, ApiError> {
     let format = request_format(headers.get(header::CONTENT_TYPE)).ok_or_else(|| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -25,8 +32,9 @@ pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiErro
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+    let bytes = tokio::time::timeout(deadline, axum::body::to_bytes(body, MAX_BODY_BYTES))
         .await
+        .map_err(|_| too_slow(deadline))?
         .map_err(|e| {
             if std::error::Error::source(&e)
                 .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
@@ -51,6 +59,14 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<Value, ApiError> {
         }
         Format::Xml => crate::xml_body::parse(bytes),
     }
+}
+
+fn too_slow(deadline: Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "Request Timeout",
+        format!("body: did not arrive within {} seconds", deadline.as_secs()),
+    )
 }
 
 fn too_large() -> ApiError {

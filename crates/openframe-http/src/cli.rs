@@ -11,6 +11,7 @@ use openframe_core::user::{
 };
 use openframe_core::{DateTime, Repository, SysId, User};
 
+use crate::listener::ServeLimits;
 use crate::password;
 use crate::server;
 use crate::store_url::{DEFAULT_STORE, StoreUrl};
@@ -34,6 +35,8 @@ pub enum Command {
         listen: SocketAddr,
         #[command(flatten)]
         store: StoreArg,
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Manage users.
     User {
@@ -115,9 +118,13 @@ fn store_error(url: &StoreUrl, e: &openframe_core::Error) -> String {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Serve { listen, store } => {
+        Command::Serve {
+            listen,
+            store,
+            limits,
+        } => {
             let repo = store.open().await?;
-            server::serve(listen, repo).await
+            server::serve(listen, repo, limits).await
         }
         Command::Migrate { store } => {
             store.open().await?;

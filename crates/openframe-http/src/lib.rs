@@ -11,6 +11,7 @@ pub mod app;
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod listener;
 pub mod negotiate;
 pub mod password;
 pub mod render;

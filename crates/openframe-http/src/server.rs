@@ -7,9 +7,15 @@ use openframe_core::Repository;
 
 use crate::app::{AppState, router};
 use crate::cli::bootstrap_admin;
+use crate::listener::{self, Drain, ServeLimits};
 
-/// Serves the API on `listen` over `repo` until a shutdown signal, then lets in-flight requests finish.
-pub async fn serve(listen: SocketAddr, repo: Arc<dyn Repository>) -> Result<(), String> {
+/// Serves the API on `listen` over `repo` within `limits` until a shutdown signal, then lets in-flight
+/// requests finish and closes the store.
+pub async fn serve(
+    listen: SocketAddr,
+    repo: Arc<dyn Repository>,
+    limits: ServeLimits,
+) -> Result<(), String> {
     // Bind first: a taken port must fail before anything is written to the store.
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -18,11 +24,19 @@ pub async fn serve(listen: SocketAddr, repo: Arc<dyn Repository>) -> Result<(), 
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     // One line a supervisor (or a test) can wait for.
     eprintln!("openframe: listening on http://{local}");
-    let app = router(AppState::new(repo)).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    let app =
+        router(AppState::new(Arc::clone(&repo)).with_body_read_timeout(limits.body_read_timeout));
+    match listener::serve(listener, app, limits, shutdown_signal()).await {
+        Drain::Complete => {}
+        Drain::TimedOut(open) => tracing::warn!(
+            open,
+            "shutdown grace period over: closing connections whose requests have not finished"
+        ),
+    }
+    // After a complete drain every connection task has ended and this is the last handle: dropping it waits
+    // for the store to close (SQLite's writer finishes its queue and closes, sled flushes). After a timed-out
+    // drain the stragglers' handles go when the runtime drops their tasks, with the same effect.
+    drop(repo);
     eprintln!("openframe: shut down cleanly");
     Ok(())
 }

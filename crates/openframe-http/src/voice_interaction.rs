@@ -17,7 +17,7 @@ pub async fn create(
     request: Request,
 ) -> Result<Reply, ApiError> {
     let (parts, body) = request.into_parts();
-    let body = read_body(&parts.headers, body).await?;
+    let body = read_body(&parts.headers, body, app.body_read_timeout).await?;
     let req = VoiceInteractionRequest::parse(&body, Mode::Create)?;
     let created = app.service.create(&caller, req).await?;
     Ok(Reply(json!({
@@ -37,7 +37,7 @@ pub async fn update(
     // The path is checked before the body, so a bad sysId is named even when the body is bad too.
     let sys_id = parse_sys_id(&sys_id)?;
     let (parts, body) = request.into_parts();
-    let body = read_body(&parts.headers, body).await?;
+    let body = read_body(&parts.headers, body, app.body_read_timeout).await?;
     let req = VoiceInteractionRequest::parse(&body, Mode::Update)?;
     app.service.update(&caller, &sys_id, req).await?;
     Ok(Reply(json!({ "status": "SUCCESS" })))

@@ -9,87 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::binary::{ADMIN_PASSWORD, Server, send};
+use common::postgres::{TestDatabase, postgres_url};
 use reqwest::Method;
-use sqlx::{AssertSqlSafe, Connection};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 const ADMIN: (&str, &str) = ("admin", ADMIN_PASSWORD);
-
-/// The test database URL, or `None` (after saying so) when the tests must be skipped.
-fn postgres_url(test: &str) -> Option<String> {
-    match std::env::var("OPENFRAME_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!(
-                "{test}: OPENFRAME_TEST_POSTGRES_URL is not set, and CI needs the PostgreSQL tests"
-            )
-        }
-        _ => {
-            eprintln!(
-                "SKIPPED {test}: set OPENFRAME_TEST_POSTGRES_URL (scripts/test.sh does) to run it"
-            );
-            None
-        }
-    }
-}
-
-/// A database of its own for one test, dropped at the end.
-struct TestDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl TestDatabase {
-    async fn create(url: &str) -> TestDatabase {
-        let name = format!(
-            "openframe_e2e_{}",
-            &openframe_core::SysId::random().as_str()[..12]
-        );
-        let mut conn = sqlx::PgConnection::connect(url)
-            .await
-            .expect("connect to the test server");
-        // The name is ours: a fixed prefix and hex digits.
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create database");
-        TestDatabase {
-            admin_url: url.to_owned(),
-            name,
-        }
-    }
-
-    /// The URL of the test database, optionally through another `host:port`.
-    fn url(&self, via: Option<&str>) -> String {
-        let (head, _db) = self.admin_url.rsplit_once('/').expect("URL has a database");
-        let head = match via {
-            Some(addr) => {
-                let (creds, _host) = head.rsplit_once('@').expect("URL has credentials");
-                format!("{creds}@{addr}")
-            }
-            None => head.to_owned(),
-        };
-        format!("{head}/{}", self.name)
-    }
-
-    /// The server's `host:port`.
-    fn server_addr(&self) -> String {
-        let (head, _) = self.admin_url.rsplit_once('/').expect("URL has a database");
-        head.rsplit_once('@').map_or(head, |(_, h)| h).to_owned()
-    }
-
-    async fn drop_now(self) {
-        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin_url).await {
-            let _ = sqlx::query(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            )))
-            .execute(&mut conn)
-            .await;
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_share_one_database() {

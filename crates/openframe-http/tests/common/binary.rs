@@ -15,13 +15,21 @@ pub struct Server {
     child: Child,
     pub base: String,
     stderr: mpsc::Receiver<String>,
+    /// Standard error up to and including the `listening on` line.
+    early: Vec<String>,
     stopped: bool,
 }
 
 impl Server {
     pub fn start(store: &str) -> Server {
+        Server::start_with(store, &[])
+    }
+
+    /// Starts `openframe serve` on `store` with these extra command-line arguments.
+    pub fn start_with(store: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--store", store])
+            .args(extra)
             .env("OPENFRAME_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env_remove("OPENFRAME_LISTEN")
             .env_remove("OPENFRAME_STORE")
@@ -44,10 +52,12 @@ impl Server {
                 Ok(line) => {
                     if let Some(addr) = line.split("listening on ").nth(1) {
                         let base = addr.trim().to_owned();
+                        seen.push(line);
                         return Server {
                             child,
                             base,
                             stderr: rx,
+                            early: seen,
                             stopped: false,
                         };
                     }
@@ -66,17 +76,43 @@ impl Server {
         format!("{}{}", self.base, path)
     }
 
-    /// SIGTERM, then the exit code.
-    pub fn stop(mut self) -> (i32, Vec<String>) {
+    /// The server's `host:port`.
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// SIGKILL: the process dies on the spot, as in a crash or a power cut of the process.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("wait");
+        self.stopped = true;
+    }
+
+    /// Sends SIGTERM without waiting; [`Server::wait`] collects the exit.
+    pub fn terminate(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill");
         assert!(status.success());
+    }
+
+    /// Waits for the process to exit: its exit code and all it wrote on standard error.
+    pub fn wait(mut self) -> (i32, Vec<String>) {
         let code = self.child.wait().expect("wait").code().unwrap_or(-1);
         self.stopped = true;
-        let rest = self.stderr.try_iter().collect();
+        // The reader thread ends at EOF once the process is gone; collect what it has.
+        let mut rest = std::mem::take(&mut self.early);
+        while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(5)) {
+            rest.push(line);
+        }
         (code, rest)
+    }
+
+    /// SIGTERM, then the exit code.
+    pub fn stop(self) -> (i32, Vec<String>) {
+        self.terminate();
+        self.wait()
     }
 }
 
