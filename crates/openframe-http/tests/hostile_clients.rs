@@ -1,0 +1,258 @@
+//! Hostile clients against the real binary: slow headers, slow bodies, too many connections, password guessing,
+//! and what the server writes to its log about any of it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::binary::{ADMIN_PASSWORD, Server, client, send};
+use reqwest::Method;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const ADMIN: (&str, &str) = ("admin", ADMIN_PASSWORD);
+const CREATE: &str = "/api/now/openframe/voice-interaction";
+
+fn sqlite_store(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("hostile.db").display())
+}
+
+/// Reads until the peer closes the connection (or `limit` passes): what it sent, and whether it closed.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, bool) {
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&received).into(), true),
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+            Err(_) => return (String::from_utf8_lossy(&received).into(), false),
+        }
+    }
+}
+
+fn basic_header() -> String {
+    use base64::Engine;
+    let token =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", ADMIN.0, ADMIN.1));
+    format!("Authorization: Basic {token}\r\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(&sqlite_store(&dir), &["--header-read-timeout", "1"]);
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    let started = Instant::now();
+    // Half a request line, then nothing: a slowloris.
+    stream
+        .write_all(b"POST /api/now/openframe/voice-")
+        .await
+        .unwrap();
+    let (_, closed) = read_until_closed(&mut stream, Duration::from_secs(20)).await;
+    assert!(closed, "the connection is still open after 20 s");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(900),
+        "closed after {elapsed:?}"
+    );
+
+    // An idle keep-alive connection goes the same way.
+    let mut idle = TcpStream::connect(server.addr()).await.unwrap();
+    let (_, closed) = read_until_closed(&mut idle, Duration::from_secs(20)).await;
+    assert!(closed, "an idle connection is still open after 20 s");
+
+    // The server is fine.
+    let (status, _) = send(Method::GET, &server.url("/healthz"), ("", ""), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(server.stop().0, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_body_is_408_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(&sqlite_store(&dir), &["--body-read-timeout", "1"]);
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    let body = r#"{"interaction":{"userPhoneNumber":"+14089965744"}}"#;
+    let head = format!(
+        "POST {CREATE} HTTP/1.1\r\nHost: test\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        basic_header(),
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..10]).await.unwrap();
+    let (reply, _) = read_until_closed(&mut stream, Duration::from_secs(20)).await;
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("did not arrive within 1 seconds"), "{reply}");
+
+    let (status, list) = send(
+        Method::GET,
+        &server.url("/api/now/table/interaction"),
+        ADMIN,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(list["result"], serde_json::json!([]), "nothing was written");
+    assert_eq!(server.stop().0, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_are_turned_away_until_one_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &sqlite_store(&dir),
+        &["--max-connections", "3", "--header-read-timeout", "60"],
+    );
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(TcpStream::connect(server.addr()).await.unwrap());
+    }
+    // Let the server accept all three.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut extra = TcpStream::connect(server.addr()).await.unwrap();
+    let (reply, closed) = read_until_closed(&mut extra, Duration::from_secs(20)).await;
+    assert!(closed, "the fourth connection is closed at once");
+    assert!(
+        reply.is_empty() || reply.starts_with("HTTP/1.1 503"),
+        "{reply}"
+    );
+    assert!(
+        client().get(server.url("/healthz")).send().await.is_err(),
+        "no request gets through at the cap"
+    );
+
+    held.pop();
+    // The slot is free once the server sees the close.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match client().get(server.url("/healthz")).send().await {
+            Ok(resp) => {
+                assert_eq!(resp.status().as_u16(), 200);
+                break;
+            }
+            Err(e) => assert!(Instant::now() < deadline, "no slot freed: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(held);
+    assert_eq!(server.stop().0, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_users_and_wrong_passwords_look_alike_and_guessing_is_slowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&sqlite_store(&dir));
+    let url = server.url(CREATE);
+    let body = r#"{"interaction":{"userPhoneNumber":"+14089965744"}}"#;
+    let attempt = |user: (&'static str, &'static str)| {
+        let url = url.clone();
+        async move {
+            let resp = client()
+                .post(&url)
+                .basic_auth(user.0, Some(user.1))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let mut headers: Vec<(String, String)> = resp
+                .headers()
+                .iter()
+                .filter(|(k, _)| *k != "date")
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("?").to_owned()))
+                .collect();
+            headers.sort();
+            (status, headers, resp.text().await.unwrap())
+        }
+    };
+    let wrong_password = attempt(("admin", "not-the-password")).await;
+    let unknown_user = attempt(("nobody", "not-the-password")).await;
+    assert_eq!(wrong_password.0, 401);
+    assert_eq!(
+        wrong_password, unknown_user,
+        "the same answer, byte for byte"
+    );
+
+    // Guessing one user's password: after 10 failures within a minute, 429 with Retry-After.
+    for _ in 0..9 {
+        assert_eq!(attempt(("admin", "guess")).await.0, 401);
+    }
+    let (status, headers, _) = attempt(("admin", "guess")).await;
+    assert_eq!(status, 429);
+    let retry: u64 = headers
+        .iter()
+        .find(|(k, _)| k == "retry-after")
+        .map(|(_, v)| v.parse().unwrap())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(server.stop().0, 0);
+}
+
+/// Secrets and personal data sent to the server, none of which may appear in its log.
+const SECRET_PASSWORD: &str = "Sup3r-Secret-Pa55word";
+const PHONE_DIGITS: &str = "4089965744";
+const BODY_MARKER: &str = "body-marker-7f3a9c";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_holds_no_password_phone_number_or_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&sqlite_store(&dir));
+    let create = server.url(CREATE);
+    let good = format!(
+        r#"{{"interaction":{{"userPhoneNumber":"+1{PHONE_DIGITS}","additionalParams":{{"short_description":"{BODY_MARKER}"}}}},"phoneLogs":[{{"call_id":"{BODY_MARKER}"}}]}}"#
+    );
+    let (status, created) = send(Method::POST, &create, ADMIN, Some(&good)).await;
+    assert_eq!(status, 200, "{created}");
+    let sys_id = created["result"]["sysId"].as_str().unwrap().to_owned();
+    // Refused input of every kind, carrying the same data.
+    let bad_bodies = [
+        format!(r#"{{"interaction":{{"userPhoneNumber":"{PHONE_DIGITS}","x":"{BODY_MARKER}"}}}}"#),
+        format!(r#"{{"interaction":{{"userPhoneNumber":"+1{PHONE_DIGITS}" "{BODY_MARKER}"#),
+        format!("<r><interaction><userPhoneNumber>+1{PHONE_DIGITS}</userPhoneNumber>{BODY_MARKER}"),
+    ];
+    for body in &bad_bodies {
+        let (status, _) = send(Method::POST, &create, ADMIN, Some(body)).await;
+        assert_eq!(status, 400);
+        let (status, _) = send(
+            Method::PATCH,
+            &format!("{create}/{sys_id}"),
+            ADMIN,
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 400);
+    }
+    // Wrong passwords, and the right one under an unknown name.
+    for user in [
+        ("admin", SECRET_PASSWORD),
+        (SECRET_PASSWORD, ADMIN_PASSWORD),
+    ] {
+        let (status, _) = send(Method::POST, &create, user, Some(&good)).await;
+        assert_eq!(status, 401);
+    }
+    let (status, _) = send(
+        Method::GET,
+        &server.url(&format!(
+            "/api/now/table/interaction?sysparm_query=user_phone_number=%2B1{PHONE_DIGITS}^{BODY_MARKER}=x"
+        )),
+        ADMIN,
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    let (code, log) = server.stop();
+    assert_eq!(code, 0);
+    assert!(
+        log.iter().any(|l| l.contains("shut down cleanly")),
+        "the log was captured: {log:?}"
+    );
+    for line in &log {
+        for secret in [SECRET_PASSWORD, ADMIN_PASSWORD, PHONE_DIGITS, BODY_MARKER] {
+            assert!(!line.contains(secret), "{secret:?} in the log: {line}");
+        }
+    }
+}
