@@ -5,6 +5,7 @@
 --                     "mix":    create-then-PATCH: every created interaction's sysId is taken from the answer
 --                               and the next request of the same wrk thread PATCHes it with the reference update
 --                               body, so about half the requests are creates and half updates.
+--                     "soak":   create, PATCH, then GET the interaction back: a third of each (scripts/soak.sh).
 --   LOAD_CREATE_BODY  path of the POST body (docs/examples/create.json)
 --   LOAD_UPDATE_BODY  path of the PATCH body (docs/examples/update.json)
 --   LOAD_DELAY_MS     if > 0, each connection waits this long on average (uniformly from half to one and a
@@ -39,6 +40,9 @@ first_bad = ""
 
 -- sysIds this thread created and has not patched yet, oldest first.
 local pending, head, tail = {}, 1, 0
+-- In soak mode, sysIds patched and not read back yet, oldest first.
+local unread, rhead, rtail = {}, 1, 0
+reads = 0
 
 -- wrk decides once, from whether the script defines delay(), whether to call it: define it only when pacing.
 if delay_ms > 0 then
@@ -48,10 +52,20 @@ if delay_ms > 0 then
 end
 
 function request()
-  if mode == "mix" and head <= tail then
+  if mode == "soak" and rhead <= rtail then
+    local id = unread[rhead]
+    unread[rhead] = nil
+    rhead = rhead + 1
+    return wrk.format("GET", wrk.path .. "/" .. id, nil, nil)
+  end
+  if (mode == "mix" or mode == "soak") and head <= tail then
     local id = pending[head]
     pending[head] = nil
     head = head + 1
+    if mode == "soak" then
+      rtail = rtail + 1
+      unread[rtail] = id
+    end
     return wrk.format("PATCH", wrk.path .. "/" .. id, nil, update_body)
   end
   return wrk.format("POST", wrk.path, nil, create_body)
@@ -65,11 +79,16 @@ function response(status, headers, body)
     end
     return
   end
-  -- A create answers {"result":{"status":"SUCCESS","sysId":"…","number":"…"}}, an update without sysId.
+  -- A create answers {"result":{"status":"SUCCESS","sysId":"…","number":"…"}}, an update without sysId; a
+  -- read (soak mode) has a sysId but no status.
+  if body and not string.find(body, '"status"%s*:%s*"SUCCESS"') then
+    reads = reads + 1
+    return
+  end
   local id = body and string.match(body, '"sysId"%s*:%s*"(%x+)"')
   if id then
     creates = creates + 1
-    if mode == "mix" then
+    if mode == "mix" or mode == "soak" then
       tail = tail + 1
       pending[tail] = id
     end
@@ -90,9 +109,10 @@ function init(args)
 end
 
 function done(summary, latency, requests)
-  local bad, made, patched, first = 0, 0, 0, ""
+  local bad, made, patched, read, first = 0, 0, 0, 0, ""
   for _, t in ipairs(threads) do
     bad = bad + t:get("non2xx")
+    read = read + t:get("reads")
     made = made + t:get("creates")
     patched = patched + t:get("patches")
     if first == "" then
@@ -102,9 +122,9 @@ function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     "RESULT requests=%d duration_us=%d non2xx=%d socket_errors=%d timeouts=%d creates=%d patches=%d " ..
-    "p50_us=%d p99_us=%d p999_us=%d max_us=%d\n",
+    "p50_us=%d p99_us=%d p999_us=%d max_us=%d reads=%d\n",
     summary.requests, summary.duration, bad, e.connect + e.read + e.write, e.timeout, made, patched,
-    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max))
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max, read))
   if first ~= "" then
     io.write("FIRST_BAD " .. string.gsub(first, "%s+", " ") .. "\n")
   end
