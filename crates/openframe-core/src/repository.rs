@@ -65,4 +65,8 @@ pub trait Repository: Debug + Send + Sync + 'static {
 
     /// Answers when the store is reachable: the health check.
     async fn ping(&self) -> Result<()>;
+
+    /// Releases what the store holds outside the process (network connections) once no more calls will come,
+    /// on shutdown. Stores that close everything when dropped need nothing here: the default does nothing.
+    async fn close(&self) {}
 }

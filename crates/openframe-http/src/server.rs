@@ -36,6 +36,7 @@ pub async fn serve(
     // After a complete drain every connection task has ended and this is the last handle: dropping it waits
     // for the store to close (SQLite's writer finishes its queue and closes, sled flushes). After a timed-out
     // drain the stragglers' handles go when the runtime drops their tasks, with the same effect.
+    repo.close().await;
     drop(repo);
     eprintln!("openframe: shut down cleanly");
     Ok(())

@@ -277,6 +277,11 @@ impl Repository for PostgresRepository {
             .map_err(db_error("pinging"))?;
         Ok(())
     }
+
+    /// Closes the pool: each connection says goodbye to the server instead of vanishing.
+    async fn close(&self) {
+        self.pool.close().await;
+    }
 }
 
 /// PostgreSQL text cannot hold a NUL character: refused up front, in words of our own, rather than as the
