@@ -149,6 +149,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_command_line_defaults_are_the_defaults() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(["openframe", "serve"]).expect("parses");
+        let crate::cli::Command::Serve { limits, .. } = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(limits, ServeLimits::default());
+        let cli = crate::cli::Cli::try_parse_from([
+            "openframe",
+            "serve",
+            "--max-connections",
+            "7",
+            "--body-read-timeout",
+            "2",
+        ])
+        .expect("parses");
+        let crate::cli::Command::Serve { limits, .. } = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(limits.max_connections, 7);
+        assert_eq!(limits.body_read_timeout, Duration::from_secs(2));
+        assert!(
+            crate::cli::Cli::try_parse_from(["openframe", "serve", "--max-connections", "0"])
+                .is_err()
+        );
+    }
+
+    #[test]
     fn seconds_are_whole_and_positive() {
         assert_eq!(parse_seconds("15"), Ok(Duration::from_secs(15)));
         assert!(parse_seconds("0").is_err());
