@@ -74,8 +74,7 @@ impl AppState {
 /// ```
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new();
-    // The default path and its versioned form; any other version falls through to the 400 below.
-    for prefix in ["/api/now/openframe", "/api/now/openframe/v1"] {
+    for prefix in OPENFRAME_PREFIXES {
         app = app
             .route(
                 &format!("{prefix}/voice-interaction"),
@@ -89,6 +88,7 @@ pub fn router(state: AppState) -> Router {
     app.route("/api/now/table/{table}", get(table_api::list))
         .route("/api/now/table/{table}/{sys_id}", get(table_api::read))
         .route("/healthz", get(health))
+        .route("/api/openapi.json", get(crate::openapi::serve))
         .fallback(unknown_path)
         .layer(from_fn_with_state(Arc::clone(&state.auth), require_user))
         .with_state(state)
@@ -96,6 +96,10 @@ pub fn router(state: AppState) -> Router {
         // The workspace page is no API resource: it skips the renderer (and so its Accept check).
         .merge(workspace::routes())
 }
+
+/// Where the openframe endpoints are mounted: the default path and its versioned form. Any other version
+/// falls through to the 400 of an unknown path. The OpenAPI document lists each.
+pub const OPENFRAME_PREFIXES: [&str; 2] = ["/api/now/openframe", "/api/now/openframe/v1"];
 
 /// Whether `path` is under `/api/now/`, where every request needs credentials.
 pub fn is_api_path(path: &str) -> bool {

@@ -55,6 +55,8 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArg,
     },
+    /// Print the OpenAPI document that GET /api/openapi.json serves (docs/openapi.json is a copy).
+    Openapi,
 }
 
 /// `user` subcommands.
@@ -125,6 +127,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let repo = store.open().await?;
             server::serve(listen, repo, limits).await
+        }
+        Command::Openapi => {
+            print!("{}", crate::openapi::document_text());
+            Ok(())
         }
         Command::Migrate { store } => {
             store.open().await?;

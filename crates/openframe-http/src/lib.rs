@@ -13,6 +13,7 @@ pub mod body;
 pub mod error;
 pub mod listener;
 pub mod negotiate;
+pub mod openapi;
 pub mod password;
 pub mod render;
 pub mod store_url;

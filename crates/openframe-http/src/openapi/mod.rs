@@ -1,0 +1,160 @@
+//! The OpenAPI 3.1 document of the API, generated from the code that serves it: the paths from the router's
+//! prefixes and `openframe_core::schema`'s tables, the body schemas from the same field definitions and limits
+//! that validate requests (see [`schemas`]), the value patterns from the core's rules (see [`patterns`]).
+//!
+//! `GET /api/openapi.json` serves it, `openframe openapi` prints it, and `docs/openapi.json` holds a copy that
+//! a test keeps current. Built with utoipa's typed builders rather than `#[utoipa::path]` annotations: the
+//! handlers take raw bodies (JSON or XML, validated by the core) and the Table API paths are one per table, so
+//! annotations would repeat by hand what the tables already say.
+
+pub mod paths;
+pub mod patterns;
+pub mod schemas;
+
+use std::sync::OnceLock;
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::tag::TagBuilder;
+use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder};
+
+/// The document as utoipa's model.
+pub fn document() -> OpenApi {
+    let components = ComponentsBuilder::new()
+        .schemas_from_iter(schemas::components())
+        .response(
+            "MethodNotAllowed",
+            schemas_405(),
+        )
+        .security_scheme(
+            paths::BASIC_AUTH,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "A user of the store (`openframe user add`) with one of the roles \
+                         sn_openframe_api_user, sn_openframe_user or admin.",
+                    ))
+                    .build(),
+            ),
+        )
+        .build();
+    let tag = |name: &str, description: &str| {
+        TagBuilder::new()
+            .name(name)
+            .description(Some(description))
+            .build()
+    };
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("openframe voice-interaction API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(DESCRIPTION))
+                .build(),
+        )
+        .paths(paths::paths())
+        .components(Some(components))
+        .tags(Some([
+            tag("voice-interaction", "Create, update and read voice interactions."),
+            tag("table", "The read-only Table API subset."),
+            tag("operations", "Health and this document."),
+        ]))
+        .build()
+}
+
+const DESCRIPTION: &str = "The openframe voice-interaction API: a CCaaS provider creates and updates the \
+interaction record of each call, with phone logs, related records and context variables. Every body is JSON \
+or XML (`Content-Type`; JSON when missing) and every answer follows `Accept` (JSON when missing or `*/*`), \
+errors too, as `{\"error\":{\"message\":…,\"detail\":…},\"status\":\"failure\"}`. A known path with a method it \
+does not have answers 405 with an `Allow` header (components/responses/MethodNotAllowed); an unknown path \
+under /api/now/ answers 400 (401 without credentials).";
+
+fn schemas_405() -> utoipa::openapi::Response {
+    use utoipa::openapi::content::ContentBuilder;
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::response::ResponseBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let mut r = ResponseBuilder::new()
+        .description("The path exists but not with this method.")
+        .header(
+            "Allow",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some("the methods the path has"))
+                .build(),
+        );
+    for t in ["application/json", "application/xml"] {
+        r = r.content(
+            t,
+            ContentBuilder::new()
+                .schema(Some(schemas::reference(schemas::name::ERROR)))
+                .build(),
+        );
+    }
+    r.build()
+}
+
+/// The document as JSON, with the headers of [`paths::REQUIRED_HEADERS`] (and `Allow` on a 405) marked
+/// `required`: the Header Object has that field, but utoipa 5's model lacks it.
+pub fn document_json() -> Value {
+    let mut doc = serde_json::to_value(document()).unwrap_or(Value::Null);
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+            for operation in item.values_mut() {
+                let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut)
+                else {
+                    continue;
+                };
+                for (status, response) in responses.iter_mut() {
+                    for (s, header) in paths::REQUIRED_HEADERS {
+                        if s == status {
+                            mark_required(response, header);
+                        }
+                    }
+                }
+                if let Some(ok) = responses.get_mut("200") {
+                    mark_required(ok, "X-Total-Count");
+                    mark_required(ok, "Link");
+                }
+            }
+        }
+    }
+    if let Some(r) = doc.pointer_mut("/components/responses/MethodNotAllowed") {
+        mark_required(r, "Allow");
+    }
+    doc
+}
+
+fn mark_required(response: &mut Value, header: &str) {
+    if let Some(h) = response
+        .get_mut("headers")
+        .and_then(|h| h.get_mut(header))
+        .and_then(Value::as_object_mut)
+    {
+        h.insert("required".into(), Value::Bool(true));
+    }
+}
+
+/// The document as `docs/openapi.json` holds it: pretty JSON and a final newline.
+pub fn document_text() -> String {
+    let mut text = serde_json::to_string_pretty(&document_json()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// `GET /api/openapi.json`: the document, built once.
+pub async fn serve() -> Response {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    let text = TEXT.get_or_init(document_text).clone();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        text,
+    )
+        .into_response()
+}

@@ -1,0 +1,428 @@
+//! The document's operations: the voice-interaction endpoints under each prefix the router mounts, one pair
+//! of Table API operations per table name `openframe_core::schema` answers to, `/healthz` and the document
+//! itself — each with every status the code can answer and the headers that come with it.
+
+use openframe_core::query::MAX_LIMIT;
+use openframe_core::schema::{self, Table};
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, ParameterStyle, PathItem,
+    PathItemBuilder,
+};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa::openapi::{Paths, RefOr, Required, Response};
+
+use super::patterns;
+use super::schemas::{self, name, reference};
+use crate::app::OPENFRAME_PREFIXES;
+use crate::error::RETRY_AFTER_SECS;
+
+/// The name of the Basic auth security scheme.
+pub const BASIC_AUTH: &str = "basicAuth";
+
+/// The media types of request and response bodies (CONTRACT §3; `*+json`, `text/xml`… are accepted too).
+const BODY_TYPES: [&str; 2] = ["application/json", "application/xml"];
+
+/// Headers every response of this status carries, by name: the document marks them required.
+pub const REQUIRED_HEADERS: &[(&str, &str)] = &[
+    ("401", "WWW-Authenticate"),
+    ("429", "Retry-After"),
+    ("503", "Retry-After"),
+];
+
+/// Every operation, in the order a reader meets them.
+pub fn paths() -> Paths {
+    let mut paths = Paths::new();
+    for (i, prefix) in OPENFRAME_PREFIXES.iter().enumerate() {
+        let suffix = if i == 0 { String::new() } else { format!("V{i}") };
+        paths.paths.insert(
+            format!("{prefix}/voice-interaction"),
+            PathItem::new(HttpMethod::Post, create(&suffix)),
+        );
+        paths.paths.insert(
+            format!("{prefix}/voice-interaction/{{sysId}}"),
+            PathItemBuilder::new()
+                .operation(HttpMethod::Get, read(&suffix))
+                .operation(HttpMethod::Patch, update(&suffix))
+                .parameters(Some([sys_id_param("sysId")]))
+                .build(),
+        );
+    }
+    for table in schema::TABLES {
+        for table_name in std::iter::once(&table.name).chain(table.aliases) {
+            paths.paths.insert(
+                format!("/api/now/table/{table_name}"),
+                PathItem::new(HttpMethod::Get, table_list(table, table_name)),
+            );
+            paths.paths.insert(
+                format!("/api/now/table/{table_name}/{{sys_id}}"),
+                PathItemBuilder::new()
+                    .operation(HttpMethod::Get, table_read(table, table_name))
+                    .parameters(Some([sys_id_param("sys_id")]))
+                    .build(),
+            );
+        }
+    }
+    paths
+        .paths
+        .insert("/healthz".into(), PathItem::new(HttpMethod::Get, health()));
+    paths.paths.insert(
+        "/api/openapi.json".into(),
+        PathItem::new(HttpMethod::Get, document()),
+    );
+    paths
+}
+
+fn sys_id_param(param: &str) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(param)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some("A sys_id: 32 lowercase hexadecimal characters."))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(patterns::whole(patterns::SYS_ID))),
+        ))
+        .build()
+}
+
+/// The body of `schema` in JSON and in XML.
+fn in_both_formats(
+    schema: RefOr<utoipa::openapi::schema::Schema>,
+) -> Vec<(&'static str, utoipa::openapi::Content)> {
+    BODY_TYPES
+        .iter()
+        .map(|t| (*t, ContentBuilder::new().schema(Some(schema.clone())).build()))
+        .collect()
+}
+
+fn response(description: &str, schema_name: &str) -> ResponseBuilder {
+    in_both_formats(reference(schema_name))
+        .into_iter()
+        .fold(ResponseBuilder::new().description(description), |r, (t, c)| r.content(t, c))
+}
+
+fn error(description: &str) -> ResponseBuilder {
+    response(description, name::ERROR)
+}
+
+fn retry_after(r: ResponseBuilder, description: &str) -> ResponseBuilder {
+    r.header(
+        "Retry-After",
+        HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+            .description(Some(description))
+            .build(),
+    )
+}
+
+/// What can go wrong with any request: the renderer's 406, and a store that fails.
+fn server_errors(r: ResponsesBuilder) -> ResponsesBuilder {
+    r.response(
+        "406",
+        ResponseBuilder::new()
+            .description("Accept allows neither JSON nor XML (the body is JSON).")
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(reference(name::ERROR))).build(),
+            ),
+    )
+    .response("500", error("An unexpected fault; the body names no internals."))
+    .response(
+        "503",
+        retry_after(
+            error("The store did not answer; nothing was written."),
+            &format!("seconds to wait before retrying ({RETRY_AFTER_SECS})"),
+        ),
+    )
+}
+
+/// What every request under `/api/now/` can get: the auth answers, a bad parameter or path, and the above.
+fn api_errors(r: ResponsesBuilder) -> ResponsesBuilder {
+    server_errors(
+        r.response(
+            "400",
+            error("A parameter, the path or the body broke a rule; the detail names it. Nothing changed."),
+        )
+        .response(
+            "401",
+            error("No or bad credentials (message `User Not Authenticated`).").header(
+                "WWW-Authenticate",
+                HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::String))
+                    .description(Some("`Basic realm=\"openframe\"`"))
+                    .build(),
+            ),
+        )
+        .response(
+            "403",
+            error("The user has none of the roles sn_openframe_api_user, sn_openframe_user, admin."),
+        )
+        .response(
+            "429",
+            retry_after(
+                error("Too many failed sign-ins for this user name or from this address."),
+                "seconds until the sign-in window ends",
+            ),
+        ),
+    )
+}
+
+/// What a request with a body can also get.
+fn body_errors(r: ResponsesBuilder) -> ResponsesBuilder {
+    r.response("413", error("The body is over 1 MiB."))
+        .response("415", error("Content-Type is neither JSON nor XML."))
+}
+
+fn not_found(r: ResponsesBuilder) -> ResponsesBuilder {
+    r.response(
+        "404",
+        error("No record with this sys_id (message `No Record found`)."),
+    )
+}
+
+fn api_operation(operation_id: String, tag: &str, summary: &str) -> OperationBuilder {
+    OperationBuilder::new()
+        .operation_id(Some(operation_id))
+        .tag(tag)
+        .summary(Some(summary))
+        .security(SecurityRequirement::new::<_, [&str; 0], &str>(BASIC_AUTH, []))
+}
+
+fn request_body(schema_name: &str, description: &str) -> Option<utoipa::openapi::request_body::RequestBody> {
+    let body = in_both_formats(reference(schema_name)).into_iter().fold(
+        RequestBodyBuilder::new()
+            .description(Some(description))
+            .required(Some(Required::True)),
+        |b, (t, c)| b.content(t, c),
+    );
+    Some(body.build())
+}
+
+const VOICE_TAG: &str = "voice-interaction";
+const TABLE_TAG: &str = "table";
+
+/// Links from a created interaction to the operations that take its sysId, so that clients (and stateful
+/// tests) can follow them.
+fn created_links(r: ResponseBuilder, suffix: &str) -> ResponseBuilder {
+    let link = |operation_id: String, param: &str| {
+        LinkBuilder::new()
+            .operation_id(operation_id)
+            .parameter(param, "$response.body#/result/sysId")
+            .build()
+    };
+    r.link(
+        "read",
+        link(format!("readVoiceInteraction{suffix}"), "sysId"),
+    )
+    .link(
+        "update",
+        link(format!("updateVoiceInteraction{suffix}"), "sysId"),
+    )
+    .link(
+        "tableRead",
+        link("read_interaction".to_owned(), "sys_id"),
+    )
+}
+
+fn create(suffix: &str) -> OperationBuilder {
+    let responses = body_errors(api_errors(ResponsesBuilder::new().response(
+        "200",
+        created_links(
+            response("Created (200, as the platform answers, not 201).", name::CREATE_RESULT),
+            suffix,
+        ),
+    )));
+    api_operation(
+        format!("createVoiceInteraction{suffix}"),
+        VOICE_TAG,
+        "Create a voice interaction with its phone logs, related records and context",
+    )
+    .request_body(request_body(
+        name::CREATE_REQUEST,
+        "JSON, or XML with one root element of any name whose children mirror the JSON keys \
+         (`phoneLogs` and `relatedRecords` repeated per entry; an empty element is null).",
+    ))
+    .responses(responses.build())
+}
+
+fn update(suffix: &str) -> OperationBuilder {
+    let responses = not_found(body_errors(api_errors(
+        ResponsesBuilder::new().response("200", response("Updated.", name::UPDATE_RESULT)),
+    )));
+    api_operation(
+        format!("updateVoiceInteraction{suffix}"),
+        VOICE_TAG,
+        "Update a voice interaction",
+    )
+    .request_body(request_body(
+        name::UPDATE_REQUEST,
+        "JSON or XML, as for create; the sysId in the path is checked first.",
+    ))
+    .responses(responses.build())
+}
+
+fn read(suffix: &str) -> OperationBuilder {
+    let responses = not_found(api_errors(ResponsesBuilder::new().response(
+        "200",
+        response("The interaction, whole.", name::VOICE_INTERACTION),
+    )));
+    api_operation(
+        format!("readVoiceInteraction{suffix}"),
+        VOICE_TAG,
+        "Read a voice interaction back whole",
+    )
+    .responses(responses.build())
+}
+
+fn query_param(name: &str, description: &str, schema: impl Into<RefOr<utoipa::openapi::schema::Schema>>) -> ParameterBuilder {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(schema))
+}
+
+/// `sysparm_fields`: a comma list of the table's fields.
+fn fields_param(table: &Table) -> ParameterBuilder {
+    query_param(
+        "sysparm_fields",
+        "The fields to show, comma-separated, in this order (all when absent or empty).",
+        ArrayBuilder::new().items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(table.field_names())),
+        ),
+    )
+    .style(Some(ParameterStyle::Form))
+    .explode(Some(false))
+}
+
+fn exclude_links_param() -> ParameterBuilder {
+    query_param(
+        "sysparm_exclude_reference_link",
+        "`true` shows references as plain sys_ids instead of {link, value} objects (default false).",
+        ObjectBuilder::new().schema_type(Type::Boolean),
+    )
+}
+
+fn table_list(table: &Table, table_name: &str) -> OperationBuilder {
+    let ok = response(
+        "A page of rows in the query's order, then by sys_id.",
+        &schemas::row_list_name(table),
+    )
+    .header(
+        "X-Total-Count",
+        HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+            .description(Some("rows matching the query, over all pages"))
+            .build(),
+    )
+    .header(
+        "Link",
+        HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some("first, prev, next and last pages (RFC 8288)"))
+            .build(),
+    );
+    let responses = api_errors(ResponsesBuilder::new().response("200", ok));
+    api_operation(
+        format!("list_{table_name}"),
+        TABLE_TAG,
+        &format!("Query {table_name} (Table API, read-only)"),
+    )
+    .parameter(query_param(
+        "sysparm_query",
+        "Encoded query: `field=value`, `field!=value`, `fieldSTARTSWITHvalue`, `fieldLIKEvalue`, \
+         `fieldISEMPTY`, `fieldISNOTEMPTY`, joined by `^` (AND) or `^OR`; `ORDERBYfield`, `ORDERBYDESCfield`. \
+         Comparisons are exact and case-sensitive.",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(patterns::whole(&patterns::encoded_query(table)))),
+    ))
+    .parameter(query_param(
+        "sysparm_limit",
+        "Rows per page (default 1000).",
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(MAX_LIMIT as u64)),
+    ))
+    .parameter(query_param(
+        "sysparm_offset",
+        "Rows to skip (default 0).",
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0))
+            .maximum(Some(u64::from(u32::MAX))),
+    ))
+    .parameter(fields_param(table))
+    .parameter(exclude_links_param())
+    .responses(responses.build())
+}
+
+fn table_read(table: &Table, table_name: &str) -> OperationBuilder {
+    let responses = not_found(api_errors(ResponsesBuilder::new().response(
+        "200",
+        response("The row.", &schemas::row_result_name(table)),
+    )));
+    api_operation(
+        format!("read_{table_name}"),
+        TABLE_TAG,
+        &format!("Read one {table_name} record (Table API, read-only)"),
+    )
+    .parameter(fields_param(table))
+    .parameter(exclude_links_param())
+    .responses(responses.build())
+}
+
+fn health() -> OperationBuilder {
+    let ok = ResponseBuilder::new()
+        .description("The store answers.")
+        .content(
+            "application/json",
+            ContentBuilder::new().schema(Some(reference(name::HEALTH))).build(),
+        );
+    let responses = server_errors(ResponsesBuilder::new().response("200", ok));
+    OperationBuilder::new()
+        .operation_id(Some("health"))
+        .tag("operations")
+        .summary(Some("Liveness and readiness: no auth, no data"))
+        .description(Some(
+            "200 `{\"status\":\"ok\"}` in JSON when the store answers within 2 seconds, else 503.",
+        ))
+        .responses(responses.build())
+}
+
+fn document() -> OperationBuilder {
+    let ok: Response = ResponseBuilder::new()
+        .description("This document (OpenAPI 3.1).")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
+                .build(),
+        )
+        .build();
+    let responses = ResponsesBuilder::new().response("200", ok).response(
+        "406",
+        ResponseBuilder::new()
+            .description("Accept allows neither JSON nor XML.")
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(reference(name::ERROR))).build(),
+            ),
+    );
+    OperationBuilder::new()
+        .operation_id(Some("openapi"))
+        .tag("operations")
+        .summary(Some("This OpenAPI document; no auth"))
+        .responses(responses.build())
+}

@@ -1,0 +1,172 @@
+//! The value rules of `openframe_core` written as regular expressions, for the document's `pattern`s.
+//!
+//! Core checks values with plain functions (`is_e164`, `is_sys_id`, `DateTime::parse`, …) and keeps no regex;
+//! the document needs one per rule so that clients and schema-driven tests generate the values the server
+//! takes. The tests below hold each pattern to its core function, both ways, so the two cannot drift apart.
+//! The syntax is the common subset of ECMA-262 (what JSON Schema means), Python's `re` and Rust's `regex`.
+
+use openframe_core::schema::Table;
+
+/// A sys_id: 32 lowercase hexadecimal characters (`openframe_core::sys_id::is_sys_id`).
+pub const SYS_ID: &str = "[0-9a-f]{32}";
+
+/// An E.164 number by format: `+`, a digit 1-9, 1 to 14 more digits (`openframe_core::phone::is_e164`).
+pub const E164: &str = r"\+[1-9][0-9]{1,14}";
+
+/// A year 0001-9999.
+const YEAR: &str = "(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])";
+/// A leap year 0001-9999: divisible by 4 and not by 100, or by 400.
+const LEAP_YEAR: &str =
+    "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)";
+
+/// A UTC date-time `yyyy-MM-dd HH:mm:ss` that exists in the calendar (`openframe_core::DateTime::parse`).
+pub fn date_time() -> String {
+    let month_day = "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])\
+                     |(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)\
+                     |02-(?:0[1-9]|1[0-9]|2[0-8]))";
+    let time = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]";
+    format!("(?:{YEAR}-{month_day}|{LEAP_YEAR}-02-29) {time}")
+}
+
+/// A table name: `[a-z][a-z0-9_]{0,79}` (`openframe_core::names::is_table_name`).
+pub const TABLE_NAME: &str = "[a-z][a-z0-9_]{0,79}";
+
+/// A context-variable key (`openframe_core::names::is_context_key`).
+pub const CONTEXT_KEY: &str = "[A-Za-z_][A-Za-z0-9_.-]{0,99}";
+
+/// Text without NUL characters, which no store keeps (`openframe_core::request::value_text`).
+pub const NO_NUL: &str = "[^\\x00]*";
+
+/// Whole seconds as text: up to 12 digits (`FieldKind::Seconds`).
+pub const SECONDS: &str = "[0-9]{0,12}";
+
+/// `sysparm_query` of `table` (`openframe_core::query::TableQuery::parse`): tokens separated by `^` (empty
+/// ones skipped); `ORDERBY[DESC]field` anywhere; conditions `field<op>value`, where a condition prefixed
+/// `OR` must follow a plain one. Values run to the next `^`.
+pub fn encoded_query(table: &Table) -> String {
+    let field = format!("(?:{})", table.field_names().collect::<Vec<_>>().join("|"));
+    let order = format!("ORDERBY(?:DESC)?{field}");
+    let condition = format!("{field}(?:ISNOTEMPTY|ISEMPTY|(?:STARTSWITH|LIKE|!=|=)[^^]*)");
+    format!(
+        r"\^*(?:{order}\^+)*(?:{order}|{condition}(?:\^+(?:OR)?{condition}|\^+{order})*)?\^*"
+    )
+}
+
+/// The whole value must match: `^(?:…)$`.
+pub fn whole(pattern: &str) -> String {
+    format!("^(?:{pattern})$")
+}
+
+/// The whole value must match, or be empty (which clears a field): `^(?:…)?$`.
+pub fn whole_or_empty(pattern: &str) -> String {
+    format!("^(?:{pattern})?$")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openframe_core::DateTime;
+    use openframe_core::names::{is_context_key, is_table_name};
+    use openframe_core::phone::is_e164;
+    use openframe_core::query::TableQuery;
+    use openframe_core::schema::INTERACTION;
+    use openframe_core::sys_id::is_sys_id;
+    use proptest::prelude::*;
+    use regex::Regex;
+
+    fn re(pattern: &str) -> Regex {
+        Regex::new(&whole(pattern)).expect("pattern compiles")
+    }
+
+    #[test]
+    fn date_time_pattern_is_the_calendar() {
+        let pattern = re(&date_time());
+        // Every day of years that test each leap rule, at the edges of the clock.
+        for year in [1, 4, 100, 400, 1900, 1999, 2000, 2023, 2024, 2100, 9999] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    for time in ["00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60"] {
+                        let text = format!("{year:04}-{month:02}-{day:02} {time}");
+                        assert_eq!(
+                            pattern.is_match(&text),
+                            DateTime::parse(&text).is_some(),
+                            "{text}"
+                        );
+                    }
+                }
+            }
+        }
+        for text in ["0000-01-01 00:00:00", "2024-1-01 00:00:00", "2024-01-01T00:00:00"] {
+            assert!(!pattern.is_match(text), "{text}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn date_times_the_pattern_makes_parse(text in date_time_strategy()) {
+            prop_assert!(DateTime::parse(&text).is_some(), "{}", text);
+        }
+
+        #[test]
+        fn near_date_times_agree(text in "[0-9]{4}-[0-2][0-9]-[0-3][0-9] [0-2][0-9]:[0-6][0-9]:[0-6][0-9]") {
+            prop_assert_eq!(re(&date_time()).is_match(&text), DateTime::parse(&text).is_some(), "{}", text);
+        }
+
+        #[test]
+        fn sys_ids_agree(text in "[0-9a-gA-F]{30,34}") {
+            prop_assert_eq!(re(SYS_ID).is_match(&text), is_sys_id(&text), "{}", text);
+        }
+
+        #[test]
+        fn phone_numbers_agree(text in r"\+?[0-9a]{0,17}") {
+            prop_assert_eq!(re(E164).is_match(&text), is_e164(&text), "{}", text);
+        }
+
+        #[test]
+        fn table_names_agree(text in "[a-zA-Z0-9_.-]{0,82}") {
+            prop_assert_eq!(re(TABLE_NAME).is_match(&text), is_table_name(&text), "{}", text);
+        }
+
+        #[test]
+        fn context_keys_agree(text in "[a-zA-Z0-9_. /-]{0,102}") {
+            prop_assert_eq!(re(CONTEXT_KEY).is_match(&text), is_context_key(&text), "{}", text);
+        }
+    }
+
+    /// Queries built from pieces of the grammar, right and wrong, so that both answers are common.
+    fn query_strategy() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            "state", "number", "short_description", "sys_id", "nofield", "=", "!=", "LIKE", "STARTSWITH",
+            "ISEMPTY", "ISNOTEMPTY", "ORDERBY", "ORDERBYDESC", "OR", "NQ", "^", "^", "^OR", "new", "x y",
+            "IMS", "", "Q",
+        ]);
+        prop::collection::vec(piece, 0..8).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn encoded_queries_agree(query in query_strategy()) {
+            let pattern = re(&encoded_query(&INTERACTION));
+            let parsed = TableQuery::parse(&INTERACTION, Some(&query), None, None);
+            prop_assert_eq!(pattern.is_match(&query), parsed.is_ok(), "{:?}: {:?}", query, parsed);
+        }
+    }
+
+    #[test]
+    fn encoded_query_examples() {
+        let pattern = re(&encoded_query(&INTERACTION));
+        for ok in ["", "^", "state=new", "state=new^ORstate=queued^ORDERBYDESCnumber", "ORDERBYnumber^state!=",
+                   "queueISEMPTY^^assigned_toISNOTEMPTY^", "short_descriptionLIKEa=b!c"] {
+            assert!(pattern.is_match(ok), "{ok}");
+            assert!(TableQuery::parse(&INTERACTION, Some(ok), None, None).is_ok(), "{ok}");
+        }
+        for bad in ["ORstate=new", "ORDERBYnumber^ORstate=new", "state", "queueISEMPTYx", "NQstate=new", "State=new"] {
+            assert!(!pattern.is_match(bad), "{bad}");
+            assert!(TableQuery::parse(&INTERACTION, Some(bad), None, None).is_err(), "{bad}");
+        }
+    }
+
+    fn date_time_strategy() -> impl Strategy<Value = String> {
+        proptest::string::string_regex(&date_time()).expect("pattern is a strategy")
+    }
+}

@@ -1,0 +1,155 @@
+//! The OpenAPI document: served without auth, the committed copy in docs/ current, and every operation it
+//! lists answered by the router with a status it documents.
+
+mod common;
+
+use std::path::PathBuf;
+
+use axum::http::{Method, StatusCode};
+use common::{TestApp, reference_patch, reference_post};
+use openframe_core::SysId;
+use serde_json::Value;
+
+const REGENERATE: &str = "UPDATE_OPENAPI=1 cargo test -p openframe-http --test openapi \
+                          (or: cargo run -p openframe-http --bin openframe -- openapi > docs/openapi.json)";
+
+fn committed_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json")
+}
+
+#[test]
+fn committed_document_is_current() {
+    let generated = openframe_http::openapi::document_text();
+    let path = committed_path();
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &generated).expect("write docs/openapi.json");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/openapi.json differs from the document the code generates; regenerate it with\n    {REGENERATE}"
+    );
+}
+
+#[tokio::test]
+async fn document_is_served_without_auth() {
+    let app = TestApp::sqlite().await;
+    let reply = app
+        .raw(Method::GET, "/api/openapi.json", &[], Vec::new())
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert!(
+        reply.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let doc = reply.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc, openframe_http::openapi::document_json());
+}
+
+/// Each documented (path, method), with its path parameters filled in.
+fn operations(doc: &Value) -> Vec<(String, Method, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            // A path item also holds `parameters`, `summary`…, which are not methods.
+            let method = match method.as_str() {
+                "get" => Method::GET,
+                "post" => Method::POST,
+                "patch" => Method::PATCH,
+                "put" => Method::PUT,
+                "delete" => Method::DELETE,
+                _ => continue,
+            };
+            let uri = path
+                .replace("{sysId}", SysId::random().as_str())
+                .replace("{sys_id}", SysId::random().as_str());
+            out.push((uri, method, operation.clone()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_routed_and_answers_a_documented_status() {
+    let app = TestApp::sqlite().await;
+    let doc = openframe_http::openapi::document_json();
+    let ops = operations(&doc);
+    // Every endpoint of CONTRACT §1 under both prefixes, 5 table names × 2, /healthz and the document.
+    assert_eq!(ops.len(), 3 * 2 + 5 * 2 + 2, "{:?}", ops.iter().map(|o| &o.0).collect::<Vec<_>>());
+    for (uri, method, operation) in ops {
+        let body = match method {
+            Method::POST => Some(reference_post()),
+            Method::PATCH => Some(reference_patch()),
+            _ => None,
+        };
+        let reply = app.call(method.clone(), &uri, body.as_ref()).await;
+        let status = reply.status.as_str().to_owned();
+        assert!(
+            operation["responses"].get(&status).is_some(),
+            "{method} {uri} answered {status}, which the document does not list: {}",
+            reply.text
+        );
+        assert_ne!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        if reply.status == StatusCode::BAD_REQUEST {
+            assert_ne!(
+                reply.message(),
+                "Requested URI does not represent any resource",
+                "{method} {uri}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn required_headers_are_marked_and_sent() {
+    let doc = openframe_http::openapi::document_json();
+    let create = &doc["paths"]["/api/now/openframe/voice-interaction"]["post"]["responses"];
+    assert_eq!(create["401"]["headers"]["WWW-Authenticate"]["required"], true);
+    assert_eq!(create["503"]["headers"]["Retry-After"]["required"], true);
+    let list = &doc["paths"]["/api/now/table/interaction"]["get"]["responses"]["200"];
+    assert_eq!(list["headers"]["X-Total-Count"]["required"], true);
+    assert_eq!(list["headers"]["Link"]["required"], true);
+
+    let app = TestApp::sqlite().await;
+    let reply = app
+        .raw(Method::GET, "/api/now/table/interaction", &[], Vec::new())
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(reply.headers.contains_key("www-authenticate"));
+    let reply = app
+        .call(Method::GET, "/api/now/table/interaction?sysparm_limit=1", None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.headers.contains_key("x-total-count"));
+    assert!(reply.headers.contains_key("link"));
+}
+
+#[tokio::test]
+async fn operations_that_require_basic_auth_refuse_missing_and_wrong_credentials() {
+    let app = TestApp::sqlite().await;
+    let doc = openframe_http::openapi::document_json();
+    let mut secured = 0;
+    for (uri, method, operation) in operations(&doc) {
+        let needs_auth = operation["security"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|r| r.get("basicAuth").is_some()));
+        let anonymous = app.raw(method.clone(), &uri, &[], Vec::new()).await;
+        if !needs_auth {
+            assert_eq!(anonymous.status, StatusCode::OK, "{method} {uri}: {}", anonymous.text);
+            continue;
+        }
+        secured += 1;
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{method} {uri}");
+        assert_eq!(anonymous.message(), "User Not Authenticated");
+        // One wrong attempt per user name, 16 in all: fewer than the sign-in throttle allows in a minute.
+        let wrong = common::basic((&format!("intruder{secured}"), "not-the-password"));
+        let wrong = app
+            .raw(method.clone(), &uri, &[("authorization", wrong.as_str())], Vec::new())
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{method} {uri}");
+    }
+    assert_eq!(secured, 16);
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Schema-driven testing: schemathesis (pinned, from PyPI, in a venv under .ci/) against the real `openframe`
+# binary on a fresh SQLite store, using the OpenAPI document the server itself serves, with Basic auth.
+# Fails on any 5xx, any answer that breaks the document, and any other failed check (.ci/schemathesis.toml).
+#
+#   scripts/schemathesis.sh            # builds the debug binary if needed; about three minutes
+#   SCHEMATHESIS_MAX_TIME=60 scripts/schemathesis.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCHEMATHESIS_VERSION=4.32.5
+MAX_TIME=${SCHEMATHESIS_MAX_TIME:-150}
+VENV=.ci/.venv
+
+if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+cargo build --locked -p openframe-http --bin openframe
+BIN=target/debug/openframe
+
+WORK=$(mktemp -d)
+SERVER_PID=
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+STORE="sqlite://$WORK/openframe.db"
+PASSWORD="schemathesis-$(date +%s)-$RANDOM"
+# A provider application, so that positive cases naming it can succeed.
+"$BIN" provider add --inbound-id genesys-cloud-1 --name "Genesys Cloud" --store "$STORE" 2>/dev/null
+
+OPENFRAME_ADMIN_PASSWORD="$PASSWORD" RUST_LOG=warn \
+  "$BIN" serve --listen 127.0.0.1:0 --store "$STORE" 2>"$WORK/server.log" &
+SERVER_PID=$!
+
+ADDR=
+for _ in $(seq 1 100); do
+  ADDR=$(sed -n 's/^openframe: listening on http:\/\///p' "$WORK/server.log" | head -n 1)
+  [ -n "$ADDR" ] && break
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    cat "$WORK/server.log" >&2
+    echo "schemathesis.sh: the server did not start" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if [ -z "$ADDR" ]; then
+  echo "schemathesis.sh: the server did not say where it listens" >&2
+  exit 1
+fi
+
+status=0
+"$VENV/bin/schemathesis" --config-file .ci/schemathesis.toml run "http://$ADDR/api/openapi.json" \
+  --url "http://$ADDR" \
+  --auth "admin:$PASSWORD" \
+  --max-time "$MAX_TIME" \
+  --seed "${SCHEMATHESIS_SEED:-1}" \
+  --workers 2 \
+  --request-timeout 10 \
+  --no-color \
+  --report junit --report-dir "$WORK/report" || status=$?
+
+if grep -q "panicked" "$WORK/server.log"; then
+  echo "schemathesis.sh: the server panicked:" >&2
+  grep -A5 "panicked" "$WORK/server.log" >&2
+  status=1
+fi
+exit "$status"
