@@ -97,8 +97,10 @@ fn schemas_405() -> utoipa::openapi::Response {
     r.build()
 }
 
-/// The document as JSON, with the headers of [`paths::REQUIRED_HEADERS`] (and `Allow` on a 405) marked
-/// `required`: the Header Object has that field, but utoipa 5's model lacks it.
+/// The document as JSON, with two corrections to what utoipa 5 writes: the headers of
+/// [`paths::REQUIRED_HEADERS`] (and `Allow` on a 405) are marked `required` (the Header Object has that field,
+/// utoipa 5's model lacks it), and Link Objects spell their fields in camelCase as OpenAPI does (utoipa 5
+/// writes `operation_id`).
 pub fn document_json() -> Value {
     let mut doc = serde_json::to_value(document()).unwrap_or(Value::Null);
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
@@ -109,6 +111,7 @@ pub fn document_json() -> Value {
                     continue;
                 };
                 for (status, response) in responses.iter_mut() {
+                    camel_case_links(response);
                     for (s, header) in paths::REQUIRED_HEADERS {
                         if s == status {
                             mark_required(response, header);
@@ -126,6 +129,26 @@ pub fn document_json() -> Value {
         mark_required(r, "Allow");
     }
     doc
+}
+
+fn camel_case_links(response: &mut Value) {
+    let Some(links) = response.get_mut("links").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for link in links.values_mut().filter_map(Value::as_object_mut) {
+        for (snake, camel) in [
+            ("operation_id", "operationId"),
+            ("operation_ref", "operationRef"),
+            ("request_body", "requestBody"),
+        ] {
+            if let Some(value) = link.remove(snake) {
+                // An empty operationRef beside an operationId would name no operation.
+                if value.as_str() != Some("") {
+                    link.insert(camel.to_owned(), value);
+                }
+            }
+        }
+    }
 }
 
 fn mark_required(response: &mut Value, header: &str) {

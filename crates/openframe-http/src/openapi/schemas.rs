@@ -168,29 +168,29 @@ fn request_value(field: &str, kind: FieldKind) -> RefOr<Schema> {
 }
 
 /// An object whose properties are `table`'s writable fields (`additionalParams`, a phone-log entry).
-fn writable_fields(table: &Table) -> ObjectBuilder {
+fn writable_fields(object: ObjectBuilder, table: &Table) -> ObjectBuilder {
     table
         .fields
         .iter()
         .filter(|f| f.access == Access::Writable)
-        .fold(closed_object(), |o, f| {
+        .fold(object, |o, f| {
             o.property(f.name, request_value(f.name, f.kind))
         })
 }
 
-/// A top-level part may be sent as `null`, which counts as absent.
-fn part_or_null(part: &str) -> RefOr<Schema> {
-    AnyOfBuilder::new()
-        .item(reference(part))
-        .item(ObjectBuilder::new().schema_type(Type::Null))
-        .into()
+/// An object that may also be `null`: a part sent as `null` counts as absent (and `additionalParams: null`
+/// sets nothing). Nullable in the component itself rather than through an `anyOf`, which keeps schemas shallow.
+fn nullable_object() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::Object, Type::Null]))
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
 }
 
 fn request(create: bool) -> ObjectBuilder {
     let interaction = if create {
         reference(name::INTERACTION_ON_CREATE)
     } else {
-        part_or_null(name::INTERACTION_ON_UPDATE)
+        reference(name::INTERACTION_ON_UPDATE)
     };
     let list = |item: &str, max: usize| -> RefOr<Schema> {
         ArrayBuilder::new()
@@ -201,7 +201,7 @@ fn request(create: bool) -> ObjectBuilder {
     };
     closed_object()
         .property("interaction", interaction)
-        .property("interactionContext", part_or_null(name::CONTEXT))
+        .property("interactionContext", reference(name::CONTEXT))
         .property(
             "phoneLogs",
             list(name::PHONE_LOG_ENTRY, MAX_PHONE_LOGS),
@@ -248,7 +248,13 @@ fn interaction_part(create: bool) -> RefOr<Schema> {
             .description(Some("the customer's number, E.164; cannot be cleared"))
             .into()
     };
-    let mut o = closed_object()
+    // On PATCH the part may be null (absent); on POST it is required and must be an object.
+    let object = if create {
+        closed_object()
+    } else {
+        nullable_object()
+    };
+    let mut o = object
         .property("userPhoneNumber", user_phone)
         .property(
             "callbackPhoneNumber",
@@ -266,7 +272,7 @@ fn interaction_part(create: bool) -> RefOr<Schema> {
                      any other value is a 400. Empty or null clears it and provider_application.",
                 )),
         )
-        .property("additionalParams", part_or_null(name::ADDITIONAL_PARAMS));
+        .property("additionalParams", reference(name::ADDITIONAL_PARAMS));
     if create {
         o = o.required("userPhoneNumber");
     } else {
@@ -276,7 +282,7 @@ fn interaction_part(create: bool) -> RefOr<Schema> {
 }
 
 fn additional_params() -> RefOr<Schema> {
-    writable_fields(&INTERACTION)
+    writable_fields(nullable_object(), &INTERACTION)
         .description(Some(
             "Writable interaction fields by name. Moving `state` to a closed_* value sets closed_at and \
              closed_by when they are unset. System and read-only fields are a 400.",
@@ -286,7 +292,7 @@ fn additional_params() -> RefOr<Schema> {
 
 fn context() -> RefOr<Schema> {
     ObjectBuilder::new()
-        .schema_type(Type::Object)
+        .schema_type(SchemaType::Array(vec![Type::Object, Type::Null]))
         .description(Some(
             "Context variables: a flat map; a PATCH merges it into the stored map, and an empty or null \
              value removes the key.",
@@ -301,7 +307,7 @@ fn context() -> RefOr<Schema> {
 }
 
 fn phone_log_entry() -> RefOr<Schema> {
-    writable_fields(&PHONE_LOG)
+    writable_fields(closed_object(), &PHONE_LOG)
         .description(Some(
             "A phone log: an entry whose call_id the interaction already has updates that log, any other \
              creates one. `agent` defaults to the caller; `duration` is computed from start_time and \
@@ -317,7 +323,10 @@ fn related_record_ref() -> RefOr<Schema> {
         .description(Some("A related record; a pair the interaction already has is not added twice."))
         .property(
             "documentTable",
-            string().pattern(Some(patterns::whole(patterns::TABLE_NAME))),
+            // Scalars are taken as their text here too, and `true`/`false` are table names.
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Array(vec![Type::String, Type::Boolean]))
+                .pattern(Some(patterns::whole(patterns::TABLE_NAME))),
         )
         .property(
             "documentId",
