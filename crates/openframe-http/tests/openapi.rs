@@ -78,7 +78,12 @@ async fn every_documented_operation_is_routed_and_answers_a_documented_status() 
     let doc = openframe_http::openapi::document_json();
     let ops = operations(&doc);
     // Every endpoint of CONTRACT §1 under both prefixes, 5 table names × 2, /healthz and the document.
-    assert_eq!(ops.len(), 3 * 2 + 5 * 2 + 2, "{:?}", ops.iter().map(|o| &o.0).collect::<Vec<_>>());
+    assert_eq!(
+        ops.len(),
+        3 * 2 + 5 * 2 + 2,
+        "{:?}",
+        ops.iter().map(|o| &o.0).collect::<Vec<_>>()
+    );
     for (uri, method, operation) in ops {
         let body = match method {
             Method::POST => Some(reference_post()),
@@ -92,7 +97,11 @@ async fn every_documented_operation_is_routed_and_answers_a_documented_status() 
             "{method} {uri} answered {status}, which the document does not list: {}",
             reply.text
         );
-        assert_ne!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        assert_ne!(
+            reply.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {uri}"
+        );
         if reply.status == StatusCode::BAD_REQUEST {
             assert_ne!(
                 reply.message(),
@@ -107,7 +116,10 @@ async fn every_documented_operation_is_routed_and_answers_a_documented_status() 
 async fn required_headers_are_marked_and_sent() {
     let doc = openframe_http::openapi::document_json();
     let create = &doc["paths"]["/api/now/openframe/voice-interaction"]["post"]["responses"];
-    assert_eq!(create["401"]["headers"]["WWW-Authenticate"]["required"], true);
+    assert_eq!(
+        create["401"]["headers"]["WWW-Authenticate"]["required"],
+        true
+    );
     assert_eq!(create["503"]["headers"]["Retry-After"]["required"], true);
     let list = &doc["paths"]["/api/now/table/interaction"]["get"]["responses"]["200"];
     assert_eq!(list["headers"]["X-Total-Count"]["required"], true);
@@ -120,7 +132,11 @@ async fn required_headers_are_marked_and_sent() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert!(reply.headers.contains_key("www-authenticate"));
     let reply = app
-        .call(Method::GET, "/api/now/table/interaction?sysparm_limit=1", None)
+        .call(
+            Method::GET,
+            "/api/now/table/interaction?sysparm_limit=1",
+            None,
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.headers.contains_key("x-total-count"));
@@ -138,7 +154,12 @@ async fn operations_that_require_basic_auth_refuse_missing_and_wrong_credentials
             .is_some_and(|s| s.iter().any(|r| r.get("basicAuth").is_some()));
         let anonymous = app.raw(method.clone(), &uri, &[], Vec::new()).await;
         if !needs_auth {
-            assert_eq!(anonymous.status, StatusCode::OK, "{method} {uri}: {}", anonymous.text);
+            assert_eq!(
+                anonymous.status,
+                StatusCode::OK,
+                "{method} {uri}: {}",
+                anonymous.text
+            );
             continue;
         }
         secured += 1;
@@ -147,7 +168,12 @@ async fn operations_that_require_basic_auth_refuse_missing_and_wrong_credentials
         // One wrong attempt per user name, 16 in all: fewer than the sign-in throttle allows in a minute.
         let wrong = common::basic((&format!("intruder{secured}"), "not-the-password"));
         let wrong = app
-            .raw(method.clone(), &uri, &[("authorization", wrong.as_str())], Vec::new())
+            .raw(
+                method.clone(),
+                &uri,
+                &[("authorization", wrong.as_str())],
+                Vec::new(),
+            )
             .await;
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{method} {uri}");
     }

@@ -24,10 +24,7 @@ use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder};
 pub fn document() -> OpenApi {
     let components = ComponentsBuilder::new()
         .schemas_from_iter(schemas::components())
-        .response(
-            "MethodNotAllowed",
-            schemas_405(),
-        )
+        .response("MethodNotAllowed", schemas_405())
         .security_scheme(
             paths::BASIC_AUTH,
             SecurityScheme::Http(
@@ -58,7 +55,10 @@ pub fn document() -> OpenApi {
         .paths(paths::paths())
         .components(Some(components))
         .tags(Some([
-            tag("voice-interaction", "Create, update and read voice interactions."),
+            tag(
+                "voice-interaction",
+                "Create, update and read voice interactions.",
+            ),
             tag("table", "The read-only Table API subset."),
             tag("operations", "Health and this document."),
         ]))
@@ -106,7 +106,9 @@ pub fn document_json() -> Value {
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for item in paths.values_mut().filter_map(Value::as_object_mut) {
             for operation in item.values_mut() {
-                let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut)
+                let Some(responses) = operation
+                    .get_mut("responses")
+                    .and_then(Value::as_object_mut)
                 else {
                     continue;
                 };

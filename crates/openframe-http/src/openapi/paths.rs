@@ -39,7 +39,11 @@ pub const REQUIRED_HEADERS: &[(&str, &str)] = &[
 pub fn paths() -> Paths {
     let mut paths = Paths::new();
     for (i, prefix) in OPENFRAME_PREFIXES.iter().enumerate() {
-        let suffix = if i == 0 { String::new() } else { format!("V{i}") };
+        let suffix = if i == 0 {
+            String::new()
+        } else {
+            format!("V{i}")
+        };
         paths.paths.insert(
             format!("{prefix}/voice-interaction"),
             PathItem::new(HttpMethod::Post, create(&suffix)),
@@ -98,14 +102,20 @@ fn in_both_formats(
 ) -> Vec<(&'static str, utoipa::openapi::Content)> {
     BODY_TYPES
         .iter()
-        .map(|t| (*t, ContentBuilder::new().schema(Some(schema.clone())).build()))
+        .map(|t| {
+            (
+                *t,
+                ContentBuilder::new().schema(Some(schema.clone())).build(),
+            )
+        })
         .collect()
 }
 
 fn response(description: &str, schema_name: &str) -> ResponseBuilder {
-    in_both_formats(reference(schema_name))
-        .into_iter()
-        .fold(ResponseBuilder::new().description(description), |r, (t, c)| r.content(t, c))
+    in_both_formats(reference(schema_name)).into_iter().fold(
+        ResponseBuilder::new().description(description),
+        |r, (t, c)| r.content(t, c),
+    )
 }
 
 fn error(description: &str) -> ResponseBuilder {
@@ -116,7 +126,11 @@ fn retry_after(r: ResponseBuilder, description: &str) -> ResponseBuilder {
     r.header(
         "Retry-After",
         HeaderBuilder::new()
-            .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+            .schema(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0)),
+            )
             .description(Some(description))
             .build(),
     )
@@ -130,10 +144,15 @@ fn server_errors(r: ResponsesBuilder) -> ResponsesBuilder {
             .description("Accept allows neither JSON nor XML (the body is JSON).")
             .content(
                 "application/json",
-                ContentBuilder::new().schema(Some(reference(name::ERROR))).build(),
+                ContentBuilder::new()
+                    .schema(Some(reference(name::ERROR)))
+                    .build(),
             ),
     )
-    .response("500", error("An unexpected fault; the body names no internals."))
+    .response(
+        "500",
+        error("An unexpected fault; the body names no internals."),
+    )
     .response(
         "503",
         retry_after(
@@ -192,10 +211,16 @@ fn api_operation(operation_id: String, tag: &str, summary: &str) -> OperationBui
         .operation_id(Some(operation_id))
         .tag(tag)
         .summary(Some(summary))
-        .security(SecurityRequirement::new::<_, [&str; 0], &str>(BASIC_AUTH, []))
+        .security(SecurityRequirement::new::<_, [&str; 0], &str>(
+            BASIC_AUTH,
+            [],
+        ))
 }
 
-fn request_body(schema_name: &str, description: &str) -> Option<utoipa::openapi::request_body::RequestBody> {
+fn request_body(
+    schema_name: &str,
+    description: &str,
+) -> Option<utoipa::openapi::request_body::RequestBody> {
     let body = in_both_formats(reference(schema_name)).into_iter().fold(
         RequestBodyBuilder::new()
             .description(Some(description))
@@ -225,17 +250,17 @@ fn created_links(r: ResponseBuilder, suffix: &str) -> ResponseBuilder {
         "update",
         link(format!("updateVoiceInteraction{suffix}"), "sysId"),
     )
-    .link(
-        "tableRead",
-        link("read_interaction".to_owned(), "sys_id"),
-    )
+    .link("tableRead", link("read_interaction".to_owned(), "sys_id"))
 }
 
 fn create(suffix: &str) -> OperationBuilder {
     let responses = body_errors(api_errors(ResponsesBuilder::new().response(
         "200",
         created_links(
-            response("Created (200, as the platform answers, not 201).", name::CREATE_RESULT),
+            response(
+                "Created (200, as the platform answers, not 201).",
+                name::CREATE_RESULT,
+            ),
             suffix,
         ),
     )));
@@ -281,7 +306,11 @@ fn read(suffix: &str) -> OperationBuilder {
     .responses(responses.build())
 }
 
-fn query_param(name: &str, description: &str, schema: impl Into<RefOr<utoipa::openapi::schema::Schema>>) -> ParameterBuilder {
+fn query_param(
+    name: &str,
+    description: &str,
+    schema: impl Into<RefOr<utoipa::openapi::schema::Schema>>,
+) -> ParameterBuilder {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Query)
@@ -321,7 +350,11 @@ fn table_list(table: &Table, table_name: &str) -> OperationBuilder {
     .header(
         "X-Total-Count",
         HeaderBuilder::new()
-            .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+            .schema(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0)),
+            )
             .description(Some("rows matching the query, over all pages"))
             .build(),
     )
@@ -388,7 +421,9 @@ fn health() -> OperationBuilder {
         .description("The store answers.")
         .content(
             "application/json",
-            ContentBuilder::new().schema(Some(reference(name::HEALTH))).build(),
+            ContentBuilder::new()
+                .schema(Some(reference(name::HEALTH)))
+                .build(),
         );
     let responses = server_errors(ResponsesBuilder::new().response("200", ok));
     OperationBuilder::new()
@@ -417,7 +452,9 @@ fn document() -> OperationBuilder {
             .description("Accept allows neither JSON nor XML.")
             .content(
                 "application/json",
-                ContentBuilder::new().schema(Some(reference(name::ERROR))).build(),
+                ContentBuilder::new()
+                    .schema(Some(reference(name::ERROR)))
+                    .build(),
             ),
     );
     OperationBuilder::new()

@@ -47,9 +47,7 @@ pub fn encoded_query(table: &Table) -> String {
     let field = format!("(?:{})", table.field_names().collect::<Vec<_>>().join("|"));
     let order = format!("ORDERBY(?:DESC)?{field}");
     let condition = format!("{field}(?:ISNOTEMPTY|ISEMPTY|(?:STARTSWITH|LIKE|!=|=)[^^]*)");
-    format!(
-        r"\^*(?:{order}\^+)*(?:{order}|{condition}(?:\^+(?:OR)?{condition}|\^+{order})*)?\^*"
-    )
+    format!(r"\^*(?:{order}\^+)*(?:{order}|{condition}(?:\^+(?:OR)?{condition}|\^+{order})*)?\^*")
 }
 
 /// The whole value must match: `^(?:…)$`.
@@ -96,7 +94,11 @@ mod tests {
                 }
             }
         }
-        for text in ["0000-01-01 00:00:00", "2024-1-01 00:00:00", "2024-01-01T00:00:00"] {
+        for text in [
+            "0000-01-01 00:00:00",
+            "2024-1-01 00:00:00",
+            "2024-01-01T00:00:00",
+        ] {
             assert!(!pattern.is_match(text), "{text}");
         }
     }
@@ -136,9 +138,29 @@ mod tests {
     /// Queries built from pieces of the grammar, right and wrong, so that both answers are common.
     fn query_strategy() -> impl Strategy<Value = String> {
         let piece = prop::sample::select(vec![
-            "state", "number", "short_description", "sys_id", "nofield", "=", "!=", "LIKE", "STARTSWITH",
-            "ISEMPTY", "ISNOTEMPTY", "ORDERBY", "ORDERBYDESC", "OR", "NQ", "^", "^", "^OR", "new", "x y",
-            "IMS", "", "Q",
+            "state",
+            "number",
+            "short_description",
+            "sys_id",
+            "nofield",
+            "=",
+            "!=",
+            "LIKE",
+            "STARTSWITH",
+            "ISEMPTY",
+            "ISNOTEMPTY",
+            "ORDERBY",
+            "ORDERBYDESC",
+            "OR",
+            "NQ",
+            "^",
+            "^",
+            "^OR",
+            "new",
+            "x y",
+            "IMS",
+            "",
+            "Q",
         ]);
         prop::collection::vec(piece, 0..8).prop_map(|pieces| pieces.concat())
     }
@@ -155,14 +177,34 @@ mod tests {
     #[test]
     fn encoded_query_examples() {
         let pattern = re(&encoded_query(&INTERACTION));
-        for ok in ["", "^", "state=new", "state=new^ORstate=queued^ORDERBYDESCnumber", "ORDERBYnumber^state!=",
-                   "queueISEMPTY^^assigned_toISNOTEMPTY^", "short_descriptionLIKEa=b!c"] {
+        for ok in [
+            "",
+            "^",
+            "state=new",
+            "state=new^ORstate=queued^ORDERBYDESCnumber",
+            "ORDERBYnumber^state!=",
+            "queueISEMPTY^^assigned_toISNOTEMPTY^",
+            "short_descriptionLIKEa=b!c",
+        ] {
             assert!(pattern.is_match(ok), "{ok}");
-            assert!(TableQuery::parse(&INTERACTION, Some(ok), None, None).is_ok(), "{ok}");
+            assert!(
+                TableQuery::parse(&INTERACTION, Some(ok), None, None).is_ok(),
+                "{ok}"
+            );
         }
-        for bad in ["ORstate=new", "ORDERBYnumber^ORstate=new", "state", "queueISEMPTYx", "NQstate=new", "State=new"] {
+        for bad in [
+            "ORstate=new",
+            "ORDERBYnumber^ORstate=new",
+            "state",
+            "queueISEMPTYx",
+            "NQstate=new",
+            "State=new",
+        ] {
             assert!(!pattern.is_match(bad), "{bad}");
-            assert!(TableQuery::parse(&INTERACTION, Some(bad), None, None).is_err(), "{bad}");
+            assert!(
+                TableQuery::parse(&INTERACTION, Some(bad), None, None).is_err(),
+                "{bad}"
+            );
         }
     }
 

@@ -154,7 +154,9 @@ fn request_value(field: &str, kind: FieldKind) -> RefOr<Schema> {
         FieldKind::Phone => patterned_or_null(patterns::E164, "E.164 number; empty or null clears"),
         FieldKind::TableName => patterned_or_null(patterns::TABLE_NAME, "a table name"),
         FieldKind::Seconds | FieldKind::Counter => AnyOfBuilder::new()
-            .description(Some("whole seconds, as text or a number; empty or null clears"))
+            .description(Some(
+                "whole seconds, as text or a number; empty or null clears",
+            ))
             .item(string().pattern(Some(patterns::whole(patterns::SECONDS))))
             .item(
                 ObjectBuilder::new()
@@ -202,10 +204,7 @@ fn request(create: bool) -> ObjectBuilder {
     closed_object()
         .property("interaction", interaction)
         .property("interactionContext", reference(name::CONTEXT))
-        .property(
-            "phoneLogs",
-            list(name::PHONE_LOG_ENTRY, MAX_PHONE_LOGS),
-        )
+        .property("phoneLogs", list(name::PHONE_LOG_ENTRY, MAX_PHONE_LOGS))
         .property(
             "relatedRecords",
             list(name::RELATED_RECORD_REF, MAX_RELATED_RECORDS),
@@ -238,7 +237,9 @@ fn interaction_part(create: bool) -> RefOr<Schema> {
     let user_phone: RefOr<Schema> = if create {
         string()
             .pattern(Some(patterns::whole(patterns::E164)))
-            .description(Some("the customer's number, E.164; stored as user_phone_number"))
+            .description(Some(
+                "the customer's number, E.164; stored as user_phone_number",
+            ))
             .into()
     } else {
         // On PATCH it may change but not be cleared.
@@ -320,7 +321,9 @@ fn phone_log_entry() -> RefOr<Schema> {
 
 fn related_record_ref() -> RefOr<Schema> {
     closed_object()
-        .description(Some("A related record; a pair the interaction already has is not added twice."))
+        .description(Some(
+            "A related record; a pair the interaction already has is not added twice.",
+        ))
         .property(
             "documentTable",
             // Scalars are taken as their text here too, and `true`/`false` are table names.
@@ -346,10 +349,7 @@ fn create_result() -> RefOr<Schema> {
     let inner = closed_object()
         .property("status", string().enum_values(Some(["SUCCESS"])))
         .property("sysId", sys_id())
-        .property(
-            "number",
-            string().pattern(Some(r"^IMS[0-9]{7,}$")),
-        )
+        .property("number", string().pattern(Some(r"^IMS[0-9]{7,}$")))
         .required("status")
         .required("sysId")
         .required("number");
@@ -402,12 +402,16 @@ fn error() -> RefOr<Schema> {
         .property("message", string().description(Some("short, stable text")))
         .property(
             "detail",
-            string().description(Some("what exactly was wrong, naming the field where there is one")),
+            string().description(Some(
+                "what exactly was wrong, naming the field where there is one",
+            )),
         )
         .required("message")
         .required("detail");
     closed_object()
-        .description(Some("The platform's error envelope, in the negotiated format."))
+        .description(Some(
+            "The platform's error envelope, in the negotiated format.",
+        ))
         .property("error", error)
         .property("status", string().enum_values(Some(["failure"])))
         .required("error")
@@ -425,7 +429,9 @@ fn health() -> RefOr<Schema> {
 
 fn reference_link() -> RefOr<Schema> {
     closed_object()
-        .description(Some("A reference shown as a link to the referenced record's Table API URL."))
+        .description(Some(
+            "A reference shown as a link to the referenced record's Table API URL.",
+        ))
         .property("link", string())
         .property("value", sys_id())
         .required("link")
@@ -504,12 +510,18 @@ fn table_rows(table: &Table) -> RefOr<Schema> {
             .items(reference(&row_name(table)))
             .xml(Some(XmlBuilder::new().name(Some("result")).build()))
             .into(),
-        &format!("A page of {} rows; XML repeats <result> per row.", table.name),
+        &format!(
+            "A page of {} rows; XML repeats <result> per row.",
+            table.name
+        ),
     )
 }
 
 fn table_row_result(table: &Table) -> RefOr<Schema> {
-    envelope(reference(&row_name(table)), &format!("One {} row.", table.name))
+    envelope(
+        reference(&row_name(table)),
+        &format!("One {} row.", table.name),
+    )
 }
 
 #[cfg(test)]
