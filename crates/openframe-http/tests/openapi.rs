@@ -77,10 +77,11 @@ async fn every_documented_operation_is_routed_and_answers_a_documented_status() 
     let app = TestApp::sqlite().await;
     let doc = openframe_http::openapi::document_json();
     let ops = operations(&doc);
-    // Every endpoint of CONTRACT §1 under both prefixes, 5 table names × 2, /healthz and the document.
+    // Every endpoint of CONTRACT §1 under both prefixes, 5 table names × 2, /healthz, the document, and each
+    // file of the workspace page.
     assert_eq!(
         ops.len(),
-        3 * 2 + 5 * 2 + 2,
+        3 * 2 + 5 * 2 + 2 + openframe_http::workspace::ASSETS.len(),
         "{:?}",
         ops.iter().map(|o| &o.0).collect::<Vec<_>>()
     );

@@ -61,6 +61,10 @@ pub fn document() -> OpenApi {
             ),
             tag("table", "The read-only Table API subset."),
             tag("operations", "Health and this document."),
+            tag(
+                "workspace",
+                "The agent workspace page (HTML, CSS and ES modules for a browser).",
+            ),
         ]))
         .build()
 }

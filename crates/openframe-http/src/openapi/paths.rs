@@ -79,7 +79,43 @@ pub fn paths() -> Paths {
         "/api/openapi.json".into(),
         PathItem::new(HttpMethod::Get, document()),
     );
+    for asset in crate::workspace::ASSETS {
+        paths.paths.insert(
+            asset.path.into(),
+            PathItem::new(HttpMethod::Get, workspace_file(asset)),
+        );
+    }
     paths
+}
+
+/// A file of the agent workspace page: static, no credentials, the same bytes for everyone.
+fn workspace_file(asset: &crate::workspace::Asset) -> OperationBuilder {
+    let media_type = asset
+        .content_type
+        .split(';')
+        .next()
+        .unwrap_or(asset.content_type)
+        .trim();
+    let ok = ResponseBuilder::new()
+        .description("The file, with a strict Content-Security-Policy.")
+        .content(
+            media_type,
+            ContentBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .build(),
+        );
+    let operation_id = format!(
+        "workspace{}",
+        asset
+            .path
+            .trim_start_matches("/workspace")
+            .replace(['/', '.'], "_")
+    );
+    OperationBuilder::new()
+        .operation_id(Some(operation_id))
+        .tag("workspace")
+        .summary(Some(format!("The agent workspace page: {}", asset.path)))
+        .responses(ResponsesBuilder::new().response("200", ok).build())
 }
 
 fn sys_id_param(param: &str) -> utoipa::openapi::path::Parameter {
