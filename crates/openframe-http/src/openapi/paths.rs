@@ -192,7 +192,10 @@ fn server_errors(r: ResponsesBuilder) -> ResponsesBuilder {
     .response(
         "503",
         retry_after(
-            error("The store did not answer; nothing was written."),
+            error(
+                "The store did not answer; nothing was written. (Past `serve --max-connections`, a new \
+                 connection gets an empty 503 with `Retry-After: 1` and is closed.)",
+            ),
             &format!("seconds to wait before retrying ({RETRY_AFTER_SECS})"),
         ),
     )
@@ -231,7 +234,11 @@ fn api_errors(r: ResponsesBuilder) -> ResponsesBuilder {
 
 /// What a request with a body can also get.
 fn body_errors(r: ResponsesBuilder) -> ResponsesBuilder {
-    r.response("413", error("The body is over 1 MiB."))
+    r.response(
+        "408",
+        error("The body did not arrive whole within the body-read timeout (`serve --body-read-timeout`)."),
+    )
+    .response("413", error("The body is over 1 MiB."))
         .response("415", error("Content-Type is neither JSON nor XML."))
 }
 
