@@ -43,6 +43,7 @@ mod known;
 mod macros;
 mod model;
 mod operations;
+mod portability;
 mod queries;
 mod query_steps;
 
@@ -62,6 +63,10 @@ pub use interactions::{
     values_round_trip_exactly,
 };
 pub use model::{CASES_VAR, DEFAULT_CASES, default_cases, model_based};
+pub use portability::{
+    conflicting_import_writes_nothing, export_reads_everything_in_order,
+    import_then_export_gives_the_dump,
+};
 pub use queries::{
     query_awkward_values, query_indexed_fields_among_many, query_operators_on_every_table,
     query_or_groups, query_order_and_ties, query_paging_and_totals, read_record_by_table,

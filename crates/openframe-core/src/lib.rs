@@ -33,6 +33,7 @@ pub mod memory;
 pub mod names;
 pub mod number;
 pub mod phone;
+pub mod portability;
 pub mod query;
 pub mod record;
 pub mod repository;

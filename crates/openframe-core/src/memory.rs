@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use crate::aggregate::{AggregateChange, InteractionAggregate};
 use crate::error::{Error, Result};
 use crate::number::{FIRST_NUMBER, format_number};
+use crate::portability::ImportBatch;
 use crate::query::{RecordPage, TableQuery};
 use crate::record::Record;
 use crate::repository::{Repository, UpdatePlan};
@@ -154,4 +155,137 @@ impl Repository for MemoryRepository {
     async fn ping(&self) -> Result<()> {
         Ok(())
     }
+
+    // The reference model sorts on every page: simple rather than fast, like `query_records`.
+
+    async fn export_interactions(
+        &self,
+        after: Option<&SysId>,
+        limit: usize,
+    ) -> Result<Vec<InteractionAggregate>> {
+        let state = self.state();
+        let mut ids: Vec<&SysId> = state
+            .interactions
+            .keys()
+            .filter(|id| after.is_none_or(|after| *id > after))
+            .collect();
+        ids.sort();
+        Ok(ids
+            .into_iter()
+            .take(limit)
+            .filter_map(|id| state.interactions.get(id).cloned())
+            .collect())
+    }
+
+    async fn export_provider_applications(
+        &self,
+        after: Option<&SysId>,
+        limit: usize,
+    ) -> Result<Vec<Record>> {
+        let state = self.state();
+        let mut apps: Vec<&Record> = state
+            .providers
+            .values()
+            .filter(|app| after.is_none_or(|after| app.sys_id() > after.as_str()))
+            .collect();
+        apps.sort_by(|a, b| a.sys_id().cmp(b.sys_id()));
+        Ok(apps.into_iter().take(limit).cloned().collect())
+    }
+
+    async fn export_users(&self, after: Option<&str>, limit: usize) -> Result<Vec<User>> {
+        let state = self.state();
+        let mut users: Vec<&User> = state
+            .users
+            .values()
+            .filter(|u| after.is_none_or(|after| u.user_name.as_str() > after))
+            .collect();
+        users.sort_by(|a, b| a.user_name.cmp(&b.user_name));
+        Ok(users.into_iter().take(limit).cloned().collect())
+    }
+
+    async fn import(&self, batch: &ImportBatch) -> Result<()> {
+        batch.check()?;
+        let highest = batch.highest_number()?;
+        let mut state = self.state();
+        check_import_conflicts(&state, batch)?;
+        // Checked in full above, so these inserts cannot half-happen.
+        for user in &batch.users {
+            state.users.insert(user.user_name.clone(), user.clone());
+        }
+        for app in &batch.provider_applications {
+            state
+                .providers
+                .insert(app.get(field::INBOUND_ID).to_owned(), app.clone());
+        }
+        for a in &batch.interactions {
+            let sys_id = SysId::parse_field(a.interaction.sys_id(), field::SYS_ID)?;
+            state.interactions.insert(sys_id, a.clone());
+        }
+        if let Some(highest) = highest {
+            let next = state.next_number.unwrap_or(FIRST_NUMBER).max(highest + 1);
+            state.next_number = Some(next);
+        }
+        Ok(())
+    }
+}
+
+/// The conflict, if any, that importing `batch` into `state` would cause: every key a store keeps unique,
+/// against the store and within the batch.
+fn check_import_conflicts(state: &State, batch: &ImportBatch) -> Result<()> {
+    use std::collections::HashSet;
+    let conflict = |detail: String| Err(Error::Conflict { detail });
+    let mut record_ids: HashSet<(&str, &str)> = HashSet::new();
+    for table in schema::TABLES {
+        for r in state.records(table) {
+            record_ids.insert((table.name, r.sys_id()));
+        }
+    }
+    let mut numbers: HashSet<&str> = state
+        .interactions
+        .values()
+        .map(|a| a.interaction.get(field::NUMBER))
+        .collect();
+    let mut user_ids: HashSet<&str> = state.users.values().map(|u| u.sys_id.as_str()).collect();
+    let mut user_names: HashSet<&str> = state.users.keys().map(String::as_str).collect();
+    let mut inbound_ids: HashSet<&str> = state.providers.keys().map(String::as_str).collect();
+    for user in &batch.users {
+        if !user_names.insert(&user.user_name) {
+            return conflict(format!("user {} already exists", user.user_name));
+        }
+        if !user_ids.insert(user.sys_id.as_str()) {
+            return conflict(format!("a user with sys_id {} already exists", user.sys_id));
+        }
+    }
+    let records = batch
+        .provider_applications
+        .iter()
+        .chain(batch.interactions.iter().flat_map(|a| {
+            std::iter::once(&a.interaction)
+                .chain(&a.phone_logs)
+                .chain(&a.related_records)
+        }));
+    for r in records {
+        if !record_ids.insert((r.table().name, r.sys_id())) {
+            return conflict(format!(
+                "a {} record with sys_id {} already exists",
+                r.table().name,
+                r.sys_id()
+            ));
+        }
+    }
+    for app in &batch.provider_applications {
+        let inbound_id = app.get(field::INBOUND_ID);
+        if !inbound_ids.insert(inbound_id) {
+            return conflict(format!(
+                "a provider application with inbound_id {inbound_id} already exists"
+            ));
+        }
+    }
+    for a in &batch.interactions {
+        let number = a.interaction.get(field::NUMBER);
+        if !numbers.insert(number) {
+            return conflict(format!("interaction number {number} is taken"));
+        }
+    }
+    Ok(())
 }

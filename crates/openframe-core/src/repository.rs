@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use crate::aggregate::{AggregateChange, InteractionAggregate};
 use crate::error::Result;
+use crate::portability::ImportBatch;
 use crate::query::{RecordPage, TableQuery};
 use crate::record::Record;
 use crate::schema::Table;
@@ -69,4 +70,35 @@ pub trait Repository: Debug + Send + Sync + 'static {
     /// Releases what the store holds outside the process (network connections) once no more calls will come,
     /// on shutdown. Stores that close everything when dropped need nothing here: the default does nothing.
     async fn close(&self) {}
+
+    // ---- Portability: `openframe export` / `openframe import` (see `crate::portability`) ----
+    //
+    // Keyset-paged reads, so that an export never holds a whole table in memory, and a verbatim write.
+
+    /// Up to `limit` interactions, each whole (as [`Repository::load_interaction`] reads it), whose sys_id
+    /// is greater than `after` (from the first when `None`), in sys_id order.
+    async fn export_interactions(
+        &self,
+        after: Option<&SysId>,
+        limit: usize,
+    ) -> Result<Vec<InteractionAggregate>>;
+
+    /// Up to `limit` provider applications whose sys_id is greater than `after`, in sys_id order.
+    async fn export_provider_applications(
+        &self,
+        after: Option<&SysId>,
+        limit: usize,
+    ) -> Result<Vec<Record>>;
+
+    /// Up to `limit` users whose name is byte-wise greater than `after`, in byte-wise name order.
+    async fn export_users(&self, after: Option<&str>, limit: usize) -> Result<Vec<User>>;
+
+    /// Writes `batch` verbatim — sys_ids, numbers, every system field, phone logs and related records in
+    /// their order — in one transaction, and moves the number counter so that the next interaction created
+    /// gets a number above every number in the batch (and above what it would have got anyway).
+    ///
+    /// [`crate::Error::Conflict`] when a sys_id (of any record or user), interaction number, user name or
+    /// inbound id of the batch is taken, in the store or earlier in the batch: nothing of the batch is
+    /// written. [`crate::Error::Invalid`] when [`ImportBatch::check`] fails, again writing nothing.
+    async fn import(&self, batch: &ImportBatch) -> Result<()>;
 }

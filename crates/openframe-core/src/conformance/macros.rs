@@ -46,6 +46,9 @@ macro_rules! conformance_tests {
             concurrent_creates_get_distinct_numbers,
             concurrent_updates_all_land,
             concurrent_duplicates_conflict,
+            export_reads_everything_in_order,
+            import_then_export_gives_the_dump,
+            conflicting_import_writes_nothing,
         );
 
         #[test]

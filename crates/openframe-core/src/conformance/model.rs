@@ -310,6 +310,23 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
             }
         }
     }
+    // The whole store, exported, matches the reference's export byte for byte; imported into a fresh
+    // reference store, it exports the same again.
+    let got = super::portability::dump(sut.repo().as_ref()).await;
+    let expected = super::portability::dump(reference.repo().as_ref()).await;
+    if got != expected {
+        return Err(format!(
+            "after every step, the exports differ:\n  store:\n{got}\n  reference:\n{expected}"
+        ));
+    }
+    let copy = crate::memory::MemoryRepository::new();
+    super::portability::load(&copy, &got, 3).await;
+    let again = super::portability::dump(&copy).await;
+    if again != got {
+        return Err(format!(
+            "the store's export imported into a fresh store exports differently:\n{got}\n  then:\n{again}"
+        ));
+    }
     drop(store);
     Ok(())
 }
