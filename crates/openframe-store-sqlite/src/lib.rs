@@ -91,10 +91,12 @@
 
 #![warn(missing_docs)]
 
+mod backup;
 mod checkpoint;
 mod connection;
 mod error;
 mod migrations;
+mod portability;
 mod queries;
 mod readers;
 mod record_query;
@@ -107,6 +109,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use openframe_core::number::format_number;
+use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{Table, field};
 use openframe_core::{
@@ -114,6 +117,7 @@ use openframe_core::{
     User,
 };
 
+pub use crate::backup::{BackupReport, backup};
 use crate::checkpoint::Checkpointer;
 use crate::readers::Readers;
 use crate::writer::Writer;
@@ -266,5 +270,43 @@ impl Repository for SqliteRepository {
             return Err(Error::internal("the SQLite writer thread has stopped"));
         }
         self.readers.read(tables::ping).await
+    }
+
+    async fn export_interactions(
+        &self,
+        after: Option<&SysId>,
+        limit: usize,
+    ) -> Result<Vec<InteractionAggregate>> {
+        // Every sys_id sorts above "": no bound is the same statement from the start.
+        let after = after.map(|a| a.as_str().to_owned()).unwrap_or_default();
+        self.readers
+            .read(move |conn| portability::interactions(conn, &after, limit))
+            .await
+    }
+
+    async fn export_provider_applications(
+        &self,
+        after: Option<&SysId>,
+        limit: usize,
+    ) -> Result<Vec<Record>> {
+        let after = after.map(|a| a.as_str().to_owned()).unwrap_or_default();
+        self.readers
+            .read(move |conn| portability::provider_applications(conn, &after, limit))
+            .await
+    }
+
+    async fn export_users(&self, after: Option<&str>, limit: usize) -> Result<Vec<User>> {
+        // User names are never empty (user::validate_user_name), so every one sorts above "".
+        let after = after.unwrap_or_default().to_owned();
+        self.readers
+            .read(move |conn| portability::users(conn, &after, limit))
+            .await
+    }
+
+    async fn import(&self, batch: &ImportBatch) -> Result<()> {
+        let batch = batch.clone();
+        self.writer
+            .write(move |conn| portability::import(conn, &batch))
+            .await
     }
 }

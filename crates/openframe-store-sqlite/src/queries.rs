@@ -38,6 +38,18 @@ pub(crate) const SELECT_USER: &str =
 /// Whether there is any user.
 pub(crate) const HAS_USERS: &str = "SELECT EXISTS (SELECT 1 FROM users)";
 
+/// Moves the number counter up to `?1` if it is below (an import's highest number plus one).
+pub(crate) const RAISE_NUMBER: &str =
+    "UPDATE counter SET value = max(value, ?1) WHERE name = 'interaction_number'";
+
+/// Up to `?2` interaction sys_ids above `?1`, in order (the export's keyset page).
+pub(crate) const PAGE_INTERACTION_IDS: &str =
+    "SELECT sys_id FROM interaction WHERE sys_id > ?1 ORDER BY sys_id LIMIT ?2";
+
+/// Up to `?2` users named above `?1`, by name (byte-wise: the column's collation is BINARY).
+pub(crate) const PAGE_USERS: &str = "SELECT sys_id, user_name, password_hash, roles FROM users \
+     WHERE user_name > ?1 ORDER BY user_name LIMIT ?2";
+
 /// Reads the schema version from the database header: answers only when the file can be read.
 pub(crate) const PING: &str = "PRAGMA user_version";
 
@@ -54,6 +66,8 @@ pub(crate) struct RecordQueries {
     pub select_phone_logs: String,
     /// Inserts a phone log, or overwrites the one with its sys_id (which keeps its creation position).
     pub upsert_phone_log: String,
+    /// A new phone log (an import: a taken sys_id is a conflict, not an overwrite).
+    pub insert_phone_log: String,
     /// An interaction's related records, in creation order.
     pub select_related_records: String,
     /// A new related record.
@@ -62,6 +76,8 @@ pub(crate) struct RecordQueries {
     pub select_provider_application: String,
     /// A new provider application.
     pub insert_provider_application: String,
+    /// Up to `?2` provider applications whose sys_id is above `?1`, in sys_id order.
+    pub page_provider_applications: String,
     /// A record by sys_id, for each table of `schema::TABLES` in its order.
     pub select_by_sys_id: Vec<(&'static Table, String)>,
 }
@@ -83,10 +99,16 @@ pub(crate) static RECORDS: LazyLock<RecordQueries> = LazyLock::new(|| RecordQuer
     update_interaction: update(&INTERACTION),
     select_phone_logs: select(&PHONE_LOG, field::INTERACTION),
     upsert_phone_log: upsert(&PHONE_LOG),
+    insert_phone_log: insert(&PHONE_LOG),
     select_related_records: select(&RELATED_RECORD, field::INTERACTION),
     insert_related_record: insert(&RELATED_RECORD),
     select_provider_application: select(&PROVIDER_APPLICATION, field::INBOUND_ID),
     insert_provider_application: insert(&PROVIDER_APPLICATION),
+    page_provider_applications: format!(
+        "SELECT {} FROM {} WHERE \"sys_id\" > ?1 ORDER BY \"sys_id\" LIMIT ?2",
+        columns(&PROVIDER_APPLICATION),
+        PROVIDER_APPLICATION.name
+    ),
     select_by_sys_id: TABLES
         .iter()
         .map(|&table| (table, select(table, field::SYS_ID)))

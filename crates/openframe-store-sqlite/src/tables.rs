@@ -17,7 +17,7 @@ use crate::queries::{self, RECORDS};
 use crate::record_query;
 
 /// A record of `table` from a row selected with every field in column order.
-fn record(table: &'static Table, row: &Row<'_>) -> rusqlite::Result<Vec<String>> {
+pub(crate) fn record(table: &'static Table, row: &Row<'_>) -> rusqlite::Result<Vec<String>> {
     (0..table.fields.len()).map(|i| row.get(i)).collect()
 }
 
@@ -38,7 +38,7 @@ fn select_records(
 }
 
 /// Inserts (or upserts, as `sql` says) `record` of `table`, every field bound in column order.
-fn write_record(
+pub(crate) fn write_record(
     conn: &Connection,
     table: &'static Table,
     sql: &str,
@@ -67,7 +67,7 @@ fn write_record(
 
 /// Checks that a phone log or related record belongs to the interaction it is written with: the store
 /// finds them by their `interaction` field, so one that named another would be lost from this aggregate.
-fn check_owner(record: &Record, interaction: &str) -> Result<()> {
+pub(crate) fn check_owner(record: &Record, interaction: &str) -> Result<()> {
     let owner = record.get(field::INTERACTION);
     if owner == interaction {
         Ok(())
@@ -204,7 +204,7 @@ pub(crate) fn write_change(
     Ok(())
 }
 
-fn set_context(conn: &Connection, interaction: &str, context: &Context) -> Result<()> {
+pub(crate) fn set_context(conn: &Connection, interaction: &str, context: &Context) -> Result<()> {
     let mut upsert = conn
         .prepare_cached(queries::UPSERT_CONTEXT)
         .map_err(sqlite("setting context variables"))?;
@@ -251,16 +251,26 @@ pub(crate) fn find_user(conn: &Connection, user_name: &str) -> Result<Option<Use
     let Some((sys_id, user_name, password_hash, roles)) = row else {
         return Ok(None);
     };
+    user_from_columns(sys_id, user_name, password_hash, roles).map(Some)
+}
+
+/// A user from its columns as stored (roles a JSON array).
+pub(crate) fn user_from_columns(
+    sys_id: String,
+    user_name: String,
+    password_hash: String,
+    roles: String,
+) -> Result<User> {
     let sys_id = SysId::parse(&sys_id)
         .map_err(|rule| Error::internal(format!("user {user_name} has a bad sys_id: {rule}")))?;
     let roles = serde_json::from_str(&roles)
         .map_err(|e| Error::internal(format!("user {user_name} has unreadable roles: {e}")))?;
-    Ok(Some(User {
+    Ok(User {
         sys_id,
         user_name,
         password_hash,
         roles,
-    }))
+    })
 }
 
 /// Whether there is any user.

@@ -1,0 +1,124 @@
+//! Export pages and verbatim imports (`openframe export` / `openframe import`): keyset-paged reads in one
+//! read transaction each, and one import batch as one write (one savepoint of the writer's transaction).
+
+use openframe_core::portability::ImportBatch;
+use openframe_core::schema::{PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD};
+use openframe_core::{Error, InteractionAggregate, Record, Result, User};
+use rusqlite::{Connection, params, params_from_iter};
+
+use crate::error::{map, sqlite};
+use crate::queries::{self, RECORDS};
+use crate::tables::{
+    check_owner, insert_provider_application, insert_user, load_aggregate, record, set_context,
+    user_from_columns, write_record,
+};
+
+/// SQLite takes a signed 64-bit limit; anything past it is "no limit" in practice.
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// Up to `limit` whole interactions whose sys_id is above `after` (`""`: from the first), in sys_id order.
+pub(crate) fn interactions(
+    conn: &Connection,
+    after: &str,
+    limit: usize,
+) -> Result<Vec<InteractionAggregate>> {
+    let ids: Vec<String> = conn
+        .prepare_cached(queries::PAGE_INTERACTION_IDS)
+        .and_then(|mut stmt| {
+            stmt.query_map(params![after, sql_limit(limit)], |row| row.get(0))?
+                .collect()
+        })
+        .map_err(sqlite("reading a page of interactions"))?;
+    ids.iter()
+        .map(|id| {
+            load_aggregate(conn, id)?.ok_or_else(|| {
+                Error::internal(format!("interaction {id} vanished inside a read transaction"))
+            })
+        })
+        .collect()
+}
+
+/// Up to `limit` provider applications whose sys_id is above `after`, in sys_id order.
+pub(crate) fn provider_applications(
+    conn: &Connection,
+    after: &str,
+    limit: usize,
+) -> Result<Vec<Record>> {
+    let rows: Vec<Vec<String>> = conn
+        .prepare_cached(&RECORDS.page_provider_applications)
+        .and_then(|mut stmt| {
+            stmt.query_map(params![after, sql_limit(limit)], |row| {
+                record(&PROVIDER_APPLICATION, row)
+            })?
+            .collect()
+        })
+        .map_err(sqlite("reading a page of provider applications"))?;
+    rows.into_iter()
+        .map(|values| Record::from_values(&PROVIDER_APPLICATION, values))
+        .collect()
+}
+
+/// Up to `limit` users named above `after`, by name.
+pub(crate) fn users(conn: &Connection, after: &str, limit: usize) -> Result<Vec<User>> {
+    let rows: Vec<(String, String, String, String)> = conn
+        .prepare_cached(queries::PAGE_USERS)
+        .and_then(|mut stmt| {
+            stmt.query_map(params![after, sql_limit(limit)], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })?
+            .collect()
+        })
+        .map_err(sqlite("reading a page of users"))?;
+    rows.into_iter()
+        .map(|(sys_id, name, hash, roles)| user_from_columns(sys_id, name, hash, roles))
+        .collect()
+}
+
+/// Writes `batch` verbatim inside the caller's transaction (the writer's savepoint: an error rolls all of
+/// it back) and raises the number counter past its highest number.
+pub(crate) fn import(conn: &Connection, batch: &ImportBatch) -> Result<()> {
+    batch.check()?;
+    for user in &batch.users {
+        insert_user(conn, user)?;
+    }
+    for app in &batch.provider_applications {
+        insert_provider_application(conn, app)?;
+    }
+    for a in &batch.interactions {
+        let sys_id = a.interaction.sys_id();
+        conn.prepare_cached(&RECORDS.insert_interaction)
+            .and_then(|mut stmt| stmt.execute(params_from_iter(a.interaction.values())))
+            .map_err(|e| {
+                map(e, "importing an interaction", || {
+                    format!(
+                        "interaction {sys_id} or number {} exists",
+                        a.interaction.get(openframe_core::schema::field::NUMBER)
+                    )
+                })
+            })?;
+        set_context(conn, sys_id, &a.context)?;
+        for log in &a.phone_logs {
+            check_owner(log, sys_id)?;
+            write_record(conn, &PHONE_LOG, &RECORDS.insert_phone_log, log)?;
+        }
+        for related in &a.related_records {
+            check_owner(related, sys_id)?;
+            write_record(
+                conn,
+                &RELATED_RECORD,
+                &RECORDS.insert_related_record,
+                related,
+            )?;
+        }
+    }
+    if let Some(highest) = batch.highest_number()? {
+        let next = i64::try_from(highest.saturating_add(1))
+            .map_err(|_| Error::invalid("number", "is too large"))?;
+        conn.prepare_cached(queries::RAISE_NUMBER)
+            .and_then(|mut stmt| stmt.execute([next]))
+            .map_err(sqlite("moving the number counter"))?;
+    }
+    Ok(())
+}
