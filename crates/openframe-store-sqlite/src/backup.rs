@@ -52,7 +52,9 @@ pub fn backup(source: &Path, dest: &Path) -> Result<BackupReport> {
     remove_if_present(&partial)?;
     let result = (|| {
         conn.execute("VACUUM INTO ?1", [partial_text])
-            .map_err(|e| sqlite_error(e, format!("copying {} to {partial_text}", source.display())))?;
+            .map_err(|e| {
+                sqlite_error(e, format!("copying {} to {partial_text}", source.display()))
+            })?;
         File::open(&partial)
             .and_then(|f| f.sync_all())
             .map_err(|e| io_error(e, &partial))?;
@@ -155,7 +157,10 @@ fn remove_if_present(path: &Path) -> Result<()> {
 
 fn exists(dest: &Path) -> Error {
     Error::Conflict {
-        detail: format!("{} exists; a backup never overwrites a file", dest.display()),
+        detail: format!(
+            "{} exists; a backup never overwrites a file",
+            dest.display()
+        ),
     }
 }
 

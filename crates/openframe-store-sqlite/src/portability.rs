@@ -34,7 +34,9 @@ pub(crate) fn interactions(
     ids.iter()
         .map(|id| {
             load_aggregate(conn, id)?.ok_or_else(|| {
-                Error::internal(format!("interaction {id} vanished inside a read transaction"))
+                Error::internal(format!(
+                    "interaction {id} vanished inside a read transaction"
+                ))
             })
         })
         .collect()
