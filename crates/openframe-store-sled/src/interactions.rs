@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use openframe_core::number::{FIRST_NUMBER, format_number};
+use openframe_core::number::{FIRST_NUMBER, format_number, parse_number};
 use openframe_core::schema::{PHONE_LOG, RELATED_RECORD, Table, field};
 use openframe_core::{AggregateChange, Error, InteractionAggregate, Record, Result, UpdatePlan};
 use sled::{IVec, Tree};
@@ -32,19 +32,58 @@ pub(crate) fn create(data: &Tree, new: &InteractionAggregate) -> Result<String> 
     }
     let id = next_number(&mut staged)?;
     let number = format_number(id);
+    let mut record = new.interaction.clone();
+    record.set(field::NUMBER, number.as_str());
+    insert(&mut staged, id, record, new)?;
+    staged.apply()?;
+    Ok(number)
+}
+
+/// Stages `new` verbatim (an import), under the id its number gives, and moves the counter past that number
+/// if it is behind. A taken sys_id or number (here or earlier in `staged`) is a conflict. Writer thread only.
+pub(crate) fn stage_import(staged: &mut Staged<'_>, new: &InteractionAggregate) -> Result<()> {
+    let sys_id = new.interaction.sys_id();
+    let number = new.interaction.get(field::NUMBER);
+    let id = parse_number(number)
+        .ok_or_else(|| Error::invalid(field::NUMBER, "must be an interaction number"))?;
+    if staged.get(&interaction_id_key(sys_id))?.is_some() {
+        return Err(Error::Conflict {
+            detail: format!("interaction {sys_id} exists"),
+        });
+    }
+    // The id is the number's counter value: two spellings of one value (IMS0001001, IMS00001001) clash too.
+    if staged.get(&number_key(number))?.is_some() || staged.get(&interaction_key(id))?.is_some() {
+        return Err(Error::Conflict {
+            detail: format!("interaction number {number} is taken"),
+        });
+    }
+    let next = current_number(staged)?;
+    if id >= next {
+        staged.insert(NEXT_NUMBER_KEY.to_vec(), (id + 1).to_be_bytes().to_vec());
+    }
+    insert(staged, id, new.interaction.clone(), new)
+}
+
+/// Stages interaction `id` with `record` (its number set), and `new`'s context and children.
+fn insert(
+    staged: &mut Staged<'_>,
+    id: u64,
+    record: Record,
+    new: &InteractionAggregate,
+) -> Result<()> {
+    let sys_id = new.interaction.sys_id();
     let mut row = InteractionRow {
-        record: new.interaction.clone(),
+        record,
         context: new.context.clone(),
         phone_logs: 0,
         related_records: 0,
         version: 0,
     };
-    row.record.set(field::NUMBER, number.as_str());
-    staged.insert(id_key, id.to_be_bytes().to_vec());
-    index(&mut staged, id, None, &row.record)?;
+    staged.insert(interaction_id_key(sys_id), id.to_be_bytes().to_vec());
+    index(staged, id, None, &row.record)?;
     for log in &new.phone_logs {
         append_child(
-            &mut staged,
+            staged,
             ChildTable::PhoneLog,
             id,
             sys_id,
@@ -54,7 +93,7 @@ pub(crate) fn create(data: &Tree, new: &InteractionAggregate) -> Result<String> 
     }
     for related in &new.related_records {
         append_child(
-            &mut staged,
+            staged,
             ChildTable::RelatedRecord,
             id,
             sys_id,
@@ -63,8 +102,7 @@ pub(crate) fn create(data: &Tree, new: &InteractionAggregate) -> Result<String> 
         )?;
     }
     staged.insert(interaction_key(id), row.encode()?);
-    staged.apply()?;
-    Ok(number)
+    Ok(())
 }
 
 /// Reads interaction `sys_id`, runs `plan` on it and writes the change it returns; `None` when there is no
@@ -220,13 +258,19 @@ fn children(
         .collect()
 }
 
+/// The number the durable counter will hand out next.
+fn current_number(staged: &Staged<'_>) -> Result<u64> {
+    match staged.get(NEXT_NUMBER_KEY)? {
+        None => Ok(FIRST_NUMBER),
+        Some(bytes) => {
+            decode_u64(&bytes).ok_or_else(|| Error::internal("corrupt interaction-number counter"))
+        }
+    }
+}
+
 /// Takes the next interaction number from the durable counter.
 fn next_number(staged: &mut Staged<'_>) -> Result<u64> {
-    let n = match staged.get(NEXT_NUMBER_KEY)? {
-        None => FIRST_NUMBER,
-        Some(bytes) => decode_u64(&bytes)
-            .ok_or_else(|| Error::internal("corrupt interaction-number counter"))?,
-    };
+    let n = current_number(staged)?;
     staged.insert(NEXT_NUMBER_KEY.to_vec(), (n + 1).to_be_bytes().to_vec());
     Ok(n)
 }

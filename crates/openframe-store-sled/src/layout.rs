@@ -227,6 +227,12 @@ impl<'a> Staged<'a> {
 
     /// Applies every write at once.
     pub(crate) fn apply(self) -> Result<()> {
+        let data = self.data;
+        data.apply_batch(self.into_batch()).map_err(from_sled)
+    }
+
+    /// Every write as one batch, for a caller that applies it inside a transaction over several trees.
+    pub(crate) fn into_batch(self) -> Batch {
         let mut batch = Batch::default();
         for (key, value) in self.writes {
             match value {
@@ -234,7 +240,7 @@ impl<'a> Staged<'a> {
                 None => batch.remove(key),
             }
         }
-        self.data.apply_batch(batch).map_err(from_sled)
+        batch
     }
 }
 

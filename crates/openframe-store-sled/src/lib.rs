@@ -80,6 +80,7 @@ mod codec;
 mod error;
 mod interactions;
 mod layout;
+mod portability;
 mod query;
 mod repository;
 mod writer;

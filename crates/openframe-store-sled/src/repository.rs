@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{PROVIDER_APPLICATION, Table, field};
 use openframe_core::{
@@ -16,6 +17,7 @@ use crate::codec::{self, FORMAT_VERSION};
 use crate::error::{abort, from_sled, from_transaction};
 use crate::interactions::{self, Loaded};
 use crate::layout::{FORMAT_VERSION_KEY, Trees};
+use crate::portability;
 use crate::writer::Writer;
 
 /// A [`Repository`] on a sled database in one directory. See the crate docs for the layout and what is
@@ -298,6 +300,52 @@ impl Repository for SledRepository {
             Ok(())
         })
         .await
+    }
+
+    async fn export_interactions(
+        &self,
+        after: Option<&SysId>,
+        limit: usize,
+    ) -> Result<Vec<InteractionAggregate>> {
+        let after = after.map(|a| a.as_str().to_owned());
+        let ids = self
+            .blocking(move |trees| portability::interaction_ids(trees, after.as_deref(), limit))
+            .await?;
+        let mut page = Vec::with_capacity(ids.len());
+        for id in ids {
+            let sys_id = SysId::parse(&id)
+                .map_err(|rule| Error::internal(format!("indexed interaction {id:?}: {rule}")))?;
+            // Each read whole, as load_interaction reads it; interactions are never deleted.
+            let found = self.load_interaction(&sys_id).await?.ok_or_else(|| {
+                Error::internal(format!("interaction {id} is indexed but cannot be read"))
+            })?;
+            page.push(found);
+        }
+        Ok(page)
+    }
+
+    async fn export_provider_applications(
+        &self,
+        after: Option<&SysId>,
+        limit: usize,
+    ) -> Result<Vec<Record>> {
+        let after = after.map(|a| a.as_str().to_owned());
+        self.blocking(move |trees| {
+            portability::provider_applications(trees, after.as_deref(), limit)
+        })
+        .await
+    }
+
+    async fn export_users(&self, after: Option<&str>, limit: usize) -> Result<Vec<User>> {
+        let after = after.map(str::to_owned);
+        self.blocking(move |trees| portability::users(trees, after.as_deref(), limit))
+            .await
+    }
+
+    async fn import(&self, batch: &ImportBatch) -> Result<()> {
+        let batch = batch.clone();
+        self.write(move |trees| portability::import(trees, &batch))
+            .await
     }
 }
 

@@ -1,0 +1,164 @@
+//! Export pages and verbatim imports (`openframe export` / `openframe import`).
+//!
+//! Pages are key ranges: interactions through their sys_id index (`I` in `data`), provider applications
+//! and users through their own trees, which are keyed by sys_id and by user name. An import batch is staged
+//! like a create (one batch on `data`) and applied with the users and provider applications in one sled
+//! transaction over the four trees, so that it lands whole or not at all.
+
+use std::collections::HashSet;
+use std::ops::Bound;
+
+use openframe_core::portability::ImportBatch;
+use openframe_core::schema::{PROVIDER_APPLICATION, field};
+use openframe_core::{Error, Record, Result, User};
+use sled::Tree;
+use sled::transaction::Transactional;
+
+use crate::codec;
+use crate::error::{abort, from_sled, from_transaction};
+use crate::interactions;
+use crate::layout::{Staged, Trees, interaction_id_key};
+
+/// The keys of `tree` above `after` (from the first when `None`) that start with `prefix`, at most `limit`.
+fn page(
+    tree: &Tree,
+    prefix: &[u8],
+    after: Option<Vec<u8>>,
+    limit: usize,
+) -> Result<Vec<(sled::IVec, sled::IVec)>> {
+    let start = match after {
+        Some(key) => Bound::Excluded(key),
+        None => Bound::Included(prefix.to_vec()),
+    };
+    tree.range::<Vec<u8>, _>((start, Bound::Unbounded))
+        .take_while(|entry| {
+            entry
+                .as_ref()
+                .map_or(true, |(key, _)| key.starts_with(prefix))
+        })
+        .take(limit)
+        .map(|entry| entry.map_err(from_sled))
+        .collect()
+}
+
+/// Up to `limit` interaction sys_ids above `after`, in order.
+pub(crate) fn interaction_ids(
+    trees: &Trees,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<String>> {
+    let prefix = interaction_id_key("");
+    page(&trees.data, &prefix, after.map(interaction_id_key), limit)?
+        .into_iter()
+        .map(|(key, _)| {
+            String::from_utf8(key[prefix.len()..].to_vec())
+                .map_err(|_| Error::internal("an interaction sys_id index key is not UTF-8"))
+        })
+        .collect()
+}
+
+/// Up to `limit` provider applications whose sys_id is above `after`, in sys_id order.
+pub(crate) fn provider_applications(
+    trees: &Trees,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Record>> {
+    page(
+        &trees.provider_applications,
+        b"",
+        after.map(|a| a.as_bytes().to_vec()),
+        limit,
+    )?
+    .into_iter()
+    .map(|(_, bytes)| codec::decode_record(&PROVIDER_APPLICATION, &bytes))
+    .collect()
+}
+
+/// Up to `limit` users named above `after`, by name.
+pub(crate) fn users(trees: &Trees, after: Option<&str>, limit: usize) -> Result<Vec<User>> {
+    page(
+        &trees.users,
+        b"",
+        after.map(|a| a.as_bytes().to_vec()),
+        limit,
+    )?
+    .into_iter()
+    .map(|(_, bytes)| codec::decode_user(&bytes))
+    .collect()
+}
+
+/// Writes `batch` verbatim, all or nothing. Writer thread only: the checks read plain values, which
+/// nothing else writes meanwhile.
+pub(crate) fn import(trees: &Trees, batch: &ImportBatch) -> Result<()> {
+    batch.check()?;
+    let mut staged = Staged::new(&trees.data);
+    for a in &batch.interactions {
+        interactions::stage_import(&mut staged, a)?;
+    }
+    let data = staged.into_batch();
+
+    // Users are keyed by name; their sys_ids are unique too, which only a scan can tell (users are few).
+    let mut user_ids: HashSet<String> = HashSet::new();
+    for entry in trees.users.iter() {
+        let (_, bytes) = entry.map_err(from_sled)?;
+        user_ids.insert(codec::decode_user(&bytes)?.sys_id.into_string());
+    }
+    for user in &batch.users {
+        if !user_ids.insert(user.sys_id.as_str().to_owned()) {
+            return Err(Error::Conflict {
+                detail: format!("a user with sys_id {} exists", user.sys_id),
+            });
+        }
+    }
+    let users = batch
+        .users
+        .iter()
+        .map(|u| Ok((u.user_name.clone(), codec::encode_user(u)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let apps = batch
+        .provider_applications
+        .iter()
+        .map(|a| {
+            Ok((
+                a.sys_id().to_owned(),
+                a.get(field::INBOUND_ID).to_owned(),
+                codec::encode_record(a)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    (
+        &trees.data,
+        &trees.users,
+        &trees.provider_applications,
+        &trees.provider_inbound_ids,
+    )
+        .transaction(|(d, u, p, i)| {
+            for (name, bytes) in &users {
+                if u.insert(name.as_bytes(), bytes.as_slice())?.is_some() {
+                    return Err(abort(Error::Conflict {
+                        detail: format!("user {name} already exists"),
+                    }));
+                }
+            }
+            for (sys_id, inbound_id, bytes) in &apps {
+                if i.insert(inbound_id.as_bytes(), sys_id.as_bytes())?
+                    .is_some()
+                {
+                    return Err(abort(Error::Conflict {
+                        detail: format!(
+                            "a provider application with inbound_id {inbound_id} already exists"
+                        ),
+                    }));
+                }
+                if p.insert(sys_id.as_bytes(), bytes.as_slice())?.is_some() {
+                    return Err(abort(Error::Conflict {
+                        detail: format!("provider application {sys_id} exists"),
+                    }));
+                }
+            }
+            d.apply_batch(&data)?;
+            Ok(())
+        })
+        .map_err(from_transaction)
+}
