@@ -100,6 +100,7 @@
 
 mod connect;
 mod error;
+mod portability;
 mod queries;
 mod repository;
 mod rows;

@@ -63,6 +63,15 @@ pub(crate) struct Queries {
     pub select_provider_application: Named,
     /// `$1`: sys_id; one per table of `schema::TABLES`, in its order (see [`Queries::select_by_sys_id`]).
     select_by_sys_id: [Named; 4],
+    /// An import: an interaction written verbatim (its number included) with its context and children.
+    /// Binds: every interaction field in column order; the context's names and values; one `text[]` per
+    /// phone-log column, then per related-record column.
+    pub import_interaction: Named,
+    /// `$1`: sys_id to start after, `$2`: limit. Whole interactions in sys_id order: the interaction's
+    /// columns, then [`children`]'s three arrays.
+    pub page_interactions: Named,
+    /// `$1`: sys_id to start after, `$2`: limit. Provider applications in sys_id order.
+    pub page_provider_applications: Named,
 }
 
 impl Queries {
@@ -100,6 +109,17 @@ pub(crate) static QUERIES: LazyLock<Queries> = LazyLock::new(|| Queries {
     )),
     select_provider_application: named(format!(
         "SELECT {} FROM {} WHERE inbound_id = $1",
+        columns(&PROVIDER_APPLICATION),
+        PROVIDER_APPLICATION.name
+    )),
+    import_interaction: import_interaction(),
+    page_interactions: named(format!(
+        "SELECT {}, {} FROM interaction AS i WHERE i.sys_id > $1 ORDER BY i.sys_id LIMIT $2",
+        qualified("i", &INTERACTION),
+        children("i.sys_id"),
+    )),
+    page_provider_applications: named(format!(
+        "SELECT {} FROM {} WHERE sys_id > $1 ORDER BY sys_id LIMIT $2",
         columns(&PROVIDER_APPLICATION),
         PROVIDER_APPLICATION.name
     )),
@@ -224,6 +244,27 @@ fn create_interaction() -> Named {
     ))
 }
 
+fn import_interaction() -> Named {
+    let mut p = Params::default();
+    let values: Vec<String> = INTERACTION.field_names().map(|_| p.next()).collect();
+    let (context_names, context_values) = (p.next(), p.next());
+    let logs = p.arrays(PHONE_LOG.fields.len());
+    let related = p.arrays(RELATED_RECORD.fields.len());
+    named(format!(
+        "WITH created AS (INSERT INTO interaction ({cols}) VALUES ({values}) RETURNING sys_id), \
+         context AS (INSERT INTO interaction_context (interaction, name, value) \
+           SELECT created.sys_id, u.name, u.value \
+           FROM created, UNNEST({context_names}::text[], {context_values}::text[]) AS u(name, value)), \
+         logs AS ({logs}), \
+         related AS ({related}) \
+         SELECT sys_id FROM created",
+        cols = columns(&INTERACTION),
+        values = values.join(", "),
+        logs = insert_unnest(&PHONE_LOG, &logs, "created, "),
+        related = insert_unnest(&RELATED_RECORD, &related, "created, "),
+    ))
+}
+
 fn write_change() -> Named {
     let mut p = Params::default();
     let interaction: Vec<String> = INTERACTION.field_names().map(|_| p.next()).collect();
@@ -272,6 +313,14 @@ pub(crate) const SELECT_USER: &str =
     "SELECT sys_id, user_name, password_hash, roles FROM users WHERE user_name = $1";
 /// Whether there is any user.
 pub(crate) const HAS_USERS: &str = "SELECT EXISTS (SELECT 1 FROM users)";
+/// `$1`: user name to start after (byte-wise), `$2`: limit. Users in byte-wise name order: the column keeps
+/// the database's collation, so the comparison and the order name "C".
+pub(crate) const PAGE_USERS: &str = "SELECT sys_id, user_name, password_hash, roles FROM users \
+     WHERE user_name COLLATE \"C\" > $1 ORDER BY user_name COLLATE \"C\" LIMIT $2";
+/// `$1`: the highest imported number's counter value. Moves the sequence so that `nextval` gives more than
+/// `$1`, unless it already would (`last_value` was handed out when `is_called`, else it is next).
+pub(crate) const RAISE_NUMBER: &str = "SELECT setval('interaction_number', $1, true) \
+     FROM interaction_number WHERE $1 > last_value OR ($1 = last_value AND NOT is_called)";
 /// The health check.
 pub(crate) const PING: &str = "SELECT 1";
 

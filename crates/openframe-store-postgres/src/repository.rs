@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use openframe_core::aggregate::{AggregateChange, InteractionAggregate};
 use openframe_core::number;
+use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{
     INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
@@ -281,6 +282,46 @@ impl Repository for PostgresRepository {
     /// Closes the pool: each connection says goodbye to the server instead of vanishing.
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    async fn export_interactions(
+        &self,
+        after: Option<&SysId>,
+        limit: usize,
+    ) -> Result<Vec<InteractionAggregate>> {
+        let mut conn = self.pool.acquire().await.map_err(db_error("exporting"))?;
+        // Every sys_id sorts above "" (the column is byte-wise, "C").
+        let after = after.map_or("", SysId::as_str);
+        crate::portability::interactions(&mut conn, after, limit).await
+    }
+
+    async fn export_provider_applications(
+        &self,
+        after: Option<&SysId>,
+        limit: usize,
+    ) -> Result<Vec<Record>> {
+        let mut conn = self.pool.acquire().await.map_err(db_error("exporting"))?;
+        let after = after.map_or("", SysId::as_str);
+        crate::portability::provider_applications(&mut conn, after, limit).await
+    }
+
+    async fn export_users(&self, after: Option<&str>, limit: usize) -> Result<Vec<User>> {
+        let mut conn = self.pool.acquire().await.map_err(db_error("exporting"))?;
+        // User names are never empty, so every one sorts above "".
+        crate::portability::users(&mut conn, after.unwrap_or_default(), limit).await
+    }
+
+    async fn import(&self, batch: &ImportBatch) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_error("importing"))?;
+        match crate::portability::import(&mut tx, batch).await {
+            Ok(()) => tx.commit().await.map_err(db_error("committing an import")),
+            Err(e) => {
+                // Nothing of the batch is kept; a failed rollback means the connection is gone, which ends
+                // the transaction just the same.
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
     }
 }
 
