@@ -343,7 +343,8 @@ fn write_line(out: &mut (dyn Write + Send), line: &Value) -> Result<()> {
     out.write_all(b"\n").map_err(Error::unavailable)
 }
 
-/// Why an import stopped: the line (or lines, for a batch the store refused) and what was wrong.
+/// Why an import stopped: the line (or lines, for a batch the store refused), what was wrong, and what the
+/// batches before it wrote (they stay written).
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {error}", self.place())]
 pub struct ImportError {
@@ -354,6 +355,8 @@ pub struct ImportError {
     /// What was wrong.
     #[source]
     pub error: Error,
+    /// What earlier batches wrote before the import stopped.
+    pub written: Counts,
 }
 
 impl ImportError {
@@ -370,6 +373,7 @@ impl ImportError {
             first_line: line,
             last_line: line,
             error,
+            written: Counts::default(),
         }
     }
 }
@@ -391,6 +395,7 @@ pub async fn import(
     progress: &mut (dyn FnMut(&Counts) + Send),
 ) -> Result<Counts, ImportError> {
     let mut importer = Importer {
+        last_record_line: 0,
         repo,
         batch: ImportBatch::default(),
         batch_first_line: 1,
@@ -403,6 +408,20 @@ pub async fn import(
             next: PROGRESS_EVERY,
         },
     };
+    match read_all(&mut importer, input).await {
+        Ok(()) => Ok(importer.written),
+        Err(mut e) => {
+            e.written = importer.written;
+            Err(e)
+        }
+    }
+}
+
+/// The line loop of [`import`].
+async fn read_all(
+    importer: &mut Importer<'_, '_>,
+    input: &mut (dyn BufRead + Send),
+) -> Result<(), ImportError> {
     let mut line_no: u64 = 0;
     let mut header = false;
     let mut ended = false;
@@ -460,6 +479,7 @@ pub async fn import(
         }
         let entry = parse_entry(&mut line).map_err(|e| ImportError::at(line_no, e))?;
         records += 1;
+        importer.last_record_line = line_no;
         importer.add(entry, line_no).await?;
     }
     if !header {
@@ -474,8 +494,8 @@ pub async fn import(
             Error::invalid("line", "the dump ends without its end line (truncated?)"),
         ));
     }
-    importer.flush(line_no).await?;
-    Ok(importer.written)
+    let last = importer.last_record_line;
+    importer.flush(last).await
 }
 
 /// One record line of a dump.
@@ -592,6 +612,8 @@ struct Importer<'a, 'p> {
     open: Option<InteractionAggregate>,
     written: Counts,
     reporter: Reporter<'p>,
+    /// The line of the last record read, where the final batch ends.
+    last_record_line: u64,
 }
 
 impl Importer<'_, '_> {
@@ -679,6 +701,7 @@ impl Importer<'_, '_> {
                 first_line: self.batch_first_line,
                 last_line,
                 error,
+                written: Counts::default(),
             })?;
         self.written.users += batch.users.len() as u64;
         self.written.provider_applications += batch.provider_applications.len() as u64;

@@ -3,6 +3,7 @@
 
 use std::io::BufRead;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
@@ -13,6 +14,7 @@ use openframe_core::{DateTime, Repository, SysId, User};
 
 use crate::listener::ServeLimits;
 use crate::password;
+use crate::portability;
 use crate::server;
 use crate::store_url::{DEFAULT_STORE, StoreUrl};
 
@@ -57,6 +59,25 @@ pub enum Command {
     },
     /// Print the OpenAPI document that GET /api/openapi.json serves (docs/openapi.json is a copy).
     Openapi,
+    /// Write everything the store holds (users and provider applications included) to standard output as
+    /// versioned JSON Lines; progress on standard error.
+    Export {
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Read an `export` dump from standard input into the store (migrated first), sys_ids and numbers
+    /// preserved; progress on standard error.
+    Import {
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Copy a SQLite store to a new file DEST, consistently, while a server may be writing to it.
+    Backup {
+        #[command(flatten)]
+        store: StoreArg,
+        /// The new file; an existing one is never overwritten.
+        dest: PathBuf,
+    },
 }
 
 /// `user` subcommands.
@@ -136,6 +157,11 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             store.open().await?;
             eprintln!("openframe: store is migrated");
             Ok(())
+        }
+        Command::Export { store } => portability::export(&StoreUrl::parse(&store.url)?).await,
+        Command::Import { store } => portability::import(&StoreUrl::parse(&store.url)?).await,
+        Command::Backup { store, dest } => {
+            portability::backup(&StoreUrl::parse(&store.url)?, &dest).await
         }
         Command::User {
             command:

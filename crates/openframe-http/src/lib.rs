@@ -15,6 +15,7 @@ pub mod listener;
 pub mod negotiate;
 pub mod openapi;
 pub mod password;
+pub mod portability;
 pub mod render;
 pub mod store_url;
 pub mod table_api;

@@ -469,6 +469,29 @@ impl Repository for BrokenStore {
     async fn ping(&self) -> openframe_core::Result<()> {
         Err((self.0)())
     }
+    async fn export_interactions(
+        &self,
+        _: Option<&SysId>,
+        _: usize,
+    ) -> openframe_core::Result<Vec<InteractionAggregate>> {
+        Err((self.0)())
+    }
+    async fn export_provider_applications(
+        &self,
+        _: Option<&SysId>,
+        _: usize,
+    ) -> openframe_core::Result<Vec<Record>> {
+        Err((self.0)())
+    }
+    async fn export_users(&self, _: Option<&str>, _: usize) -> openframe_core::Result<Vec<User>> {
+        Err((self.0)())
+    }
+    async fn import(
+        &self,
+        _: &openframe_core::portability::ImportBatch,
+    ) -> openframe_core::Result<()> {
+        Err((self.0)())
+    }
 }
 
 fn test_hash() -> &'static str {
