@@ -86,7 +86,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         records += 6;
     }
     line(json!({ END_KEY: { "records": records } }))?;
-    drop(line);
     out.flush()?;
     Ok(())
 }
