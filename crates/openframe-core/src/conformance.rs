@@ -37,6 +37,7 @@ use crate::repository::Repository;
 mod accounts;
 mod concurrency;
 mod environment;
+mod events;
 mod fixture;
 mod interactions;
 mod known;
@@ -56,6 +57,10 @@ pub use concurrency::{
     concurrent_updates_all_land,
 };
 pub use environment::{CLOCK_START, TestEnvironment};
+pub use events::{
+    events_are_in_commit_order_under_concurrency, events_follow_every_write,
+    pruning_moves_the_horizon,
+};
 pub use interactions::{
     create_then_load, create_with_taken_sys_id_is_conflict, load_of_unknown_is_none,
     numbers_increase_by_one, phone_logs_keep_creation_order, rejected_update_writes_nothing,

@@ -28,6 +28,7 @@
 pub mod aggregate;
 pub mod datetime;
 pub mod error;
+pub mod event;
 pub mod limits;
 pub mod memory;
 pub mod names;
@@ -49,6 +50,7 @@ pub mod conformance;
 pub use aggregate::{AggregateChange, Context, InteractionAggregate};
 pub use datetime::DateTime;
 pub use error::{BoxError, Error, Result};
+pub use event::{EventHorizon, EventKind, EventPage, InteractionEvent, StoredEvent};
 pub use memory::MemoryRepository;
 pub use record::Record;
 pub use repository::{Repository, UpdatePlan};

@@ -1,12 +1,13 @@
 //! The in-memory repository: the reference model every store is compared with, and `memory://` for tests.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
 use crate::aggregate::{AggregateChange, InteractionAggregate};
 use crate::error::{Error, Result};
+use crate::event::{EventHorizon, EventPage, InteractionEvent, StoredEvent};
 use crate::number::{FIRST_NUMBER, format_number};
 use crate::portability::ImportBatch;
 use crate::query::{RecordPage, TableQuery};
@@ -29,6 +30,24 @@ struct State {
     next_number: Option<u64>,
     users: HashMap<String, User>,
     providers: HashMap<String, Record>,
+    events: Outbox,
+}
+
+/// The event outbox: the retained events in id order and where the ids stand.
+#[derive(Debug, Default)]
+struct Outbox {
+    events: VecDeque<StoredEvent>,
+    horizon: EventHorizon,
+}
+
+impl Outbox {
+    fn append(&mut self, event: InteractionEvent) {
+        self.horizon.head += 1;
+        self.events.push_back(StoredEvent {
+            id: self.horizon.head,
+            event,
+        });
+    }
 }
 
 impl State {
@@ -78,6 +97,7 @@ impl Repository for MemoryRepository {
         state.next_number = Some(n + 1);
         let number = format_number(n);
         new.interaction.set(field::NUMBER, number.as_str());
+        state.events.append(InteractionEvent::created(&new));
         state.interactions.insert(sys_id, new);
         Ok(number)
     }
@@ -87,12 +107,15 @@ impl Repository for MemoryRepository {
         sys_id: &SysId,
         plan: Box<UpdatePlan>,
     ) -> Result<AggregateChange> {
-        let mut state = self.state();
+        let mut guard = self.state();
+        let state = &mut *guard;
         let current = state.interactions.get_mut(sys_id).ok_or(Error::NotFound {
             what: "interaction",
         })?;
         let change = plan(current)?;
+        let event = InteractionEvent::updated(current, &change);
         change.apply_to(current);
+        state.events.append(event);
         Ok(change)
     }
 
@@ -225,6 +248,35 @@ impl Repository for MemoryRepository {
             let next = state.next_number.unwrap_or(FIRST_NUMBER).max(highest + 1);
             state.next_number = Some(next);
         }
+        Ok(())
+    }
+
+    async fn events_after(&self, after: u64, limit: usize) -> Result<EventPage> {
+        let state = self.state();
+        let outbox = &state.events;
+        // Ids are consecutive, so the first event after `after` is at a computable position.
+        let first = outbox.events.front().map_or(0, |e| e.id);
+        let skip = usize::try_from((after + 1).saturating_sub(first)).unwrap_or(usize::MAX);
+        Ok(EventPage {
+            events: outbox
+                .events
+                .iter()
+                .skip(skip)
+                .take(limit)
+                .cloned()
+                .collect(),
+            horizon: outbox.horizon,
+        })
+    }
+
+    async fn prune_events(&self, keep: u64) -> Result<()> {
+        let mut state = self.state();
+        let outbox = &mut state.events;
+        let through = outbox.horizon.head.saturating_sub(keep);
+        while outbox.events.front().is_some_and(|e| e.id <= through) {
+            outbox.events.pop_front();
+        }
+        outbox.horizon.pruned_through = outbox.horizon.pruned_through.max(through);
         Ok(())
     }
 }

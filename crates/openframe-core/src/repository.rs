@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use crate::aggregate::{AggregateChange, InteractionAggregate};
 use crate::error::Result;
 use crate::portability::ImportBatch;
+use crate::event::EventPage;
 use crate::query::{RecordPage, TableQuery};
 use crate::record::Record;
 use crate::schema::Table;
@@ -101,4 +102,15 @@ pub trait Repository: Debug + Send + Sync + 'static {
     /// inbound id of the batch is taken, in the store or earlier in the batch: nothing of the batch is
     /// written. [`crate::Error::Invalid`] when [`ImportBatch::check`] fails, again writing nothing.
     async fn import(&self, batch: &ImportBatch) -> Result<()>;
+    // Interaction events: every create and update writes one (`crate::event::InteractionEvent::created`,
+    // `::updated`) into the store's outbox, in its own transaction, with the next id in commit order.
+
+    /// Up to `limit` events with ids above `after`, in id order, with the store's horizon (`limit` 0 asks
+    /// for the horizon alone). Only events a reader may rely on: committed and, on a store that makes
+    /// writes durable after applying them, durable.
+    async fn events_after(&self, after: u64, limit: usize) -> Result<EventPage>;
+
+    /// Removes every event but the latest `keep` (the retention window); readers behind it are told by the
+    /// horizon's `pruned_through`.
+    async fn prune_events(&self, keep: u64) -> Result<()>;
 }

@@ -51,8 +51,9 @@
 //! `text[]` per column (`UNNEST`) on the way in and as one flat `text[]` per table on the way out, so their
 //! number never changes the number of statements.
 //!
-//! - `create_interaction` is one statement, hence one transaction and one round trip: data-modifying CTEs
-//!   take the number, insert the interaction, and insert its context, phone logs and related records.
+//! - `create_interaction` is one transaction: one statement whose data-modifying CTEs take the number,
+//!   insert the interaction, and insert its context, phone logs and related records, then the event's
+//!   append (below) and the commit.
 //! - `load_interaction` is one statement — the interaction's columns and one array per child table — so
 //!   everything comes from one snapshot without a transaction of its own.
 //! - `update_interaction` is one transaction at READ COMMITTED: `SELECT … FOR UPDATE` of the interaction row
@@ -62,7 +63,14 @@
 //!   is returned unchanged. Otherwise the change is written by one statement, as
 //!   [`openframe_core::AggregateChange::apply_to`] describes — the interaction row overwritten, removed
 //!   context keys deleted, set keys upserted, logs the interaction has rewritten by sys_id, new logs and
-//!   related records appended — and committed: five round trips in all, whatever the change holds.
+//!   related records appended — then the event is appended and all committed: six round trips in all,
+//!   whatever the change holds.
+//! - **Events** (`outbox.rs`, `migrations/0003_events.sql`): the last statement of every create and update
+//!   takes the next event id from a one-row counter and inserts the event. The counter row's lock, held to
+//!   the commit, makes writers commit their events one after the other, so ids become visible strictly in
+//!   order (a sequence's would not: the reader could see 42 before 41 commits). The price is that the last
+//!   step of concurrent writes — that statement and the commit's WAL flush — no longer overlaps.
+//!   Each append also `NOTIFY`s [`outbox::CHANNEL`] on commit, for the other servers on the database.
 //! - Unique violations of `users.user_name`, `sys_cs_provider_application.inbound_id` and an interaction's
 //!   sys_id are [`openframe_core::Error::Conflict`].
 //!
@@ -101,6 +109,7 @@
 mod connect;
 mod error;
 mod portability;
+pub mod outbox;
 mod queries;
 mod repository;
 mod rows;

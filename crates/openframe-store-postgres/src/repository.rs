@@ -8,12 +8,15 @@ use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{
     INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
 };
-use openframe_core::{Error, Record, Repository, Result, SysId, UpdatePlan, User};
+use openframe_core::{
+    Error, EventPage, InteractionEvent, Record, Repository, Result, SysId, UpdatePlan, User,
+};
 use sqlx::Row;
 use sqlx::postgres::PgConnection;
 
 use crate::connect::PostgresRepository;
 use crate::error::{db_error, map_error};
+use crate::outbox;
 use crate::queries::{self, QUERIES, constraint};
 use crate::rows::{bind_columns, bind_record, children_from_row, record_from_row};
 use crate::table_query::{PageSql, known_table, page_from_rows};
@@ -40,11 +43,13 @@ impl Repository for PostgresRepository {
         .bind(values);
         create = bind_columns(create, &PHONE_LOG, &new.phone_logs);
         create = bind_columns(create, &RELATED_RECORD, &new.related_records);
-        // One statement, so one transaction: the number, the interaction and all its children, or nothing.
+        let doing = format!("creating interaction {sys_id}");
+        let mut tx = self.pool.begin().await.map_err(db_error(doing.as_str()))?;
+        // One statement: the number, the interaction and all its children, or nothing.
         let number: Option<String> = create
             .bind(number::PREFIX)
             .bind(NUMBER_DIGITS)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(|e| {
                 map_error(format!("creating interaction {sys_id}"), e, |c| {
@@ -59,10 +64,15 @@ impl Repository for PostgresRepository {
             .transpose()
             .map_err(|e| Error::internal(format!("the number of interaction {sys_id}: {e}")))?;
         // No row: the sys_id was taken before the statement began (a create racing this one for the same
-        // sys_id is a unique violation instead, mapped above).
-        number.ok_or_else(|| Error::Conflict {
+        // sys_id is a unique violation instead, mapped above). Dropping `tx` rolls it back.
+        let number = number.ok_or_else(|| Error::Conflict {
             detail: format!("interaction {sys_id} exists"),
-        })
+        })?;
+        let mut created = new;
+        created.interaction.set(field::NUMBER, number.as_str());
+        outbox::append(&mut tx, &InteractionEvent::created(&created)).await?;
+        tx.commit().await.map_err(db_error(doing.as_str()))?;
+        Ok(number)
     }
 
     async fn update_interaction(
@@ -112,6 +122,7 @@ impl Repository for PostgresRepository {
         write_change(&mut tx, sys_id, &current, &change)
             .await
             .map_err(failed())?;
+        outbox::append(&mut tx, &InteractionEvent::updated(&current, &change)).await?;
         tx.commit().await.map_err(failed())?;
         Ok(change)
     }
@@ -269,6 +280,14 @@ impl Repository for PostgresRepository {
             .await
             .map_err(db_error(format!("querying {}", query.table.name)))?;
         page_from_rows(known_table(query.table)?, &rows)
+    }
+
+    async fn events_after(&self, after: u64, limit: usize) -> Result<EventPage> {
+        outbox::after(&self.pool, after, limit).await
+    }
+
+    async fn prune_events(&self, keep: u64) -> Result<()> {
+        outbox::prune(&self.pool, keep).await
     }
 
     async fn ping(&self) -> Result<()> {

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 
 use openframe_core::number::{FIRST_NUMBER, format_number, parse_number};
 use openframe_core::schema::{PHONE_LOG, RELATED_RECORD, Table, field};
-use openframe_core::{AggregateChange, Error, InteractionAggregate, Record, Result, UpdatePlan};
+use openframe_core::{
+    AggregateChange, Error, InteractionAggregate, InteractionEvent, Record, Result, UpdatePlan,
+};
 use sled::{IVec, Tree};
 
 use crate::codec::{self, InteractionRow};
@@ -19,6 +21,7 @@ use crate::layout::{
     ChildTable, NEXT_NUMBER_KEY, Read, Staged, child_id_key, child_key, client_session_key,
     decode_u64, interaction_id_key, interaction_key, number_key, stray_key,
 };
+use crate::outbox;
 
 /// Stores `new` under the next interaction number, which it returns. Writer thread only.
 pub(crate) fn create(data: &Tree, new: &InteractionAggregate) -> Result<String> {
@@ -34,6 +37,10 @@ pub(crate) fn create(data: &Tree, new: &InteractionAggregate) -> Result<String> 
     let number = format_number(id);
     let mut record = new.interaction.clone();
     record.set(field::NUMBER, number.as_str());
+    // The event carries the record as stored, number included. (An import writes no events.)
+    let mut created = new.clone();
+    created.interaction = record.clone();
+    outbox::append(&mut staged, &InteractionEvent::created(&created))?;
     insert(&mut staged, id, record, new)?;
     staged.apply()?;
     Ok(number)
@@ -169,6 +176,7 @@ pub(crate) fn update(
         )?;
     }
     row.version += 1;
+    outbox::append(&mut staged, &InteractionEvent::updated(&current, &change))?;
     staged.insert(interaction_key(id), row.encode()?);
     staged.apply()?;
     Ok(Some(change))

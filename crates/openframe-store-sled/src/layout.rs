@@ -16,6 +16,9 @@
 //! | `c` len(client_session_id) client_session_id id | empty |
 //! | `s` `p`/`r` child sys_id | the child's key: a stray child (below) |
 //! | `m` `next_number` | the next interaction number |
+//! | `e` event id | an interaction event's payload (the outbox, `outbox.rs`) |
+//! | `m` `event_head` | the latest event id given |
+//! | `m` `events_pruned` | every event up to this id has been pruned |
 //!
 //! `id` is the interaction's creation sequence number, the same counter its `number` is made from, as a
 //! big-endian u64; `sequence` counts an interaction's phone logs (or related records) from 0, also a
@@ -47,6 +50,13 @@ pub(crate) const FORMAT_VERSION_KEY: &[u8] = b"format_version";
 /// Key of the interaction-number counter in `data`.
 pub(crate) const NEXT_NUMBER_KEY: &[u8] = b"mnext_number";
 
+/// Key of the latest event id in `data`.
+pub(crate) const EVENT_HEAD_KEY: &[u8] = b"mevent_head";
+
+/// Key of the id up to which events were pruned, in `data`.
+pub(crate) const EVENTS_PRUNED_KEY: &[u8] = b"mevents_pruned";
+
+const EVENT: u8 = b'e';
 const INTERACTION: u8 = b'i';
 const INTERACTION_ID: u8 = b'I';
 const NUMBER: u8 = b'n';
@@ -61,6 +71,8 @@ pub(crate) struct Trees {
     pub(crate) provider_applications: Tree,
     pub(crate) provider_inbound_ids: Tree,
     pub(crate) meta: Tree,
+    /// The latest durable event id (`outbox.rs`).
+    pub(crate) durable_events: crate::outbox::Watermark,
 }
 
 impl Trees {
@@ -72,6 +84,7 @@ impl Trees {
             provider_applications: db.open_tree("provider_applications")?,
             provider_inbound_ids: db.open_tree("provider_inbound_ids")?,
             meta: db.open_tree("meta")?,
+            durable_events: Default::default(),
             db,
         })
     }
@@ -182,6 +195,11 @@ pub(crate) fn client_session_key(client_session_id: &str, id: u64) -> Vec<u8> {
 /// A big-endian u64: an id, a sequence or a counter.
 pub(crate) fn decode_u64(bytes: &[u8]) -> Option<u64> {
     <[u8; 8]>::try_from(bytes).ok().map(u64::from_be_bytes)
+}
+
+/// The key of event `id`: in id order.
+pub(crate) fn event_key(id: u64) -> Vec<u8> {
+    key(EVENT, &[&id.to_be_bytes()])
 }
 
 /// The interaction id at the end of a key (a client-session entry's).
@@ -302,6 +320,7 @@ mod tests {
             stray_key(ChildTable::PhoneLog, "x"),
             client_session_key("x", 1),
             NEXT_NUMBER_KEY.to_vec(),
+            event_key(1),
         ];
         let mut firsts: Vec<u8> = keys.iter().map(|k| k[0]).collect();
         firsts.sort_unstable();

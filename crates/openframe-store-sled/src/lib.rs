@@ -81,6 +81,7 @@ mod error;
 mod interactions;
 mod layout;
 mod portability;
+mod outbox;
 mod query;
 mod repository;
 mod writer;

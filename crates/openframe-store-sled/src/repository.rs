@@ -9,8 +9,8 @@ use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{PROVIDER_APPLICATION, Table, field};
 use openframe_core::{
-    AggregateChange, Error, InteractionAggregate, Record, Repository, Result, SysId, UpdatePlan,
-    User,
+    AggregateChange, Error, EventPage, InteractionAggregate, Record, Repository, Result, SysId,
+    UpdatePlan, User,
 };
 
 use crate::codec::{self, FORMAT_VERSION};
@@ -18,6 +18,7 @@ use crate::error::{abort, from_sled, from_transaction};
 use crate::interactions::{self, Loaded};
 use crate::layout::{FORMAT_VERSION_KEY, Trees};
 use crate::portability;
+use crate::outbox;
 use crate::writer::Writer;
 
 /// A [`Repository`] on a sled database in one directory. See the crate docs for the layout and what is
@@ -43,6 +44,18 @@ const OPTIMISTIC_READS: usize = 3;
 /// is two to three times its cache and the whole server's peak RSS went from about 58 MiB (4 MiB) to 70
 /// MiB (8 MiB) and 85 MiB (16 MiB) over a 10-second run. 4 MiB keeps the server within 64 MiB.
 pub const CACHE_CAPACITY: u64 = 4 * 1024 * 1024;
+
+/// Makes a group of writes durable (the writer thread, after applying them), then lets readers see the
+/// events the group wrote (`outbox.rs`).
+fn flush(trees: &Arc<Trees>) -> sled::Result<usize> {
+    // Unreadable, the counter only holds the events back until the next group's flush.
+    let applied = outbox::head(&trees.data).ok();
+    let flushed = trees.db.flush()?;
+    if let Some(applied) = applied {
+        trees.durable_events.durable_through(applied);
+    }
+    Ok(flushed)
+}
 
 /// The configuration every store opens with.
 fn config() -> sled::Config {
@@ -72,9 +85,12 @@ impl SledRepository {
     fn start(db: sled::Db, location: Option<PathBuf>) -> Result<Self> {
         let trees = Trees::open(db).map_err(from_sled)?;
         check_format(&trees)?;
+        trees
+            .durable_events
+            .durable_through(outbox::head(&trees.data)?);
         let trees = Arc::new(trees);
         Ok(SledRepository {
-            writer: Writer::start(Arc::clone(&trees), |trees: &Arc<Trees>| trees.db.flush())?,
+            writer: Writer::start(Arc::clone(&trees), flush)?,
             trees,
             location,
         })
@@ -291,6 +307,18 @@ impl Repository for SledRepository {
     async fn query_records(&self, query: &TableQuery) -> Result<RecordPage> {
         let query = query.clone();
         self.blocking(move |trees| Ok(trees.query(&query)?.page))
+            .await
+    }
+
+    async fn events_after(&self, after: u64, limit: usize) -> Result<EventPage> {
+        self.blocking(move |trees| {
+            outbox::after(&trees.data, trees.durable_events.get(), after, limit)
+        })
+        .await
+    }
+
+    async fn prune_events(&self, keep: u64) -> Result<()> {
+        self.write(move |trees| outbox::prune(&trees.data, keep))
             .await
     }
 

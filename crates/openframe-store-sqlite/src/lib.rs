@@ -97,6 +97,7 @@ mod connection;
 mod error;
 mod migrations;
 mod portability;
+mod outbox;
 mod queries;
 mod readers;
 mod record_query;
@@ -113,8 +114,8 @@ use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{Table, field};
 use openframe_core::{
-    AggregateChange, Error, InteractionAggregate, Record, Repository, Result, SysId, UpdatePlan,
-    User,
+    AggregateChange, Error, EventPage, InteractionAggregate, InteractionEvent, Record, Repository,
+    Result, SysId, UpdatePlan, User,
 };
 
 pub use crate::backup::{BackupReport, backup};
@@ -188,6 +189,7 @@ impl Repository for SqliteRepository {
                 let number = format_number(tables::next_number(conn)?);
                 new.interaction.set(field::NUMBER, number.as_str());
                 tables::insert_aggregate(conn, &new)?;
+                outbox::append(conn, &InteractionEvent::created(&new))?;
                 Ok(number)
             })
             .await
@@ -207,6 +209,7 @@ impl Repository for SqliteRepository {
                     })?;
                 let change = plan(&current)?;
                 tables::write_change(conn, &current, &change)?;
+                outbox::append(conn, &InteractionEvent::updated(&current, &change))?;
                 Ok(change)
             })
             .await
@@ -307,6 +310,20 @@ impl Repository for SqliteRepository {
         let batch = batch.clone();
         self.writer
             .write(move |conn| portability::import(conn, &batch))
+            .await
+    }
+
+    async fn events_after(&self, after: u64, limit: usize) -> Result<EventPage> {
+        // A reader sees only committed transactions, and a batch commits with its fsync: every event read
+        // here is durable.
+        self.readers
+            .read(move |conn| outbox::after(conn, after, limit))
+            .await
+    }
+
+    async fn prune_events(&self, keep: u64) -> Result<()> {
+        self.writer
+            .write(move |conn| outbox::prune(conn, keep))
             .await
     }
 }

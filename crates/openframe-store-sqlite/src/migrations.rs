@@ -13,10 +13,16 @@ struct Migration {
 }
 
 /// Every migration, oldest first. Append only: a database records how many of these it has.
-const MIGRATIONS: &[Migration] = &[Migration {
-    name: "0001_initial",
-    sql: include_str!("../migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "0001_initial",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        name: "0002_events",
+        sql: include_str!("../migrations/0002_events.sql"),
+    },
+];
 
 /// Brings the database up to the newest schema. Safe to race with another process doing the same: the
 /// version is read again under the write lock.

@@ -49,6 +49,9 @@ macro_rules! conformance_tests {
             export_reads_everything_in_order,
             import_then_export_gives_the_dump,
             conflicting_import_writes_nothing,
+            events_follow_every_write,
+            events_are_in_commit_order_under_concurrency,
+            pruning_moves_the_horizon,
         );
 
         #[test]
