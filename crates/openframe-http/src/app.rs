@@ -13,8 +13,9 @@ use serde_json::json;
 
 use crate::auth::{Authenticator, require_user};
 use crate::error::ApiError;
+use crate::events::{EventHub, EventSettings};
 use crate::render::render;
-use crate::{table_api, voice_interaction, workspace};
+use crate::{event_stream, table_api, voice_interaction, workspace};
 
 /// How long the health check waits for the store.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -28,6 +29,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Longest a handler waits for a request body to arrive whole (a slower client gets a 408).
     pub body_read_timeout: Duration,
+    /// The event stream's fan-out.
+    pub events: Arc<EventHub>,
 }
 
 /// [`AppState::body_read_timeout`] unless set otherwise.
@@ -36,11 +39,7 @@ pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 impl AppState {
     /// State for a router over `repo`.
     pub fn new(repo: Arc<dyn Repository>) -> Self {
-        AppState {
-            auth: Arc::new(Authenticator::new(Arc::clone(&repo))),
-            service: Service::new(repo),
-            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
-        }
+        AppState::with_service(Service::new(repo))
     }
 
     /// The same state with another body-read deadline.
@@ -53,11 +52,23 @@ impl AppState {
 
     /// State over an existing service (to share its environment, say).
     pub fn with_service(service: Service) -> Self {
+        let repo = service.repository();
         AppState {
-            auth: Arc::new(Authenticator::new(Arc::clone(service.repository()))),
+            auth: Arc::new(Authenticator::new(Arc::clone(repo))),
+            events: Arc::new(EventHub::new(Arc::clone(repo), EventSettings::default())),
             service,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         }
+    }
+
+    /// The same state with other event-stream settings (a short retention window in tests, say).
+    #[must_use]
+    pub fn with_event_settings(mut self, settings: EventSettings) -> Self {
+        self.events = Arc::new(EventHub::new(
+            Arc::clone(self.service.repository()),
+            settings,
+        ));
+        self
     }
 }
 
@@ -83,7 +94,8 @@ pub fn router(state: AppState) -> Router {
             .route(
                 &format!("{prefix}/voice-interaction/{{sys_id}}"),
                 get(voice_interaction::read).patch(voice_interaction::update),
-            );
+            )
+            .route(&format!("{prefix}/events"), get(event_stream::stream));
     }
     app.route("/api/now/table/{table}", get(table_api::list))
         .route("/api/now/table/{table}/{sys_id}", get(table_api::read))

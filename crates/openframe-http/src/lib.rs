@@ -12,6 +12,8 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod listener;
+pub mod event_stream;
+pub mod events;
 pub mod negotiate;
 pub mod openapi;
 pub mod password;

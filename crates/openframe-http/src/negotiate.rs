@@ -65,6 +65,16 @@ pub fn response_format(accept: Option<&HeaderValue>) -> Option<Format> {
     }
 }
 
+/// Whether the Accept header asks for `text/event-stream` (what `EventSource` sends): the event stream's
+/// clients, whose errors are written in JSON.
+pub fn accepts_event_stream(accept: Option<&HeaderValue>) -> bool {
+    let Some(accept) = accept.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let ranges: Vec<MediaRange> = accept.split(',').filter_map(MediaRange::parse).collect();
+    quality(&ranges, &["text/event-stream"], "+event-stream") > 0.0
+}
+
 /// One element of an Accept header.
 struct MediaRange {
     kind: String,
@@ -137,6 +147,16 @@ mod tests {
 
     fn content(s: &str) -> Option<Format> {
         request_format(Some(&HeaderValue::from_str(s).unwrap()))
+    }
+
+    #[test]
+    fn event_stream_clients_are_recognised() {
+        let asks = |s: &str| accepts_event_stream(Some(&HeaderValue::from_str(s).unwrap()));
+        assert!(asks("text/event-stream"));
+        assert!(asks("application/json, text/event-stream;q=0.5"));
+        assert!(!asks("text/event-stream;q=0"));
+        assert!(!asks("application/json"));
+        assert!(!accepts_event_stream(None));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::negotiate::{Format, response_format};
+use crate::negotiate::{Format, accepts_event_stream, response_format};
 use crate::xml;
 
 /// A successful result: rendered as `{"result": …}` or `<response><result>…</result></response>`.
@@ -28,7 +28,10 @@ impl IntoResponse for Reply {
 /// then the handler's [`Reply`] or [`ApiError`]; an error response from elsewhere (axum's 405, a rejected
 /// extractor) gets the envelope too, keeping its headers (`Allow`).
 pub async fn render(request: Request, next: Next) -> Response {
-    let Some(format) = response_format(request.headers().get(header::ACCEPT)) else {
+    let accept = request.headers().get(header::ACCEPT);
+    // An event-stream client's errors come in JSON (the stream itself is not rendered here).
+    let format = response_format(accept).or(accepts_event_stream(accept).then_some(Format::Json));
+    let Some(format) = format else {
         let error = ApiError::new(
             StatusCode::NOT_ACCEPTABLE,
             "Not Acceptable",

@@ -82,15 +82,15 @@ fn readable_table(name: &str) -> Result<&'static Table, ApiError> {
 }
 
 /// The query string's parameters, decoded; the first of a repeated name wins.
-struct Params(Vec<(String, String)>);
+pub(crate) struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+    pub(crate) fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let pairs: Vec<(String, String)> = query_pairs(raw.unwrap_or(""))?;
         Ok(Params(pairs))
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)

@@ -20,6 +20,7 @@ pub async fn create(
     let body = read_body(&parts.headers, body, app.body_read_timeout).await?;
     let req = VoiceInteractionRequest::parse(&body, Mode::Create)?;
     let created = app.service.create(&caller, req).await?;
+    app.events.committed();
     Ok(Reply(json!({
         "status": "SUCCESS",
         "sysId": created.sys_id.as_str(),
@@ -40,6 +41,7 @@ pub async fn update(
     let body = read_body(&parts.headers, body, app.body_read_timeout).await?;
     let req = VoiceInteractionRequest::parse(&body, Mode::Update)?;
     app.service.update(&caller, &sys_id, req).await?;
+    app.events.committed();
     Ok(Reply(json!({ "status": "SUCCESS" })))
 }
 

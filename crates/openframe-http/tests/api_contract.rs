@@ -10,7 +10,8 @@ use common::{API_USER, INBOUND_ID, NO_ROLE_USER, TestApp, basic, reference_patch
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::Table;
 use openframe_core::{
-    AggregateChange, Error, InteractionAggregate, Record, Repository, SysId, UpdatePlan, User,
+    AggregateChange, Error, EventPage, InteractionAggregate, Record, Repository, SysId, UpdatePlan,
+    User,
 };
 use serde_json::json;
 
@@ -448,6 +449,12 @@ impl Repository for BrokenStore {
         }))
     }
     async fn has_users(&self) -> openframe_core::Result<bool> {
+        Err((self.0)())
+    }
+    async fn events_after(&self, _: u64, _: usize) -> openframe_core::Result<EventPage> {
+        Err((self.0)())
+    }
+    async fn prune_events(&self, _: u64) -> openframe_core::Result<()> {
         Err((self.0)())
     }
     async fn add_provider_application(&self, _: &Record) -> openframe_core::Result<()> {

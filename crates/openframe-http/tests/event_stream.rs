@@ -1,0 +1,624 @@
+//! `GET /api/now/openframe/events` through the real router, served on a real socket, on every store:
+//! ordering, filters, resume with `Last-Event-ID`, reset beyond the retention window or for an unknown id,
+//! a client too slow for the broadcast buffer, auth, and two servers on one PostgreSQL database.
+//! The PostgreSQL cases need `OPENFRAME_TEST_POSTGRES_URL` (skipped loudly without it, failing under
+//! `CI=true`).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{API_USER, INBOUND_ID, NO_ROLE_USER, TestApp, basic};
+use openframe_core::{MemoryRepository, Repository};
+use openframe_http::events::EventSettings;
+use openframe_http::{AppState, router};
+use openframe_store_postgres::{PostgresOptions, PostgresRepository};
+use openframe_store_sled::SledRepository;
+use openframe_store_sqlite::SqliteRepository;
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection};
+use tokio::task::JoinHandle;
+
+/// How long a test waits for an event that must come (generous: the machine is shared).
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// One parsed SSE event.
+#[derive(Clone, Debug)]
+struct SseEvent {
+    id: u64,
+    event: String,
+    data: Value,
+}
+
+/// A stream client reading the response body chunk by chunk.
+struct SseClient {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseClient {
+    /// The next event (comments skipped); panics after [`PATIENCE`].
+    async fn next(&mut self) -> SseEvent {
+        tokio::time::timeout(PATIENCE, self.next_inner())
+            .await
+            .unwrap_or_else(|_| panic!("no event within {PATIENCE:?} (buffer: {:?})", self.buffer))
+    }
+
+    /// The next event if one arrives within `wait`.
+    async fn next_within(&mut self, wait: Duration) -> Option<SseEvent> {
+        tokio::time::timeout(wait, self.next_inner()).await.ok()
+    }
+
+    async fn next_inner(&mut self) -> SseEvent {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                if let Some(event) = parse_block(&block) {
+                    return event;
+                }
+                continue;
+            }
+            let chunk = self
+                .response
+                .chunk()
+                .await
+                .expect("reading the stream")
+                .expect("the stream ended");
+            self.buffer
+                .push_str(std::str::from_utf8(&chunk).expect("UTF-8 stream"));
+        }
+    }
+
+    async fn take(&mut self, n: usize) -> Vec<SseEvent> {
+        let mut events = Vec::with_capacity(n);
+        for _ in 0..n {
+            events.push(self.next().await);
+        }
+        events
+    }
+}
+
+fn parse_block(block: &str) -> Option<SseEvent> {
+    let (mut id, mut event, mut data) = (None, None, None);
+    for line in block.lines() {
+        if let Some(v) = line.strip_prefix("id: ") {
+            id = Some(v.parse().expect("a decimal id"));
+        } else if let Some(v) = line.strip_prefix("event: ") {
+            event = Some(v.to_owned());
+        } else if let Some(v) = line.strip_prefix("data: ") {
+            data = Some(serde_json::from_str(v).expect("JSON data"));
+        }
+    }
+    Some(SseEvent {
+        id: id?,
+        event: event?,
+        data: data?,
+    })
+}
+
+/// The router over a store, served on a loopback port.
+struct Served {
+    app: TestApp,
+    base: String,
+    server: JoinHandle<()>,
+    http: reqwest::Client,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Served {
+    async fn start(repo: Arc<dyn Repository>, settings: EventSettings) -> Served {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut app = TestApp::with_repo(repo, dir).await;
+        app.router = router(AppState::new(Arc::clone(&app.repo)).with_event_settings(settings));
+        Served::serve(app).await
+    }
+
+    async fn serve(app: TestApp) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let router = app.router.clone();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Served {
+            app,
+            base,
+            server,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Opens the stream with `query` and extra headers as `user`; returns the response as it is.
+    async fn open_as(
+        &self,
+        user: (&str, &str),
+        query: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .get(format!("{}/api/now/openframe/events{query}", self.base))
+            .header("Authorization", basic(user))
+            .header("Accept", "text/event-stream");
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// Opens the stream, which must answer 200 with `text/event-stream`. The handler has subscribed by
+    /// the time the headers arrive, so every event committed from now on reaches it.
+    async fn stream(&self, query: &str, headers: &[(&str, &str)]) -> SseClient {
+        let response = self.open_as(API_USER, query, headers).await;
+        assert_eq!(response.status(), 200);
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            content_type.starts_with("text/event-stream"),
+            "{content_type}"
+        );
+        SseClient {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    async fn post(&self, body: &Value) -> String {
+        let reply: Value = self
+            .http
+            .post(format!("{}/api/now/openframe/voice-interaction", self.base))
+            .header("Authorization", basic(API_USER))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+            .json()
+            .await
+            .expect("JSON");
+        reply["result"]["sysId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("create failed: {reply}"))
+            .to_owned()
+    }
+
+    async fn patch(&self, sys_id: &str, body: &Value) {
+        let response = self
+            .http
+            .patch(format!(
+                "{}/api/now/openframe/voice-interaction/{sys_id}",
+                self.base
+            ))
+            .header("Authorization", basic(API_USER))
+            .json(body)
+            .send()
+            .await
+            .expect("PATCH");
+        assert_eq!(response.status(), 200);
+    }
+
+    async fn agent_sys_id(&self) -> String {
+        self.app
+            .repo
+            .find_user(API_USER.0)
+            .await
+            .expect("find user")
+            .expect("the API user")
+            .sys_id
+            .as_str()
+            .to_owned()
+    }
+}
+
+fn call(session: &str) -> Value {
+    json!({"interaction": {"userPhoneNumber": "+14089965744", "clientSessionId": session}})
+}
+
+fn ids(events: &[SseEvent]) -> Vec<u64> {
+    events.iter().map(|e| e.id).collect()
+}
+
+/// Every store, each test: one module per store with the shared cases.
+macro_rules! every_store {
+    ($($store:ident => $make:expr;)+) => {$(
+        mod $store {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn order_and_filters() {
+                let Some((repo, _guard)) = $make(stringify!($store::order_and_filters)).await else { return };
+                super::order_and_filters(repo).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn resume_and_reset() {
+                let Some((repo, _guard)) = $make(stringify!($store::resume_and_reset)).await else { return };
+                super::resume_and_reset(repo).await;
+            }
+
+            // A current-thread runtime: the pump broadcasts a whole page before any client runs, so a small
+            // buffer overflows for certain.
+            #[tokio::test(flavor = "current_thread")]
+            async fn a_slow_client_catches_up_from_the_outbox() {
+                let Some((repo, _guard)) = $make(stringify!($store::a_slow_client_catches_up_from_the_outbox)).await else { return };
+                super::a_slow_client_catches_up_from_the_outbox(repo).await;
+            }
+        }
+    )+};
+}
+
+type Guard = Box<dyn std::any::Any + Send>;
+
+async fn memory(_: &str) -> Option<(Arc<dyn Repository>, Guard)> {
+    Some((Arc::new(MemoryRepository::new()), Box::new(())))
+}
+
+async fn sqlite(_: &str) -> Option<(Arc<dyn Repository>, Guard)> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let repo = SqliteRepository::open(&dir.path().join("events.db")).expect("open sqlite");
+    Some((Arc::new(repo), Box::new(dir)))
+}
+
+async fn sled(_: &str) -> Option<(Arc<dyn Repository>, Guard)> {
+    Some((
+        Arc::new(SledRepository::temporary().expect("open sled")),
+        Box::new(()),
+    ))
+}
+
+async fn postgres(test: &str) -> Option<(Arc<dyn Repository>, Guard)> {
+    let schema = PgSchema::create(test).await?;
+    let repo = schema.connect().await;
+    Some((Arc::new(repo), Box::new(schema)))
+}
+
+every_store! {
+    memory_store => memory;
+    sqlite_store => sqlite;
+    sled_store => sled;
+    postgres_store => postgres;
+}
+
+/// Creates and updates of two interactions reach an unfiltered stream in commit order with what changed,
+/// and each filtered stream gets exactly its interaction's events.
+async fn order_and_filters(repo: Arc<dyn Repository>) {
+    let served = Served::start(repo, EventSettings::default()).await;
+    let me = served.agent_sys_id().await;
+    let mut all = served.stream("", &[]).await;
+    let mut mine = served.stream("?assigned_to=me", &[]).await;
+    let mut mine_by_id = served.stream(&format!("?assigned_to={me}"), &[]).await;
+    let mut inbound = served
+        .stream(&format!("?inbound_id={INBOUND_ID}"), &[])
+        .await;
+    let mut both = served
+        .stream(&format!("?assigned_to=me&inbound_id={INBOUND_ID}"), &[])
+        .await;
+
+    let a = served
+        .post(&json!({"interaction": {"userPhoneNumber": "+14089965744",
+                                       "additionalParams": {"assigned_to": me}}}))
+        .await;
+    let b = served
+        .post(&json!({"interaction": {"userPhoneNumber": "+14089965744", "inboundId": INBOUND_ID}}))
+        .await;
+    served
+        .patch(
+            &a,
+            &json!({"interaction": {"additionalParams": {"state": "work_in_progress"}}}),
+        )
+        .await;
+    served
+        .patch(&a, &json!({"interactionContext": {"queue": "sales"}}))
+        .await;
+    served
+        .patch(&b, &json!({"phoneLogs": [{"call_id": "c-1", "agent": me}]}))
+        .await;
+
+    let events = all.take(5).await;
+    let seen: Vec<(&str, &str, u64)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.event.as_str(),
+                e.data["sysId"].as_str().unwrap_or_default(),
+                e.data["sysModCount"].as_u64().unwrap_or(u64::MAX),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("interaction.created", a.as_str(), 0),
+            ("interaction.created", b.as_str(), 0),
+            ("interaction.updated", a.as_str(), 1),
+            ("interaction.updated", a.as_str(), 2),
+            ("interaction.updated", b.as_str(), 1),
+        ]
+    );
+    for pair in events.windows(2) {
+        assert!(
+            pair[0].id < pair[1].id,
+            "ids increase along the stream: {:?}",
+            ids(&events)
+        );
+    }
+    let created = &events[0].data;
+    assert!(
+        created["number"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("IMS")),
+        "{created}"
+    );
+    assert_eq!(created["assignedTo"], me.as_str());
+    assert_eq!(created["changes"]["assigned_to"], me.as_str());
+    assert_eq!(created["changes"]["user_phone_number"], "+14089965744");
+    assert_eq!(created["children"], json!([]));
+    assert_eq!(events[1].data["inboundId"], INBOUND_ID);
+    assert_eq!(events[2].data["changes"]["state"], "work_in_progress");
+    assert_eq!(events[2].data["number"], created["number"]);
+    assert_eq!(events[3].data["children"], json!(["context"]));
+    assert_eq!(events[4].data["children"], json!(["phone_logs"]));
+
+    let expect = |client: &str, got: &[SseEvent], want: &[usize]| {
+        let want: Vec<u64> = want.iter().map(|&i| events[i].id).collect();
+        assert_eq!(ids(got), want, "{client}");
+    };
+    expect("assigned_to=me", &mine.take(3).await, &[0, 2, 3]);
+    expect(
+        "assigned_to=<sys_id>",
+        &mine_by_id.take(3).await,
+        &[0, 2, 3],
+    );
+    expect("inbound_id", &inbound.take(2).await, &[1, 4]);
+    // Nothing matches both until an interaction assigned to me has that inbound id.
+    served
+        .patch(
+            &b,
+            &json!({"interaction": {"additionalParams": {"assigned_to": me}}}),
+        )
+        .await;
+    let last = all.next().await;
+    let got = both.next().await;
+    assert_eq!(got.id, last.id, "the AND of both filters");
+    for client in [&mut mine, &mut inbound] {
+        assert_eq!(client.next().await.id, last.id);
+    }
+}
+
+/// `Last-Event-ID` (and `?last_event_id=`) replays exactly the events after it, then the live ones; an id
+/// beyond the retention window or ahead of the store gets one `reset` whose id is the head.
+async fn resume_and_reset(repo: Arc<dyn Repository>) {
+    let served = Served::start(Arc::clone(&repo), EventSettings::default()).await;
+    let mut all = served.stream("", &[]).await;
+    for i in 0..6 {
+        served.post(&call(&format!("r-{i}"))).await;
+    }
+    let events = all.take(6).await;
+
+    let mut resumed = served
+        .stream("", &[("Last-Event-ID", &events[2].id.to_string())])
+        .await;
+    assert_eq!(
+        ids(&resumed.take(3).await),
+        ids(&events[3..]),
+        "no loss, no repeat"
+    );
+    let mut by_param = served
+        .stream(&format!("?last_event_id={}", events[4].id), &[])
+        .await;
+    assert_eq!(by_param.next().await.id, events[5].id);
+    let live = served.post(&call("r-live")).await;
+    let next = resumed.next().await;
+    assert_eq!(
+        next.data["sysId"],
+        live.as_str(),
+        "live events follow the replay"
+    );
+    assert_eq!(next.id, all.next().await.id);
+    assert_eq!(by_param.next().await.id, next.id);
+    let head = next.id;
+
+    let mut ahead = served
+        .stream("", &[("Last-Event-ID", &(head + 100).to_string())])
+        .await;
+    let reset = ahead.next().await;
+    assert_eq!(reset.event, "reset");
+    assert_eq!(reset.id, head, "a reset says where the stream goes on from");
+    assert!(reset.data["reason"].is_string(), "{}", reset.data);
+
+    repo.prune_events(2).await.expect("prune");
+    let mut behind = served
+        .stream("", &[("Last-Event-ID", &events[0].id.to_string())])
+        .await;
+    let reset = behind.next().await;
+    assert_eq!(reset.event, "reset");
+    assert_eq!(reset.id, head);
+    // Within the window, resuming still works after the prune.
+    let mut inside = served
+        .stream("", &[("Last-Event-ID", &events[5].id.to_string())])
+        .await;
+    assert_eq!(inside.next().await.id, head);
+
+    let after = served.post(&call("r-after")).await;
+    for client in [&mut ahead, &mut behind, &mut inside] {
+        let event = client.next().await;
+        assert_eq!(event.data["sysId"], after.as_str());
+        assert_eq!(event.id, head + 1);
+    }
+}
+
+/// Writes the pump finds all at once overflow a two-event broadcast buffer; the client reads the rest from
+/// the outbox and gets every event once, in order.
+async fn a_slow_client_catches_up_from_the_outbox(repo: Arc<dyn Repository>) {
+    let settings = EventSettings {
+        buffer: 2,
+        page: 4,
+        poll_every: Duration::from_millis(50),
+        ..EventSettings::default()
+    };
+    let served = Served::start(Arc::clone(&repo), settings).await;
+    let mut client = served.stream("", &[]).await;
+    // Through the service, not HTTP: no commit wakes the pump, which finds all of them on its next poll.
+    let service = openframe_core::Service::new(Arc::clone(&repo));
+    let caller = openframe_core::Caller {
+        sys_id: openframe_core::SysId::random(),
+        user_name: "batch".into(),
+    };
+    let mut created = Vec::new();
+    for i in 0..25 {
+        let req = openframe_core::VoiceInteractionRequest::parse(
+            &call(&format!("slow-{i}")),
+            openframe_core::Mode::Create,
+        )
+        .expect("request");
+        created.push(service.create(&caller, req).await.expect("create").sys_id);
+    }
+    let events = client.take(25).await;
+    let sys_ids: Vec<&str> = events
+        .iter()
+        .map(|e| e.data["sysId"].as_str().unwrap_or_default())
+        .collect();
+    let want: Vec<&str> = created.iter().map(|s| s.as_str()).collect();
+    assert_eq!(sys_ids, want, "every event once, in commit order");
+    for pair in events.windows(2) {
+        assert_eq!(pair[0].id + 1, pair[1].id);
+    }
+}
+
+#[tokio::test]
+async fn the_stream_needs_credentials_and_a_role_and_good_parameters() {
+    let served = Served::start(Arc::new(MemoryRepository::new()), EventSettings::default()).await;
+    let anonymous = served
+        .http
+        .get(format!("{}/api/now/openframe/events", served.base))
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(served.open_as(NO_ROLE_USER, "", &[]).await.status(), 403);
+    for (query, headers, field) in [
+        ("?assigned_to=bob", vec![], "assigned_to"),
+        ("?inbound_id=", vec![], "inbound_id"),
+        ("", vec![("Last-Event-ID", "x1")], "Last-Event-ID"),
+        ("?last_event_id=-1", vec![], "last_event_id"),
+    ] {
+        let response = served.open_as(API_USER, query, &headers).await;
+        assert_eq!(response.status(), 400, "{query} {headers:?}");
+        let body: Value = response.json().await.expect("JSON error");
+        let detail = body["error"]["detail"].as_str().unwrap_or_default();
+        assert!(detail.starts_with(&format!("{field}:")), "{detail}");
+    }
+    // The versioned path answers too.
+    let versioned = served
+        .http
+        .get(format!("{}/api/now/openframe/v1/events", served.base))
+        .header("Authorization", basic(API_USER))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(versioned.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_on_one_server_sees_a_call_created_through_another() {
+    let test = "an_agent_on_one_server_sees_a_call_created_through_another";
+    let Some(schema) = PgSchema::create(test).await else {
+        return;
+    };
+    let a = Served::start(Arc::new(schema.connect().await), EventSettings::default()).await;
+    // Server B: its own store handle and hub on the same database (its users are A's).
+    let b_repo: Arc<dyn Repository> = Arc::new(schema.connect().await);
+    let b_app = TestApp {
+        router: router(AppState::new(Arc::clone(&b_repo))),
+        repo: b_repo,
+        dir: tempfile::tempdir().expect("temp dir"),
+    };
+    let b = Served::serve(b_app).await;
+    let mut on_b = b.stream("", &[]).await;
+    let mut on_a = a.stream("", &[]).await;
+    let created = a.post(&call("cross-server")).await;
+    let seen = on_b.next().await;
+    assert_eq!(seen.event, "interaction.created");
+    assert_eq!(seen.data["sysId"], created.as_str());
+    b.patch(
+        &created,
+        &json!({"interaction": {"additionalParams": {"state": "work_in_progress"}}}),
+    )
+    .await;
+    let on_a_events = on_a.take(2).await;
+    assert_eq!(on_a_events[0].id, seen.id);
+    assert_eq!(on_a_events[1].event, "interaction.updated");
+    assert_eq!(on_b.next().await.id, on_a_events[1].id);
+    assert!(on_b.next_within(Duration::from_millis(300)).await.is_none());
+}
+
+/// A PostgreSQL schema of its own for one test, dropped at the end.
+struct PgSchema {
+    url: String,
+    name: String,
+}
+
+impl PgSchema {
+    async fn create(test: &str) -> Option<PgSchema> {
+        let url = match std::env::var("OPENFRAME_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!(
+                    "{test}: OPENFRAME_TEST_POSTGRES_URL is not set, and CI needs the PostgreSQL tests"
+                )
+            }
+            _ => {
+                eprintln!(
+                    "SKIPPED {test}: set OPENFRAME_TEST_POSTGRES_URL (scripts/test.sh does) to run it"
+                );
+                return None;
+            }
+        };
+        let name = format!("events_{}", &openframe_core::SysId::random().as_str()[..16]);
+        Some(PgSchema { url, name })
+    }
+
+    async fn connect(&self) -> PostgresRepository {
+        PostgresRepository::connect_in_schema(&self.url, &self.name, PostgresOptions::default())
+            .await
+            .expect("connect to PostgreSQL")
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let (url, name) = (self.url.clone(), self.name.clone());
+        // Dropped inside the test's runtime: clean up on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&url).await {
+                    // The name is ours: a fixed prefix and hex digits.
+                    let _ = sqlx::query(AssertSqlSafe(format!(
+                        "DROP SCHEMA IF EXISTS {name} CASCADE"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
