@@ -76,11 +76,13 @@ pub async fn stream(
         filter,
         ready: VecDeque::new(),
     };
-    let events = stream::unfold(client, |mut client| async move {
-        client
-            .next()
-            .await
-            .map(|event| (Ok::<_, Infallible>(event), client))
+    // On shutdown the stream ends (the client reconnects with its Last-Event-ID).
+    let closed = Box::pin(client.hub.closed());
+    let events = stream::unfold((client, closed), |(mut client, mut closed)| async move {
+        tokio::select! {
+            event = client.next() => event.map(|event| (Ok::<_, Infallible>(event), (client, closed))),
+            () = &mut closed => None,
+        }
     });
     Ok(sse(events, keep_alive))
 }

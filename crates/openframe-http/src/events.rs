@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use openframe_core::event::EventData;
 use openframe_core::{EventKind, Repository, Result, StoredEvent};
-use tokio::sync::{Notify, OnceCell, broadcast};
+use tokio::sync::{Notify, OnceCell, broadcast, watch};
 
 /// How the hub and its streams behave; [`EventSettings::default`] is what `serve` uses.
 #[derive(Clone, Debug)]
@@ -84,6 +84,8 @@ pub struct EventHub {
     position: AtomicU64,
     started: OnceCell<()>,
     pump_running: AtomicBool,
+    /// Set on shutdown: every stream ends, so that the server's drain does not wait for them.
+    closing: watch::Sender<bool>,
 }
 
 impl EventHub {
@@ -98,6 +100,22 @@ impl EventHub {
             position: AtomicU64::new(0),
             started: OnceCell::new(),
             pump_running: AtomicBool::new(false),
+            closing: watch::Sender::new(false),
+        }
+    }
+
+    /// Ends every stream, now and from now on (they are long-lived responses that a graceful shutdown
+    /// would otherwise wait for). Clients reconnect elsewhere with their `Last-Event-ID`.
+    pub fn close_streams(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once [`EventHub::close_streams`] has been called.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closing = self.closing.subscribe();
+        async move {
+            // An error means the hub is gone, which ends the streams just the same.
+            let _ = closing.wait_for(|closed| *closed).await;
         }
     }
 

@@ -24,9 +24,14 @@ pub async fn serve(
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     // One line a supervisor (or a test) can wait for.
     eprintln!("openframe: listening on http://{local}");
-    let app =
-        router(AppState::new(Arc::clone(&repo)).with_body_read_timeout(limits.body_read_timeout));
-    match listener::serve(listener, app, limits, shutdown_signal()).await {
+    let state = AppState::new(Arc::clone(&repo)).with_body_read_timeout(limits.body_read_timeout);
+    let events = Arc::clone(&state.events);
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Event streams never finish by themselves: end them, or the drain would wait out its grace.
+        events.close_streams();
+    };
+    match listener::serve(listener, router(state), limits, shutdown).await {
         Drain::Complete => {}
         Drain::TimedOut(open) => tracing::warn!(
             open,

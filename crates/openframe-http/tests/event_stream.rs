@@ -622,3 +622,61 @@ impl Drop for PgSchema {
         .join();
     }
 }
+
+/// The real binary: a stream client sees a create, and SIGTERM with the stream still open ends it and
+/// exits 0 with a complete drain, not one that waited out its 30-second grace (a stream never finishes by
+/// itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_streams_and_shuts_down_with_a_stream_open() {
+    use common::binary::{ADMIN_PASSWORD, Server};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = format!("sqlite://{}", dir.path().join("e2e.db").display());
+    let server = Server::start(&store);
+    let http = reqwest::Client::new();
+    let admin = ("admin", ADMIN_PASSWORD);
+    let response = http
+        .get(server.url("/api/now/openframe/events"))
+        .header("Authorization", basic(admin))
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .expect("open the stream");
+    assert_eq!(response.status(), 200);
+    let mut stream = SseClient {
+        response,
+        buffer: String::new(),
+    };
+    let created: Value = http
+        .post(server.url("/api/now/openframe/voice-interaction"))
+        .header("Authorization", basic(admin))
+        .json(&call("e2e"))
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("JSON");
+    let event = stream.next().await;
+    assert_eq!(event.event, "interaction.created");
+    assert_eq!(event.data["sysId"], created["result"]["sysId"]);
+
+    server.terminate();
+    let ended = tokio::time::timeout(PATIENCE, stream.response.chunk()).await;
+    assert!(
+        matches!(ended, Ok(Ok(None)) | Ok(Err(_))),
+        "the stream ends on shutdown: {ended:?}"
+    );
+    let (code, stderr) = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .expect("join");
+    assert_eq!(code, 0, "{stderr:?}");
+    // A drain that had to wait out its grace for the stream says so.
+    assert!(
+        !stderr.iter().any(|line| line.contains("grace period over")),
+        "{stderr:?}"
+    );
+    assert!(
+        stderr.iter().any(|line| line.contains("shut down cleanly")),
+        "{stderr:?}"
+    );
+}
