@@ -6,8 +6,8 @@ use async_trait::async_trait;
 
 use crate::aggregate::{AggregateChange, InteractionAggregate};
 use crate::error::Result;
-use crate::portability::ImportBatch;
 use crate::event::EventPage;
+use crate::portability::ImportBatch;
 use crate::query::{RecordPage, TableQuery};
 use crate::record::Record;
 use crate::schema::Table;

@@ -108,8 +108,8 @@
 
 mod connect;
 mod error;
-mod portability;
 pub mod outbox;
+mod portability;
 mod queries;
 mod repository;
 mod rows;

@@ -17,8 +17,8 @@ use crate::codec::{self, FORMAT_VERSION};
 use crate::error::{abort, from_sled, from_transaction};
 use crate::interactions::{self, Loaded};
 use crate::layout::{FORMAT_VERSION_KEY, Trees};
-use crate::portability;
 use crate::outbox;
+use crate::portability;
 use crate::writer::Writer;
 
 /// A [`Repository`] on a sled database in one directory. See the crate docs for the layout and what is
