@@ -59,7 +59,7 @@ pub async fn seed(
                 let created = service
                     .create(&caller, req)
                     .await
-                    .unwrap_or_else(|e| panic!("seeding create {i} failed: {e}"));
+                    .unwrap_or_else(|e| panic!("seeding create {i} failed: {e}: {e:?}"));
                 made.push((i, created.sys_id));
             }
             made
