@@ -201,8 +201,9 @@ fn log_batches(read: &Value) -> BTreeMap<u64, usize> {
     batches
 }
 
-/// Reads back everything the test created and checks it against the ledger. Returns the writes verified.
-async fn verify(server: &Server, ledger: &Ledger) -> usize {
+/// Reads back everything the test created and checks it against the ledger. Returns how many acknowledged
+/// writes were verified, and how many unacknowledged ones were found committed (whole).
+async fn verify(server: &Server, ledger: &Ledger) -> (usize, usize) {
     let http = client();
     // Every interaction of this test that the store holds, acknowledged or not.
     let list: Value = http
@@ -233,7 +234,7 @@ async fn verify(server: &Server, ledger: &Ledger) -> usize {
         stored.len(),
         ledger.entries.len()
     );
-    let mut verified = 0;
+    let (mut verified, mut unacknowledged) = (0, 0);
     for (session, entry) in &ledger.entries {
         let sys_id = match (&entry.sys_id, stored.get(session)) {
             (Some(acked), Some(found)) => {
@@ -243,7 +244,10 @@ async fn verify(server: &Server, ledger: &Ledger) -> usize {
             }
             (Some(acked), None) => panic!("{session}: acknowledged create {acked} is missing"),
             // Sent, not acknowledged, but committed: allowed, as long as it is whole.
-            (None, Some(found)) => found,
+            (None, Some(found)) => {
+                unacknowledged += 1;
+                found
+            }
             (None, None) => continue,
         };
         let read: Value = http
@@ -275,6 +279,9 @@ async fn verify(server: &Server, ledger: &Ledger) -> usize {
                 *count, PATCH_LOGS,
                 "{session}: PATCH {batch} is partly there (logs)"
             );
+            if !entry.acked.contains(batch) {
+                unacknowledged += 1;
+            }
             assert_eq!(
                 context.get(&format!("b{batch}")),
                 Some(&json!("applied")),
@@ -296,7 +303,7 @@ async fn verify(server: &Server, ledger: &Ledger) -> usize {
             verified += 1;
         }
     }
-    verified
+    (verified, unacknowledged)
 }
 
 /// Drives load at `store`, SIGKILLs the server `kills` times at random moments, restarts it each time, then
@@ -335,9 +342,10 @@ async fn kill_and_verify(name: &str, store: &str, kills: usize) {
         .expect("clients are done")
         .into_inner()
         .unwrap();
-    let verified = verify(&server, &ledger).await;
+    let (verified, unacknowledged) = verify(&server, &ledger).await;
     println!(
-        "{name}: {kills} kills survived; {} creates and {} PATCHes acknowledged, {verified} acknowledged writes verified whole",
+        "{name}: {kills} kills survived; {} creates and {} PATCHes acknowledged, {verified} acknowledged writes \
+         verified whole; {unacknowledged} unacknowledged writes found committed, whole",
         ledger.creates_acked, ledger.patches_acked
     );
     assert!(
