@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -36,9 +36,17 @@ pub struct Authenticator {
     cache: Mutex<HashMap<[u8; 32], Cached>>,
     verify_slots: Semaphore,
     throttle: Throttle,
-    gates: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+    gates: Mutex<HashMap<[u8; 32], Arc<Gate>>>,
     verifications: AtomicU64,
 }
+
+/// The turn to check one credential. It remembers when a check last found the store unavailable, so that the
+/// requests queued behind that check answer 503 at once instead of each waiting out the store's timeout in
+/// turn (during an outage, eight queued requests would otherwise take eight timeouts).
+type Gate = tokio::sync::Mutex<Option<Instant>>;
+
+/// How recent a store failure must be for a queued check to share it rather than try the store itself.
+const SHARED_FAILURE: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug)]
 struct Cached {
@@ -86,10 +94,22 @@ impl Authenticator {
                 // One argon2 check per credential at a time: when an entry expires under load, the other
                 // requests carrying the same header wait for that check instead of each running their own.
                 let gate = Arc::clone(self.lock_gates().entry(key).or_default());
-                let turn = gate.lock().await;
+                let mut turn = gate.lock().await;
                 let verified = match self.cached(&key) {
                     Some(entry) => Ok(entry),
-                    None => self.verify(header, client).await,
+                    None if turn.is_some_and(|failed| failed.elapsed() < SHARED_FAILURE) => {
+                        Err(ApiError::unavailable())
+                    }
+                    None => {
+                        let verified = self.verify(header, client).await;
+                        if verified
+                            .as_ref()
+                            .is_err_and(|e| e.status == StatusCode::SERVICE_UNAVAILABLE)
+                        {
+                            *turn = Some(Instant::now());
+                        }
+                        verified
+                    }
                 };
                 drop(turn);
                 {
@@ -164,9 +184,7 @@ impl Authenticator {
             .cloned()
     }
 
-    fn lock_gates(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>> {
+    fn lock_gates(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<Gate>>> {
         // Only gates: a poisoned lock leaves nothing inconsistent.
         self.gates.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -258,6 +258,37 @@ async fn an_outage_under_load_is_503_and_the_server_recovers_by_itself() {
     tokio::time::sleep(Duration::from_secs(7)).await;
     let (status, _) = send(Method::GET, &server.url("/healthz"), ("", ""), None).await;
     assert_eq!(status, 503);
+    // A credential the server has not cached (the scheme's case differs, so the cache key does): eight
+    // requests at once queue for one check, and each must still be answered within the limit.
+    let uncached = {
+        use base64::Engine;
+        format!(
+            "basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", ADMIN.0, ADMIN.1))
+        )
+    };
+    let queued: Vec<JoinHandle<(u16, Duration)>> = (0..8)
+        .map(|_| {
+            let (create, uncached) = (create.clone(), uncached.clone());
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let resp = common::binary::client()
+                    .post(&create)
+                    .header("authorization", uncached)
+                    .header("content-type", "application/json")
+                    .body(r#"{"interaction":{"userPhoneNumber":"+14089965744"}}"#)
+                    .send()
+                    .await
+                    .expect("answered");
+                (resp.status().as_u16(), started.elapsed())
+            })
+        })
+        .collect();
+    for q in queued {
+        let (status, took) = q.await.expect("queued request");
+        assert_eq!(status, 503);
+        assert!(took < limit, "a queued sign-in took {took:?}");
+    }
     let during = finish_load(load).await;
     assert!(during.unavailable > 0, "the outage was seen: {during:?}");
 
