@@ -1,6 +1,7 @@
 //! The workspace page in a real browser: the real `openframe` binary on a temporary SQLite store, Debian's
-//! headless Chromium driven by playwright-core (`tests/browser/`), the reference's POST and PATCH sent over
-//! HTTP, and each change asserted on the page within a second. The screenshot goes to `test-output/`.
+//! headless Chromium driven by playwright-core (`tests/browser/workspace.test.mjs`, which starts the binary,
+//! and restarts it once to prove the page resumes its stream), the reference's POST and PATCH sent over HTTP,
+//! and each change asserted on the page within a second. The screenshot goes to `test-output/`.
 //!
 //! Node.js, `/usr/bin/chromium` and `tests/browser/node_modules` come from `scripts/browser-test-deps.sh`,
 //! which `.ci/run` runs. Without them this test fails under `CI=true`; elsewhere it says loudly, on stderr,
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::binary::{ADMIN_PASSWORD, Server};
+use common::binary::BIN;
 
 /// Longest a node run may take before it is killed (the browser test itself takes a few seconds).
 const NODE_TIMEOUT: Duration = Duration::from_secs(180);
@@ -23,7 +24,8 @@ fn browser_dir() -> PathBuf {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 fn chromium() -> PathBuf {
@@ -129,19 +131,14 @@ fn the_workspace_shows_a_call_and_its_update_in_headless_chromium() {
         return;
     }
     let store = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(&format!(
-        "sqlite://{}",
-        store.path().join("openframe.db").display()
-    ));
     let root = repo_root();
     let screenshot = root.join("test-output/workspace.png");
     let _ = std::fs::remove_file(&screenshot);
     let (passed, printed) = run_node(
         &["--test", "workspace.test.mjs"],
         &[
-            ("OPENFRAME_URL", server.base.clone()),
-            ("OPENFRAME_USER", "admin".to_owned()),
-            ("OPENFRAME_PASSWORD", ADMIN_PASSWORD.to_owned()),
+            ("OPENFRAME_BIN", BIN.to_owned()),
+            ("OPENFRAME_STORE_DIR", store.path().display().to_string()),
             (
                 "OPENFRAME_EXAMPLES",
                 root.join("docs/examples").display().to_string(),
@@ -151,12 +148,10 @@ fn the_workspace_shows_a_call_and_its_update_in_headless_chromium() {
         ],
     );
     println!("{printed}");
-    let (code, _) = server.stop();
     assert!(passed, "the browser test failed:\n{printed}");
     assert!(
         screenshot.is_file(),
         "no screenshot at {}",
         screenshot.display()
     );
-    assert_eq!(code, 0, "the server stopped cleanly");
 }

@@ -1,22 +1,26 @@
 // The workspace page in Debian's headless Chromium, driven by playwright-core (never a downloaded browser).
-// Run by crates/openframe-http/tests/workspace_browser.rs against a real `openframe serve`; it reads:
-//   OPENFRAME_URL       the server's base URL
-//   OPENFRAME_USER, OPENFRAME_PASSWORD   an API user (the bootstrap admin)
+// Run by crates/openframe-http/tests/workspace_browser.rs, which sets:
+//   OPENFRAME_BIN       the `openframe` binary (this script starts it, kills it, and starts it again)
+//   OPENFRAME_STORE_DIR a fresh directory for its SQLite store
 //   OPENFRAME_EXAMPLES  docs/examples (the reference's POST and PATCH bodies, sent verbatim)
 //   OPENFRAME_SCREENSHOT  where to save the screenshot
 //   CHROMIUM            the browser (default /usr/bin/chromium)
 // It sends the requests itself (fetch, as curl would) and checks the page shows each change within a second.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-const BASE = required('OPENFRAME_URL');
-const USER = required('OPENFRAME_USER');
-const PASSWORD = required('OPENFRAME_PASSWORD');
+const BIN = required('OPENFRAME_BIN');
+const STORE = `sqlite://${join(required('OPENFRAME_STORE_DIR'), 'openframe.db')}`;
+const USER = 'admin';
+const PASSWORD = 'workspace-browser-test-password';
 const EXAMPLES = required('OPENFRAME_EXAMPLES');
 const SCREENSHOT = required('OPENFRAME_SCREENSHOT');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -38,9 +42,47 @@ function required(name) {
   return value;
 }
 
+/** A running `openframe serve`; `base` is its URL. */
+class Server {
+  static async start(listen = '127.0.0.1:0') {
+    const child = spawn(BIN, ['serve', '--listen', listen, '--store', STORE], {
+      env: { ...process.env, OPENFRAME_ADMIN_PASSWORD: PASSWORD, OPENFRAME_LISTEN: '', OPENFRAME_STORE: '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const lines = createInterface({ input: child.stderr });
+    const seen = [];
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    for await (const line of lines) {
+      const match = /listening on (http:\/\/\S+)/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        lines.on('line', () => {}); // keep draining stderr
+        return Object.assign(new Server(), { child, base: match[1] });
+      }
+      seen.push(line);
+    }
+    clearTimeout(timer);
+    throw new Error(`openframe did not start: ${seen.join(' | ')}`);
+  }
+
+  get listen() {
+    return new URL(this.base).host;
+  }
+
+  /** Sends `signal`; resolves to the exit code (null when killed by the signal). */
+  async stop(signal) {
+    const exited = once(this.child, 'exit');
+    this.child.kill(signal);
+    const [code] = await exited;
+    return code;
+  }
+}
+
+let server = null;
+
 /** A request as curl sends it: Basic auth, JSON in and out. */
 async function api(method, path, body) {
-  const response = await fetch(new URL(path, BASE), {
+  const response = await fetch(new URL(path, server.base), {
     method,
     headers: {
       Authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`,
@@ -66,18 +108,24 @@ async function timeToShow(label, send, shown) {
 }
 
 test('the workspace shows a call as it arrives and each update to it', async (t) => {
+  server = await Server.start();
+  t.after(() => server?.child.exitCode === null && server.child.kill('SIGKILL'));
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
   t.after(() => browser.close());
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   page.setDefaultTimeout(PATIENCE_MS);
   const problems = [];
+  // While the test takes the server down, failed stream requests are expected (and logged by Chromium).
+  let serverDown = false;
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('console', (message) => {
-    // A CSP violation or a failed module load shows as a console error; so would a broken fetch.
-    // The one expected error is Chromium's note on the wrong password's 401.
-    const expected = /Failed to load resource: .* 401/.test(message.text());
-    if (message.type() === 'error' && !expected) problems.push(`console error: ${message.text()}`);
+    // A CSP violation or a failed module load shows as a console error; so would a broken fetch. The
+    // expected ones: Chromium's note on the wrong password's 401, and failed requests while the server is down.
+    const text = message.text();
+    const expected = /Failed to load resource: .* 401/.test(text)
+      || (serverDown && /Failed to load resource|net::ERR_/.test(text));
+    if (message.type() === 'error' && !expected) problems.push(`console error: ${text}`);
   });
   page.on('dialog', (dialog) => {
     problems.push(`unexpected dialog: ${dialog.message()}`);
@@ -87,7 +135,7 @@ test('the workspace shows a call as it arrives and each update to it', async (t)
   const createBody = await readFile(join(EXAMPLES, 'create.json'), 'utf8');
   const updateBody = await readFile(join(EXAMPLES, 'update.json'), 'utf8');
 
-  await page.goto(new URL('/workspace', BASE).href);
+  await page.goto(new URL('/workspace', server.base).href);
 
   // A wrong password is refused by a real API call, with a message and no browser prompt.
   await page.fill('#user-name', USER);
@@ -146,6 +194,26 @@ test('the workspace shows a call as it arrives and each update to it', async (t)
     }, null, { timeout: PATIENCE_MS }));
   assert.match(await row.innerText(), /work in progress/i);
 
+  // The server dies and comes back on the same port while a PATCH lands before the page can reconnect: the
+  // page resumes with Last-Event-ID and catches up from the store's outbox.
+  const streamUrl = '**/api/now/openframe/events**';
+  await page.route(streamUrl, (route) => route.abort());
+  const listen = server.listen;
+  serverDown = true;
+  await server.stop('SIGKILL');
+  await page.locator('#stream-status[data-status="reconnecting"]').waitFor();
+  server = await Server.start(listen);
+  await api('PATCH', `/api/now/openframe/voice-interaction/${created.sysId}`,
+    JSON.stringify({ interaction: { additionalParams: { state: 'on_hold' } } }));
+  const resumedFrom = page.waitForRequest((request) => request.url().includes('/api/now/openframe/events'));
+  await page.unroute(streamUrl);
+  const lastEventId = (await resumedFrom).headers()['last-event-id'];
+  assert.match(lastEventId ?? '', /^\d+$/, 'the page resumes with Last-Event-ID');
+  await page.locator('#detail-state[data-state="on_hold"]').waitFor();
+  await page.locator('#stream-status[data-status="live"]').waitFor();
+  serverDown = false;
+  console.log(`workspace: after a server restart the page resumed after event ${lastEventId} and caught up`);
+
   await mkdir(dirname(SCREENSHOT), { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
   console.log(`workspace: screenshot saved to ${SCREENSHOT}`);
@@ -171,4 +239,6 @@ test('the workspace shows a call as it arrives and each update to it', async (t)
   const stored = await page.evaluate(() => localStorage.length + sessionStorage.length);
   assert.equal(stored, 0);
   assert.deepEqual(problems, [], 'the page ran without errors');
+  await browser.close();
+  assert.equal(await server.stop('SIGTERM'), 0, 'the server stops cleanly');
 });
