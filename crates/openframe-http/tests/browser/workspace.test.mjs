@@ -45,9 +45,11 @@ function required(name) {
 /** A running `openframe serve`; `base` is its URL. */
 class Server {
   static async start(listen = '127.0.0.1:0') {
+    const env = { ...process.env, OPENFRAME_ADMIN_PASSWORD: PASSWORD };
+    delete env.OPENFRAME_LISTEN;
+    delete env.OPENFRAME_STORE;
     const child = spawn(BIN, ['serve', '--listen', listen, '--store', STORE], {
-      env: { ...process.env, OPENFRAME_ADMIN_PASSWORD: PASSWORD, OPENFRAME_LISTEN: '', OPENFRAME_STORE: '' },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      env, stdio: ['ignore', 'ignore', 'pipe'],
     });
     const lines = createInterface({ input: child.stderr });
     const seen = [];
