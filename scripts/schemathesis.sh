@@ -5,6 +5,7 @@
 #
 #   scripts/schemathesis.sh            # builds the debug binary if needed; about three minutes
 #   SCHEMATHESIS_MAX_TIME=60 scripts/schemathesis.sh
+#   SCHEMATHESIS_REPORT_DIR=test-output/schemathesis scripts/schemathesis.sh   # keep JUnit and VCR reports
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,7 +66,7 @@ status=0
   --workers 2 \
   --request-timeout 10 \
   --no-color \
-  --report junit --report-dir "$WORK/report" || status=$?
+  --report junit,vcr --report-dir "${SCHEMATHESIS_REPORT_DIR:-$WORK/report}" || status=$?
 
 if grep -q "panicked" "$WORK/server.log"; then
   echo "schemathesis.sh: the server panicked:" >&2

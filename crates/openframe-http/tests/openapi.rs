@@ -180,3 +180,43 @@ async fn operations_that_require_basic_auth_refuse_missing_and_wrong_credentials
     }
     assert_eq!(secured, 16);
 }
+
+/// What schemathesis found the document too strict about: the server takes these, so the document allows them.
+#[tokio::test]
+async fn values_schemathesis_found_the_document_too_strict_about_are_accepted() {
+    let app = TestApp::sqlite().await;
+    let doc = openframe_http::openapi::document_json();
+    let related = &doc["components"]["schemas"]["RelatedRecordRef"]["properties"]["documentTable"];
+    assert_eq!(related["type"], serde_json::json!(["string", "boolean"]));
+    let sys_id = app
+        .create(&serde_json::json!({
+            "interaction": {"userPhoneNumber": "+14155550100"},
+            "relatedRecords": [{"documentTable": false, "documentId": SysId::random().as_str()}],
+        }))
+        .await;
+    let read = app.read(&sys_id).await;
+    assert_eq!(read["relatedRecords"][0]["documentTable"], "false");
+
+    let reply = app
+        .call(
+            Method::GET,
+            &format!("/api/now/table/interaction/{sys_id}?sysparm_fields=&sysparm_exclude_reference_link="),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let parameters = doc["paths"]["/api/now/table/interaction"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters");
+    for name in ["sysparm_fields", "sysparm_exclude_reference_link"] {
+        let pattern = parameters
+            .iter()
+            .find(|p| p["name"] == name)
+            .and_then(|p| p["schema"]["pattern"].as_str())
+            .expect("a pattern");
+        assert!(
+            regex::Regex::new(pattern).expect("pattern").is_match(""),
+            "{name} must allow the empty value the server takes"
+        );
+    }
+}

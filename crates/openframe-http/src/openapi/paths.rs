@@ -8,12 +8,11 @@ use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{
-    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, ParameterStyle, PathItem,
-    PathItemBuilder,
+    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem, PathItemBuilder,
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{Paths, RefOr, Required, Response};
 
@@ -367,21 +366,20 @@ fn fields_param(table: &Table) -> ParameterBuilder {
     query_param(
         "sysparm_fields",
         "The fields to show, comma-separated, in this order (all when absent or empty).",
-        ArrayBuilder::new().items(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some(table.field_names())),
-        ),
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(patterns::whole(&patterns::field_list(table)))),
     )
-    .style(Some(ParameterStyle::Form))
-    .explode(Some(false))
 }
 
 fn exclude_links_param() -> ParameterBuilder {
     query_param(
         "sysparm_exclude_reference_link",
-        "`true` shows references as plain sys_ids instead of {link, value} objects (default false).",
-        ObjectBuilder::new().schema_type(Type::Boolean),
+        "`true` shows references as plain sys_ids instead of {link, value} objects; `false` or empty \
+         (the default) shows links. Any case.",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(patterns::whole_or_empty(patterns::BOOLEAN_TEXT))),
     )
 }
 

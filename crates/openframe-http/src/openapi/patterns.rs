@@ -50,6 +50,16 @@ pub fn encoded_query(table: &Table) -> String {
     format!(r"\^*(?:{order}\^+)*(?:{order}|{condition}(?:\^+(?:OR)?{condition}|\^+{order})*)?\^*")
 }
 
+/// `sysparm_fields` of `table` (`openframe_core::query::parse_field_list`): field names separated by commas,
+/// spaces or tabs around each, empty items skipped (so an empty list means every field).
+pub fn field_list(table: &Table) -> String {
+    let field = format!("(?:{})", table.field_names().collect::<Vec<_>>().join("|"));
+    format!("[ \t]*(?:{field}[ \t]*)?(?:,[ \t]*(?:{field}[ \t]*)?)*")
+}
+
+/// `true` or `false` in any case, or nothing (which means false): `sysparm_exclude_reference_link`.
+pub const BOOLEAN_TEXT: &str = "[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]";
+
 /// The whole value must match: `^(?:…)$`.
 pub fn whole(pattern: &str) -> String {
     format!("^(?:{pattern})$")
@@ -66,7 +76,7 @@ mod tests {
     use openframe_core::DateTime;
     use openframe_core::names::{is_context_key, is_table_name};
     use openframe_core::phone::is_e164;
-    use openframe_core::query::TableQuery;
+    use openframe_core::query::{TableQuery, parse_field_list};
     use openframe_core::schema::INTERACTION;
     use openframe_core::sys_id::is_sys_id;
     use proptest::prelude::*;
@@ -172,6 +182,22 @@ mod tests {
             let parsed = TableQuery::parse(&INTERACTION, Some(&query), None, None);
             prop_assert_eq!(pattern.is_match(&query), parsed.is_ok(), "{:?}: {:?}", query, parsed);
         }
+    }
+
+    proptest! {
+        #[test]
+        fn field_lists_agree(list in field_list_strategy()) {
+            let pattern = re(&field_list(&INTERACTION));
+            let parsed = parse_field_list(&INTERACTION, &list);
+            prop_assert_eq!(pattern.is_match(&list), parsed.is_ok(), "{:?}: {:?}", list, parsed);
+        }
+    }
+
+    fn field_list_strategy() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            "number", "state", "sys_id", "nofield", ",", ",", " ", "\t", "", "Number", "x",
+        ]);
+        prop::collection::vec(piece, 0..8).prop_map(|pieces| pieces.concat())
     }
 
     #[test]
