@@ -11,12 +11,30 @@ cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 MAX_TIME=${SCHEMATHESIS_MAX_TIME:-150}
-VENV=.ci/.venv
+
+# Python 3.12 or newer where the machine has one: 3.11's ast.parse fails with "AST constructor recursion depth
+# mismatch" deep inside schemathesis's coverage phase (a CPython bug, not ours). 3.11 is the fallback.
+pick_python() {
+  local candidate
+  for candidate in "${SCHEMATHESIS_PYTHON:-}" python3.13 python3.12 \
+      "$HOME"/.pyenv/versions/3.13*/bin/python3 "$HOME"/.pyenv/versions/3.12*/bin/python3 python3; do
+    [ -n "$candidate" ] || continue
+    if "$candidate" -c 'import sys, venv; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      echo "$candidate"
+      return
+    fi
+  done
+  echo python3
+}
+PYTHON=$(pick_python)
+PY_VERSION=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+VENV=${SCHEMATHESIS_VENV:-.ci/.venv-$PY_VERSION}
 
 if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
-  python3 -m venv "$VENV"
+  "$PYTHON" -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
+echo "schemathesis.sh: schemathesis $SCHEMATHESIS_VERSION on Python $PY_VERSION ($PYTHON)" >&2
 
 cargo build --locked -p openframe-http --bin openframe
 BIN=target/debug/openframe
