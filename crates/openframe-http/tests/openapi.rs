@@ -5,10 +5,12 @@ mod common;
 
 use std::path::PathBuf;
 
-use axum::http::{Method, StatusCode};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
 use common::{TestApp, reference_patch, reference_post};
 use openframe_core::SysId;
 use serde_json::Value;
+use tower::ServiceExt;
 
 const REGENERATE: &str = "UPDATE_OPENAPI=1 cargo test -p openframe-http --test openapi \
                           (or: cargo run -p openframe-http --bin openframe -- openapi > docs/openapi.json)";
@@ -77,11 +79,11 @@ async fn every_documented_operation_is_routed_and_answers_a_documented_status() 
     let app = TestApp::sqlite().await;
     let doc = openframe_http::openapi::document_json();
     let ops = operations(&doc);
-    // Every endpoint of CONTRACT §1 under both prefixes, 5 table names × 2, /healthz, the document, and each
+    // Every endpoint of CONTRACT §1 and the event stream under both prefixes, 5 table names × 2, /healthz, the document, and each
     // file of the workspace page.
     assert_eq!(
         ops.len(),
-        3 * 2 + 5 * 2 + 2 + openframe_http::workspace::ASSETS.len(),
+        4 * 2 + 5 * 2 + 2 + openframe_http::workspace::ASSETS.len(),
         "{:?}",
         ops.iter().map(|o| &o.0).collect::<Vec<_>>()
     );
@@ -91,6 +93,31 @@ async fn every_documented_operation_is_routed_and_answers_a_documented_status() 
             Method::PATCH => Some(reference_patch()),
             _ => None,
         };
+        if operation["responses"]["200"]["content"]
+            .get("text/event-stream")
+            .is_some()
+        {
+            // A stream never ends: check how it starts, without reading it.
+            let request = Request::builder()
+                .method(method.clone())
+                .uri(&uri)
+                .header("authorization", common::basic(common::API_USER))
+                .body(Body::empty())
+                .expect("request");
+            let response = app
+                .router
+                .clone()
+                .oneshot(request)
+                .await
+                .expect("infallible");
+            assert_eq!(response.status(), StatusCode::OK, "{method} {uri}");
+            assert_eq!(
+                response.headers()["content-type"],
+                "text/event-stream",
+                "{method} {uri}"
+            );
+            continue;
+        }
         let reply = app.call(method.clone(), &uri, body.as_ref()).await;
         let status = reply.status.as_str().to_owned();
         assert!(
@@ -178,7 +205,7 @@ async fn operations_that_require_basic_auth_refuse_missing_and_wrong_credentials
             .await;
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{method} {uri}");
     }
-    assert_eq!(secured, 16);
+    assert_eq!(secured, 18);
 }
 
 /// What schemathesis found the document too strict about: the server takes these, so the document allows them.

@@ -48,6 +48,10 @@ pub fn paths() -> Paths {
             PathItem::new(HttpMethod::Post, create(&suffix)),
         );
         paths.paths.insert(
+            format!("{prefix}/events"),
+            PathItem::new(HttpMethod::Get, events(&suffix)),
+        );
+        paths.paths.insert(
             format!("{prefix}/voice-interaction/{{sysId}}"),
             PathItemBuilder::new()
                 .operation(HttpMethod::Get, read(&suffix))
@@ -344,6 +348,64 @@ fn read(suffix: &str) -> OperationBuilder {
         format!("readVoiceInteraction{suffix}"),
         VOICE_TAG,
         "Read a voice interaction back whole",
+    )
+    .responses(responses.build())
+}
+
+/// `GET …/events`: the interaction events as Server-Sent Events (`event_stream.rs`).
+fn events(suffix: &str) -> OperationBuilder {
+    let whole_number = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(patterns::whole("[ \\t]*[0-9]{1,19}[ \\t]*")))
+    };
+    let ok = ResponseBuilder::new()
+        .description(
+            "An endless stream of `id:`, `event:` (`interaction.created`, `interaction.updated`, or `reset` \
+             when the id asked for is beyond retention) and `data:` (JSON: sysId, number, sysModCount, \
+             changes, assignedTo, inboundId, children), with keep-alive comments. It ends when the server \
+             shuts down; reconnect with `Last-Event-ID`.",
+        )
+        .content(
+            "text/event-stream",
+            ContentBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .build(),
+        );
+    let responses = api_errors(ResponsesBuilder::new().response("200", ok));
+    api_operation(
+        format!("streamEvents{suffix}"),
+        VOICE_TAG,
+        "Follow interaction changes as Server-Sent Events",
+    )
+    .parameter(query_param(
+        "assigned_to",
+        "Only interactions assigned to this user: a sys_id, or `me` for the caller.",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(format!("^(?:me|{})$", patterns::SYS_ID))),
+    ))
+    .parameter(query_param(
+        "inbound_id",
+        "Only interactions with this inbound id.",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1)),
+    ))
+    .parameter(query_param(
+        "last_event_id",
+        "Resume after this event id (when the Last-Event-ID header is absent).",
+        whole_number(),
+    ))
+    .parameter(
+        ParameterBuilder::new()
+            .name("Last-Event-ID")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "Resume after this event id (what EventSource sends on reconnecting).",
+            ))
+            .schema(Some(whole_number())),
     )
     .responses(responses.build())
 }
