@@ -31,7 +31,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::events::{EventHub, WireEvent};
+use crate::events::{Batch, EventHub, WireEvent};
 use crate::table_api::Params;
 
 /// What a client asked to see.
@@ -145,13 +145,13 @@ fn last_event_id(headers: &HeaderMap, params: &Params) -> Result<Option<u64>, Ap
 /// One stream client's state.
 struct Client {
     hub: Arc<EventHub>,
-    receiver: broadcast::Receiver<Arc<WireEvent>>,
+    receiver: broadcast::Receiver<Batch>,
     /// The id of the latest event this client has passed (sent or filtered out).
     cursor: u64,
     /// Whether the next events must come from the outbox (resuming, lagging, or a gap in the broadcast).
     catching_up: bool,
     filter: Filter,
-    /// Events read from the outbox, not sent yet.
+    /// Events taken from the outbox or a batch, not sent yet.
     ready: VecDeque<Event>,
 }
 
@@ -173,20 +173,28 @@ impl Client {
                 }
             }
             match self.receiver.recv().await {
-                Ok(event) if event.id <= self.cursor => {}
-                Ok(event) if event.id != self.cursor + 1 => {
-                    // Events between the cursor and this one never reached this client (it subscribed
-                    // while they were being broadcast, or they were pruned): the outbox says which.
-                    self.catching_up = true;
-                }
-                Ok(event) => {
-                    self.cursor = event.id;
-                    if self.filter.matches(&event) {
-                        return Some(sse_event(&event));
-                    }
-                }
+                Ok(batch) => self.take(&batch),
                 Err(RecvError::Lagged(_)) => self.catching_up = true,
                 Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// Queues a broadcast batch's events for this client, from the one after its cursor.
+    fn take(&mut self, batch: &[WireEvent]) {
+        for event in batch {
+            if event.id <= self.cursor {
+                continue;
+            }
+            if event.id != self.cursor + 1 {
+                // Events between the cursor and this one never reached this client (it subscribed while
+                // they were being broadcast, or they were pruned): the outbox says which.
+                self.catching_up = true;
+                return;
+            }
+            self.cursor = event.id;
+            if self.filter.matches(event) {
+                self.ready.push_back(sse_event(event));
             }
         }
     }

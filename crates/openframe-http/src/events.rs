@@ -25,7 +25,11 @@ pub struct EventSettings {
     pub prune_every: Duration,
     /// How often the pump looks for events committed by other servers on the same database.
     pub poll_every: Duration,
-    /// Events the broadcast buffer holds for a slow client before it falls back to reading the outbox.
+    /// The least time between two reads of the outbox: under load, the events of this long go to the
+    /// clients as one batch, so that each client is woken once per batch rather than once per event (a
+    /// thousand clients woken for every create would cost more than the creates).
+    pub batch_window: Duration,
+    /// Batches the broadcast buffer holds for a slow client before it falls back to reading the outbox.
     pub buffer: usize,
     /// Events read from the outbox at a time.
     pub page: usize,
@@ -39,6 +43,7 @@ impl Default for EventSettings {
             retention: 100_000,
             prune_every: Duration::from_secs(60),
             poll_every: Duration::from_millis(500),
+            batch_window: Duration::from_millis(25),
             buffer: 1024,
             page: 256,
             keep_alive: Duration::from_secs(15),
@@ -72,12 +77,15 @@ impl WireEvent {
     }
 }
 
+/// Consecutive events, broadcast together.
+pub type Batch = Arc<Vec<WireEvent>>;
+
 /// One server's event fan-out. Shared by every handler through `AppState`.
 #[derive(Debug)]
 pub struct EventHub {
     repo: Arc<dyn Repository>,
     settings: EventSettings,
-    sender: broadcast::Sender<Arc<WireEvent>>,
+    sender: broadcast::Sender<Batch>,
     /// Wakes the pump; a wake-up while it is busy is kept for when it next waits.
     wake: Arc<Notify>,
     /// The id of the latest event broadcast (or, before any, the store's head when the pump started).
@@ -138,7 +146,7 @@ impl EventHub {
 
     /// A receiver of every event broadcast from now on and the id of the latest event broadcast before
     /// it: a client that has seen nothing yet starts there.
-    pub async fn subscribe(self: &Arc<Self>) -> Result<(broadcast::Receiver<Arc<WireEvent>>, u64)> {
+    pub async fn subscribe(self: &Arc<Self>) -> Result<(broadcast::Receiver<Batch>, u64)> {
         self.start_position().await?;
         self.start_pump();
         // Subscribe first, then read the position: the pump stores the position before it broadcasts, so
@@ -176,11 +184,11 @@ impl EventHub {
             let after = self.position.load(Ordering::SeqCst);
             let page = self.repo.events_after(after, self.settings.page).await?;
             let full = page.events.len() >= self.settings.page;
-            for stored in page.events {
-                let event = Arc::new(WireEvent::new(stored));
-                self.position.store(event.id, Ordering::SeqCst);
+            let batch: Vec<WireEvent> = page.events.into_iter().map(WireEvent::new).collect();
+            if let Some(last) = batch.last() {
+                self.position.store(last.id, Ordering::SeqCst);
                 // No receiver is not an error: nobody is listening right now.
-                let _ = self.sender.send(event);
+                let _ = self.sender.send(Arc::new(batch));
             }
             if !full {
                 return Ok(());
@@ -208,6 +216,7 @@ async fn pump(hub: Weak<EventHub>, wake: Arc<Notify>) {
             }
         }
         drop(strong);
+        tokio::time::sleep(settings.batch_window).await;
         tokio::select! {
             () = wake.notified() => {}
             () = tokio::time::sleep(settings.poll_every) => {}
