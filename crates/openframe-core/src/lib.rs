@@ -31,6 +31,7 @@ pub mod error;
 pub mod event;
 pub mod limits;
 pub mod memory;
+pub mod metric_names;
 pub mod names;
 pub mod number;
 pub mod phone;

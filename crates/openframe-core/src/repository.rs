@@ -113,4 +113,9 @@ pub trait Repository: Debug + Send + Sync + 'static {
     /// Removes every event but the latest `keep` (the retention window); readers behind it are told by the
     /// horizon's `pruned_through`.
     async fn prune_events(&self, keep: u64) -> Result<()>;
+
+    /// Sets the store's gauges ([`crate::metric_names`], such as its connection pool's sizes) through the
+    /// `metrics` facade; called just before metrics are exported, so that they are current. A store with no
+    /// gauges keeps this default, which does nothing. A store wrapping another must forward it.
+    fn record_gauges(&self) {}
 }

@@ -14,7 +14,9 @@ use serde_json::json;
 use crate::auth::{Authenticator, require_user};
 use crate::error::ApiError;
 use crate::events::{EventHub, EventSettings};
+use crate::prometheus::{self, Metrics, MetricsState};
 use crate::render::render;
+use crate::request_log::request_log;
 use crate::{event_stream, table_api, voice_interaction, workspace};
 
 /// How long the health check waits for the store.
@@ -31,6 +33,8 @@ pub struct AppState {
     pub body_read_timeout: Duration,
     /// The event stream's fan-out.
     pub events: Arc<EventHub>,
+    /// When set, this router also serves `GET /metrics` (without credentials) from this recorder.
+    pub metrics: Option<Metrics>,
 }
 
 /// [`AppState::body_read_timeout`] unless set otherwise.
@@ -58,7 +62,14 @@ impl AppState {
             events: Arc::new(EventHub::new(Arc::clone(repo), EventSettings::default())),
             service,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            metrics: None,
         }
+    }
+
+    /// The same state, its router serving `GET /metrics` from `metrics` too.
+    pub fn serve_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The same state with other event-stream settings (a short retention window in tests, say).
@@ -97,7 +108,12 @@ pub fn router(state: AppState) -> Router {
             )
             .route(&format!("{prefix}/events"), get(event_stream::stream));
     }
-    app.route("/api/now/table/{table}", get(table_api::list))
+    let metrics = state.metrics.clone().map(|metrics| MetricsState {
+        metrics,
+        repo: Arc::clone(state.service.repository()),
+    });
+    let api = app
+        .route("/api/now/table/{table}", get(table_api::list))
         .route("/api/now/table/{table}/{sys_id}", get(table_api::read))
         .route("/healthz", get(health))
         .route("/api/openapi.json", get(crate::openapi::serve))
@@ -106,7 +122,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(from_fn(render))
         // The workspace page is no API resource: it skips the renderer (and so its Accept check).
-        .merge(workspace::routes())
+        .merge(workspace::routes());
+    // `/metrics` is Prometheus text, not an API resource: outside the renderer (and so outside its Accept
+    // negotiation) and outside auth.
+    let app = match metrics {
+        Some(metrics) => api.merge(prometheus::routes(metrics)),
+        None => api,
+    };
+    app.layer(from_fn(request_log))
 }
 
 /// Where the openframe endpoints are mounted: the default path and its versioned form. Any other version

@@ -214,7 +214,8 @@ fn dummy_hash() -> &'static str {
 }
 
 /// Middleware: authenticates every request under `/api/now/` (known path or not) and hands the [`Caller`] to
-/// handlers as an extension. Other paths (`/healthz`) pass untouched.
+/// handlers as a request extension (and to the request log as a response extension). Other paths
+/// (`/healthz`) pass untouched.
 pub async fn require_user(
     State(auth): State<Arc<Authenticator>>,
     mut request: Request,
@@ -232,8 +233,11 @@ pub async fn require_user(
         .await
     {
         Ok(caller) => {
-            request.extensions_mut().insert(caller);
-            next.run(request).await
+            request.extensions_mut().insert(caller.clone());
+            let mut response = next.run(request).await;
+            // For the request log, which sees only the response.
+            response.extensions_mut().insert(caller);
+            response
         }
         Err(error) => error.into_response(),
     }

@@ -6,39 +6,95 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use openframe_core::user::{
     BOOTSTRAP_ROLES, new_provider_application, validate_role, validate_user_name,
 };
 use openframe_core::{DateTime, Repository, SysId, User};
 
+use crate::config_file::ConfigFile;
 use crate::listener::ServeLimits;
+use crate::logging::LogFormat;
 use crate::password;
 use crate::portability;
+use crate::prometheus::Metrics;
 use crate::server;
+use crate::settings::{self, GivenServe, ServeSettings, Sources};
 use crate::store_url::{DEFAULT_STORE, StoreUrl};
 
 /// openframe: the voice-interaction API server.
 #[derive(Debug, Parser)]
 #[command(name = "openframe", version, about)]
 pub struct Cli {
+    /// A TOML file of serve settings (listen, store, log_format, metrics_listen); a flag or environment
+    /// variable overrides it. `--store` of every subcommand defaults to its `store`.
+    #[arg(long, global = true, env = "OPENFRAME_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log format on standard error [default: human].
+    #[arg(long, global = true, env = "OPENFRAME_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// A parsed command line with what it needs from elsewhere: where each value came from, and the
+/// configuration file it names (read and checked).
+#[derive(Debug)]
+pub struct Invocation {
+    /// The command line.
+    pub cli: Cli,
+    /// Which values came from flags and which from the environment.
+    pub sources: Sources,
+    /// The configuration file (empty when none was named).
+    pub file: ConfigFile,
+}
+
+impl Invocation {
+    /// Parses the process's arguments (exiting with clap's message on a bad command line) and reads the
+    /// configuration file.
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_matches(&Cli::command().get_matches())
+    }
+
+    /// Builds the invocation from clap's matches and reads the configuration file.
+    pub fn from_matches(matches: &ArgMatches) -> Result<Self, String> {
+        let cli = Cli::from_arg_matches(matches).map_err(|e| e.to_string())?;
+        let file = match &cli.config {
+            Some(path) => ConfigFile::load(path)?,
+            None => ConfigFile::default(),
+        };
+        Ok(Invocation {
+            sources: Sources::of(matches),
+            cli,
+            file,
+        })
+    }
+
+    /// The log format in force: flag, environment, file, default.
+    pub fn log_format(&self) -> LogFormat {
+        settings::pick(
+            settings::LOG_FORMAT,
+            self.cli.log_format,
+            &self.sources,
+            self.file.log_format,
+            &self.file,
+            LogFormat::default(),
+        )
+        .value
+    }
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (migrates the store first).
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "OPENFRAME_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        #[command(flatten)]
-        store: StoreArg,
-        #[command(flatten)]
-        limits: ServeLimits,
+    Serve(ServeArgs),
+    /// Check configuration.
+    Config {
+        /// What to check.
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// Manage users.
     User {
@@ -80,6 +136,30 @@ pub enum Command {
     },
 }
 
+/// The settings of `serve` that flags give; each falls back to the environment, then the config file, then
+/// its default.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "OPENFRAME_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Serve /metrics on this address instead of on the API's listener.
+    #[arg(long, env = "OPENFRAME_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub store: StoreArg,
+    #[command(flatten)]
+    pub limits: ServeLimits,
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check the config file (with the flags and environment) and print the settings `serve` would use,
+    /// passwords hidden.
+    Check(ServeArgs),
+}
+
 /// `user` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -118,16 +198,33 @@ pub enum ProviderCommand {
 /// The `--store` option every subcommand takes.
 #[derive(Debug, Args)]
 pub struct StoreArg {
-    /// Store URL: sqlite://PATH, sqlite::memory:, postgres://…, sled://PATH or memory://.
-    #[arg(long = "store", env = "OPENFRAME_STORE", default_value = DEFAULT_STORE)]
-    pub url: String,
+    /// Store URL: sqlite://PATH, sqlite::memory:, postgres://…, sled://PATH or memory://
+    /// [default: the config file's `store`, else sqlite://openframe.db].
+    #[arg(long = "store", env = "OPENFRAME_STORE")]
+    pub url: Option<String>,
 }
 
 impl StoreArg {
-    async fn open(&self) -> Result<Arc<dyn Repository>, String> {
-        let url = StoreUrl::parse(&self.url)?;
+    /// The store this option names, else the one `file` names, else [`DEFAULT_STORE`], parsed.
+    pub fn resolve(&self, file: &ConfigFile) -> Result<StoreUrl, String> {
+        StoreUrl::parse(
+            self.url
+                .as_deref()
+                .or(file.store.as_deref())
+                .unwrap_or(DEFAULT_STORE),
+        )
+    }
+
+    /// Opens (and migrates) the store [`StoreArg::resolve`] names.
+    async fn open(&self, file: &ConfigFile) -> Result<Arc<dyn Repository>, String> {
+        let url = self.resolve(file)?;
         url.open().await.map_err(|e| store_error(&url, &e))
     }
+}
+
+async fn open_store(url: &str) -> Result<Arc<dyn Repository>, String> {
+    let url = StoreUrl::parse(url)?;
+    url.open().await.map_err(|e| store_error(&url, &e))
 }
 
 fn store_error(url: &StoreUrl, e: &openframe_core::Error) -> String {
@@ -139,30 +236,42 @@ fn store_error(url: &StoreUrl, e: &openframe_core::Error) -> String {
 }
 
 /// Runs a parsed command line.
-pub async fn run(cli: Cli) -> Result<(), String> {
-    match cli.command {
-        Command::Serve {
-            listen,
-            store,
-            limits,
+pub async fn run(invocation: Invocation) -> Result<(), String> {
+    let Invocation { cli, sources, file } = invocation;
+    let Cli {
+        command,
+        log_format,
+        ..
+    } = cli;
+    match command {
+        Command::Serve(args) => {
+            let settings = serve_settings(&args, log_format, &sources, &file)?;
+            // Before the store opens, so that its own metrics (group commits) are recorded from the start.
+            let metrics = Metrics::install()?;
+            let repo = open_store(&settings.store.value).await?;
+            server::serve(&settings, repo, metrics).await
+        }
+        Command::Config {
+            command: ConfigCommand::Check(args),
         } => {
-            let repo = store.open().await?;
-            server::serve(listen, repo, limits).await
+            let settings = serve_settings(&args, log_format, &sources, &file)?;
+            let admin_password_set =
+                std::env::var_os("OPENFRAME_ADMIN_PASSWORD").is_some_and(|p| !p.is_empty());
+            print!("{}", settings.describe(admin_password_set));
+            Ok(())
         }
         Command::Openapi => {
             print!("{}", crate::openapi::document_text());
             Ok(())
         }
         Command::Migrate { store } => {
-            store.open().await?;
+            store.open(&file).await?;
             eprintln!("openframe: store is migrated");
             Ok(())
         }
-        Command::Export { store } => portability::export(&StoreUrl::parse(&store.url)?).await,
-        Command::Import { store } => portability::import(&StoreUrl::parse(&store.url)?).await,
-        Command::Backup { store, dest } => {
-            portability::backup(&StoreUrl::parse(&store.url)?, &dest).await
-        }
+        Command::Export { store } => portability::export(&store.resolve(&file)?).await,
+        Command::Import { store } => portability::import(&store.resolve(&file)?).await,
+        Command::Backup { store, dest } => portability::backup(&store.resolve(&file)?, &dest).await,
         Command::User {
             command:
                 UserCommand::Add {
@@ -177,7 +286,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 validate_role(role).map_err(|e| format!("{e} (got {role:?})"))?;
             }
             let password = read_password(password_stdin)?;
-            let repo = store.open().await?;
+            let repo = store.open(&file).await?;
             add_user(repo.as_ref(), &name, &password, roles)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -200,7 +309,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 DateTime::now(),
             )
             .map_err(|e| e.to_string())?;
-            let repo = store.open().await?;
+            let repo = store.open(&file).await?;
             repo.add_provider_application(&app)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -211,6 +320,26 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// What `serve` (or `config check`) runs with: `args` and the global `--log-format` over the file.
+fn serve_settings(
+    args: &ServeArgs,
+    log_format: Option<LogFormat>,
+    sources: &Sources,
+    file: &ConfigFile,
+) -> Result<ServeSettings, String> {
+    ServeSettings::resolve(
+        GivenServe {
+            listen: args.listen,
+            store: args.store.url.clone(),
+            log_format,
+            metrics_listen: args.metrics_listen,
+            limits: args.limits,
+        },
+        sources,
+        file,
+    )
 }
 
 /// Adds a user with a freshly hashed password.

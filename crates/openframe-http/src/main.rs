@@ -1,19 +1,20 @@
-//! The `openframe` binary: parse the command line, run it, turn any failure into one line and exit code 1.
+//! The `openframe` binary: parse the command line and the config file, start logging, run the command, turn
+//! any failure into one line and exit code 1.
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use openframe_http::cli::{Cli, run};
+use openframe_http::cli::{Invocation, run};
+use openframe_http::logging;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "openframe=info,warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let invocation = match Invocation::from_env() {
+        Ok(invocation) => invocation,
+        Err(message) => {
+            eprintln!("openframe: error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    logging::init(invocation.log_format());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -24,7 +25,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(invocation)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("openframe: error: {message}");

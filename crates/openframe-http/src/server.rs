@@ -3,40 +3,81 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::middleware::from_fn;
 use openframe_core::Repository;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::app::{AppState, router};
 use crate::cli::bootstrap_admin;
-use crate::listener::{self, Drain, ServeLimits};
+use crate::listener::{self, Drain};
+use crate::prometheus::{self, Metrics, MetricsState};
+use crate::request_log::request_log;
+use crate::settings::ServeSettings;
+use crate::timed_repository::TimedRepository;
 
-/// Serves the API on `listen` over `repo` within `limits` until a shutdown signal, then lets in-flight
-/// requests finish and closes the store.
+/// Serves the API as `settings` say over `repo` (within `settings.limits`) until a shutdown signal, then
+/// lets in-flight requests finish and closes the store. `/metrics` comes from `metrics`, on the API's
+/// listener or on `settings.metrics_listen`.
 pub async fn serve(
-    listen: SocketAddr,
+    settings: &ServeSettings,
     repo: Arc<dyn Repository>,
-    limits: ServeLimits,
+    metrics: Metrics,
 ) -> Result<(), String> {
+    let limits = settings.limits;
     // Bind first: a taken port must fail before anything is written to the store.
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let listener = bind(settings.listen.value).await?;
+    let metrics_listener = match settings.metrics_listen.value {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let repo: Arc<dyn Repository> = Arc::new(TimedRepository::new(repo));
     bootstrap_admin(repo.as_ref()).await?;
+    metrics.spawn_upkeep();
+    // Both listeners stop on the one signal.
+    let (stop, stopped) = watch::channel(false);
+    let stop_signal = |mut stopped: watch::Receiver<bool>| async move {
+        // An error means the sender is gone, which also means stop.
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+
+    let mut state =
+        AppState::new(Arc::clone(&repo)).with_body_read_timeout(limits.body_read_timeout);
+    let metrics_server = match metrics_listener {
+        Some(listener) => {
+            let local = listener.local_addr().map_err(|e| e.to_string())?;
+            let app = prometheus::routes(MetricsState {
+                metrics,
+                repo: Arc::clone(&repo),
+            })
+            .layer(from_fn(request_log));
+            eprintln!("openframe: serving /metrics on http://{local}/metrics");
+            let stopped = stop_signal(stopped.clone());
+            Some(tokio::spawn(listener::serve(
+                listener, app, limits, stopped,
+            )))
+        }
+        None => {
+            state = state.serve_metrics(metrics);
+            None
+        }
+    };
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     // One line a supervisor (or a test) can wait for.
     eprintln!("openframe: listening on http://{local}");
-    let state = AppState::new(Arc::clone(&repo)).with_body_read_timeout(limits.body_read_timeout);
     let events = Arc::clone(&state.events);
     let shutdown = async move {
         shutdown_signal().await;
         // Event streams never finish by themselves: end them, or the drain would wait out its grace.
         events.close_streams();
+        let _ = stop.send(true);
     };
-    match listener::serve(listener, router(state), limits, shutdown).await {
-        Drain::Complete => {}
-        Drain::TimedOut(open) => tracing::warn!(
-            open,
-            "shutdown grace period over: closing connections whose requests have not finished"
-        ),
+    report(listener::serve(listener, router(state), limits, shutdown).await);
+    if let Some(metrics_server) = metrics_server {
+        match metrics_server.await {
+            Ok(drain) => report(drain),
+            Err(e) => tracing::warn!(error = %e, "the metrics listener's task failed"),
+        }
     }
     // After a complete drain every connection task has ended and this is the last handle: dropping it waits
     // for the store to close (SQLite's writer finishes its queue and closes, sled flushes). After a timed-out
@@ -45,6 +86,22 @@ pub async fn serve(
     drop(repo);
     eprintln!("openframe: shut down cleanly");
     Ok(())
+}
+
+fn report(drain: Drain) {
+    match drain {
+        Drain::Complete => {}
+        Drain::TimedOut(open) => tracing::warn!(
+            open,
+            "shutdown grace period over: closing connections whose requests have not finished"
+        ),
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
 async fn shutdown_signal() {

@@ -92,19 +92,40 @@ async fn blocking<T: Send + 'static>(
         .map_err(openframe_core::Error::internal)?
 }
 
-/// The URL with any password replaced by `***`, for messages.
+/// The URL with any password replaced by `***`, for messages: the userinfo's
+/// (`postgres://user:***@host/db`) and a `password` query parameter's (`?password=***`).
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
+    // The userinfo ends at the last '@': an unescaped '/', '?' or '@' in a password must not end it early.
+    // An '@' further on (in a query) only makes more of the URL hidden, never less.
+    let host_start = rest.rfind('@').map_or(0, |at| at + 1);
+    let tail_start = rest[host_start..]
+        .find(['/', '?'])
+        .map_or(rest.len(), |i| host_start + i);
+    let (authority, tail) = rest.split_at(tail_start);
+    let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
         },
-        None => url.to_owned(),
-    }
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 impl fmt::Display for StoreUrl {
@@ -155,6 +176,15 @@ mod tests {
             "postgres://of:***@db:5432/x"
         );
         assert_eq!(redact("postgres://of@db/x"), "postgres://of@db/x");
+        assert_eq!(
+            redact("postgres://of@db/x?sslmode=require&password=secret"),
+            "postgres://of@db/x?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact("postgres://of:se/cr?et@db/x?PASSWORD=s2"),
+            "postgres://of:***@db/x?PASSWORD=***"
+        );
+        assert_eq!(redact("sqlite:///var/lib/of.db"), "sqlite:///var/lib/of.db");
         let err = StoreUrl::parse("mysql://root:hunter2@h/db").unwrap_err();
         assert!(!err.contains("hunter2"), "{err}");
         assert_eq!(

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use openframe_core::aggregate::{AggregateChange, InteractionAggregate};
+use openframe_core::metric_names::{POOL_CONNECTIONS, POOL_MAX_CONNECTIONS};
 use openframe_core::number;
 use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
@@ -341,6 +342,18 @@ impl Repository for PostgresRepository {
                 Err(e)
             }
         }
+    }
+
+    fn record_gauges(&self) {
+        let open = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle())
+            .unwrap_or(u32::MAX)
+            .min(open);
+        let max = self.pool.options().get_max_connections();
+        metrics::gauge!(POOL_CONNECTIONS, "store" => "postgres", "state" => "idle").set(idle);
+        metrics::gauge!(POOL_CONNECTIONS, "store" => "postgres", "state" => "in_use")
+            .set(open - idle);
+        metrics::gauge!(POOL_MAX_CONNECTIONS, "store" => "postgres").set(max);
     }
 }
 

@@ -26,6 +26,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
+use openframe_core::metric_names::COMMIT_BATCH_SIZE;
 use openframe_core::{Error, Result};
 use tokio::sync::oneshot;
 
@@ -68,6 +69,8 @@ impl<C: Send + 'static> Writer<C> {
                     if committed.is_empty() {
                         continue;
                     }
+                    metrics::histogram!(COMMIT_BATCH_SIZE, "store" => "sled")
+                        .record(committed.len() as f64);
                     let flushed = flush(&context).map(drop);
                     for answer in committed {
                         answer(&flushed);

@@ -109,6 +109,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use openframe_core::metric_names::{POOL_CONNECTIONS, POOL_MAX_CONNECTIONS};
 use openframe_core::number::format_number;
 use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
@@ -325,5 +326,13 @@ impl Repository for SqliteRepository {
         self.writer
             .write(move |conn| outbox::prune(conn, keep))
             .await
+    }
+
+    fn record_gauges(&self) {
+        let (idle, total) = (self.readers.idle(), self.readers.len());
+        metrics::gauge!(POOL_CONNECTIONS, "store" => "sqlite", "state" => "idle").set(idle as f64);
+        metrics::gauge!(POOL_CONNECTIONS, "store" => "sqlite", "state" => "in_use")
+            .set(total.saturating_sub(idle) as f64);
+        metrics::gauge!(POOL_MAX_CONNECTIONS, "store" => "sqlite").set(total as f64);
     }
 }

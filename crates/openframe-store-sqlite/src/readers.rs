@@ -36,6 +36,11 @@ impl Readers {
         self.connections.len()
     }
 
+    /// How many of them are free right now.
+    pub(crate) fn idle(&self) -> usize {
+        self.permits.available_permits()
+    }
+
     /// Runs `op` on a free connection, in one read transaction (so that its statements see one snapshot),
     /// on tokio's blocking pool.
     pub(crate) async fn read<T, F>(self: &Arc<Self>, op: F) -> Result<T>

@@ -17,6 +17,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
+use openframe_core::metric_names::COMMIT_BATCH_SIZE;
 use openframe_core::{Error, Result};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -183,6 +184,8 @@ fn serve(
         let outcomes = run_batch(&lock(conn), &mut batch);
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        // Looked up per batch (not once per thread), so a recorder installed after the store opened counts.
+        metrics::histogram!(COMMIT_BATCH_SIZE, "store" => "sqlite").record(batch.len() as f64);
         // After the commit (and after the lock is released, so readers of an in-memory database go on).
         for (job, outcome) in batch.drain(..).zip(outcomes) {
             job.finish(outcome);
