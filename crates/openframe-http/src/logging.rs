@@ -5,6 +5,7 @@
 //! errors) are written with `eprintln!` beside the log, whatever its format.
 
 use std::fmt;
+use std::io::IsTerminal;
 use std::str::FromStr;
 
 use tracing::Subscriber;
@@ -55,10 +56,12 @@ impl FromStr for LogFormat {
 }
 
 /// A subscriber writing `format` to `writer`, filtered by `filter` (`RUST_LOG` syntax; [`DEFAULT_FILTER`]
-/// when `None` or unreadable). The binary installs it globally over standard error; tests give it a buffer.
+/// when `None` or unreadable), human lines coloured if `colour`. The binary installs it globally over
+/// standard error; tests give it a buffer.
 pub fn subscriber<W>(
     format: LogFormat,
     filter: Option<&str>,
+    colour: bool,
     writer: W,
 ) -> Box<dyn Subscriber + Send + Sync>
 where
@@ -69,6 +72,7 @@ where
         .unwrap_or_else(|| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour && format == LogFormat::Human)
         .with_writer(writer);
     match format {
         LogFormat::Human => Box::new(builder.finish()),
@@ -84,13 +88,16 @@ where
     }
 }
 
-/// Installs the process-wide subscriber: `format` on standard error, filtered by `RUST_LOG`.
+/// Installs the process-wide subscriber: `format` on standard error, filtered by `RUST_LOG`, coloured only
+/// on a terminal and without `NO_COLOR`.
 pub fn init(format: LogFormat) {
     let filter = std::env::var("RUST_LOG").ok();
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     // Fails only if a subscriber is already installed (an embedding program's): that one stands.
     let _ = tracing::subscriber::set_global_default(subscriber(
         format,
         filter.as_deref(),
+        colour,
         std::io::stderr,
     ));
 }

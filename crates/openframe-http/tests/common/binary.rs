@@ -10,13 +10,28 @@ use serde_json::Value;
 pub const BIN: &str = env!("CARGO_BIN_EXE_openframe");
 pub const ADMIN_PASSWORD: &str = "e2e-admin-password";
 
+/// Every environment variable the binary reads for its settings: removed from every child, so that the
+/// environment a test runs in cannot change what it tests.
+pub const SETTINGS_ENV: &[&str] = &[
+    "OPENFRAME_LISTEN",
+    "OPENFRAME_STORE",
+    "OPENFRAME_CONFIG",
+    "OPENFRAME_LOG_FORMAT",
+    "OPENFRAME_METRICS_LISTEN",
+    "OPENFRAME_MAX_CONNECTIONS",
+    "OPENFRAME_HEADER_READ_TIMEOUT",
+    "OPENFRAME_BODY_READ_TIMEOUT",
+    "OPENFRAME_SHUTDOWN_GRACE",
+    "RUST_LOG",
+];
+
 /// A running `openframe serve`; killed when dropped unless stopped, so a failing test leaves no server behind.
 pub struct Server {
     child: Child,
     pub base: String,
     stderr: mpsc::Receiver<String>,
     /// Standard error up to and including the `listening on` line.
-    early: Vec<String>,
+    pub early: Vec<String>,
     stopped: bool,
 }
 
@@ -27,12 +42,23 @@ impl Server {
 
     /// Starts `openframe serve` on `store` with these extra command-line arguments.
     pub fn start_with(store: &str, extra: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--store", store])
-            .args(extra)
-            .env("OPENFRAME_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env_remove("OPENFRAME_LISTEN")
-            .env_remove("OPENFRAME_STORE")
+        let mut args = vec!["--listen", "127.0.0.1:0", "--store", store];
+        args.extend_from_slice(extra);
+        Server::start_args(&args, &[])
+    }
+
+    /// `openframe serve ARGS…` with these environment variables (beside the admin password).
+    pub fn start_args(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(BIN);
+        command
+            .arg("serve")
+            .args(args)
+            .env("OPENFRAME_ADMIN_PASSWORD", ADMIN_PASSWORD);
+        for var in SETTINGS_ENV {
+            command.env_remove(var);
+        }
+        let mut child = command
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
