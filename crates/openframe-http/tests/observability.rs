@@ -95,7 +95,15 @@ async fn every_response_carries_the_request_id_given_or_generated() {
     }
 
     // And on every kind of error: 401, 406, 400, 405, 404 outside any route.
-    let cases: Vec<(Method, &str, Vec<(&str, &str)>, Vec<u8>, StatusCode)> = vec![
+    /// A request (method, path, headers, body) and the status it must get.
+    type Case<'a> = (
+        Method,
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        Vec<u8>,
+        StatusCode,
+    );
+    let cases: Vec<Case> = vec![
         (
             Method::GET,
             "/api/now/table/interaction",
