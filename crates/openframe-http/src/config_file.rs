@@ -7,6 +7,10 @@
 //! store = "postgres://openframe:secret@db.internal/openframe"
 //! log_format = "json"
 //! metrics_listen = "127.0.0.1:9100"
+//! max_connections = 1024
+//! header_read_timeout = 15   # seconds, like the other two below
+//! body_read_timeout = 30
+//! shutdown_grace = 30
 //! ```
 //!
 //! Every value is checked when the file is read: an unknown key or a bad value is an error naming the file
@@ -14,12 +18,22 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::logging::LogFormat;
 use crate::store_url::StoreUrl;
 
 /// Every key the file may hold.
-pub const KEYS: &[&str] = &["listen", "store", "log_format", "metrics_listen"];
+pub const KEYS: &[&str] = &[
+    "listen",
+    "store",
+    "log_format",
+    "metrics_listen",
+    "max_connections",
+    "header_read_timeout",
+    "body_read_timeout",
+    "shutdown_grace",
+];
 
 /// The settings a configuration file gives; `None` where it is silent.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -34,6 +48,14 @@ pub struct ConfigFile {
     pub log_format: Option<LogFormat>,
     /// `metrics_listen`: a separate address for `/metrics`.
     pub metrics_listen: Option<SocketAddr>,
+    /// `max_connections`: most connections open at once.
+    pub max_connections: Option<u32>,
+    /// `header_read_timeout`, in whole seconds.
+    pub header_read_timeout: Option<Duration>,
+    /// `body_read_timeout`, in whole seconds.
+    pub body_read_timeout: Option<Duration>,
+    /// `shutdown_grace`, in whole seconds.
+    pub shutdown_grace: Option<Duration>,
 }
 
 impl ConfigFile {
@@ -68,6 +90,16 @@ impl ConfigFile {
                 toml::Value::String(s) => Ok(s.as_str()),
                 other => Err(bad(format!("must be a string, not {}", other.type_str()))),
             };
+            let count = || match value {
+                toml::Value::Integer(n) if *n >= 1 => u32::try_from(*n)
+                    .map_err(|_| bad(format!("must be at most {} (got {n})", u32::MAX))),
+                toml::Value::Integer(n) => Err(bad(format!("must be at least 1 (got {n})"))),
+                other => Err(bad(format!(
+                    "must be a whole number, not {}",
+                    other.type_str()
+                ))),
+            };
+            let seconds = || count().map(|n| Duration::from_secs(n.into()));
             match key.as_str() {
                 "listen" => file.listen = Some(socket_addr(text()?).map_err(bad)?),
                 "store" => {
@@ -79,6 +111,10 @@ impl ConfigFile {
                 "metrics_listen" => {
                     file.metrics_listen = Some(socket_addr(text()?).map_err(bad)?);
                 }
+                "max_connections" => file.max_connections = Some(count()?),
+                "header_read_timeout" => file.header_read_timeout = Some(seconds()?),
+                "body_read_timeout" => file.body_read_timeout = Some(seconds()?),
+                "shutdown_grace" => file.shutdown_grace = Some(seconds()?),
                 _ => {
                     return Err(format!(
                         "{at}: unknown key {key:?} (known keys: {})",
@@ -115,6 +151,14 @@ mod tests {
         assert_eq!(file.store.as_deref(), Some("sled:///var/lib/of"));
         assert_eq!(file.log_format, Some(LogFormat::Json));
         assert_eq!(file.metrics_listen, Some("127.0.0.1:9100".parse().unwrap()));
+        let file = parse(
+            "max_connections = 64\nheader_read_timeout = 5\nbody_read_timeout = 6\nshutdown_grace = 7\n",
+        )
+        .unwrap();
+        assert_eq!(file.max_connections, Some(64));
+        assert_eq!(file.header_read_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(file.body_read_timeout, Some(Duration::from_secs(6)));
+        assert_eq!(file.shutdown_grace, Some(Duration::from_secs(7)));
         assert_eq!(parse("").unwrap().listen, None);
     }
 
@@ -137,6 +181,10 @@ mod tests {
             ("metrics_listen = \"\"", "metrics_listen"),
             ("log_format = \"xml\"", "log_format"),
             ("store = \"mysql://root:hunter2@db/x\"", "store"),
+            ("max_connections = 0", "max_connections"),
+            ("max_connections = \"64\"", "max_connections"),
+            ("header_read_timeout = 1.5", "header_read_timeout"),
+            ("shutdown_grace = 99999999999", "shutdown_grace"),
         ] {
             let err = parse(text).unwrap_err();
             assert!(

@@ -152,7 +152,7 @@ mod tests {
     fn the_command_line_defaults_are_the_defaults() {
         use clap::Parser;
         let cli = crate::cli::Cli::try_parse_from(["openframe", "serve"]).expect("parses");
-        let crate::cli::Command::Serve { limits, .. } = cli.command else {
+        let crate::cli::Command::Serve(crate::cli::ServeArgs { limits, .. }) = cli.command else {
             panic!("not serve")
         };
         assert_eq!(limits, ServeLimits::default());
@@ -165,7 +165,7 @@ mod tests {
             "2",
         ])
         .expect("parses");
-        let crate::cli::Command::Serve { limits, .. } = cli.command else {
+        let crate::cli::Command::Serve(crate::cli::ServeArgs { limits, .. }) = cli.command else {
             panic!("not serve")
         };
         assert_eq!(limits.max_connections, 7);

@@ -16,7 +16,7 @@ use crate::request_log::request_log;
 use crate::settings::ServeSettings;
 use crate::timed_repository::TimedRepository;
 
-/// Serves the API as `settings` say over `repo` (within `settings.limits`) until a shutdown signal, then
+/// Serves the API as `settings` say over `repo` (within its limits) until a shutdown signal, then
 /// lets in-flight requests finish and closes the store. `/metrics` comes from `metrics`, on the API's
 /// listener or on `settings.metrics_listen`.
 pub async fn serve(
@@ -24,7 +24,7 @@ pub async fn serve(
     repo: Arc<dyn Repository>,
     metrics: Metrics,
 ) -> Result<(), String> {
-    let limits = settings.limits;
+    let limits = settings.limits();
     // Bind first: a taken port must fail before anything is written to the store.
     let listener = bind(settings.listen.value).await?;
     let metrics_listener = match settings.metrics_listen.value {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::ArgMatches;
 use clap::parser::ValueSource;
@@ -60,6 +61,35 @@ pub const METRICS_LISTEN: Knob = Knob {
     key: "metrics_listen",
 };
 
+/// `--max-connections`.
+pub const MAX_CONNECTIONS: Knob = Knob {
+    id: "max_connections",
+    flag: "--max-connections",
+    env: "OPENFRAME_MAX_CONNECTIONS",
+    key: "max_connections",
+};
+/// `--header-read-timeout`.
+pub const HEADER_READ_TIMEOUT: Knob = Knob {
+    id: "header_read_timeout",
+    flag: "--header-read-timeout",
+    env: "OPENFRAME_HEADER_READ_TIMEOUT",
+    key: "header_read_timeout",
+};
+/// `--body-read-timeout`.
+pub const BODY_READ_TIMEOUT: Knob = Knob {
+    id: "body_read_timeout",
+    flag: "--body-read-timeout",
+    env: "OPENFRAME_BODY_READ_TIMEOUT",
+    key: "body_read_timeout",
+};
+/// `--shutdown-grace`.
+pub const SHUTDOWN_GRACE: Knob = Knob {
+    id: "shutdown_grace",
+    flag: "--shutdown-grace",
+    env: "OPENFRAME_SHUTDOWN_GRACE",
+    key: "shutdown_grace",
+};
+
 /// Where clap found each argument it was given: on the command line or in the environment.
 #[derive(Clone, Debug, Default)]
 pub struct Sources(HashMap<String, ValueSource>);
@@ -85,6 +115,11 @@ impl Sources {
             Some(ValueSource::EnvVariable) => Source::Environment(knob.env),
             _ => Source::Flag(knob.flag),
         }
+    }
+
+    /// Whether clap filled `knob` with its own default (neither a flag nor the environment gave it).
+    fn defaulted(&self, knob: Knob) -> bool {
+        matches!(self.0.get(knob.id), None | Some(ValueSource::DefaultValue))
     }
 }
 
@@ -147,6 +182,33 @@ pub fn pick<T>(
     }
 }
 
+/// Like [`pick`] for an argument clap always fills (it has a default of its own): `given` counts only if a
+/// flag or the environment gave it.
+pub fn pick_defaulted<T>(
+    knob: Knob,
+    given: T,
+    sources: &Sources,
+    from_file: Option<T>,
+    file: &ConfigFile,
+) -> Setting<T> {
+    if !sources.defaulted(knob) {
+        return Setting {
+            value: given,
+            source: sources.of_knob(knob),
+        };
+    }
+    match (from_file, &file.path) {
+        (Some(value), Some(path)) => Setting {
+            value,
+            source: Source::File(path.clone()),
+        },
+        _ => Setting {
+            value: given,
+            source: Source::Default,
+        },
+    }
+}
+
 /// What `serve` runs with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServeSettings {
@@ -158,8 +220,14 @@ pub struct ServeSettings {
     pub log_format: Setting<LogFormat>,
     /// Where `/metrics` is served: `None` on the API's own listener.
     pub metrics_listen: Setting<Option<SocketAddr>>,
-    /// Connection limits and deadlines.
-    pub limits: ServeLimits,
+    /// Most connections open at once.
+    pub max_connections: Setting<u32>,
+    /// Time to send a request's headers.
+    pub header_read_timeout: Setting<Duration>,
+    /// Time to send a request's body.
+    pub body_read_timeout: Setting<Duration>,
+    /// Time in-flight requests get after a shutdown signal.
+    pub shutdown_grace: Setting<Duration>,
 }
 
 /// What the command line (flags and environment) gave for `serve`.
@@ -220,11 +288,48 @@ impl ServeSettings {
                 file,
                 None,
             ),
-            limits: given.limits,
+            max_connections: pick_defaulted(
+                MAX_CONNECTIONS,
+                given.limits.max_connections,
+                sources,
+                file.max_connections,
+                file,
+            ),
+            header_read_timeout: pick_defaulted(
+                HEADER_READ_TIMEOUT,
+                given.limits.header_read_timeout,
+                sources,
+                file.header_read_timeout,
+                file,
+            ),
+            body_read_timeout: pick_defaulted(
+                BODY_READ_TIMEOUT,
+                given.limits.body_read_timeout,
+                sources,
+                file.body_read_timeout,
+                file,
+            ),
+            shutdown_grace: pick_defaulted(
+                SHUTDOWN_GRACE,
+                given.limits.shutdown_grace,
+                sources,
+                file.shutdown_grace,
+                file,
+            ),
         };
         StoreUrl::parse(&settings.store.value)
             .map_err(|e| format!("{} ({}): {e}", STORE.key, settings.store.source))?;
         Ok(settings)
+    }
+
+    /// The connection limits and deadlines in force.
+    pub fn limits(&self) -> ServeLimits {
+        ServeLimits {
+            max_connections: self.max_connections.value,
+            header_read_timeout: self.header_read_timeout.value,
+            body_read_timeout: self.body_read_timeout.value,
+            shutdown_grace: self.shutdown_grace.value,
+        }
     }
 
     /// The settings as `config check` prints them: TOML a config file could hold (a store password shown as
@@ -237,23 +342,26 @@ impl ServeSettings {
         let mut out = String::from(
             "# openframe serve settings (a flag beats the environment, which beats the config file)\n",
         );
-        let mut line = |key: &str, value: String, source: &Source| {
+        fn line(out: &mut String, key: &str, value: String, source: &Source) {
             let setting = format!("{key} = {value}");
             let _ = writeln!(out, "{setting:<40} # {source}");
-        };
+        }
         line(
+            &mut out,
             LISTEN.key,
             quoted(&self.listen.value.to_string()),
             &self.listen.source,
         );
-        line(STORE.key, quoted(&store), &self.store.source);
+        line(&mut out, STORE.key, quoted(&store), &self.store.source);
         line(
+            &mut out,
             LOG_FORMAT.key,
             quoted(self.log_format.value.as_str()),
             &self.log_format.source,
         );
         match self.metrics_listen.value {
             Some(addr) => line(
+                &mut out,
                 METRICS_LISTEN.key,
                 quoted(&addr.to_string()),
                 &self.metrics_listen.source,
@@ -261,6 +369,24 @@ impl ServeSettings {
             None => {
                 out.push_str("# metrics_listen unset: /metrics is served on the API's listener\n")
             }
+        }
+        line(
+            &mut out,
+            MAX_CONNECTIONS.key,
+            self.max_connections.value.to_string(),
+            &self.max_connections.source,
+        );
+        for (knob, setting) in [
+            (HEADER_READ_TIMEOUT, &self.header_read_timeout),
+            (BODY_READ_TIMEOUT, &self.body_read_timeout),
+            (SHUTDOWN_GRACE, &self.shutdown_grace),
+        ] {
+            line(
+                &mut out,
+                knob.key,
+                setting.value.as_secs().to_string(),
+                &setting.source,
+            );
         }
         out.push_str(if admin_password_set {
             "# admin password: from OPENFRAME_ADMIN_PASSWORD (not shown)\n"

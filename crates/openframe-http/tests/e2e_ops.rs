@@ -59,13 +59,15 @@ fn each_setting_comes_from_the_flag_then_the_environment_then_the_file_then_the_
         dir.path(),
         "openframe.toml",
         "listen = \"127.0.0.1:1001\"\nstore = \"sqlite://from-file.db\"\nlog_format = \"json\"\n\
-         metrics_listen = \"127.0.0.1:2001\"\n",
+         metrics_listen = \"127.0.0.1:2001\"\nmax_connections = 11\nshutdown_grace = 21\n",
     );
     let env = [
         ("OPENFRAME_LISTEN", "127.0.0.1:1002"),
         ("OPENFRAME_STORE", "sled://from-env"),
         ("OPENFRAME_LOG_FORMAT", "human"),
         ("OPENFRAME_METRICS_LISTEN", "127.0.0.1:2002"),
+        ("OPENFRAME_MAX_CONNECTIONS", "12"),
+        ("OPENFRAME_SHUTDOWN_GRACE", "22"),
     ];
     let flags = [
         "--listen",
@@ -76,6 +78,10 @@ fn each_setting_comes_from_the_flag_then_the_environment_then_the_file_then_the_
         "json",
         "--metrics-listen",
         "127.0.0.1:2003",
+        "--max-connections",
+        "13",
+        "--shutdown-grace",
+        "23",
     ];
     let with_file = ["--config", file.as_str()];
     let from_file = format!("from {file}");
@@ -83,12 +89,20 @@ fn each_setting_comes_from_the_flag_then_the_environment_then_the_file_then_the_
         ("listen", "127.0.0.1:8080", "default"),
         ("store", "sqlite://openframe.db", "default"),
         ("log_format", "human", "default"),
+        ("max_connections", "1024", "default"),
+        ("header_read_timeout", "15", "default"),
+        ("body_read_timeout", "30", "default"),
+        ("shutdown_grace", "30", "default"),
     ];
     let file_values = [
         ("listen", "127.0.0.1:1001", from_file.as_str()),
         ("store", "sqlite://from-file.db", from_file.as_str()),
         ("log_format", "json", from_file.as_str()),
         ("metrics_listen", "127.0.0.1:2001", from_file.as_str()),
+        ("max_connections", "11", from_file.as_str()),
+        ("header_read_timeout", "15", "default"),
+        ("body_read_timeout", "30", "default"),
+        ("shutdown_grace", "21", from_file.as_str()),
     ];
     let env_values = [
         ("listen", "127.0.0.1:1002", "from OPENFRAME_LISTEN"),
@@ -99,12 +113,20 @@ fn each_setting_comes_from_the_flag_then_the_environment_then_the_file_then_the_
             "127.0.0.1:2002",
             "from OPENFRAME_METRICS_LISTEN",
         ),
+        ("max_connections", "12", "from OPENFRAME_MAX_CONNECTIONS"),
+        ("header_read_timeout", "15", "default"),
+        ("body_read_timeout", "30", "default"),
+        ("shutdown_grace", "22", "from OPENFRAME_SHUTDOWN_GRACE"),
     ];
     let flag_values = [
         ("listen", "127.0.0.1:1003", "from --listen"),
         ("store", "memory://", "from --store"),
         ("log_format", "json", "from --log-format"),
         ("metrics_listen", "127.0.0.1:2003", "from --metrics-listen"),
+        ("max_connections", "13", "from --max-connections"),
+        ("header_read_timeout", "15", "default"),
+        ("body_read_timeout", "30", "default"),
+        ("shutdown_grace", "23", "from --shutdown-grace"),
     ];
     let all_flags: Vec<&str> = with_file.iter().chain(&flags).copied().collect();
     /// A case's name, flags, environment, and the (key, value, source) lines it must print.
@@ -169,6 +191,11 @@ fn a_bad_file_is_one_line_naming_the_file_and_the_key() {
             "type.toml",
             "log_format = 1\n",
             ": log_format: must be a string",
+        ),
+        (
+            "count.toml",
+            "max_connections = 0\n",
+            ": max_connections: must be at least 1",
         ),
         (
             "store.toml",
@@ -240,7 +267,19 @@ fn the_example_config_file_is_accepted() {
     );
     let got = printed(&config_check(&["--config", example], &[]));
     let keys: Vec<&str> = got.iter().map(|(k, _, _)| k.as_str()).collect();
-    assert_eq!(keys, ["listen", "store", "log_format", "metrics_listen"]);
+    assert_eq!(
+        keys,
+        [
+            "listen",
+            "store",
+            "log_format",
+            "metrics_listen",
+            "max_connections",
+            "header_read_timeout",
+            "body_read_timeout",
+            "shutdown_grace"
+        ]
+    );
     for (key, _, source) in &got {
         assert!(source.ends_with("openframe.toml"), "{key} {source}");
     }
@@ -306,7 +345,7 @@ async fn serve_from_a_config_file_logs_json_and_serves_metrics_on_its_own_addres
         ),
     );
     // The flag beats the file's (unusable) port 1.
-    let server = Server::start_with(&["--config", &file, "--listen", "127.0.0.1:0"], &[]);
+    let server = Server::start_args(&["--config", &file, "--listen", "127.0.0.1:0"], &[]);
     let metrics_url = server
         .early
         .iter()
