@@ -157,6 +157,8 @@ async fn unknown_users_and_wrong_passwords_look_alike_and_guessing_is_slowed() {
                 .post(&url)
                 .basic_auth(user.0, Some(user.1))
                 .header("content-type", "application/json")
+                // The same request id for both, so that the echoed id does not tell them apart either.
+                .header("x-request-id", "look-alike")
                 .body(body)
                 .send()
                 .await
