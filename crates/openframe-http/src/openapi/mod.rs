@@ -118,6 +118,7 @@ pub fn document_json() -> Value {
                 };
                 for (status, response) in responses.iter_mut() {
                     camel_case_links(response);
+                    add_request_id(response);
                     for (s, header) in paths::REQUIRED_HEADERS {
                         if s == status {
                             mark_required(response, header);
@@ -133,9 +134,59 @@ pub fn document_json() -> Value {
     }
     if let Some(r) = doc.pointer_mut("/components/responses/MethodNotAllowed") {
         mark_required(r, "Allow");
+        add_request_id(r);
+    }
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+            for operation in item.values_mut().filter_map(Value::as_object_mut) {
+                if operation.contains_key("responses") {
+                    let parameters = operation
+                        .entry("parameters")
+                        .or_insert_with(|| Value::Array(Vec::new()));
+                    if let Some(parameters) = parameters.as_array_mut() {
+                        parameters.push(request_id_parameter());
+                    }
+                }
+            }
+        }
     }
     doc
 }
+
+/// Every response carries `X-Request-Id` (the request log's id, see `request_id.rs`): the client's own when
+/// it is 1-128 characters of `A-Za-z0-9-_.:`, else a fresh UUID.
+fn add_request_id(response: &mut Value) {
+    let Some(response) = response.as_object_mut() else {
+        return;
+    };
+    let headers = response
+        .entry("headers")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Some(headers) = headers.as_object_mut() {
+        headers.insert(
+            REQUEST_ID.into(),
+            serde_json::json!({
+                "description": "This request's id: the X-Request-Id sent, when it is 1-128 characters of A-Za-z0-9-_.:, else a new UUID. The server's log line for the request carries it.",
+                "required": true,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 128}
+            }),
+        );
+    }
+}
+
+/// The optional `X-Request-Id` request header. Any value is accepted; one that breaks the rule above is
+/// replaced, not refused, so the schema does not constrain it.
+fn request_id_parameter() -> Value {
+    serde_json::json!({
+        "name": REQUEST_ID,
+        "in": "header",
+        "required": false,
+        "description": "An id for this request, echoed on the response and logged; kept when it is 1-128 characters of A-Za-z0-9-_.:, else replaced by a new UUID.",
+        "schema": {"type": "string"}
+    })
+}
+
+const REQUEST_ID: &str = "X-Request-Id";
 
 fn camel_case_links(response: &mut Value) {
     let Some(links) = response.get_mut("links").and_then(Value::as_object_mut) else {

@@ -82,6 +82,9 @@ pub fn paths() -> Paths {
         "/api/openapi.json".into(),
         PathItem::new(HttpMethod::Get, document()),
     );
+    paths
+        .paths
+        .insert("/metrics".into(), PathItem::new(HttpMethod::Get, metrics()));
     for asset in crate::workspace::ASSETS {
         paths.paths.insert(
             asset.path.into(),
@@ -564,5 +567,28 @@ fn document() -> OperationBuilder {
         .operation_id(Some("openapi"))
         .tag("operations")
         .summary(Some("This OpenAPI document; no auth"))
+        .responses(responses.build())
+}
+
+/// `GET /metrics`: `serve` mounts it beside the API unless `--metrics-listen` gives it an address of its own
+/// (then this listener answers 404, as does a router mounted without metrics).
+fn metrics() -> OperationBuilder {
+    let ok: Response = ResponseBuilder::new()
+        .description("Prometheus text exposition format 0.0.4: request counts and latency by route and status, store operation latency, group-commit batch sizes, pool gauges.")
+        .content(
+            "text/plain",
+            ContentBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .build(),
+        )
+        .build();
+    let responses = ResponsesBuilder::new().response("200", ok).response(
+        "404",
+        error("Metrics are served on the `--metrics-listen` address instead, or not at all."),
+    );
+    OperationBuilder::new()
+        .operation_id(Some("metrics"))
+        .tag("operations")
+        .summary(Some("Prometheus metrics; no auth"))
         .responses(responses.build())
 }
