@@ -13,9 +13,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::binary::{ADMIN_PASSWORD, BIN, Server, send};
+use common::postgres::{TestDatabase, postgres_url};
 use reqwest::Method;
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, Connection};
 
 const ADMIN: (&str, &str) = ("admin", ADMIN_PASSWORD);
 const API: &str = "/api/now/openframe/voice-interaction";
@@ -75,66 +75,6 @@ fn import(store: &str, input: &[u8]) -> Output {
     stdin.write_all(input).expect("write dump");
     drop(stdin);
     child.wait_with_output().expect("import")
-}
-
-/// A database of its own on the test server, dropped at the end (as in e2e_postgres.rs).
-struct TestDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl TestDatabase {
-    async fn create(url: &str) -> TestDatabase {
-        let name = format!(
-            "openframe_port_{}",
-            &openframe_core::SysId::random().as_str()[..12]
-        );
-        let mut conn = sqlx::PgConnection::connect(url)
-            .await
-            .expect("connect to the test server");
-        // The name is ours: a fixed prefix and hex digits.
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create database");
-        TestDatabase {
-            admin_url: url.to_owned(),
-            name,
-        }
-    }
-
-    fn url(&self) -> String {
-        let (head, _db) = self.admin_url.rsplit_once('/').expect("URL has a database");
-        format!("{head}/{}", self.name)
-    }
-
-    async fn drop_now(self) {
-        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin_url).await {
-            let _ = sqlx::query(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            )))
-            .execute(&mut conn)
-            .await;
-        }
-    }
-}
-
-fn postgres_url(test: &str) -> Option<String> {
-    match std::env::var("OPENFRAME_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!(
-                "{test}: OPENFRAME_TEST_POSTGRES_URL is not set, and CI needs the PostgreSQL tests"
-            )
-        }
-        _ => {
-            eprintln!(
-                "SKIPPED {test}: set OPENFRAME_TEST_POSTGRES_URL (scripts/test.sh does) to run it"
-            );
-            None
-        }
-    }
 }
 
 /// Fills a SQLite store through the real server: a provider, users, interactions created from the
@@ -242,7 +182,7 @@ async fn export_import_round_trips_sqlite_postgres_sled_sqlite() {
     assert!(dump.contains("$argon2id$"), "password hashes travel");
 
     let db = TestDatabase::create(&pg).await;
-    let postgres = db.url();
+    let postgres = db.url(None);
     let sled = format!("sled://{}", path("sled"));
     let last = format!("sqlite://{}", path("last.db"));
     let mut from = first.clone();

@@ -572,20 +572,7 @@ struct PgSchema {
 
 impl PgSchema {
     async fn create(test: &str) -> Option<PgSchema> {
-        let url = match std::env::var("OPENFRAME_TEST_POSTGRES_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!(
-                    "{test}: OPENFRAME_TEST_POSTGRES_URL is not set, and CI needs the PostgreSQL tests"
-                )
-            }
-            _ => {
-                eprintln!(
-                    "SKIPPED {test}: set OPENFRAME_TEST_POSTGRES_URL (scripts/test.sh does) to run it"
-                );
-                return None;
-            }
-        };
+        let url = common::postgres::postgres_url(test)?;
         let name = format!("events_{}", &openframe_core::SysId::random().as_str()[..16]);
         Some(PgSchema { url, name })
     }
