@@ -2,15 +2,15 @@
 //! read transaction each, and one import batch as one write (one savepoint of the writer's transaction).
 
 use openframe_core::portability::ImportBatch;
-use openframe_core::schema::{PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD};
+use openframe_core::schema::PROVIDER_APPLICATION;
 use openframe_core::{Error, InteractionAggregate, Record, Result, User};
-use rusqlite::{Connection, params, params_from_iter};
+use rusqlite::{Connection, params};
 
-use crate::error::{map, sqlite};
+use crate::error::sqlite;
 use crate::queries::{self, RECORDS};
 use crate::tables::{
-    check_owner, insert_provider_application, insert_user, load_aggregate, record, set_context,
-    user_from_columns, write_record,
+    insert_provider_application, insert_user, load_aggregate, record, user_from_columns,
+    write_aggregate,
 };
 
 /// SQLite takes a signed 64-bit limit; anything past it is "no limit" in practice.
@@ -89,31 +89,19 @@ pub(crate) fn import(conn: &Connection, batch: &ImportBatch) -> Result<()> {
         insert_provider_application(conn, app)?;
     }
     for a in &batch.interactions {
-        let sys_id = a.interaction.sys_id();
-        conn.prepare_cached(&RECORDS.insert_interaction)
-            .and_then(|mut stmt| stmt.execute(params_from_iter(a.interaction.values())))
-            .map_err(|e| {
-                map(e, "importing an interaction", || {
-                    format!(
-                        "interaction {sys_id} or number {} exists",
-                        a.interaction.get(openframe_core::schema::field::NUMBER)
-                    )
-                })
-            })?;
-        set_context(conn, sys_id, &a.context)?;
-        for log in &a.phone_logs {
-            check_owner(log, sys_id)?;
-            write_record(conn, &PHONE_LOG, &RECORDS.insert_phone_log, log)?;
-        }
-        for related in &a.related_records {
-            check_owner(related, sys_id)?;
-            write_record(
-                conn,
-                &RELATED_RECORD,
-                &RECORDS.insert_related_record,
-                related,
-            )?;
-        }
+        write_aggregate(
+            conn,
+            a,
+            &RECORDS.insert_phone_log,
+            "importing an interaction",
+            || {
+                format!(
+                    "interaction {} or number {} exists",
+                    a.interaction.sys_id(),
+                    a.interaction.get(openframe_core::schema::field::NUMBER)
+                )
+            },
+        )?;
     }
     if let Some(highest) = batch.highest_number()? {
         let next = i64::try_from(highest.saturating_add(1))

@@ -123,20 +123,34 @@ pub(crate) fn next_number(conn: &Connection) -> Result<u64> {
 
 /// Inserts a whole new aggregate.
 pub(crate) fn insert_aggregate(conn: &Connection, new: &InteractionAggregate) -> Result<()> {
-    let sys_id = new.interaction.sys_id();
+    write_aggregate(
+        conn,
+        new,
+        &RECORDS.upsert_phone_log,
+        "writing an interaction",
+        || format!("interaction {} exists", new.interaction.sys_id()),
+    )
+}
+
+/// Inserts `a`'s interaction, context, phone logs (with `phone_log_sql`) and related records. `exists` names
+/// what clashed when the interaction's insert breaks a uniqueness rule.
+pub(crate) fn write_aggregate(
+    conn: &Connection,
+    a: &InteractionAggregate,
+    phone_log_sql: &str,
+    doing: &'static str,
+    exists: impl FnOnce() -> String,
+) -> Result<()> {
+    let sys_id = a.interaction.sys_id();
     conn.prepare_cached(&RECORDS.insert_interaction)
-        .and_then(|mut stmt| stmt.execute(params_from_iter(new.interaction.values())))
-        .map_err(|e| {
-            map(e, "writing an interaction", || {
-                format!("interaction {sys_id} exists")
-            })
-        })?;
-    set_context(conn, sys_id, &new.context)?;
-    for log in &new.phone_logs {
+        .and_then(|mut stmt| stmt.execute(params_from_iter(a.interaction.values())))
+        .map_err(|e| map(e, doing, exists))?;
+    set_context(conn, sys_id, &a.context)?;
+    for log in &a.phone_logs {
         check_owner(log, sys_id)?;
-        write_record(conn, &PHONE_LOG, &RECORDS.upsert_phone_log, log)?;
+        write_record(conn, &PHONE_LOG, phone_log_sql, log)?;
     }
-    for related in &new.related_records {
+    for related in &a.related_records {
         check_owner(related, sys_id)?;
         write_record(
             conn,
