@@ -308,15 +308,7 @@ fn check_import_conflicts(state: &State, batch: &ImportBatch) -> Result<()> {
             return conflict(format!("a user with sys_id {} already exists", user.sys_id));
         }
     }
-    let records = batch
-        .provider_applications
-        .iter()
-        .chain(batch.interactions.iter().flat_map(|a| {
-            std::iter::once(&a.interaction)
-                .chain(&a.phone_logs)
-                .chain(&a.related_records)
-        }));
-    for r in records {
+    for r in batch.table_records() {
         if !record_ids.insert((r.table().name, r.sys_id())) {
             return conflict(format!(
                 "a {} record with sys_id {} already exists",

@@ -86,6 +86,18 @@ impl ImportBatch {
             && self.interactions.is_empty()
     }
 
+    /// Every record of the batch but the users: provider applications, then each interaction with its phone
+    /// logs and related records.
+    pub fn table_records(&self) -> impl Iterator<Item = &Record> {
+        self.provider_applications
+            .iter()
+            .chain(self.interactions.iter().flat_map(|a| {
+                std::iter::once(&a.interaction)
+                    .chain(&a.phone_logs)
+                    .chain(&a.related_records)
+            }))
+    }
+
     /// How many records (users included) the batch holds.
     pub fn records(&self) -> usize {
         self.users.len()

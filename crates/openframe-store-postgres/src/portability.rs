@@ -94,15 +94,7 @@ fn check_text(batch: &ImportBatch) -> Result<()> {
     for u in &batch.users {
         refuse_nul("password_hash", &u.password_hash)?;
     }
-    let records = batch
-        .provider_applications
-        .iter()
-        .chain(batch.interactions.iter().flat_map(|a| {
-            std::iter::once(&a.interaction)
-                .chain(&a.phone_logs)
-                .chain(&a.related_records)
-        }));
-    for r in records {
+    for r in batch.table_records() {
         for (name, value) in r.iter() {
             refuse_nul(name, value)?;
         }
