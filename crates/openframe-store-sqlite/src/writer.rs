@@ -178,6 +178,8 @@ fn serve(
     checkpointer: Option<&Checkpointer>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::new();
+    // The WAL's size when the checkpointer was last nudged (0: not since the WAL was rewound).
+    let mut nudged_at: u32 = 0;
     while let Ok(job) = queue.recv() {
         batch.push(job);
         batch.extend(queue.try_iter().take(MAX_BATCH - 1));
@@ -193,16 +195,24 @@ fn serve(
         // A burst can leave a large allocation behind; keep what a normal batch needs.
         batch.shrink_to(MAX_BATCH);
         let pages = checkpoint::wal_pages();
+        if pages < nudged_at {
+            nudged_at = 0;
+        }
         if pages >= checkpoint::WAL_LIMIT_PAGES {
             // Failing (the checkpointer or a reader is on the WAL) only leaves the WAL long for now: the
             // next batch tries again.
             if checkpoint::restart(&lock(conn)).is_ok() {
                 checkpoint::wal_rewound();
+                nudged_at = 0;
             }
-        } else if pages >= checkpoint::CHECKPOINT_PAGES
+        } else if pages >= nudged_at + checkpoint::CHECKPOINT_PAGES
             && let Some(checkpointer) = checkpointer
         {
+            // Once per CHECKPOINT_PAGES of growth, not after every batch past it: the pages every commit
+            // rewrites (the last leaf of each table and index) are then copied once per checkpoint
+            // instead of once per batch.
             checkpointer.nudge();
+            nudged_at = pages;
         }
     }
 }
