@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use openframe_http::cli::{Invocation, run};
 use openframe_http::logging;
 
+mod allocator;
+
 fn main() -> ExitCode {
-    keep_large_blocks_mapped();
+    allocator::configure();
     let invocation = match Invocation::from_env() {
         Ok(invocation) => invocation,
         Err(message) => {
@@ -34,19 +36,3 @@ fn main() -> ExitCode {
         }
     }
 }
-
-/// glibc raises its mmap threshold to the size of any large block that is freed, so after the first argon2
-/// check (19 MiB) the next ones are carved from the heap of whichever thread runs them, and each of those heaps
-/// (up to 8 per core) keeps its 19 MiB once freed: a soak run grew in 19 MiB steps, one per credential-cache
-/// expiry, to about 280 MiB. A fixed threshold keeps every block of 1 MiB or more in a mapping of its own,
-/// returned to the OS when freed.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn keep_large_blocks_mapped() {
-    // SAFETY: mallopt only sets an allocator parameter; this runs first in main, before any other thread.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn keep_large_blocks_mapped() {}
