@@ -160,3 +160,164 @@ fn to_i64(n: u64) -> i64 {
 fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use openframe_core::Repository;
+    use sqlx::Executor;
+    use sqlx::pool::PoolConnection;
+    use sqlx::postgres::Postgres;
+
+    use super::*;
+    use crate::PostgresOptions;
+    use crate::test_support::{TestSchema, new_interaction, test_options};
+
+    /// Connections of the store's pool: they work in its schema.
+    async fn connections(pool: &PgPool, n: usize) -> Vec<PoolConnection<Postgres>> {
+        let mut taken = Vec::new();
+        for _ in 0..n {
+            taken.push(pool.acquire().await.unwrap());
+        }
+        taken
+    }
+
+    async fn backend_pid(conn: &mut PgConnection) -> i32 {
+        sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    }
+
+    fn event() -> InteractionEvent {
+        InteractionEvent::created(&new_interaction(0))
+    }
+
+    /// Two writes with their append done and not committed, and a round holding the counter's lock: none
+    /// waits for another. Under 0003's scheme the second append would wait for the first one's commit,
+    /// so its `lock_timeout` would end it; here no lock is ever waited for, and an append touches no table
+    /// but the pending one.
+    #[tokio::test]
+    async fn open_appends_and_a_round_in_progress_do_not_block_each_other() {
+        let Some(schema) = TestSchema::new("open_appends_do_not_block_each_other").await else {
+            return;
+        };
+        let options = PostgresOptions {
+            max_connections: 5,
+            ..test_options()
+        };
+        let store = schema.connect(options).await;
+        let mut conns = connections(&store.pool, 4).await;
+        let [first, second, round, observer] = conns.as_mut_slice() else {
+            unreachable!("four connections were taken");
+        };
+        let mut pids = Vec::new();
+        for conn in [&mut *first, &mut *second, &mut *round] {
+            pids.push(backend_pid(conn).await);
+            conn.execute("BEGIN").await.unwrap();
+            conn.execute("SET LOCAL lock_timeout = '2s'").await.unwrap();
+        }
+        append(first, &event()).await.unwrap();
+        append(second, &event()).await.unwrap();
+        sqlx::query(LOCK_COUNTER)
+            .fetch_one(&mut **round)
+            .await
+            .unwrap();
+        append(first, &event()).await.unwrap();
+
+        let waiting: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE pid = ANY($1) AND NOT granted")
+                .bind(&pids)
+                .fetch_one(&mut **observer)
+                .await
+                .unwrap();
+        assert_eq!(waiting, 0, "no lock is waited for");
+        let on_counter: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE pid = ANY($1) \
+             AND relation = 'interaction_event_counter'::regclass",
+        )
+        .bind(&pids[..2])
+        .fetch_one(&mut **observer)
+        .await
+        .unwrap();
+        assert_eq!(on_counter, 0, "an append does not touch the counter");
+
+        // The writes commit while the round still holds the counter.
+        first.execute("COMMIT").await.unwrap();
+        second.execute("COMMIT").await.unwrap();
+        round.execute("ROLLBACK").await.unwrap();
+        drop(conns);
+        let page = store.events_after(0, 10).await.unwrap();
+        let ids: Vec<u64> = page.events.iter().map(|e| e.id).collect();
+        assert_eq!(ids, [1, 2, 3]);
+        assert_eq!(page.horizon.head, 3);
+    }
+
+    /// A read that finds another round in progress (another server's, whose snapshot may predate this
+    /// server's write) waits for it, then numbers the write itself: it does not return without the event
+    /// the pump was woken for.
+    #[tokio::test]
+    async fn a_read_waits_for_a_round_in_progress_and_then_numbers_what_committed() {
+        let Some(schema) = TestSchema::new("a_read_waits_for_a_round_in_progress").await else {
+            return;
+        };
+        let options = PostgresOptions {
+            max_connections: 5,
+            ..test_options()
+        };
+        let store = Arc::new(schema.connect(options).await);
+        let mut conns = connections(&store.pool, 2).await;
+        let [other_round, observer] = conns.as_mut_slice() else {
+            unreachable!("two connections were taken");
+        };
+        let other_pid = backend_pid(other_round).await;
+        other_round.execute("BEGIN").await.unwrap();
+        sqlx::query(LOCK_COUNTER)
+            .fetch_one(&mut **other_round)
+            .await
+            .unwrap();
+        // The write itself does not wait for the round (under 0003's scheme it would, for good).
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            store.create_interaction(new_interaction(1)),
+        )
+        .await
+        .expect("a write waited for a round's lock")
+        .unwrap();
+
+        let read = {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.events_after(0, 10).await })
+        };
+        // Until the read's round waits for the other one's lock (a bounded wait for that state, not a
+        // measurement).
+        let mut blocked = 0_i64;
+        for _ in 0..1000 {
+            blocked = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+            )
+            .bind(other_pid)
+            .fetch_one(&mut **observer)
+            .await
+            .unwrap();
+            if blocked > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            blocked, 1,
+            "the read's round waits for the round in progress"
+        );
+        other_round.execute("COMMIT").await.unwrap();
+        let page = read.await.unwrap().unwrap();
+        assert_eq!(
+            page.events.len(),
+            1,
+            "the read numbered the committed write"
+        );
+        assert_eq!(page.horizon.head, 1);
+    }
+}

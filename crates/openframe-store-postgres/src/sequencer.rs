@@ -76,11 +76,9 @@ mod tests {
     use super::*;
 
     /// A round that counts itself.
-    fn counted(rounds: &AtomicUsize) -> impl Future<Output = Result<()>> + '_ {
-        async move {
-            rounds.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        }
+    async fn counted(rounds: &AtomicUsize) -> Result<()> {
+        rounds.fetch_add(1, Ordering::SeqCst);
+        Ok(())
     }
 
     #[tokio::test]
