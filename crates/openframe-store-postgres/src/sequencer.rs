@@ -15,7 +15,7 @@
 //! progress, if any, without a connection. However many call at once, each waits for at most the round in
 //! progress and one more, shared by all of them. Rounds of different servers queue on the counter's lock in
 //! the database, at most one per server. When nothing is pending — an idle server polling — a read costs
-//! one extra indexless `EXISTS`, and no round, so no commit.
+//! one extra statement (`EXISTS` on the pending table) and no round, so no commit.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
