@@ -1,8 +1,13 @@
 //! Interaction events: one per committed create or update, written by the store into its outbox in the same
 //! transaction as the write itself, so that an event never exists without its write or the other way round.
 //!
-//! The store gives every event an id, strictly increasing in commit order (so in commit order per
-//! interaction as well), and hands them back with [`crate::Repository::events_after`]. Events older than
+//! The store gives every event an id and hands them back with [`crate::Repository::events_after`]. Ids
+//! are whole numbers from 1, strictly increasing along the outbox and never reused, and an event is handed
+//! out only once its write has committed. Their order follows the commits as far as it can be observed: if
+//! write A committed before write B began, A's id is lower, so one interaction's events are in the order of
+//! its writes; two writes in flight together may be numbered in either order. A reader never sees an id
+//! appear below one it has already seen (so asking for the events after the last id it saw misses nothing),
+//! and in every store today ids are also gap-free. Events older than
 //! the retention window are pruned with [`crate::Repository::prune_events`]; a reader that asks for events
 //! after an id older than that learns it from the [`EventHorizon`] and must re-read.
 
@@ -163,7 +168,8 @@ impl InteractionEvent {
 /// An event with the id its store gave it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredEvent {
-    /// Strictly increasing in commit order, from 1; never reused.
+    /// From 1, strictly increasing along the outbox, never reused; lower than the id of every write that
+    /// began after this one's committed (the module's documentation says exactly what is promised).
     pub id: u64,
     /// The event.
     pub event: InteractionEvent,

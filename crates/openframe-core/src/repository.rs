@@ -103,7 +103,7 @@ pub trait Repository: Debug + Send + Sync + 'static {
     /// written. [`crate::Error::Invalid`] when [`ImportBatch::check`] fails, again writing nothing.
     async fn import(&self, batch: &ImportBatch) -> Result<()>;
     // Interaction events: every create and update writes one (`crate::event::InteractionEvent::created`,
-    // `::updated`) into the store's outbox, in its own transaction, with the next id in commit order.
+    // `::updated`) into the store's outbox, in its own transaction; ids as `crate::event` promises them.
 
     /// Up to `limit` events with ids above `after`, in id order, with the store's horizon (`limit` 0 asks
     /// for the horizon alone). Only events a reader may rely on: committed and, on a store that makes

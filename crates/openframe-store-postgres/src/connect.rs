@@ -10,6 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
 use crate::error::{db_error, migrate_error, unique_violation};
+use crate::sequencer::Sequencer;
 
 /// The migrations in `migrations/`, embedded at compile time.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -55,6 +56,8 @@ pub const DEFAULT_PING_AFTER_IDLE: Duration = Duration::from_millis(500);
 /// `Debug` shows where it is connected, never the password.
 pub struct PostgresRepository {
     pub(crate) pool: PgPool,
+    /// Numbers committed events before the outbox is read (`sequencer.rs`).
+    pub(crate) sequencer: Sequencer,
     target: Target,
 }
 
@@ -188,7 +191,11 @@ impl PostgresRepository {
                 .map_err(db_error(format!("creating the schema on {target}")))?;
         }
         MIGRATOR.run(&pool).await.map_err(migrate_error)?;
-        Ok(PostgresRepository { pool, target })
+        Ok(PostgresRepository {
+            pool,
+            sequencer: Sequencer::default(),
+            target,
+        })
     }
 }
 

@@ -65,12 +65,16 @@
 //!   context keys deleted, set keys upserted, logs the interaction has rewritten by sys_id, new logs and
 //!   related records appended — then the event is appended and all committed: six round trips in all,
 //!   whatever the change holds.
-//! - **Events** (`outbox.rs`, `migrations/0003_events.sql`): the last statement of every create and update
-//!   takes the next event id from a one-row counter and inserts the event. The counter row's lock, held to
-//!   the commit, makes writers commit their events one after the other, so ids become visible strictly in
-//!   order (a sequence's would not: the reader could see 42 before 41 commits). The price is that the last
-//!   step of concurrent writes — that statement and the commit's WAL flush — no longer overlaps.
-//!   Each append also `NOTIFY`s [`outbox::CHANNEL`] on commit, for the other servers on the database.
+//! - **Events** (`outbox.rs`, `sequencer.rs`, `migrations/0003_events.sql`, `0004_event_sequencer.sql`): the
+//!   last statement of every create and update inserts its event, without an id, into a pending table
+//!   (`seq` from a sequence): no shared row is locked, so concurrent writes commit side by side.
+//!   [`openframe_core::Repository::events_after`] first runs a sequencing round, shared by the store's
+//!   concurrent readers: a short transaction that takes the event counter row's lock, then moves every
+//!   committed pending event into `interaction_event` with the next ids, in `seq` order, and advances the
+//!   head. Ids are dense, never reused, visible only once their write has committed and the round's commit is
+//!   durable, and a reader never sees a hole that a later commit fills; a write that began after another
+//!   committed gets a higher id, so one interaction's events follow its commits (`outbox.rs` argues each).
+//!   No `NOTIFY`: PostgreSQL serializes the commits of notifying transactions.
 //! - Unique violations of `users.user_name`, `sys_cs_provider_application.inbound_id` and an interaction's
 //!   sys_id are [`openframe_core::Error::Conflict`].
 //!
@@ -108,11 +112,12 @@
 
 mod connect;
 mod error;
-pub mod outbox;
+mod outbox;
 mod portability;
 mod queries;
 mod repository;
 mod rows;
+mod sequencer;
 mod table_query;
 
 // The unit tests that need a server share the integration tests' helpers, which name the crate by its name.

@@ -284,6 +284,8 @@ impl Repository for PostgresRepository {
     }
 
     async fn events_after(&self, after: u64, limit: usize) -> Result<EventPage> {
+        // Appends carry no id: the events committed so far get theirs first (`sequencer.rs` says why here).
+        self.sequencer.number_committed(&self.pool).await?;
         outbox::after(&self.pool, after, limit).await
     }
 
