@@ -9,8 +9,9 @@
 //! A client that sends `Last-Event-ID` (or `?last_event_id=`) first gets every event after that id from the
 //! outbox, then the live ones; without it, only events committed after it connected. A client whose id
 //! lies beyond the retention window (or ahead of the store) gets one `event: reset` whose id is where the
-//! stream goes on from: it must re-read what it shows, then carry on. A client too slow for the broadcast
-//! buffer reads the outbox from its last id and catches up: it never silently misses an event.
+//! stream goes on from: it must re-read what it shows, then carry on. The hub routes to each client only the
+//! events its filter matches (`event_routing.rs`); a client too slow for its mailbox reads the outbox from
+//! the first event it lost and catches up: it never silently misses an event, nor gets one twice.
 //!
 //! Filters (`assigned_to`, with `me` for the caller, and `inbound_id`) match the interaction's values after
 //! the write; an event they leave out still moves the stream's position.
@@ -27,33 +28,13 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
 use openframe_core::{Caller, SysId};
 use serde_json::json;
-use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::events::{Batch, EventHub, WireEvent};
+use crate::event_routing::Delivery;
+pub use crate::event_routing::Filter;
+use crate::events::{Subscription, WireEvent};
 use crate::table_api::Params;
-
-/// What a client asked to see.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Filter {
-    /// Only events of interactions assigned to this user.
-    pub assigned_to: Option<String>,
-    /// Only events of interactions with this inbound id.
-    pub inbound_id: Option<String>,
-}
-
-impl Filter {
-    fn matches(&self, event: &WireEvent) -> bool {
-        self.assigned_to
-            .as_ref()
-            .is_none_or(|a| *a == event.data.assigned_to)
-            && self
-                .inbound_id
-                .as_ref()
-                .is_none_or(|i| *i == event.data.inbound_id)
-    }
-}
 
 /// `GET /api/now/openframe/events`
 pub async fn stream(
@@ -66,18 +47,17 @@ pub async fn stream(
     let filter = parse_filter(&params, &caller)?;
     let resume_from = last_event_id(&headers, &params)?;
     let hub = Arc::clone(&app.events);
-    let (receiver, position) = hub.subscribe().await?;
+    let (subscription, position) = hub.subscribe(filter).await?;
     let keep_alive = hub.settings().keep_alive;
     let client = Client {
-        hub,
-        receiver,
+        subscription,
         cursor: resume_from.unwrap_or(position),
         catching_up: resume_from.is_some(),
-        filter,
+        inbox: VecDeque::new(),
         ready: VecDeque::new(),
     };
     // On shutdown the stream ends (the client reconnects with its Last-Event-ID).
-    let closed = Box::pin(client.hub.closed());
+    let closed = Box::pin(hub.closed());
     let events = stream::unfold((client, closed), |(mut client, mut closed)| async move {
         tokio::select! {
             event = client.next() => event.map(|event| (Ok::<_, Infallible>(event), (client, closed))),
@@ -144,19 +124,21 @@ fn last_event_id(headers: &HeaderMap, params: &Params) -> Result<Option<u64>, Ap
 
 /// One stream client's state.
 struct Client {
-    hub: Arc<EventHub>,
-    receiver: broadcast::Receiver<Batch>,
-    /// The id of the latest event this client has passed (sent or filtered out).
+    /// Its mailbox in the hub, and its filter; dropping it (the stream ended) takes the client out of the
+    /// hub's index.
+    subscription: Subscription,
+    /// The id of the latest event this client has passed: sent, or (in the outbox) filtered out.
     cursor: u64,
-    /// Whether the next events must come from the outbox (resuming, lagging, or a gap in the broadcast).
+    /// Whether the next events must come from the outbox (resuming, or the mailbox overflowed).
     catching_up: bool,
-    filter: Filter,
-    /// Events taken from the outbox or a batch, not sent yet.
+    /// Events taken from the mailbox, not sent yet; some may have been sent from the outbox already.
+    inbox: VecDeque<Arc<WireEvent>>,
+    /// Events read from the outbox, not sent yet.
     ready: VecDeque<Event>,
 }
 
 impl Client {
-    /// The next SSE event; `None` ends the stream (the server is going away, or the store failed).
+    /// The next SSE event; `None` ends the stream (the store failed).
     async fn next(&mut self) -> Option<Event> {
         loop {
             if let Some(event) = self.ready.pop_front() {
@@ -172,29 +154,23 @@ impl Client {
                     }
                 }
             }
-            match self.receiver.recv().await {
-                Ok(batch) => self.take(&batch),
-                Err(RecvError::Lagged(_)) => self.catching_up = true,
-                Err(RecvError::Closed) => return None,
+            while let Some(event) = self.inbox.pop_front() {
+                // Routed while this client was reading the same events from the outbox: sent already.
+                if event.id <= self.cursor {
+                    continue;
+                }
+                self.cursor = event.id;
+                return Some(sse_event(&event));
             }
-        }
-    }
-
-    /// Queues a broadcast batch's events for this client, from the one after its cursor.
-    fn take(&mut self, batch: &[WireEvent]) {
-        for event in batch {
-            if event.id <= self.cursor {
-                continue;
-            }
-            if event.id != self.cursor + 1 {
-                // Events between the cursor and this one never reached this client (it subscribed while
-                // they were being broadcast, or they were pruned): the outbox says which.
-                self.catching_up = true;
-                return;
-            }
-            self.cursor = event.id;
-            if self.filter.matches(event) {
-                self.ready.push_back(sse_event(event));
+            let mailbox = self.subscription.mailbox();
+            match mailbox.receive(&mut self.inbox).await {
+                Delivery::Events => {}
+                Delivery::Overflowed { resume_after } => {
+                    // Everything up to `resume_after` that matched was taken from the mailbox; the rest is in
+                    // the outbox. The cursor may be further on already (read from the outbox before).
+                    self.cursor = self.cursor.max(resume_after);
+                    self.catching_up = true;
+                }
             }
         }
     }
@@ -202,9 +178,9 @@ impl Client {
     /// Reads one page of the outbox after the cursor into `ready`; a reset event when the cursor is outside
     /// the store's horizon. Done catching up when the page is not full.
     async fn catch_up(&mut self) -> openframe_core::Result<Option<Event>> {
-        let page_size = self.hub.settings().page;
-        let page = self
-            .hub
+        let hub = self.subscription.hub();
+        let page_size = hub.settings().page;
+        let page = hub
             .repository()
             .events_after(self.cursor, page_size)
             .await?;
@@ -224,10 +200,11 @@ impl Client {
             ));
         }
         self.catching_up = page.events.len() >= page_size;
+        let filter = self.subscription.mailbox().filter();
         for stored in page.events {
             let event = WireEvent::new(stored);
             self.cursor = event.id;
-            if self.filter.matches(&event) {
+            if filter.matches(&event) {
                 self.ready.push_back(sse_event(&event));
             }
         }
@@ -239,5 +216,5 @@ fn sse_event(event: &WireEvent) -> Event {
     Event::default()
         .id(event.id.to_string())
         .event(event.kind.name())
-        .data(&event.json)
+        .data(event.json())
 }

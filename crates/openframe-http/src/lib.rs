@@ -12,6 +12,7 @@ pub mod auth;
 pub mod body;
 pub mod config_file;
 pub mod error;
+pub mod event_routing;
 pub mod event_stream;
 pub mod events;
 pub mod listener;
