@@ -1,6 +1,7 @@
 //! `GET /api/now/openframe/events` through the real router, served on a real socket, on every store:
-//! ordering, filters, resume with `Last-Event-ID`, reset beyond the retention window or for an unknown id,
-//! a client too slow for the broadcast buffer, auth, and two servers on one PostgreSQL database.
+//! ordering, filters and the routing of each event to exactly its clients, resume with `Last-Event-ID`, reset
+//! beyond the retention window or for an unknown id, clients too slow for their mailboxes, subscribe and
+//! unsubscribe churn, auth, and two servers on one PostgreSQL database.
 //! The PostgreSQL cases need `OPENFRAME_TEST_POSTGRES_URL` (skipped loudly without it, failing under
 //! `CI=true`).
 
@@ -11,7 +12,8 @@ use std::time::Duration;
 
 use common::{API_USER, INBOUND_ID, NO_ROLE_USER, TestApp, basic};
 use openframe_core::{MemoryRepository, Repository};
-use openframe_http::events::EventSettings;
+use openframe_http::event_routing::IndexSize;
+use openframe_http::events::{EventHub, EventSettings};
 use openframe_http::{AppState, router};
 use openframe_store_postgres::{PostgresOptions, PostgresRepository};
 use openframe_store_sled::SledRepository;
@@ -100,6 +102,8 @@ fn parse_block(block: &str) -> Option<SseEvent> {
 /// The router over a store, served on a loopback port.
 struct Served {
     app: TestApp,
+    /// The router's event hub, to look at its subscriber index.
+    hub: Arc<EventHub>,
     base: String,
     server: JoinHandle<()>,
     http: reqwest::Client,
@@ -115,11 +119,13 @@ impl Served {
     async fn start(repo: Arc<dyn Repository>, settings: EventSettings) -> Served {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut app = TestApp::with_repo(repo, dir).await;
-        app.router = router(AppState::new(Arc::clone(&app.repo)).with_event_settings(settings));
-        Served::serve(app).await
+        let state = AppState::new(Arc::clone(&app.repo)).with_event_settings(settings);
+        let hub = Arc::clone(&state.events);
+        app.router = router(state);
+        Served::serve(app, hub).await
     }
 
-    async fn serve(app: TestApp) -> Served {
+    async fn serve(app: TestApp, hub: Arc<EventHub>) -> Served {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -130,6 +136,7 @@ impl Served {
         });
         Served {
             app,
+            hub,
             base,
             server,
             http: reqwest::Client::new(),
@@ -247,12 +254,36 @@ macro_rules! every_store {
                 super::resume_and_reset(repo).await;
             }
 
-            // A current-thread runtime: the pump broadcasts a whole page before any client runs, so a small
-            // buffer overflows for certain.
+            // A current-thread runtime: the pump routes a whole page before any client runs, so a small
+            // mailbox overflows for certain.
             #[tokio::test(flavor = "current_thread")]
-            async fn a_slow_client_catches_up_from_the_outbox() {
-                let Some((repo, _guard)) = $make(stringify!($store::a_slow_client_catches_up_from_the_outbox)).await else { return };
-                super::a_slow_client_catches_up_from_the_outbox(repo).await;
+            async fn slow_clients_catch_up_from_the_outbox() {
+                let Some((repo, _guard)) = $make(stringify!($store::slow_clients_catch_up_from_the_outbox)).await else { return };
+                super::slow_clients_catch_up_from_the_outbox(repo).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn each_event_reaches_exactly_its_clients() {
+                let Some((repo, _guard)) = $make(stringify!($store::each_event_reaches_exactly_its_clients)).await else { return };
+                super::each_event_reaches_exactly_its_clients(repo).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_resumed_client_gets_nothing_twice() {
+                let Some((repo, _guard)) = $make(stringify!($store::a_resumed_client_gets_nothing_twice)).await else { return };
+                super::a_resumed_client_gets_nothing_twice(repo).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn churn_leaves_nothing_in_the_index() {
+                let Some((repo, _guard)) = $make(stringify!($store::churn_leaves_nothing_in_the_index)).await else { return };
+                super::churn_leaves_nothing_in_the_index(repo).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_client_starts_at_the_head_after_writes_nobody_heard() {
+                let Some((repo, _guard)) = $make(stringify!($store::a_client_starts_at_the_head_after_writes_nobody_heard)).await else { return };
+                super::a_client_starts_at_the_head_after_writes_nobody_heard(repo).await;
             }
         }
     )+};
@@ -458,42 +489,376 @@ async fn resume_and_reset(repo: Arc<dyn Repository>) {
     }
 }
 
-/// Writes the pump finds all at once overflow a two-event broadcast buffer; the client reads the rest from
-/// the outbox and gets every event once, in order.
-async fn a_slow_client_catches_up_from_the_outbox(repo: Arc<dyn Repository>) {
+/// An agent's sys_id (`i` in 32 hex digits): a call can be assigned to it without a user of that id.
+fn agent(i: usize) -> String {
+    format!("{i:032x}")
+}
+
+/// A second provider application's inbound id, next to [`INBOUND_ID`].
+const SECOND_LINE: &str = "second-line-1";
+
+/// A create body assigned to `assigned_to` on `inbound_id` (each when given).
+fn call_for(session: &str, assigned_to: Option<&str>, inbound_id: Option<&str>) -> Value {
+    let mut interaction = json!({"userPhoneNumber": "+14089965744", "clientSessionId": session});
+    if let Some(agent) = assigned_to {
+        interaction["additionalParams"] = json!({ "assigned_to": agent });
+    }
+    if let Some(line) = inbound_id {
+        interaction["inboundId"] = json!(line);
+    }
+    json!({ "interaction": interaction })
+}
+
+/// Waits until `check` holds; panics after [`PATIENCE`].
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within {PATIENCE:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Many clients with different filters (two on one agent) each get exactly the events their filter
+/// matches, in commit order, and nothing else; an unfiltered client gets everything. A reassigned call's
+/// event goes to the agent it is assigned to after the write.
+async fn each_event_reaches_exactly_its_clients(repo: Arc<dyn Repository>) {
+    let served = Served::start(Arc::clone(&repo), EventSettings::default()).await;
+    let line = openframe_core::user::new_provider_application(
+        openframe_core::SysId::random(),
+        SECOND_LINE,
+        "Second line",
+        "test",
+        openframe_core::DateTime::now(),
+    )
+    .expect("provider app");
+    repo.add_provider_application(&line)
+        .await
+        .expect("add provider");
+    let agents: Vec<String> = (1..=3).map(agent).collect();
+    let lines = [INBOUND_ID, SECOND_LINE];
+    let mut filters: Vec<(Option<String>, Option<String>)> = agents
+        .iter()
+        .map(|a| (Some(a.clone()), None))
+        .chain([(Some(agents[1].clone()), None)])
+        .chain(lines.iter().map(|l| (None, Some((*l).to_owned()))))
+        .collect();
+    filters.push((Some(agents[0].clone()), Some(SECOND_LINE.to_owned())));
+    filters.push((None, None));
+    let mut clients = Vec::new();
+    for (assigned_to, inbound_id) in &filters {
+        let mut query: Vec<String> = Vec::new();
+        query.extend(assigned_to.iter().map(|a| format!("assigned_to={a}")));
+        query.extend(inbound_id.iter().map(|i| format!("inbound_id={i}")));
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", query.join("&"))
+        };
+        clients.push(served.stream(&query, &[]).await);
+    }
+    assert_eq!(
+        served.hub.index_size(),
+        IndexSize {
+            subscribers: filters.len(),
+            assigned_to_keys: 3,
+            inbound_id_keys: 2,
+            unfiltered: 1,
+        }
+    );
+
+    // Each write's interaction as it is after the write, in commit order: (sys_id, assigned_to, inbound_id).
+    let mut written: Vec<(String, String, String)> = Vec::new();
+    for i in 0..24 {
+        let assigned_to = (i % 4 != 3).then(|| agents[i % 3].as_str());
+        let inbound_id = (i % 5 != 0).then(|| lines[(i / 2) % 2]);
+        let sys_id = served
+            .post(&call_for(&format!("route-{i}"), assigned_to, inbound_id))
+            .await;
+        written.push((
+            sys_id,
+            assigned_to.unwrap_or_default().to_owned(),
+            inbound_id.unwrap_or_default().to_owned(),
+        ));
+    }
+    // The first call (the first agent's, no inbound id) goes to the third agent.
+    let moved = written[0].0.clone();
+    served
+        .patch(
+            &moved,
+            &json!({"interaction": {"additionalParams": {"assigned_to": agents[2]}}}),
+        )
+        .await;
+    written.push((moved, agents[2].clone(), String::new()));
+
+    let everything = clients
+        .last_mut()
+        .expect("the unfiltered client")
+        .take(written.len())
+        .await;
+    for ((assigned_to, inbound_id), client) in filters.iter().zip(&mut clients) {
+        let want: Vec<(u64, &str)> = written
+            .iter()
+            .zip(&everything)
+            .filter(|((_, a, i), _)| {
+                assigned_to.as_ref().is_none_or(|f| f == a)
+                    && inbound_id.as_ref().is_none_or(|f| f == i)
+            })
+            .map(|((sys_id, _, _), event)| (event.id, sys_id.as_str()))
+            .collect();
+        assert!(
+            !want.is_empty(),
+            "{assigned_to:?} {inbound_id:?} gets something"
+        );
+        let got = if assigned_to.is_none() && inbound_id.is_none() {
+            everything.clone()
+        } else {
+            client.take(want.len()).await
+        };
+        let got: Vec<(u64, &str)> = got
+            .iter()
+            .map(|e| (e.id, e.data["sysId"].as_str().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            got, want,
+            "assigned_to {assigned_to:?}, inbound_id {inbound_id:?}"
+        );
+    }
+    // Nothing else: the unfiltered client got the last event, so every event had been routed, and one
+    // routed to a client it is not for would be on its way already.
+    for ((assigned_to, inbound_id), client) in filters.iter().zip(&mut clients) {
+        let extra = client.next_within(Duration::from_millis(200)).await;
+        assert!(
+            extra.is_none(),
+            "assigned_to {assigned_to:?}, inbound_id {inbound_id:?} got {extra:?}"
+        );
+    }
+}
+
+/// Writes the pump finds all at once overflow two-event mailboxes, an unfiltered client's and a filtered
+/// one's; both read the rest from the outbox and get every event of theirs once, in order, then live ones.
+async fn slow_clients_catch_up_from_the_outbox(repo: Arc<dyn Repository>) {
     let settings = EventSettings {
         buffer: 2,
         page: 4,
-        poll_every: Duration::from_millis(50),
+        // The pump reads only when the last write below wakes it, and then finds every event at once.
+        poll_every: Duration::from_secs(600),
         ..EventSettings::default()
     };
     let served = Served::start(Arc::clone(&repo), settings).await;
-    let mut client = served.stream("", &[]).await;
-    // Through the service, not HTTP: no commit wakes the pump, which finds all of them on its next poll.
+    let (mine, theirs) = (agent(0xa), agent(0xb));
+    let mut all = served.stream("", &[]).await;
+    let mut filtered = served.stream(&format!("?assigned_to={mine}"), &[]).await;
+    // Through the service, not HTTP: no commit wakes the pump.
     let service = openframe_core::Service::new(Arc::clone(&repo));
     let caller = openframe_core::Caller {
         sys_id: openframe_core::SysId::random(),
         user_name: "batch".into(),
     };
     let mut created = Vec::new();
-    for i in 0..25 {
+    for i in 0..30 {
+        // Two of every three are mine, so a page of four holds at least three of them.
+        let assigned_to = if i % 3 == 2 { &theirs } else { &mine };
         let req = openframe_core::VoiceInteractionRequest::parse(
-            &call(&format!("slow-{i}")),
+            &call_for(&format!("slow-{i}"), Some(assigned_to), None),
             openframe_core::Mode::Create,
         )
         .expect("request");
-        created.push(service.create(&caller, req).await.expect("create").sys_id);
+        let sys_id = service.create(&caller, req).await.expect("create").sys_id;
+        created.push((sys_id.as_str().to_owned(), assigned_to == &mine));
     }
-    let events = client.take(25).await;
+    // The HTTP create wakes the pump.
+    let woken = served.post(&call_for("slow-wake", Some(&mine), None)).await;
+    created.push((woken, true));
+
+    let events = all.take(created.len()).await;
     let sys_ids: Vec<&str> = events
         .iter()
         .map(|e| e.data["sysId"].as_str().unwrap_or_default())
         .collect();
-    let want: Vec<&str> = created.iter().map(|s| s.as_str()).collect();
+    let want: Vec<&str> = created.iter().map(|(s, _)| s.as_str()).collect();
     assert_eq!(sys_ids, want, "every event once, in commit order");
     for pair in events.windows(2) {
         assert_eq!(pair[0].id + 1, pair[1].id);
     }
+    let want_mine: Vec<(u64, &str)> = created
+        .iter()
+        .zip(&events)
+        .filter(|((_, is_mine), _)| *is_mine)
+        .map(|((sys_id, _), event)| (event.id, sys_id.as_str()))
+        .collect();
+    let got = filtered.take(want_mine.len()).await;
+    let got: Vec<(u64, &str)> = got
+        .iter()
+        .map(|e| (e.id, e.data["sysId"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        got, want_mine,
+        "the filtered client: its events once, in order"
+    );
+    assert!(
+        served.hub.overflows() >= 2,
+        "both mailboxes overflowed (else this tests nothing): {}",
+        served.hub.overflows()
+    );
+
+    // Caught up, both go on with their mailboxes.
+    let live = served.post(&call_for("slow-live", Some(&mine), None)).await;
+    for client in [&mut all, &mut filtered] {
+        let event = client.next().await;
+        assert_eq!(event.data["sysId"], live.as_str());
+        assert_eq!(event.id, events[events.len() - 1].id + 1);
+    }
+}
+
+/// A client that resumes reads from the outbox events that its mailbox then gets too (the pump had not
+/// routed them when it subscribed): it sends each once.
+async fn a_resumed_client_gets_nothing_twice(repo: Arc<dyn Repository>) {
+    let settings = EventSettings {
+        // The pump reads only when an HTTP write wakes it.
+        poll_every: Duration::from_secs(600),
+        ..EventSettings::default()
+    };
+    let served = Served::start(Arc::clone(&repo), settings).await;
+    let mut all = served.stream("", &[]).await;
+    served.post(&call("twice-0")).await;
+    let first = all.next().await;
+    // In the outbox, but not routed yet: no commit through this server wakes the pump.
+    let service = openframe_core::Service::new(Arc::clone(&repo));
+    let caller = openframe_core::Caller {
+        sys_id: openframe_core::SysId::random(),
+        user_name: "batch".into(),
+    };
+    for i in 1..=10 {
+        let req = openframe_core::VoiceInteractionRequest::parse(
+            &call(&format!("twice-{i}")),
+            openframe_core::Mode::Create,
+        )
+        .expect("request");
+        service.create(&caller, req).await.expect("create");
+    }
+    // Subscribed at the first event; reads the ten from the outbox, and its mailbox gets them as well once
+    // the next write wakes the pump.
+    let mut resumed = served
+        .stream("", &[("Last-Event-ID", &first.id.to_string())])
+        .await;
+    served.post(&call("twice-11")).await;
+    let want: Vec<u64> = (first.id + 1..=first.id + 11).collect();
+    assert_eq!(ids(&all.take(11).await), want);
+    assert_eq!(ids(&resumed.take(11).await), want, "each once, in order");
+    let live = served.post(&call("twice-12")).await;
+    let next = resumed.next().await;
+    assert_eq!(
+        next.data["sysId"],
+        live.as_str(),
+        "no repeat before the next event"
+    );
+    assert_eq!(next.id, first.id + 12);
+}
+
+/// Streams opened and closed in rounds, with each kind of filter, leave nothing behind in the hub's index,
+/// and a client that stays gets every event meanwhile.
+async fn churn_leaves_nothing_in_the_index(repo: Arc<dyn Repository>) {
+    let settings = EventSettings {
+        // The server notices a closed stream when it next writes to it.
+        keep_alive: Duration::from_millis(50),
+        ..EventSettings::default()
+    };
+    let served = Served::start(repo, settings).await;
+    let mut steady = served.stream("", &[]).await;
+    for round in 0..4 {
+        let mut open = Vec::new();
+        for i in 0..12 {
+            let query = match i % 4 {
+                0 => format!("?assigned_to={}", agent(i)),
+                1 => format!("?inbound_id={INBOUND_ID}"),
+                2 => format!("?assigned_to={}&inbound_id={INBOUND_ID}", agent(i % 3)),
+                _ => String::new(),
+            };
+            open.push(served.stream(&query, &[]).await);
+        }
+        let sys_id = served
+            .post(&call_for(
+                &format!("churn-{round}"),
+                Some(&agent(0)),
+                Some(INBOUND_ID),
+            ))
+            .await;
+        assert_eq!(steady.next().await.data["sysId"], sys_id.as_str());
+        drop(open);
+    }
+    let only_steady = IndexSize {
+        subscribers: 1,
+        unfiltered: 1,
+        ..IndexSize::default()
+    };
+    eventually("only the steady client is left", || {
+        served.hub.index_size() == only_steady
+    })
+    .await;
+    drop(steady);
+    eventually("the index is empty", || {
+        served.hub.index_size() == IndexSize::default()
+    })
+    .await;
+    assert_eq!(served.hub.clients(), 0);
+
+    // An empty hub still serves the next client.
+    let mut late = served.stream("", &[]).await;
+    let sys_id = served.post(&call("churn-late")).await;
+    assert_eq!(late.next().await.data["sysId"], sys_id.as_str());
+}
+
+/// While nobody listens the pump reads nothing; the next client starts at the store's head all the same
+/// (no event from before it connected), and what nobody heard is still in the outbox for a resume.
+async fn a_client_starts_at_the_head_after_writes_nobody_heard(repo: Arc<dyn Repository>) {
+    let settings = EventSettings {
+        keep_alive: Duration::from_millis(50),
+        ..EventSettings::default()
+    };
+    let served = Served::start(repo, settings).await;
+    for i in 0..3 {
+        served.post(&call(&format!("unheard-{i}"))).await;
+    }
+    let mut first = served.stream("", &[]).await;
+    let heard = served.post(&call("heard-1")).await;
+    let seen = first.next().await;
+    assert_eq!(
+        seen.data["sysId"],
+        heard.as_str(),
+        "nothing from before it connected"
+    );
+    drop(first);
+    eventually("the client is gone", || served.hub.clients() == 0).await;
+
+    for i in 3..6 {
+        served.post(&call(&format!("unheard-{i}"))).await;
+    }
+    let mut second = served.stream("", &[]).await;
+    let heard = served.post(&call("heard-2")).await;
+    let next = second.next().await;
+    assert_eq!(
+        next.data["sysId"],
+        heard.as_str(),
+        "nothing from before it connected"
+    );
+    assert_eq!(
+        next.id,
+        seen.id + 4,
+        "ids are gap-free: three unheard, then this one"
+    );
+
+    let mut resumed = served
+        .stream("", &[("Last-Event-ID", &seen.id.to_string())])
+        .await;
+    let replayed = resumed.take(4).await;
+    assert_eq!(
+        ids(&replayed),
+        (seen.id + 1..=next.id).collect::<Vec<_>>(),
+        "the unheard events are in the outbox"
+    );
 }
 
 #[tokio::test]
@@ -540,12 +905,14 @@ async fn an_agent_on_one_server_sees_a_call_created_through_another() {
     let a = Served::start(Arc::new(schema.connect().await), EventSettings::default()).await;
     // Server B: its own store handle and hub on the same database (its users are A's).
     let b_repo: Arc<dyn Repository> = Arc::new(schema.connect().await);
+    let b_state = AppState::new(Arc::clone(&b_repo));
+    let b_hub = Arc::clone(&b_state.events);
     let b_app = TestApp {
-        router: router(AppState::new(Arc::clone(&b_repo))),
+        router: router(b_state),
         repo: b_repo,
         dir: tempfile::tempdir().expect("temp dir"),
     };
-    let b = Served::serve(b_app).await;
+    let b = Served::serve(b_app, b_hub).await;
     let mut on_b = b.stream("", &[]).await;
     let mut on_a = a.stream("", &[]).await;
     let created = a.post(&call("cross-server")).await;
