@@ -4,7 +4,7 @@
 //! events_bench clients BASE USER PASSWORD N     # N streams, each filtered on its own agent; prints "connected N"
 //! events_bench creates BASE USER PASSWORD SECONDS TASKS AGENTS
 //!                                               # creates from TASKS tasks for SECONDS, each assigned to one of
-//!                                               # AGENTS agents in turn; prints "creates/s R"
+//!                                               # AGENTS agents in turn; prints "creates N seconds S creates/s R"
 //! ```
 //!
 //! Agent `i`'s sys_id is `i` in 32 hex digits, so that a create assigned to agent `i` reaches exactly the
@@ -113,8 +113,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             for worker in workers {
                 worker.await?;
             }
-            let rate = done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
-            println!("creates/s {rate:.0}");
+            let (creates, elapsed) = (done.load(Ordering::Relaxed), start.elapsed().as_secs_f64());
+            let rate = creates as f64 / elapsed;
+            println!("creates {creates} seconds {elapsed:.2} creates/s {rate:.0}");
             Ok(())
         }
         _ => Err(usage.into()),
