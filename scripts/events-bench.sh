@@ -8,7 +8,8 @@
 # "with" run, CLIENTS stream clients, each filtered on its own agent (so every create reaches exactly one of
 # them, as agents' workspaces would), and the RSS again; then the create load (TASKS concurrent clients for
 # SECONDS_PER_RUN, each create assigned to one of CLIENTS agents in turn), with the server's CPU time
-# (utime+stime from /proc/PID/stat) over it, and the RSS after it.
+# (utime+stime from /proc/PID/stat, and stime alone: the kernel's share, which on loopback includes the
+# receiving side of every socket write) over it, and the RSS after it.
 #
 # Prints one line per run, then per pair the change in creates/s and in the server's CPU time per create, and
 # the medians of both. CPU time per create is the server's own cost; creates/s also moves with the CPU the
@@ -19,7 +20,7 @@
 # run on it; PIN=0 leaves placement to the scheduler. Other processes on the machine are not pinned: the
 # load average is printed before and after every run.
 #
-# Usage: scripts/events-bench.sh   (env: PAIRS=3 CLIENTS=1000 SECONDS_PER_RUN=20 TASKS=16 PIN=1)
+# Usage: scripts/events-bench.sh   (env: PAIRS=3 CLIENTS=1000 SECONDS_PER_RUN=20 TASKS=16 PIN=1 SERVER_BIN=)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -31,7 +32,8 @@ PIN=${PIN:-1}
 PASSWORD=events-bench-password
 
 cargo build --release --locked -q -p openframe-http --bin openframe --example events_bench
-BIN=target/release/openframe
+# SERVER_BIN=path runs another build of the server (another commit's, to compare) under the same load.
+BIN=${SERVER_BIN:-target/release/openframe}
 LOAD=target/release/examples/events_bench
 # Each stream is a connection on both sides.
 ulimit -n "$(ulimit -Hn)"
@@ -51,6 +53,7 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 # utime + stime in clock ticks: fields 14 and 15 of /proc/PID/stat, 12 and 13 after the ") " that ends the
 # command name.
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+sys_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $13 }'; }
 load_average() { cut -d' ' -f1-3 /proc/loadavg; }
 
 work=$(mktemp -d)
@@ -101,10 +104,12 @@ run() {
         clients_cpu0=$(cpu_ticks "$clients_pid")
     fi
 
-    local cpu0 cpu1 clients_cpu1=0 result rss_after
+    local cpu0 cpu1 sys0 sys1 clients_cpu1=0 result rss_after
     cpu0=$(cpu_ticks "$server_pid")
+    sys0=$(sys_ticks "$server_pid")
     result=$("${load_on[@]}" "$LOAD" creates "$base" admin "$PASSWORD" "$SECONDS_PER_RUN" "$TASKS" "$CLIENTS")
     cpu1=$(cpu_ticks "$server_pid")
+    sys1=$(sys_ticks "$server_pid")
     rss_after=$(rss_kib "$server_pid")
     if [ "$mode" = with ]; then
         clients_cpu1=$(cpu_ticks "$clients_pid")
@@ -115,14 +120,14 @@ run() {
     kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 
     # result: "creates N seconds S creates/s R"
-    awk -v pair="$pair" -v mode="$mode" -v n="$CLIENTS" -v tck="$CLK_TCK" -v c0="$cpu0" -v c1="$cpu1" \
+    awk -v pair="$pair" -v mode="$mode" -v n="$CLIENTS" -v tck="$CLK_TCK" -v c0="$cpu0" -v c1="$cpu1" -v s0="$sys0" -v s1="$sys1" \
         -v k0="$clients_cpu0" -v k1="$clients_cpu1" -v r0="$rss_before" -v r1="$rss_clients" -v r2="$rss_after" \
         -v got="$received" -v la0="$load_before" -v la1="$(load_average)" -v results="$work/results" \
         -v result="$result" 'BEGIN {
         split(result, f, " "); creates = f[2]; secs = f[4]; rate = f[6]
-        cpu = (c1 - c0) / tck; us = cpu * 1e6 / creates
-        printf "pair %d %-7s: creates/s %d (%d creates in %.1f s); server CPU %.2f s = %.1f us/create; ", \
-               pair, mode, rate, creates, secs, cpu, us
+        cpu = (c1 - c0) / tck; us = cpu * 1e6 / creates; sys_us = (s1 - s0) / tck * 1e6 / creates
+        printf "pair %d %-7s: creates/s %d (%d creates in %.1f s); server CPU %.2f s = %.1f us/create (%.1f of it system); ", \
+               pair, mode, rate, creates, secs, cpu, us, sys_us
         if (mode == "with")
             printf "RSS %.1f MiB before, %.1f MiB with %d clients connected (+%.1f), %.1f MiB after the load (+%.1f); " \
                    "clients CPU %.2f s; clients: %s; ", r0 / 1024, r1 / 1024, n, (r1 - r0) / 1024, r2 / 1024, \
@@ -134,7 +139,7 @@ run() {
     }'
 }
 
-echo "events-bench: $(nproc) cores, $placement; $PAIRS pairs of ${SECONDS_PER_RUN} s runs, $TASKS create tasks, $CLIENTS clients"
+echo "events-bench: server $BIN; $(nproc) cores, $placement; $PAIRS pairs of ${SECONDS_PER_RUN} s runs, $TASKS create tasks, $CLIENTS clients"
 for pair in $(seq 1 "$PAIRS"); do
     if [ $((pair % 2)) = 1 ]; then
         run "$pair" without
