@@ -9,26 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use openframe_core::schema::field;
-use openframe_core::{
-    AggregateChange, EventKind, InteractionAggregate, Repository, StoredEvent, SysId,
-};
+use openframe_core::{EventKind, Repository, StoredEvent, SysId};
 use openframe_store_postgres::{PostgresOptions, PostgresRepository};
 use tokio::task::JoinSet;
 
-use support::{TestSchema, new_interaction, test_options};
-
-fn bump(current: &InteractionAggregate) -> openframe_core::Result<AggregateChange> {
-    let mut interaction = current.interaction.clone();
-    let count: u64 = interaction.get(field::SYS_MOD_COUNT).parse().unwrap_or(0);
-    interaction.set(field::SYS_MOD_COUNT, (count + 1).to_string());
-    Ok(AggregateChange {
-        interaction,
-        context_set: Default::default(),
-        context_removed: Default::default(),
-        phone_logs: Vec::new(),
-        related_records: Vec::new(),
-    })
-}
+use support::{TestSchema, bump, new_interaction, test_options};
 
 fn options(max_connections: u32) -> PostgresOptions {
     PostgresOptions {

@@ -11,30 +11,14 @@ use std::time::{Duration, Instant};
 
 use openframe_core::schema::{INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, field};
 use openframe_core::user::new_provider_application;
-use openframe_core::{
-    AggregateChange, DateTime, Error, InteractionAggregate, Repository, SysId, User,
-};
+use openframe_core::{DateTime, Error, InteractionAggregate, Repository, SysId, User};
 use openframe_store_postgres::{PostgresOptions, PostgresRepository};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
-use support::{TestSchema, new_interaction, phone_log, test_options};
-
-/// The change an update that only bumps `sys_mod_count` makes.
-fn bump(current: &InteractionAggregate) -> openframe_core::Result<AggregateChange> {
-    let mut interaction = current.interaction.clone();
-    let count: u64 = interaction.get(field::SYS_MOD_COUNT).parse().unwrap_or(0);
-    interaction.set(field::SYS_MOD_COUNT, (count + 1).to_string());
-    Ok(AggregateChange {
-        interaction,
-        context_set: Default::default(),
-        context_removed: Default::default(),
-        phone_logs: Vec::new(),
-        related_records: Vec::new(),
-    })
-}
+use support::{TestSchema, bump, new_interaction, phone_log, test_options};
 
 fn user(name: &str) -> User {
     User {

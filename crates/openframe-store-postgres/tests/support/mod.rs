@@ -297,3 +297,26 @@ fn stamp(record: &mut Record, sys_id: &str) {
     record.set(field::SYS_UPDATED_BY, "agent");
     record.set(field::SYS_MOD_COUNT, "0");
 }
+
+/// The change an update that only bumps `sys_mod_count` makes.
+#[allow(dead_code)] // not every test binary that includes this module updates
+pub fn bump(
+    current: &openframe_core::InteractionAggregate,
+) -> openframe_core::Result<openframe_core::AggregateChange> {
+    let mut interaction = current.interaction.clone();
+    let count: u64 = interaction
+        .get(openframe_core::schema::field::SYS_MOD_COUNT)
+        .parse()
+        .unwrap_or(0);
+    interaction.set(
+        openframe_core::schema::field::SYS_MOD_COUNT,
+        (count + 1).to_string(),
+    );
+    Ok(openframe_core::AggregateChange {
+        interaction,
+        context_set: Default::default(),
+        context_removed: Default::default(),
+        phone_logs: Vec::new(),
+        related_records: Vec::new(),
+    })
+}
