@@ -1,6 +1,6 @@
 //! The event outbox (`migrations/0003_events.sql`, `0004_event_sequencer.sql`): each create and update
-//! appends its event, without an id, as the last statement of its transaction; a sequencing round numbers
-//! the committed ones after the fact; the event stream reads them back in id order.
+//! appends its event, without an id, in the statement that writes it ([`append_cte`]); a sequencing round
+//! numbers the committed ones after the fact; the event stream reads them back in id order.
 //!
 //! ## Why the ids keep their promises
 //!
@@ -28,10 +28,13 @@
 //! - **A write that began after another committed gets a higher id.** B's `nextval` came after A's commit,
 //!   so A's `seq` is lower; a round that sees B committed sees A committed too, so A is numbered by an
 //!   earlier round or by the same one, before B.
-//! - **One interaction's events follow its commits.** A second write to an interaction waits for the first
-//!   one's row lock (an update's `SELECT … FOR UPDATE`; a create's row cannot be read, and so not updated,
-//!   before it commits), and PostgreSQL marks a transaction committed (`ProcArrayEndTransaction`) before it
-//!   releases its locks: the second write's append comes after the first's commit, the case above.
+//! - **One interaction's events follow its commits.** An update writes only the row version it read (the
+//!   guard of `queries::Queries::write_change`), and appends after that guard has the row: a create's row
+//!   cannot be read before it commits, and a version can be read only once its write has committed, or
+//!   waited for behind the first write's row lock (an update's `UPDATE` or `SELECT … FOR UPDATE`), which
+//!   PostgreSQL releases only after it has marked the first transaction committed
+//!   (`ProcArrayEndTransaction`). Either way the second write's append comes after the first's commit, the
+//!   case above.
 //!
 //! Ids are still gap-free, but not "in commit order" for unrelated writes that overlap: two writes in flight
 //! together may be numbered in either order.
@@ -42,13 +45,9 @@
 //! writes committing one at a time.
 
 use openframe_core::{Error, EventHorizon, EventPage, InteractionEvent, Result, StoredEvent};
-use sqlx::postgres::PgConnection;
 use sqlx::{PgPool, Row};
 
 use crate::error::db_error;
-
-/// Stores the event, unnumbered. `$1`: the payload.
-pub(crate) const APPEND: &str = "INSERT INTO interaction_event_pending (payload) VALUES ($1)";
 
 /// Whether any committed event waits for its id: a round is needed only then.
 const ANY_PENDING: &str = "SELECT EXISTS (SELECT FROM interaction_event_pending)";
@@ -77,14 +76,13 @@ const PRUNE: &str = "WITH bound AS (SELECT head - $1 AS through FROM interaction
      gone AS (DELETE FROM interaction_event WHERE id <= (SELECT through FROM bound)) \
      UPDATE interaction_event_counter SET pruned_through = greatest(pruned_through, (SELECT through FROM bound))";
 
-/// Appends `event` in the open transaction `tx`: its last write before the commit.
-pub(crate) async fn append(tx: &mut PgConnection, event: &InteractionEvent) -> Result<()> {
-    sqlx::query(APPEND)
-        .bind(event.to_payload())
-        .execute(tx)
-        .await
-        .map_err(db_error("writing an interaction event"))?;
-    Ok(())
+/// The append as part of a write's statement: `event AS (…)`, storing the event `payload` (an SQL
+/// expression) unnumbered once for each row of `from`, the part that says the write happened. A write's
+/// event is thus in the write's own statement: no round trip of its own, and no event without its write.
+pub(crate) fn append_cte(payload: &str, from: &str) -> String {
+    format!(
+        "event AS (INSERT INTO interaction_event_pending (payload) SELECT {payload} FROM {from})"
+    )
 }
 
 /// Whether a committed event is waiting for its id.
@@ -167,9 +165,9 @@ mod tests {
     use std::time::Duration;
 
     use openframe_core::Repository;
-    use sqlx::Executor;
     use sqlx::pool::PoolConnection;
-    use sqlx::postgres::Postgres;
+    use sqlx::postgres::{PgConnection, Postgres};
+    use sqlx::{AssertSqlSafe, Executor};
 
     use super::*;
     use crate::PostgresOptions;
@@ -182,6 +180,18 @@ mod tests {
             taken.push(pool.acquire().await.unwrap());
         }
         taken
+    }
+
+    /// A write's append ([`append_cte`]) in a statement of its own, so that a test can hold its transaction
+    /// open after it.
+    async fn append(conn: &mut PgConnection, event: &InteractionEvent) -> Result<()> {
+        let statement = format!("WITH {} SELECT 1", append_cte("$1", "(SELECT 1) AS one"));
+        sqlx::query(AssertSqlSafe(statement))
+            .bind(event.to_payload())
+            .execute(conn)
+            .await
+            .map_err(db_error("writing an interaction event"))?;
+        Ok(())
     }
 
     async fn backend_pid(conn: &mut PgConnection) -> i32 {

@@ -10,6 +10,8 @@ use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgArguments, Postgres};
 use sqlx::query::Query;
 
+use crate::outbox;
+
 /// A query built once from the schema. Its text holds only column and table names from the static schema,
 /// never input, which is what makes [`AssertSqlSafe`] true here.
 #[derive(Debug)]
@@ -33,9 +35,9 @@ fn named(text: String) -> Named {
 
 /// The queries built from the schema.
 ///
-/// The interaction paths take one statement each (plus the transaction around an update), so each costs as
-/// few round trips as it can: a create is one statement, a load is one, an update is the row lock, one read
-/// of the rest and one write. Children travel as one `text[]` per column in (see [`crate::rows::bind_columns`])
+/// The interaction paths take one statement each, so each costs as few round trips as it can: a create is one
+/// statement (its event included) and no transaction around it, a load is one, and an update is a read and
+/// one write guarded by the row version it read (`repository.rs` says what happens when the guard fails). Children travel as one `text[]` per column in (see [`crate::rows::bind_columns`])
 /// and one flat `text[]` per table out (see [`crate::rows::records_from_flat`]). Each text is the same for
 /// every call, so sqlx prepares it once per connection and reuses it (its statement cache).
 #[derive(Debug)]
@@ -44,18 +46,24 @@ pub(crate) struct Queries {
     /// sequence; returns its number, or no row when the sys_id is taken (then nothing is written and no
     /// number taken). Binds: each interaction field in column order except `number` (`$1` is the sys_id);
     /// the context's names and values (`text[]` each); one `text[]` per phone-log column, then per
-    /// related-record column, rows in creation order; the number's prefix (`text`) and least digits (`int4`).
+    /// related-record column, rows in creation order; the number's prefix (`text`) and least digits (`int4`);
+    /// the event's payload (`text`, JSON) with an empty `number`, which the statement fills in.
     pub create_interaction: Named,
     /// `$1`: sys_id. The interaction's columns, then [`children`]'s three arrays; no row when there is none.
     pub load_interaction: Named,
-    /// `$1`: sys_id; locks the row until the transaction ends.
+    /// `$1`: sys_id. As [`Queries::load_interaction`], then the row's version (`xmin`, as text) for
+    /// [`Queries::write_change`]'s guard.
+    pub load_versioned: Named,
+    /// `$1`: sys_id; locks the row until the transaction ends. The interaction's columns, then its version.
     pub select_interaction_for_update: Named,
     /// `$1`: sys_id. [`children`]'s three arrays.
     pub load_children: Named,
-    /// Writes an update's change in one statement. Binds: each interaction field in column order (`$1`, the
-    /// sys_id, picks the row); the context names to remove (`text[]`, none of them also set); the names and
-    /// values to set; one `text[]` per phone-log column of the logs to rewrite (matched by sys_id), then of
-    /// the logs to append; one `text[]` per related-record column of the records to append.
+    /// Writes an update's change and its event in one statement, only if the row is still the version the
+    /// change was planned from; returns the sys_id, or no row (and writes nothing) when it is not. Binds:
+    /// each interaction field in column order (`$1`, the sys_id, picks the row); the context names to remove
+    /// (`text[]`, none of them also set); the names and values to set; one `text[]` per phone-log column of
+    /// the logs to rewrite (matched by sys_id), then of the logs to append; one `text[]` per related-record
+    /// column of the records to append; the version (`text`); the event's payload (`text`).
     pub write_change: Named,
     /// One bind per field in column order.
     pub insert_provider_application: Named,
@@ -92,8 +100,13 @@ pub(crate) static QUERIES: LazyLock<Queries> = LazyLock::new(|| Queries {
         qualified("i", &INTERACTION),
         children("$1"),
     )),
+    load_versioned: named(format!(
+        "SELECT {}, {}, i.xmin::text FROM interaction AS i WHERE i.sys_id = $1",
+        qualified("i", &INTERACTION),
+        children("$1"),
+    )),
     select_interaction_for_update: named(format!(
-        "SELECT {} FROM interaction WHERE sys_id = $1 FOR UPDATE",
+        "SELECT {}, xmin::text FROM interaction WHERE sys_id = $1 FOR UPDATE",
         columns(&INTERACTION)
     )),
     load_children: named(format!("SELECT {}", children("$1"))),
@@ -220,6 +233,7 @@ fn create_interaction() -> Named {
     let logs = p.arrays(PHONE_LOG.fields.len());
     let related = p.arrays(RELATED_RECORD.fields.len());
     let (prefix, digits) = (p.next(), p.next());
+    let event = p.next();
     // format_number: the prefix, then the counter zero-padded to at least `digits` digits.
     let number =
         format!("{prefix} || lpad(num.n::text, greatest({digits}::int, length(num.n::text)), '0')");
@@ -236,11 +250,21 @@ fn create_interaction() -> Named {
            SELECT created.sys_id, u.name, u.value \
            FROM created, UNNEST({context_names}::text[], {context_values}::text[]) AS u(name, value)), \
          logs AS ({logs}), \
-         related AS ({related}) \
+         related AS ({related}), \
+         {event} \
          SELECT number FROM created",
         cols = columns(&INTERACTION),
         logs = insert_unnest(&PHONE_LOG, &logs, "created, "),
         related = insert_unnest(&RELATED_RECORD, &related, "created, "),
+        // The payload was written before the number existed: it goes in here, where the event carries it
+        // (`data.number`, and `data.changes.number` since a create's changes are its non-empty fields).
+        event = outbox::append_cte(
+            &format!(
+                "jsonb_set(jsonb_set({event}::jsonb, '{{data,number}}', to_jsonb(created.number)), \
+                 '{{data,changes,number}}', to_jsonb(created.number))::text"
+            ),
+            "created",
+        ),
     ))
 }
 
@@ -273,18 +297,27 @@ fn write_change() -> Named {
     let rewritten = p.arrays(PHONE_LOG.fields.len());
     let appended = p.arrays(PHONE_LOG.fields.len());
     let related = p.arrays(RELATED_RECORD.fields.len());
+    let (version, event) = (p.next(), p.next());
     let sys_id = &interaction[0];
+    // `guard` updates the row only if it is still the version read (every write of an interaction rewrites
+    // its row, so a new xmin means another write came between); every other part joins it, so a failed
+    // guard writes nothing at all. When another write holds the row, the guard waits for it and then sees
+    // its new version, and fails.
     named(format!(
-        "WITH removed AS (DELETE FROM interaction_context \
-           WHERE interaction = {sys_id} AND name = ANY({removed}::text[])), \
+        "WITH guard AS (UPDATE interaction SET {sets} \
+           WHERE sys_id = {sys_id} AND xmin = {version}::xid RETURNING sys_id), \
+         removed AS (DELETE FROM interaction_context \
+           WHERE interaction = (SELECT sys_id FROM guard) AND name = ANY({removed}::text[])), \
          set_context AS (INSERT INTO interaction_context (interaction, name, value) \
-           SELECT {sys_id}, u.name, u.value FROM UNNEST({set_names}::text[], {set_values}::text[]) AS u(name, value) \
+           SELECT guard.sys_id, u.name, u.value \
+           FROM guard, UNNEST({set_names}::text[], {set_values}::text[]) AS u(name, value) \
            ON CONFLICT (interaction, name) DO UPDATE SET value = EXCLUDED.value), \
-         rewritten AS (UPDATE {logs} AS t SET {log_sets} FROM {rewritten} \
-           WHERE t.sys_id = u.sys_id AND t.interaction = {sys_id}), \
+         rewritten AS (UPDATE {logs} AS t SET {log_sets} FROM guard, {rewritten} \
+           WHERE t.sys_id = u.sys_id AND t.interaction = guard.sys_id), \
          appended AS ({appended}), \
-         related AS ({related}) \
-         UPDATE interaction SET {sets} WHERE sys_id = {sys_id}",
+         related AS ({related}), \
+         {event} \
+         SELECT sys_id FROM guard",
         logs = PHONE_LOG.name,
         log_sets = PHONE_LOG
             .field_names()
@@ -293,8 +326,9 @@ fn write_change() -> Named {
             .collect::<Vec<_>>()
             .join(", "),
         rewritten = unnest(&PHONE_LOG, &rewritten),
-        appended = insert_unnest(&PHONE_LOG, &appended, ""),
-        related = insert_unnest(&RELATED_RECORD, &related, ""),
+        appended = insert_unnest(&PHONE_LOG, &appended, "guard, "),
+        related = insert_unnest(&RELATED_RECORD, &related, "guard, "),
+        event = outbox::append_cte(&event, "guard"),
         sets = INTERACTION
             .field_names()
             .zip(&interaction)
@@ -357,22 +391,31 @@ mod tests {
             "{create}"
         );
         assert!(create.contains("$56::text[]) WITH ORDINALITY"), "{create}");
-        assert!(!create.contains("$59"), "{create}");
+        // The event last, its number put in from the row just inserted.
+        assert!(
+            create.contains(
+                "INSERT INTO interaction_event_pending (payload) SELECT jsonb_set(jsonb_set($59::jsonb, \
+                 '{data,number}', to_jsonb(created.number)), '{data,changes,number}', \
+                 to_jsonb(created.number))::text FROM created"
+            ),
+            "{create}"
+        );
+        assert!(!create.contains("$60"), "{create}");
     }
 
     #[test]
     fn write_change_numbers_its_binds_in_column_order() {
         let write = QUERIES.write_change.text();
         assert!(
-            write.ends_with(
-                "UPDATE interaction SET sys_created_on = $2, sys_created_by = $3, sys_updated_on = $4, \
+            write.starts_with(
+                "WITH guard AS (UPDATE interaction SET sys_created_on = $2, sys_created_by = $3, sys_updated_on = $4, \
                  sys_updated_by = $5, sys_mod_count = $6, number = $7, type = $8, state = $9, \
                  direction = $10, short_description = $11, assigned_to = $12, opened_for = $13, \
                  opened_by = $14, opened_at = $15, closed_at = $16, closed_by = $17, account = $18, \
                  contact = $19, consumer = $20, queue = $21, assignment_group = $22, parent = $23, \
                  work_notes = $24, duration = $25, caller_phone_number = $26, user_phone_number = $27, \
                  client_session_id = $28, inbound_id = $29, provider_application = $30, \
-                 channel_metadata_table = $31 WHERE sys_id = $1"
+                 channel_metadata_table = $31 WHERE sys_id = $1 AND xmin = $74::xid RETURNING sys_id), "
             ),
             "{write}"
         );
@@ -381,11 +424,18 @@ mod tests {
             write.contains("UNNEST($33::text[], $34::text[])"),
             "{write}"
         );
-        assert!(write.contains("FROM UNNEST($35::text[],"), "{write}");
+        assert!(write.contains("FROM guard, UNNEST($35::text[],"), "{write}");
         assert!(write.contains("$49::text[]) WITH ORDINALITY"), "{write}");
         assert!(write.contains("UNNEST($50::text[],"), "{write}");
         assert!(write.contains("$73::text[]) WITH ORDINALITY"), "{write}");
-        assert!(!write.contains("$74"), "{write}");
+        assert!(
+            write.ends_with(
+                "event AS (INSERT INTO interaction_event_pending (payload) SELECT $75 FROM guard) \
+                 SELECT sys_id FROM guard"
+            ),
+            "{write}"
+        );
+        assert!(!write.contains("$76"), "{write}");
     }
 
     #[test]

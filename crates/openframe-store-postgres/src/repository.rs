@@ -13,7 +13,7 @@ use openframe_core::{
     Error, EventPage, InteractionEvent, Record, Repository, Result, SysId, UpdatePlan, User,
 };
 use sqlx::Row;
-use sqlx::postgres::PgConnection;
+use sqlx::postgres::PgRow;
 
 use crate::connect::PostgresRepository;
 use crate::error::{db_error, map_error};
@@ -30,6 +30,8 @@ impl Repository for PostgresRepository {
     async fn create_interaction(&self, new: InteractionAggregate) -> Result<String> {
         let sys_id = SysId::parse_field(new.interaction.sys_id(), field::SYS_ID)?;
         check_children(&sys_id, &new.phone_logs, &new.related_records)?;
+        // Its number does not exist yet: the statement puts it into the event.
+        let event = InteractionEvent::created(&new).to_payload();
         let (names, values): (Vec<&str>, Vec<&str>) = new
             .context
             .iter()
@@ -44,13 +46,13 @@ impl Repository for PostgresRepository {
         .bind(values);
         create = bind_columns(create, &PHONE_LOG, &new.phone_logs);
         create = bind_columns(create, &RELATED_RECORD, &new.related_records);
-        let doing = format!("creating interaction {sys_id}");
-        let mut tx = self.pool.begin().await.map_err(db_error(doing.as_str()))?;
-        // One statement: the number, the interaction and all its children, or nothing.
+        // One statement, so one round trip and its own transaction: the number, the interaction, all its
+        // children and its event, or nothing.
         let number: Option<String> = create
             .bind(number::PREFIX)
             .bind(NUMBER_DIGITS)
-            .fetch_optional(&mut *tx)
+            .bind(event)
+            .fetch_optional(&self.pool)
             .await
             .map_err(|e| {
                 map_error(format!("creating interaction {sys_id}"), e, |c| {
@@ -64,16 +66,11 @@ impl Repository for PostgresRepository {
             .map(|row| row.try_get(0))
             .transpose()
             .map_err(|e| Error::internal(format!("the number of interaction {sys_id}: {e}")))?;
-        // No row: the sys_id was taken before the statement began (a create racing this one for the same
-        // sys_id is a unique violation instead, mapped above). Dropping `tx` rolls it back.
-        let number = number.ok_or_else(|| Error::Conflict {
+        // No row: the sys_id was taken before the statement began, and it wrote nothing (a create racing this
+        // one for the same sys_id is a unique violation instead, mapped above).
+        number.ok_or_else(|| Error::Conflict {
             detail: format!("interaction {sys_id} exists"),
-        })?;
-        let mut created = new;
-        created.interaction.set(field::NUMBER, number.as_str());
-        outbox::append(&mut tx, &InteractionEvent::created(&created)).await?;
-        tx.commit().await.map_err(db_error(doing.as_str()))?;
-        Ok(number)
+        })
     }
 
     async fn update_interaction(
@@ -81,51 +78,13 @@ impl Repository for PostgresRepository {
         sys_id: &SysId,
         plan: Box<UpdatePlan>,
     ) -> Result<AggregateChange> {
-        let doing = format!("updating interaction {sys_id}");
-        let failed = || db_error(doing.as_str());
-        let mut tx = self.pool.begin().await.map_err(failed())?;
-        // The row lock serializes concurrent updates of one interaction: the second waits here until the
-        // first commits. The children are read by a statement of their own, after the lock is held: at READ
-        // COMMITTED it sees what the first update committed (a statement that both locked and read them would
-        // read them as of before its wait).
-        let Some(row) = QUERIES
-            .select_interaction_for_update
-            .query()
-            .bind(sys_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(failed())?
-        else {
-            return Err(Error::NotFound {
-                what: "interaction",
-            });
-        };
-        let interaction = record_from_row(&INTERACTION, &row)?;
-        let children = QUERIES
-            .load_children
-            .query()
-            .bind(sys_id.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(failed())?;
-        let current = children_from_row(interaction, &children, 0)?;
-
-        let change = match plan(&current) {
-            Ok(change) => change,
-            Err(e) => {
-                // Nothing was written; a failed rollback only means the connection is gone, which ends the
-                // transaction just the same.
-                let _ = tx.rollback().await;
-                return Err(e);
-            }
-        };
-        check_children(sys_id, &change.phone_logs, &change.related_records)?;
-        write_change(&mut tx, sys_id, &current, &change)
-            .await
-            .map_err(failed())?;
-        outbox::append(&mut tx, &InteractionEvent::updated(&current, &change)).await?;
-        tx.commit().await.map_err(failed())?;
-        Ok(change)
+        // Most updates meet no other write of their interaction: read, plan and write the version read, two
+        // round trips and no transaction. When another write came between, nothing was written, and the
+        // update waits its turn on the row lock instead, which always succeeds (and cannot starve).
+        if let Some(change) = self.update_unlocked(sys_id, plan.as_ref()).await? {
+            return Ok(change);
+        }
+        self.update_locked(sys_id, plan.as_ref()).await
     }
 
     async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>> {
@@ -359,6 +318,100 @@ impl Repository for PostgresRepository {
     }
 }
 
+impl PostgresRepository {
+    /// An update without a lock: `None` when another write of the interaction came between the read and
+    /// the write, and nothing was written.
+    async fn update_unlocked(
+        &self,
+        sys_id: &SysId,
+        plan: &UpdatePlan,
+    ) -> Result<Option<AggregateChange>> {
+        let doing = format!("updating interaction {sys_id}");
+        // One statement, so the interaction, its children and its version come from one snapshot.
+        let Some(row) = QUERIES
+            .load_versioned
+            .query()
+            .bind(sys_id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error(doing.as_str()))?
+        else {
+            return Err(Error::NotFound {
+                what: "interaction",
+            });
+        };
+        let interaction = record_from_row(&INTERACTION, &row)?;
+        let version = version_at(&row, INTERACTION.fields.len() + 3)?;
+        let current = children_from_row(interaction, &row, INTERACTION.fields.len())?;
+        let change = plan(&current)?;
+        check_children(sys_id, &change.phone_logs, &change.related_records)?;
+        let written = write_change(&self.pool, sys_id, &version, &current, &change)
+            .await
+            .map_err(db_error(doing.as_str()))?;
+        Ok(written.then_some(change))
+    }
+
+    /// An update under the row's lock, taken first: a second update of the interaction waits for it.
+    async fn update_locked(&self, sys_id: &SysId, plan: &UpdatePlan) -> Result<AggregateChange> {
+        let doing = format!("updating interaction {sys_id}");
+        let failed = || db_error(doing.as_str());
+        let mut tx = self.pool.begin().await.map_err(failed())?;
+        // The children are read by a statement of their own, after the lock is held: at READ COMMITTED it
+        // sees what the write before committed (a statement that both locked and read them would read them
+        // as of before its wait).
+        let Some(row) = QUERIES
+            .select_interaction_for_update
+            .query()
+            .bind(sys_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed())?
+        else {
+            return Err(Error::NotFound {
+                what: "interaction",
+            });
+        };
+        let interaction = record_from_row(&INTERACTION, &row)?;
+        let version = version_at(&row, INTERACTION.fields.len())?;
+        let children = QUERIES
+            .load_children
+            .query()
+            .bind(sys_id.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(failed())?;
+        let current = children_from_row(interaction, &children, 0)?;
+
+        let change = match plan(&current) {
+            Ok(change) => change,
+            Err(e) => {
+                // Nothing was written; a failed rollback only means the connection is gone, which ends the
+                // transaction just the same.
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        };
+        check_children(sys_id, &change.phone_logs, &change.related_records)?;
+        // The lock is held, so the version is still the one read.
+        if !write_change(&mut *tx, sys_id, &version, &current, &change)
+            .await
+            .map_err(failed())?
+        {
+            return Err(Error::internal(format!(
+                "interaction {sys_id} changed under its row lock"
+            )));
+        }
+        tx.commit().await.map_err(failed())?;
+        Ok(change)
+    }
+}
+
+/// The row version (`xmin` as text) in column `at` of `row`.
+fn version_at(row: &PgRow, at: usize) -> Result<String> {
+    row.try_get(at)
+        .map_err(|e| Error::internal(format!("an interaction row's version: {e}")))
+}
+
 /// PostgreSQL text cannot hold a NUL character: refused up front, in words of our own, rather than as the
 /// server's encoding error.
 fn refuse_nul(field: &str, value: &str) -> Result<()> {
@@ -385,15 +438,18 @@ fn check_children(sys_id: &SysId, phone_logs: &[Record], related: &[Record]) -> 
     Ok(())
 }
 
-/// Writes `change` to the interaction `current` was read from, with the semantics of
-/// [`AggregateChange::apply_to`], in one statement.
-async fn write_change(
-    conn: &mut PgConnection,
+/// Writes `change`, planned from `current` at row version `version`, with its event, in one statement;
+/// `false` when the row is no longer that version, and then nothing was written. Has the semantics of
+/// [`AggregateChange::apply_to`].
+async fn write_change<'c>(
+    conn: impl sqlx::PgExecutor<'c>,
     sys_id: &SysId,
+    version: &str,
     current: &InteractionAggregate,
     change: &AggregateChange,
-) -> Result<(), sqlx::Error> {
-    // The sys_id the row was locked by picks the row; the change's own values overwrite the rest.
+) -> Result<bool, sqlx::Error> {
+    let event = InteractionEvent::updated(current, change).to_payload();
+    // The sys_id picks the row; the change's own values overwrite the rest.
     let mut write = QUERIES.write_change.query().bind(sys_id.as_str());
     for value in change.interaction.values().iter().skip(1) {
         write = write.bind(value.as_str());
@@ -416,8 +472,12 @@ async fn write_change(
     write = bind_columns(write, &PHONE_LOG, &rewritten);
     write = bind_columns(write, &PHONE_LOG, &appended);
     write = bind_columns(write, &RELATED_RECORD, &change.related_records);
-    write.execute(conn).await?;
-    Ok(())
+    let written = write
+        .bind(version.to_owned())
+        .bind(event)
+        .fetch_optional(conn)
+        .await?;
+    Ok(written.is_some())
 }
 
 /// Splits the change's phone logs into rewrites of logs the interaction has and new logs to append, as

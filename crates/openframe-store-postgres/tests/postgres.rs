@@ -168,6 +168,82 @@ async fn concurrent_updates_of_one_interaction_are_serialized() {
     assert_eq!(after.interaction.get(field::SYS_MOD_COUNT), "20");
 }
 
+/// An update first writes without a lock, guarded by the row version it read. Here another store's update
+/// lands between its read and its write, every time the plan runs first: the guarded write must write
+/// nothing, and the update must plan again from what the other one committed, under the row lock.
+#[tokio::test]
+async fn an_update_raced_between_its_read_and_its_write_plans_again_from_the_new_version() {
+    let Some(schema) = TestSchema::new("an_update_raced_between_read_and_write").await else {
+        return;
+    };
+    let store = schema.connect(test_options()).await;
+    let (url, name) = (schema.store_url(), schema.name.clone());
+    let new = new_interaction(0);
+    let sys_id = sys_id_of(&new);
+    store.create_interaction(new).await.unwrap();
+    let head_before = store.events_after(0, 100).await.unwrap().horizon.head;
+
+    let plans = Arc::new(Mutex::new(Vec::new()));
+    let plan = {
+        let (plans, sys_id) = (Arc::clone(&plans), sys_id.clone());
+        move |current: &InteractionAggregate| {
+            let seen = current.interaction.get(field::SYS_MOD_COUNT).to_owned();
+            let first = {
+                let mut plans = plans.lock().unwrap();
+                plans.push(seen.clone());
+                plans.len() == 1
+            };
+            if first {
+                // The plan runs between the update's read and its write: the other store's update commits
+                // there, from a thread and runtime of its own (the plan cannot await, and blocks the test's).
+                let (url, name, sys_id) = (url.clone(), name.clone(), sys_id.clone());
+                std::thread::spawn(move || {
+                    tokio::runtime::Runtime::new().unwrap().block_on(async {
+                        let other =
+                            PostgresRepository::connect_in_schema(&url, &name, test_options())
+                                .await
+                                .unwrap();
+                        other.update_interaction(&sys_id, Box::new(bump)).await
+                    })
+                })
+                .join()
+                .unwrap()
+                .unwrap();
+            }
+            let mut change = bump(current)?;
+            change
+                .interaction
+                .set(field::SHORT_DESCRIPTION, format!("planned from {seen}"));
+            Ok(change)
+        }
+    };
+    let change = store
+        .update_interaction(&sys_id, Box::new(plan))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        *plans.lock().unwrap(),
+        ["0", "1"],
+        "planned again from the new version"
+    );
+    assert_eq!(change.interaction.get(field::SYS_MOD_COUNT), "2");
+    let after = store.load_interaction(&sys_id).await.unwrap().unwrap();
+    assert_eq!(after.interaction.get(field::SYS_MOD_COUNT), "2");
+    assert_eq!(
+        after.interaction.get(field::SHORT_DESCRIPTION),
+        "planned from 1"
+    );
+    // Two updates, two events: the guarded write that wrote nothing left none.
+    let page = store.events_after(head_before, 100).await.unwrap();
+    let counts: Vec<u64> = page
+        .events
+        .iter()
+        .map(|e| e.event.data.sys_mod_count)
+        .collect();
+    assert_eq!(counts, [1, 2]);
+}
+
 #[tokio::test]
 async fn a_failing_plan_writes_nothing_and_its_error_comes_back_unchanged() {
     let Some(schema) = TestSchema::new("a_failing_plan_writes_nothing").await else {
