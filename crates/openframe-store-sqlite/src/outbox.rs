@@ -16,6 +16,8 @@ const PRUNE: &str = "DELETE FROM interaction_event WHERE id <= ?1";
 const SET_PRUNED_THROUGH: &str =
     "UPDATE interaction_event_horizon SET pruned_through = max(pruned_through, ?1)";
 
+const READING: &str = "reading interaction events";
+
 /// Appends `event` in the open write transaction.
 pub(crate) fn append(conn: &Connection, event: &InteractionEvent) -> Result<()> {
     conn.prepare_cached(APPEND)
@@ -29,20 +31,20 @@ pub(crate) fn after(conn: &Connection, after: u64, limit: usize) -> Result<Event
     let horizon = horizon(conn)?;
     let mut events = Vec::new();
     if limit > 0 {
-        let mut stmt = conn
-            .prepare_cached(AFTER)
-            .map_err(sqlite("reading interaction events"))?;
-        let rows = stmt
-            .query_map(
-                [to_i64(after), i64::try_from(limit).unwrap_or(i64::MAX)],
-                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)),
-            )
-            .map_err(sqlite("reading interaction events"))?;
-        for row in rows {
-            let (id, payload) = row.map_err(sqlite("reading interaction events"))?;
+        let mut stmt = conn.prepare_cached(AFTER).map_err(sqlite(READING))?;
+        let mut rows = stmt
+            .query([to_i64(after), i64::try_from(limit).unwrap_or(i64::MAX)])
+            .map_err(sqlite(READING))?;
+        while let Some(row) = rows.next().map_err(sqlite(READING))? {
+            let id: i64 = row.get(0).map_err(sqlite(READING))?;
+            // Parsed where SQLite holds it, without copying it into a String first.
+            let payload = row
+                .get_ref(1)
+                .and_then(|value| Ok(value.as_str()?))
+                .map_err(sqlite(READING))?;
             events.push(StoredEvent {
                 id: u64::try_from(id).unwrap_or(0),
-                event: InteractionEvent::from_payload(&payload)?,
+                event: InteractionEvent::from_payload(payload)?,
             });
         }
     }
