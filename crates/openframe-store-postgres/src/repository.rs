@@ -327,12 +327,19 @@ impl PostgresRepository {
         plan: &UpdatePlan,
     ) -> Result<Option<AggregateChange>> {
         let doing = format!("updating interaction {sys_id}");
+        // Both statements on one connection: sqlx pings a connection each time it goes back to the pool, a
+        // round trip of its own.
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db_error(doing.as_str()))?;
         // One statement, so the interaction, its children and its version come from one snapshot.
         let Some(row) = QUERIES
             .load_versioned
             .query()
             .bind(sys_id.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(db_error(doing.as_str()))?
         else {
@@ -345,7 +352,7 @@ impl PostgresRepository {
         let current = children_from_row(interaction, &row, INTERACTION.fields.len())?;
         let change = plan(&current)?;
         check_children(sys_id, &change.phone_logs, &change.related_records)?;
-        let written = write_change(&self.pool, sys_id, &version, &current, &change)
+        let written = write_change(&mut *conn, sys_id, &version, &current, &change)
             .await
             .map_err(db_error(doing.as_str()))?;
         Ok(written.then_some(change))
