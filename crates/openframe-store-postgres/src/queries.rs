@@ -37,9 +37,10 @@ fn named(text: String) -> Named {
 ///
 /// The interaction paths take one statement each, so each costs as few round trips as it can: a create is one
 /// statement (its event included) and no transaction around it, a load is one, and an update is a read and
-/// one write guarded by the row version it read (`repository.rs` says what happens when the guard fails). Children travel as one `text[]` per column in (see [`crate::rows::bind_columns`])
-/// and one flat `text[]` per table out (see [`crate::rows::records_from_flat`]). Each text is the same for
-/// every call, so sqlx prepares it once per connection and reuses it (its statement cache).
+/// one write guarded by the row version it read (`repository.rs` says what happens when the guard fails).
+/// Children travel as one `text[]` per column in (see [`crate::rows::bind_columns`]) and one flat `text[]`
+/// per table out (see [`crate::rows::records_from_flat`]). Each text is the same for every call, so sqlx
+/// prepares it once per connection and reuses it (its statement cache).
 #[derive(Debug)]
 pub(crate) struct Queries {
     /// Creates an interaction with its context, phone logs and related records, numbering it from the

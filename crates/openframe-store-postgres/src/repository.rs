@@ -343,9 +343,7 @@ impl PostgresRepository {
             .await
             .map_err(db_error(doing.as_str()))?
         else {
-            return Err(Error::NotFound {
-                what: "interaction",
-            });
+            return Err(interaction_not_found());
         };
         let interaction = record_from_row(&INTERACTION, &row)?;
         let version = version_at(&row, INTERACTION.fields.len() + 3)?;
@@ -374,9 +372,7 @@ impl PostgresRepository {
             .await
             .map_err(failed())?
         else {
-            return Err(Error::NotFound {
-                what: "interaction",
-            });
+            return Err(interaction_not_found());
         };
         let interaction = record_from_row(&INTERACTION, &row)?;
         let version = version_at(&row, INTERACTION.fields.len())?;
@@ -410,6 +406,13 @@ impl PostgresRepository {
         }
         tx.commit().await.map_err(failed())?;
         Ok(change)
+    }
+}
+
+/// An update of an interaction there is none of.
+fn interaction_not_found() -> Error {
+    Error::NotFound {
+        what: "interaction",
     }
 }
 
@@ -479,11 +482,7 @@ async fn write_change<'c>(
     write = bind_columns(write, &PHONE_LOG, &rewritten);
     write = bind_columns(write, &PHONE_LOG, &appended);
     write = bind_columns(write, &RELATED_RECORD, &change.related_records);
-    let written = write
-        .bind(version.to_owned())
-        .bind(event)
-        .fetch_optional(conn)
-        .await?;
+    let written = write.bind(version).bind(event).fetch_optional(conn).await?;
     Ok(written.is_some())
 }
 
