@@ -1,11 +1,12 @@
 //! Create, update and read of one interaction aggregate in `data` (see `layout`).
 //!
-//! Writes run only on the store's writer thread (the `writer` module): each reads what it needs with plain
-//! reads, stages its writes and applies them as one batch. As that thread is the only one that writes
-//! `data`, nothing can change between a write's reads and its batch, so no sled transaction is needed (and
-//! none of its cost is paid: a transaction reads the old value of every key it writes). Reads from other
-//! threads see each batch whole; [`load`] reads an interaction and its children optimistically and tells
-//! when a write got in between.
+//! Writes run only on the store's writer thread (the `writer` module): each reads what it needs through the
+//! group being committed ([`GroupWrites`]: `data` with the group's earlier writes on top), stages its writes
+//! and adds them to the group, which is applied as one batch before its flush (the `group` module). As that
+//! thread is the only one that writes `data`, nothing can change between a write's reads and its batch, so
+//! no sled transaction is needed (and none of its cost is paid: a transaction reads the old value of every
+//! key it writes). Reads from other threads see each group's batch whole; [`load`] reads an interaction and
+//! its children optimistically and tells when a write got in between.
 
 use std::collections::HashMap;
 
@@ -17,6 +18,7 @@ use openframe_core::{
 use sled::{IVec, Tree};
 
 use crate::codec::{self, InteractionRow};
+use crate::group::GroupWrites;
 use crate::layout::{
     ChildTable, NEXT_NUMBER_KEY, Read, Staged, child_id_key, child_key, client_session_key,
     decode_u64, interaction_id_key, interaction_key, number_key, stray_key,
@@ -24,9 +26,9 @@ use crate::layout::{
 use crate::outbox;
 
 /// Stores `new` under the next interaction number, which it returns. Writer thread only.
-pub(crate) fn create(data: &Tree, new: &InteractionAggregate) -> Result<String> {
+pub(crate) fn create(group: &GroupWrites, new: &InteractionAggregate) -> Result<String> {
     let sys_id = new.interaction.sys_id();
-    let mut staged = Staged::new(data);
+    let mut staged = Staged::new(group);
     let id_key = interaction_id_key(sys_id);
     if staged.get(&id_key)?.is_some() {
         return Err(Error::Conflict {
@@ -42,7 +44,7 @@ pub(crate) fn create(data: &Tree, new: &InteractionAggregate) -> Result<String> 
     created.interaction = record.clone();
     outbox::append(&mut staged, &InteractionEvent::created(&created))?;
     insert(&mut staged, id, record, new)?;
-    staged.apply()?;
+    staged.apply();
     Ok(number)
 }
 
@@ -115,18 +117,18 @@ fn insert(
 /// Reads interaction `sys_id`, runs `plan` on it and writes the change it returns; `None` when there is no
 /// such interaction. A plan error is returned unchanged, with nothing written. Writer thread only.
 pub(crate) fn update(
-    data: &Tree,
+    group: &GroupWrites,
     sys_id: &str,
     plan: &UpdatePlan,
 ) -> Result<Option<AggregateChange>> {
-    let Some((id, bytes)) = find(data, sys_id)? else {
+    let Some((id, bytes)) = find(group, sys_id)? else {
         return Ok(None);
     };
     let mut row = InteractionRow::decode(&bytes)?;
-    let current = aggregate(data, id, &row)?;
+    let current = aggregate(group, id, &row)?;
     let change = plan(&current)?;
 
-    let mut staged = Staged::new(data);
+    let mut staged = Staged::new(group);
     let before = std::mem::replace(&mut row.record, change.interaction.clone());
     index(&mut staged, id, Some(&before), &row.record)?;
 
@@ -178,7 +180,7 @@ pub(crate) fn update(
     row.version += 1;
     outbox::append(&mut staged, &InteractionEvent::updated(&current, &change))?;
     staged.insert(interaction_key(id), row.encode()?);
-    staged.apply()?;
+    staged.apply();
     Ok(Some(change))
 }
 
@@ -207,13 +209,17 @@ pub(crate) fn load(data: &Tree, sys_id: &str) -> Result<Loaded> {
     }
 }
 
-/// Reads interaction `sys_id` on the writer thread, where nothing can change it meanwhile.
-pub(crate) fn load_exclusive(data: &Tree, sys_id: &str) -> Result<Option<InteractionAggregate>> {
-    let Some((id, bytes)) = find(data, sys_id)? else {
+/// Reads interaction `sys_id` on the writer thread, where nothing can change it meanwhile, as the group in
+/// progress leaves it.
+pub(crate) fn load_exclusive(
+    group: &GroupWrites,
+    sys_id: &str,
+) -> Result<Option<InteractionAggregate>> {
+    let Some((id, bytes)) = find(group, sys_id)? else {
         return Ok(None);
     };
     let row = InteractionRow::decode(&bytes)?;
-    aggregate(data, id, &row).map(Some)
+    aggregate(group, id, &row).map(Some)
 }
 
 /// Interaction `sys_id`'s id and stored row.

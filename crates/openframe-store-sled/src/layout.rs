@@ -43,6 +43,7 @@ use openframe_core::Result;
 use sled::{Batch, Db, IVec, Tree};
 
 use crate::error::from_sled;
+use crate::group::GroupWrites;
 
 /// Key of the format version in `meta`.
 pub(crate) const FORMAT_VERSION_KEY: &[u8] = b"format_version";
@@ -220,17 +221,19 @@ impl Read for Tree {
     }
 }
 
-/// The writes of one create or update, built by the writer thread from plain reads of `data` and applied
-/// as one batch. Reads through it see its own writes first.
+/// The writes of one create, update or import, built by the writer thread from reads of `data` as the
+/// group in progress leaves it ([`GroupWrites`]). Reads through it see its own writes first. Nothing is
+/// written until [`Staged::apply`] adds them all to the group at once (or [`Staged::into_batch`] hands them
+/// over), so a write that fails half-way leaves nothing behind.
 pub(crate) struct Staged<'a> {
-    data: &'a Tree,
+    group: &'a GroupWrites,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 impl<'a> Staged<'a> {
-    pub(crate) fn new(data: &'a Tree) -> Self {
+    pub(crate) fn new(group: &'a GroupWrites) -> Self {
         Staged {
-            data,
+            group,
             writes: BTreeMap::new(),
         }
     }
@@ -243,13 +246,13 @@ impl<'a> Staged<'a> {
         self.writes.insert(key, None);
     }
 
-    /// Applies every write at once.
-    pub(crate) fn apply(self) -> Result<()> {
-        let data = self.data;
-        data.apply_batch(self.into_batch()).map_err(from_sled)
+    /// Adds every write to the group, to be applied with it (the `group` module).
+    pub(crate) fn apply(self) {
+        self.group.add(self.writes);
     }
 
-    /// Every write as one batch, for a caller that applies it inside a transaction over several trees.
+    /// Every write as one batch, for a caller that applies it inside a transaction over several trees
+    /// (after settling the group).
     pub(crate) fn into_batch(self) -> Batch {
         let mut batch = Batch::default();
         for (key, value) in self.writes {
@@ -265,8 +268,8 @@ impl<'a> Staged<'a> {
 impl Read for Staged<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<IVec>> {
         match self.writes.get(key) {
-            Some(staged) => Ok(staged.as_deref().map(IVec::from)),
-            None => Read::get(self.data, key),
+            Some(value) => Ok(value.as_deref().map(IVec::from)),
+            None => self.group.get(key),
         }
     }
 }
@@ -335,12 +338,13 @@ mod tests {
     }
 
     #[test]
-    fn staged_writes_are_read_back_then_applied_at_once() {
+    fn staged_writes_are_read_back_then_added_to_the_group_at_once() {
         let db = sled::Config::new().temporary(true).open().unwrap();
-        let data = db.open_tree("data").unwrap();
-        data.insert(b"a", b"1").unwrap();
-        data.insert(b"b", b"2").unwrap();
-        let mut staged = Staged::new(&data);
+        let trees = std::sync::Arc::new(Trees::open(db).unwrap());
+        trees.data.insert(b"a", b"1").unwrap();
+        trees.data.insert(b"b", b"2").unwrap();
+        let group = GroupWrites::new(std::sync::Arc::clone(&trees));
+        let mut staged = Staged::new(&group);
         staged.insert(b"c".to_vec(), b"3".to_vec());
         staged.remove(b"a".to_vec());
         assert_eq!(
@@ -353,11 +357,14 @@ mod tests {
             Some(&b"2"[..])
         );
         assert!(
-            data.get(b"c").unwrap().is_none(),
-            "nothing written before apply"
+            Read::get(&group, b"c").unwrap().is_none(),
+            "nothing reaches the group before apply"
         );
-        staged.apply().unwrap();
-        assert!(data.get(b"a").unwrap().is_none());
-        assert_eq!(data.get(b"c").unwrap().as_deref(), Some(&b"3"[..]));
+        staged.apply();
+        assert!(Read::get(&group, b"a").unwrap().is_none());
+        assert_eq!(Read::get(&group, b"c").unwrap().as_deref(), Some(&b"3"[..]));
+        group.finish().unwrap();
+        assert!(trees.data.get(b"a").unwrap().is_none());
+        assert_eq!(trees.data.get(b"c").unwrap().as_deref(), Some(&b"3"[..]));
     }
 }

@@ -35,16 +35,19 @@
 //! ## Writes, and what is durable when
 //!
 //! Every write runs on the store's one writer thread (the `writer` module). A create or an update reads
-//! what it needs, runs the service's [`UpdatePlan`](openframe_core::UpdatePlan) if any, and applies all its
-//! writes as one atomic batch on `data`; being the only writer of `data`, it needs no sled transaction (a
-//! plan error writes nothing and is returned unchanged). Users and provider applications are written in
-//! small sled transactions on the same thread.
+//! what it needs, runs the service's [`UpdatePlan`](openframe_core::UpdatePlan) if any, and stages all its
+//! writes to `data` together; being the only writer of `data`, it needs no sled transaction (a plan error
+//! stages nothing and is returned unchanged). Users and provider applications are written in small sled
+//! transactions on the same thread.
 //!
-//! The writer commits in groups: it runs every write waiting in its queue, then one `Db::flush` (which
-//! fsyncs), and only then answers the writes it committed. A success has therefore reached the disk; a
-//! failure or a crash before the flush completes may or may not have kept the write, but never part of it:
-//! sled recovers a batch or a transaction whole or not at all. Under load one fsync serves many writes; a
-//! write alone is committed and flushed at once. Reads see every committed write, flushed or not.
+//! The writer commits in groups: it runs every write waiting in its queue, applies the staged writes of the
+//! whole group to `data` as one atomic batch (the `group` module: sled pays a fixed cost per batch that
+//! dwarfs a create's own inserts), then runs one `Db::flush` (which fsyncs), and only then answers the
+//! writes it committed. A success has therefore reached the disk; a failure or a crash before the flush
+//! completes may or may not have kept the write, but never part of it: sled recovers a batch or a
+//! transaction whole or not at all. Under load one batch and one fsync serve many writes; a write alone is
+//! committed and flushed at once. Reads on other threads see a group's writes once it is applied, before
+//! its flush; writes later in a group read the earlier ones through the group.
 //!
 //! ## Reads
 //!
@@ -78,6 +81,7 @@
 
 mod codec;
 mod error;
+mod group;
 mod interactions;
 mod layout;
 mod outbox;

@@ -13,6 +13,7 @@ use openframe_core::{Error, EventHorizon, EventPage, InteractionEvent, Result, S
 use sled::Tree;
 
 use crate::error::from_sled;
+use crate::group::GroupWrites;
 use crate::layout::{
     EVENT_HEAD_KEY, EVENTS_PRUNED_KEY, Read, Staged, decode_u64, event_key, trailing_id,
 };
@@ -78,14 +79,16 @@ pub(crate) fn after(data: &Tree, durable: u64, after: u64, limit: usize) -> Resu
     Ok(EventPage { events, horizon })
 }
 
-/// Removes every event but the latest `keep`. Writer thread only.
-pub(crate) fn prune(data: &Tree, keep: u64) -> Result<()> {
+/// Removes every event but the latest `keep`. Writer thread only; it settles the group first, since it
+/// scans the events in `data`.
+pub(crate) fn prune(group: &GroupWrites, keep: u64) -> Result<()> {
+    let data = &group.settle()?.data;
     let through = head(data)?.saturating_sub(keep);
     let pruned = counter(data, EVENTS_PRUNED_KEY)?;
     if through <= pruned {
         return Ok(());
     }
-    let mut staged = Staged::new(data);
+    let mut staged = Staged::new(group);
     for key in data
         .range(event_key(pruned + 1)..=event_key(through))
         .keys()
@@ -93,5 +96,6 @@ pub(crate) fn prune(data: &Tree, keep: u64) -> Result<()> {
         staged.remove(key.map_err(from_sled)?.to_vec());
     }
     staged.insert(EVENTS_PRUNED_KEY.to_vec(), through.to_be_bytes().to_vec());
-    staged.apply()
+    staged.apply();
+    Ok(())
 }

@@ -16,6 +16,7 @@ use sled::transaction::Transactional;
 
 use crate::codec;
 use crate::error::{abort, from_sled, from_transaction};
+use crate::group::GroupWrites;
 use crate::interactions;
 use crate::layout::{Staged, Trees, interaction_id_key};
 
@@ -88,10 +89,11 @@ pub(crate) fn users(trees: &Trees, after: Option<&str>, limit: usize) -> Result<
 }
 
 /// Writes `batch` verbatim, all or nothing. Writer thread only: the checks read plain values, which
-/// nothing else writes meanwhile.
-pub(crate) fn import(trees: &Trees, batch: &ImportBatch) -> Result<()> {
+/// nothing else writes meanwhile. It settles the group first, since its transaction goes around it.
+pub(crate) fn import(group: &GroupWrites, batch: &ImportBatch) -> Result<()> {
     batch.check()?;
-    let mut staged = Staged::new(&trees.data);
+    let trees = group.settle()?;
+    let mut staged = Staged::new(group);
     for a in &batch.interactions {
         interactions::stage_import(&mut staged, a)?;
     }

@@ -15,6 +15,7 @@ use openframe_core::{
 
 use crate::codec::{self, FORMAT_VERSION};
 use crate::error::{abort, from_sled, from_transaction};
+use crate::group::GroupWrites;
 use crate::interactions::{self, Loaded};
 use crate::layout::{FORMAT_VERSION_KEY, Trees};
 use crate::outbox;
@@ -27,7 +28,7 @@ use crate::writer::Writer;
 /// Cheap to share: clone the `Arc` it is used through. One process at a time may open a directory.
 pub struct SledRepository {
     /// Runs every write. Declared first, so dropped first: its thread holds the trees until it ends.
-    writer: Writer<Arc<Trees>>,
+    writer: Writer<GroupWrites>,
     pub(crate) trees: Arc<Trees>,
     location: Option<PathBuf>,
 }
@@ -45,9 +46,10 @@ const OPTIMISTIC_READS: usize = 3;
 /// MiB (8 MiB) and 85 MiB (16 MiB) over a 10-second run. 4 MiB keeps the server within 64 MiB.
 pub const CACHE_CAPACITY: u64 = 4 * 1024 * 1024;
 
-/// Makes a group of writes durable (the writer thread, after applying them), then lets readers see the
-/// events the group wrote (`outbox.rs`).
-fn flush(trees: &Arc<Trees>) -> sled::Result<usize> {
+/// Makes a group of writes durable (the writer thread, after running them): applies them to `data` as one
+/// batch (the `group` module), flushes, then lets readers see the events the group wrote (`outbox.rs`).
+fn flush(group: &GroupWrites) -> sled::Result<usize> {
+    let trees = group.finish()?;
     // Unreadable, the counter only holds the events back until the next group's flush.
     let applied = outbox::head(&trees.data).ok();
     let flushed = trees.db.flush()?;
@@ -90,7 +92,7 @@ impl SledRepository {
             .durable_through(outbox::head(&trees.data)?);
         let trees = Arc::new(trees);
         Ok(SledRepository {
-            writer: Writer::start(Arc::clone(&trees), flush)?,
+            writer: Writer::start(GroupWrites::new(Arc::clone(&trees)), flush)?,
             trees,
             location,
         })
@@ -116,15 +118,16 @@ impl SledRepository {
             })?
     }
 
-    /// Runs the write `f` (one batch or one sled transaction) on the store's writer thread, and returns its
-    /// value once it is durable: the writer flushes each group of writes before answering them (the `writer`
-    /// module), so a success survives a crash or power loss.
+    /// Runs the write `f` (staged into the group being committed, or one sled transaction after settling
+    /// it) on the store's writer thread, and returns its value once it is durable: the writer applies and
+    /// flushes each group of writes before answering them (the `writer` and `group` modules), so a success
+    /// survives a crash or power loss.
     async fn write<T, F>(&self, f: F) -> Result<T>
     where
-        F: FnOnce(&Trees) -> Result<T> + Send + 'static,
+        F: FnOnce(&GroupWrites) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.writer.write(move |trees| f(trees)).await
+        self.writer.write(f).await
     }
 }
 
@@ -161,7 +164,7 @@ impl fmt::Debug for SledRepository {
 impl Repository for SledRepository {
     async fn create_interaction(&self, new: InteractionAggregate) -> Result<String> {
         SysId::parse_field(new.interaction.sys_id(), "sys_id")?;
-        self.write(move |trees| interactions::create(&trees.data, &new))
+        self.write(move |group| interactions::create(group, &new))
             .await
     }
 
@@ -171,8 +174,8 @@ impl Repository for SledRepository {
         plan: Box<UpdatePlan>,
     ) -> Result<AggregateChange> {
         let id = sys_id.clone();
-        self.write(move |trees| {
-            interactions::update(&trees.data, id.as_str(), plan.as_ref())?.ok_or(Error::NotFound {
+        self.write(move |group| {
+            interactions::update(group, id.as_str(), plan.as_ref())?.ok_or(Error::NotFound {
                 what: "interaction",
             })
         })
@@ -199,7 +202,7 @@ impl Repository for SledRepository {
             None => {
                 let id = sys_id.clone();
                 self.writer
-                    .exclusive(move |trees| interactions::load_exclusive(&trees.data, id.as_str()))
+                    .exclusive(move |group| interactions::load_exclusive(group, id.as_str()))
                     .await
             }
         }
@@ -208,8 +211,9 @@ impl Repository for SledRepository {
     async fn add_user(&self, user: &User) -> Result<()> {
         let name = user.user_name.clone();
         let bytes = codec::encode_user(user)?;
-        self.write(move |trees| {
-            trees
+        self.write(move |group| {
+            group
+                .settle()?
                 .users
                 .transaction(|users| {
                     if users.get(name.as_bytes())?.is_some() {
@@ -247,8 +251,9 @@ impl Repository for SledRepository {
         let sys_id = app.sys_id().to_owned();
         let inbound_id = app.get(field::INBOUND_ID).to_owned();
         let bytes = codec::encode_record(app)?;
-        self.write(move |trees| {
+        self.write(move |group| {
             use sled::transaction::Transactional;
+            let trees = group.settle()?;
             (&trees.provider_applications, &trees.provider_inbound_ids)
                 .transaction(|(apps, inbound_ids)| {
                     if inbound_ids.get(inbound_id.as_bytes())?.is_some() {
@@ -318,8 +323,7 @@ impl Repository for SledRepository {
     }
 
     async fn prune_events(&self, keep: u64) -> Result<()> {
-        self.write(move |trees| outbox::prune(&trees.data, keep))
-            .await
+        self.write(move |group| outbox::prune(group, keep)).await
     }
 
     async fn ping(&self) -> Result<()> {
@@ -372,7 +376,7 @@ impl Repository for SledRepository {
 
     async fn import(&self, batch: &ImportBatch) -> Result<()> {
         let batch = batch.clone();
-        self.write(move |trees| portability::import(trees, &batch))
+        self.write(move |group| portability::import(group, &batch))
             .await
     }
 }

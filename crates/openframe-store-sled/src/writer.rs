@@ -7,8 +7,9 @@
 //! caps a store at a few hundred writes per second, whatever the number of writers.
 //!
 //! So the writer commits in groups. It takes every write waiting in its queue (up to [`MAX_GROUP`]) and
-//! applies each, one after another, then runs one flush for the group, and only then answers the writes that
-//! were applied, with the flush's outcome: an error reaches every one of them. A write that fails (a
+//! runs each, one after another, then runs one flush for the group (in the store: apply the group's staged
+//! writes as one batch, then `Db::flush`; the `group` module), and only then answers the writes that ran,
+//! with the flush's outcome: an error reaches every one of them. A write that fails (a
 //! conflict, a rejected update plan) wrote nothing and is answered at once. Writes that arrive while a group
 //! is running wait for the next group, which starts as soon as this one is answered. Each write is applied
 //! before its group's flush starts, on the same thread, so durability is exactly that of a flush per write;
