@@ -5,16 +5,22 @@
 //! later release recognise rows written by this one and migrate them; a row with a version this build does not
 //! know is refused as [`Error::Internal`] rather than misread.
 
-use openframe_core::schema::Table;
-use openframe_core::{Context, Error, Record, Result, SysId, User};
+use openframe_core::schema::{INTERACTION, PHONE_LOG, RELATED_RECORD, Table};
+use openframe_core::{Context, Error, InteractionAggregate, Record, Result, SysId, User};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 /// The format version of every value this build writes, and of the store as a whole (recorded in `meta`).
 ///
 /// Version 1, the first sled store, kept each kind of key in a tree of its own and interaction rows without
-/// a version; this build refuses such a store rather than convert it.
-pub(crate) const FORMAT_VERSION: u8 = 2;
+/// a version; this build refuses such a store rather than convert it. Version 2 kept each phone log and
+/// related record under a key of its own; version 3 keeps them in their interaction's row, and a version-2
+/// store is converted when it is opened (the `migrate` module). Only the interaction row changed shape:
+/// every other value reads the same in versions 2 and 3.
+pub(crate) const FORMAT_VERSION: u8 = 3;
+
+/// The version whose interaction rows held child counts instead of children.
+pub(crate) const SEPARATE_CHILDREN_VERSION: u8 = 2;
 
 fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     let mut out = vec![FORMAT_VERSION];
@@ -23,8 +29,17 @@ fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    decode_version(bytes, what, &[SEPARATE_CHILDREN_VERSION, FORMAT_VERSION])
+}
+
+/// Decodes a value whose version byte is one of `versions`.
+pub(crate) fn decode_version<T: DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+    versions: &[u8],
+) -> Result<T> {
     match bytes.split_first() {
-        Some((&FORMAT_VERSION, json)) => serde_json::from_slice(json)
+        Some((version, json)) if versions.contains(version) => serde_json::from_slice(json)
             .map_err(|e| Error::internal(format!("corrupt {what} row: {e}"))),
         Some((version, _)) => Err(Error::internal(format!(
             "{what} row has format version {version}; this build reads version {FORMAT_VERSION}"
@@ -43,56 +58,108 @@ pub(crate) fn decode_record(table: &'static Table, bytes: &[u8]) -> Result<Recor
     Record::from_values(table, decode(bytes, table.name)?)
 }
 
-/// What `data` holds for one interaction under its `i` key: the record, its context, how many phone logs
-/// and related records hang off it, and how many times it was updated.
+/// What `data` holds for one interaction under its `i` key: the whole aggregate (the record, its context,
+/// its phone logs and related records in creation order) and how many times it was updated.
 ///
-/// The counts are the next sequence numbers of its children (children are never deleted, so they are also
-/// how many there are): the children are read by point lookups `0..count`. The version goes up with every
-/// update, which rewrites the row, so a reader that finds the same row before and after reading the children
-/// knows no update came in between.
+/// One value for the whole aggregate: a create or an update writes it with one insert, where a key per
+/// child cost sled an insert each, and a read is one lookup that can never see half an update. Children are
+/// never deleted, so a child's position in its list never changes; it is the child's address
+/// ([`child_address`](crate::layout::child_address)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct InteractionRow {
     pub(crate) record: Record,
     pub(crate) context: Context,
-    pub(crate) phone_logs: u64,
-    pub(crate) related_records: u64,
+    pub(crate) phone_logs: Vec<Record>,
+    pub(crate) related_records: Vec<Record>,
     pub(crate) version: u64,
 }
 
-/// The encoded shape of an [`InteractionRow`].
-type RowShape<C> = (Vec<String>, C, u64, u64, u64);
+/// The encoded shape of an [`InteractionRow`]: record values, context, phone-log values, related-record
+/// values, version.
+type RowShape<R, C, L, V> = (R, C, L, L, V);
+
+/// A list of records as the arrays of their values.
+type Values = Vec<Vec<String>>;
 
 impl InteractionRow {
-    /// `[[values…], {context}, phone_logs, related_records, version]`.
+    /// `[[values…], {context}, [[phone-log values…]…], [[related-record values…]…], version]`.
     pub(crate) fn encode(&self) -> Result<Vec<u8>> {
+        fn values(records: &[Record]) -> Vec<&[String]> {
+            records.iter().map(Record::values).collect()
+        }
         encode(&(
             self.record.values(),
             &self.context,
-            self.phone_logs,
-            self.related_records,
+            values(&self.phone_logs),
+            values(&self.related_records),
             self.version,
         ))
     }
 
+    /// The aggregate the row holds.
+    pub(crate) fn into_aggregate(self) -> InteractionAggregate {
+        InteractionAggregate {
+            interaction: self.record,
+            context: self.context,
+            phone_logs: self.phone_logs,
+            related_records: self.related_records,
+        }
+    }
+
+    /// A copy of the aggregate the row holds.
+    pub(crate) fn to_aggregate(&self) -> InteractionAggregate {
+        self.clone().into_aggregate()
+    }
+
     /// The row back from [`InteractionRow::encode`]'s bytes.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self> {
-        let (values, context, phone_logs, related_records, version): RowShape<Context> =
-            decode(bytes, "interaction")?;
+        let (values, context, phone_logs, related_records, version): RowShape<
+            Vec<String>,
+            Context,
+            Values,
+            u64,
+        > = decode_row(bytes)?;
         Ok(InteractionRow {
-            record: Record::from_values(&openframe_core::schema::INTERACTION, values)?,
+            record: Record::from_values(&INTERACTION, values)?,
             context,
-            phone_logs,
-            related_records,
+            phone_logs: records(&PHONE_LOG, phone_logs)?,
+            related_records: records(&RELATED_RECORD, related_records)?,
             version,
         })
     }
 }
 
+fn decode_row<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    decode_version(bytes, "interaction", &[FORMAT_VERSION])
+}
+
+fn records(table: &'static Table, values: Values) -> Result<Vec<Record>> {
+    values
+        .into_iter()
+        .map(|v| Record::from_values(table, v))
+        .collect()
+}
+
 /// Just the interaction record of an [`InteractionRow`]'s bytes: what a query needs, without building the
-/// context map it skips over.
+/// context and children it skips over.
 pub(crate) fn decode_interaction_record(bytes: &[u8]) -> Result<Record> {
-    let (values, _, _, _, _): RowShape<serde::de::IgnoredAny> = decode(bytes, "interaction")?;
-    Record::from_values(&openframe_core::schema::INTERACTION, values)
+    let (values, ..): RowShape<Vec<String>, IgnoredAny, IgnoredAny, IgnoredAny> =
+        decode_row(bytes)?;
+    Record::from_values(&INTERACTION, values)
+}
+
+/// Just the phone logs (`table` [`PHONE_LOG`]) or related records of an [`InteractionRow`]'s bytes.
+pub(crate) fn decode_children(table: &'static Table, bytes: &[u8]) -> Result<Vec<Record>> {
+    let values = if table == &PHONE_LOG {
+        let (_, _, logs, ..): RowShape<IgnoredAny, IgnoredAny, Values, IgnoredAny> =
+            decode_row(bytes)?;
+        logs
+    } else {
+        let (_, _, _, related, _): (IgnoredAny, IgnoredAny, IgnoredAny, Values, IgnoredAny) =
+            decode_row(bytes)?;
+        related
+    };
+    records(table, values)
 }
 
 /// A user as `[sys_id, user_name, password_hash, [roles…]]`.
@@ -122,7 +189,7 @@ pub(crate) fn decode_user(bytes: &[u8]) -> Result<User> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use openframe_core::schema::{INTERACTION, PHONE_LOG, field};
+    use openframe_core::schema::field;
 
     #[test]
     fn records_round_trip() {
@@ -139,16 +206,49 @@ mod tests {
     fn interaction_rows_round_trip() {
         let mut record = Record::new(&INTERACTION);
         record.set(field::NUMBER, "IMS0001001");
+        let log = |call_id: &str| {
+            let mut log = Record::new(&PHONE_LOG);
+            log.set(field::CALL_ID, call_id);
+            log
+        };
+        let mut related = Record::new(&RELATED_RECORD);
+        related.set(field::DOCUMENT_ID, "d");
         let row = InteractionRow {
             record,
             context: [("k".to_owned(), "v".to_owned())].into(),
-            phone_logs: 3,
-            related_records: 1,
+            phone_logs: vec![log("1"), log("2")],
+            related_records: vec![related],
             version: 7,
         };
         let bytes = row.encode().unwrap();
+        assert_eq!(bytes[0], FORMAT_VERSION);
         assert_eq!(InteractionRow::decode(&bytes).unwrap(), row);
         assert_eq!(decode_interaction_record(&bytes).unwrap(), row.record);
+        assert_eq!(decode_children(&PHONE_LOG, &bytes).unwrap(), row.phone_logs);
+        assert_eq!(
+            decode_children(&RELATED_RECORD, &bytes).unwrap(),
+            row.related_records
+        );
+    }
+
+    #[test]
+    fn records_of_version_2_still_read() {
+        let mut log = Record::new(&PHONE_LOG);
+        log.set(field::CALL_ID, "1");
+        let mut bytes = encode_record(&log).unwrap();
+        bytes[0] = SEPARATE_CHILDREN_VERSION;
+        assert_eq!(decode_record(&PHONE_LOG, &bytes).unwrap(), log);
+        // An interaction row of version 2 has another shape: only the migration reads it.
+        let row = InteractionRow {
+            record: Record::new(&INTERACTION),
+            context: Context::new(),
+            phone_logs: Vec::new(),
+            related_records: Vec::new(),
+            version: 0,
+        };
+        let mut bytes = row.encode().unwrap();
+        bytes[0] = SEPARATE_CHILDREN_VERSION;
+        assert!(InteractionRow::decode(&bytes).is_err());
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! A write that goes around the group (a sled transaction: users, provider applications, imports) or reads
 //! `data` by range first [`settles`](GroupWrites::settle) it, so it never runs ahead of writes queued before it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -28,10 +28,24 @@ use sled::{Batch, IVec};
 use crate::error::from_sled;
 use crate::layout::{Read, Trees};
 
-/// What the writer thread works on: the store's trees, and the writes of the current group to `data` that
-/// are not applied yet. Only the writer thread has one (it is not `Sync`).
+/// The counters the writer hands numbers out from. They are not stored (see `layout`): the writer keeps
+/// them, and finds them again at open from the last interaction and event stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counters {
+    /// The number the next created interaction gets.
+    pub(crate) next_number: u64,
+    /// The latest event id given (0: none yet).
+    pub(crate) event_head: u64,
+}
+
+/// What the writer thread works on: the store's trees, the writes of the current group to `data` that
+/// are not applied yet, and the counters. Only the writer thread has one (it is not `Sync`).
 pub(crate) struct GroupWrites {
     trees: Arc<Trees>,
+    /// As the group's writes so far leave them.
+    counters: Cell<Counters>,
+    /// As the writes applied to `data` leave them: what the counters go back to when a group is lost.
+    applied: Cell<Counters>,
     /// Key → new value, or `None` for a removal; in key order, as sled applies a batch.
     pending: RefCell<BTreeMap<Vec<u8>, Option<IVec>>>,
     /// A failed [`GroupWrites::settle`] inside a write lost the writes before it: the group's flush must
@@ -40,20 +54,36 @@ pub(crate) struct GroupWrites {
 }
 
 impl GroupWrites {
-    pub(crate) fn new(trees: Arc<Trees>) -> Self {
+    /// The writer's state over `trees`, whose writes leave the counters at `counters`.
+    pub(crate) fn new(trees: Arc<Trees>, counters: Counters) -> Self {
         GroupWrites {
             trees,
+            counters: Cell::new(counters),
+            applied: Cell::new(counters),
             pending: RefCell::default(),
             failed: RefCell::default(),
         }
     }
 
-    /// Adds a successful write's keys to the group.
-    pub(crate) fn add(&self, writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
+    /// The counters as the group's writes so far leave them.
+    pub(crate) fn counters(&self) -> Counters {
+        self.counters.get()
+    }
+
+    /// Adds a successful write's keys to the group, with the counters as it leaves them.
+    pub(crate) fn add(&self, writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>, counters: Counters) {
         let mut pending = self.pending.borrow_mut();
         for (key, value) in writes {
             pending.insert(key, value.map(IVec::from));
         }
+        self.counters.set(counters);
+    }
+
+    /// A write that went around the group (after settling it) reached `data` and left the counters at
+    /// `counters`.
+    pub(crate) fn applied_outside(&self, counters: Counters) {
+        self.counters.set(counters);
+        self.applied.set(counters);
     }
 
     /// Applies the pending writes now, as one batch, and returns the trees, which then show every write
@@ -76,6 +106,7 @@ impl GroupWrites {
         }
     }
 
+    /// Applies the pending writes; when that fails they are lost, and so are the numbers they took.
     fn apply_pending(&self) -> sled::Result<()> {
         let pending = std::mem::take(&mut *self.pending.borrow_mut());
         if pending.is_empty() {
@@ -88,7 +119,16 @@ impl GroupWrites {
                 None => batch.remove(key),
             }
         }
-        self.trees.data.apply_batch(batch)
+        match self.trees.data.apply_batch(batch) {
+            Ok(()) => {
+                self.applied.set(self.counters.get());
+                Ok(())
+            }
+            Err(e) => {
+                self.counters.set(self.applied.get());
+                Err(e)
+            }
+        }
     }
 }
 
@@ -108,7 +148,7 @@ mod tests {
 
     fn group() -> GroupWrites {
         let db = sled::Config::new().temporary(true).open().unwrap();
-        GroupWrites::new(Arc::new(Trees::open(db).unwrap()))
+        GroupWrites::new(Arc::new(Trees::open(db).unwrap()), Counters::default())
     }
 
     fn writes(pairs: &[(&str, Option<&str>)]) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
@@ -129,8 +169,13 @@ mod tests {
         let group = group();
         group.trees.data.insert("a", "tree").unwrap();
         group.trees.data.insert("b", "tree").unwrap();
-        group.add(writes(&[("a", Some("1")), ("c", Some("1"))]));
-        group.add(writes(&[("b", None), ("c", Some("2"))]));
+        let counters = |n| Counters {
+            next_number: n,
+            event_head: n,
+        };
+        group.add(writes(&[("a", Some("1")), ("c", Some("1"))]), counters(1));
+        group.add(writes(&[("b", None), ("c", Some("2"))]), counters(2));
+        assert_eq!(group.counters(), counters(2));
         assert_eq!(get(&group, "a").as_deref(), Some("1"));
         assert_eq!(get(&group, "b"), None);
         assert_eq!(get(&group, "c").as_deref(), Some("2"));
@@ -148,7 +193,7 @@ mod tests {
     #[test]
     fn settling_applies_what_is_pending_at_once() {
         let group = group();
-        group.add(writes(&[("k", Some("v"))]));
+        group.add(writes(&[("k", Some("v"))]), Counters::default());
         let trees = group.settle().unwrap();
         assert_eq!(&*trees.data.get("k").unwrap().unwrap(), b"v");
         assert!(group.pending.borrow().is_empty());

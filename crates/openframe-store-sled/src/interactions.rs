@@ -6,22 +6,22 @@
 //! thread is the only one that writes `data`, nothing can change between a write's reads and its batch, so
 //! no sled transaction is needed (and none of its cost is paid: a transaction reads the old value of every
 //! key it writes). Reads from other threads see each group's batch whole; [`load`] reads an interaction and
-//! its children optimistically and tells when a write got in between.
+//! its children with one lookup of its row.
 
 use std::collections::HashMap;
 
 use openframe_core::number::{FIRST_NUMBER, format_number, parse_number};
-use openframe_core::schema::{PHONE_LOG, RELATED_RECORD, Table, field};
+use openframe_core::schema::field;
 use openframe_core::{
     AggregateChange, Error, InteractionAggregate, InteractionEvent, Record, Result, UpdatePlan,
 };
 use sled::{IVec, Tree};
 
-use crate::codec::{self, InteractionRow};
+use crate::codec::InteractionRow;
 use crate::group::GroupWrites;
 use crate::layout::{
-    ChildTable, NEXT_NUMBER_KEY, Read, Staged, child_id_key, child_key, client_session_key,
-    decode_u64, interaction_id_key, interaction_key, number_key, stray_key,
+    ChildTable, INTERACTIONS_PREFIX, Read, Staged, child_address, child_id_key, client_session_key,
+    decode_u64, interaction_id_key, interaction_key, last_id, number_key, stray_key,
 };
 use crate::outbox;
 
@@ -29,21 +29,18 @@ use crate::outbox;
 pub(crate) fn create(group: &GroupWrites, new: &InteractionAggregate) -> Result<String> {
     let sys_id = new.interaction.sys_id();
     let mut staged = Staged::new(group);
-    let id_key = interaction_id_key(sys_id);
-    if staged.get(&id_key)?.is_some() {
+    if staged.get(&interaction_id_key(sys_id))?.is_some() {
         return Err(Error::Conflict {
             detail: format!("interaction {sys_id} exists"),
         });
     }
-    let id = next_number(&mut staged)?;
+    let id = staged.take_number();
     let number = format_number(id);
-    let mut record = new.interaction.clone();
-    record.set(field::NUMBER, number.as_str());
-    // The event carries the record as stored, number included. (An import writes no events.)
     let mut created = new.clone();
-    created.interaction = record.clone();
+    created.interaction.set(field::NUMBER, number.as_str());
+    // The event carries the record as stored, number included. (An import writes no events.)
     outbox::append(&mut staged, &InteractionEvent::created(&created))?;
-    insert(&mut staged, id, record, new)?;
+    insert(&mut staged, id, created)?;
     staged.apply();
     Ok(number)
 }
@@ -66,46 +63,44 @@ pub(crate) fn stage_import(staged: &mut Staged<'_>, new: &InteractionAggregate) 
             detail: format!("interaction number {number} is taken"),
         });
     }
-    let next = current_number(staged)?;
-    if id >= next {
-        staged.insert(NEXT_NUMBER_KEY.to_vec(), (id + 1).to_be_bytes().to_vec());
-    }
-    insert(staged, id, new.interaction.clone(), new)
+    staged.pass_number(id);
+    insert(staged, id, new.clone())
 }
 
-/// Stages interaction `id` with `record` (its number set), and `new`'s context and children.
-fn insert(
-    staged: &mut Staged<'_>,
-    id: u64,
-    record: Record,
-    new: &InteractionAggregate,
-) -> Result<()> {
-    let sys_id = new.interaction.sys_id();
+/// Stages `new` (its number set) as interaction `id`, with its indexes.
+fn insert(staged: &mut Staged<'_>, id: u64, new: InteractionAggregate) -> Result<()> {
+    let InteractionAggregate {
+        interaction,
+        context,
+        phone_logs,
+        related_records,
+    } = new;
+    let sys_id = interaction.sys_id().to_owned();
+    staged.insert(interaction_id_key(&sys_id), id.to_be_bytes().to_vec());
+    index(staged, id, None, &interaction)?;
     let mut row = InteractionRow {
-        record,
-        context: new.context.clone(),
-        phone_logs: 0,
-        related_records: 0,
+        record: interaction,
+        context,
+        phone_logs: Vec::with_capacity(phone_logs.len()),
+        related_records: Vec::with_capacity(related_records.len()),
         version: 0,
     };
-    staged.insert(interaction_id_key(sys_id), id.to_be_bytes().to_vec());
-    index(staged, id, None, &row.record)?;
-    for log in &new.phone_logs {
+    for log in phone_logs {
         append_child(
             staged,
             ChildTable::PhoneLog,
             id,
-            sys_id,
+            &sys_id,
             &mut row.phone_logs,
             log,
         )?;
     }
-    for related in &new.related_records {
+    for related in related_records {
         append_child(
             staged,
             ChildTable::RelatedRecord,
             id,
-            sys_id,
+            &sys_id,
             &mut row.related_records,
             related,
         )?;
@@ -125,7 +120,7 @@ pub(crate) fn update(
         return Ok(None);
     };
     let mut row = InteractionRow::decode(&bytes)?;
-    let current = aggregate(group, id, &row)?;
+    let current = row.to_aggregate();
     let change = plan(&current)?;
 
     let mut staged = Staged::new(group);
@@ -143,26 +138,35 @@ pub(crate) fn update(
     );
 
     // A log the interaction has keeps its position; any other is appended (AggregateChange::apply_to).
-    let mut positions: HashMap<String, u64> = (0..)
-        .zip(&current.phone_logs)
-        .map(|(seq, log)| (log.sys_id().to_owned(), seq))
+    let mut positions: HashMap<String, usize> = row
+        .phone_logs
+        .iter()
+        .enumerate()
+        .map(|(position, log)| (log.sys_id().to_owned(), position))
         .collect();
     for log in &change.phone_logs {
         match positions.get(log.sys_id()) {
-            Some(&seq) => {
-                let key = child_key(ChildTable::PhoneLog, id, seq);
-                mark_stray(&mut staged, ChildTable::PhoneLog, sys_id, log, &key, true)?;
-                staged.insert(key, codec::encode_record(log)?);
+            Some(&position) => {
+                let address = child_address(ChildTable::PhoneLog, id, position as u64);
+                mark_stray(
+                    &mut staged,
+                    ChildTable::PhoneLog,
+                    sys_id,
+                    log,
+                    &address,
+                    true,
+                )?;
+                row.phone_logs[position] = log.clone();
             }
             None => {
-                positions.insert(log.sys_id().to_owned(), row.phone_logs);
+                positions.insert(log.sys_id().to_owned(), row.phone_logs.len());
                 append_child(
                     &mut staged,
                     ChildTable::PhoneLog,
                     id,
                     sys_id,
                     &mut row.phone_logs,
-                    log,
+                    log.clone(),
                 )?;
             }
         }
@@ -174,7 +178,7 @@ pub(crate) fn update(
             id,
             sys_id,
             &mut row.related_records,
-            related,
+            related.clone(),
         )?;
     }
     row.version += 1;
@@ -184,45 +188,17 @@ pub(crate) fn update(
     Ok(Some(change))
 }
 
-/// What an optimistic [`load`] found.
-pub(crate) enum Loaded {
-    /// A consistent read: the aggregate, or `None` when there is no such interaction.
-    Consistent(Option<InteractionAggregate>),
-    /// A write to the interaction committed while it was being read: read again.
-    Raced,
-}
-
-/// Reads interaction `sys_id` and its children with plain reads, then reads its row again: every write
-/// to an interaction rewrites its row with a higher version, so an unchanged row means no write got in
-/// between and the children read belong to it. Safe on any thread, and the only way to read consistently
-/// off the writer thread.
-pub(crate) fn load(data: &Tree, sys_id: &str) -> Result<Loaded> {
-    let Some((id, bytes)) = find(data, sys_id)? else {
-        return Ok(Loaded::Consistent(None));
-    };
-    let row = InteractionRow::decode(&bytes)?;
-    let aggregate = aggregate(data, id, &row)?;
-    if Read::get(data, &interaction_key(id))?.as_ref() == Some(&bytes) {
-        Ok(Loaded::Consistent(Some(aggregate)))
-    } else {
-        Ok(Loaded::Raced)
-    }
-}
-
-/// Reads interaction `sys_id` on the writer thread, where nothing can change it meanwhile, as the group in
-/// progress leaves it.
-pub(crate) fn load_exclusive(
-    group: &GroupWrites,
-    sys_id: &str,
-) -> Result<Option<InteractionAggregate>> {
-    let Some((id, bytes)) = find(group, sys_id)? else {
+/// Reads interaction `sys_id` with its children: its row, which holds them all, so a plain read on any
+/// thread sees it whole, before or after any write.
+pub(crate) fn load(data: &Tree, sys_id: &str) -> Result<Option<InteractionAggregate>> {
+    let Some((_, bytes)) = find(data, sys_id)? else {
         return Ok(None);
     };
-    let row = InteractionRow::decode(&bytes)?;
-    aggregate(group, id, &row).map(Some)
+    Ok(Some(InteractionRow::decode(&bytes)?.into_aggregate()))
 }
 
-/// Interaction `sys_id`'s id and stored row.
+/// Interaction `sys_id`'s id and stored row. (Its `I` entry never changes once written, so the two reads
+/// cannot straddle a write that matters.)
 pub(crate) fn find(data: &impl Read, sys_id: &str) -> Result<Option<(u64, IVec)>> {
     let Some(id) = data.get(&interaction_id_key(sys_id))? else {
         return Ok(None);
@@ -235,58 +211,11 @@ pub(crate) fn find(data: &impl Read, sys_id: &str) -> Result<Option<(u64, IVec)>
     Ok(Some((id, row)))
 }
 
-/// The aggregate of interaction `id`, stored as `row`: its children read by their keys.
-fn aggregate(data: &impl Read, id: u64, row: &InteractionRow) -> Result<InteractionAggregate> {
-    Ok(InteractionAggregate {
-        interaction: row.record.clone(),
-        context: row.context.clone(),
-        phone_logs: children(data, ChildTable::PhoneLog, &PHONE_LOG, id, row.phone_logs)?,
-        related_records: children(
-            data,
-            ChildTable::RelatedRecord,
-            &RELATED_RECORD,
-            id,
-            row.related_records,
-        )?,
-    })
-}
-
-/// The first `count` children of interaction `id`, in creation order.
-fn children(
-    data: &impl Read,
-    kind: ChildTable,
-    table: &'static Table,
-    id: u64,
-    count: u64,
-) -> Result<Vec<Record>> {
-    (0..count)
-        .map(|seq| {
-            let bytes = data.get(&child_key(kind, id, seq))?.ok_or_else(|| {
-                Error::internal(format!(
-                    "{} {seq} of interaction {id} is missing",
-                    table.name
-                ))
-            })?;
-            codec::decode_record(table, &bytes)
-        })
-        .collect()
-}
-
-/// The number the durable counter will hand out next.
-fn current_number(staged: &Staged<'_>) -> Result<u64> {
-    match staged.get(NEXT_NUMBER_KEY)? {
-        None => Ok(FIRST_NUMBER),
-        Some(bytes) => {
-            decode_u64(&bytes).ok_or_else(|| Error::internal("corrupt interaction-number counter"))
-        }
-    }
-}
-
-/// Takes the next interaction number from the durable counter.
-fn next_number(staged: &mut Staged<'_>) -> Result<u64> {
-    let n = current_number(staged)?;
-    staged.insert(NEXT_NUMBER_KEY.to_vec(), (n + 1).to_be_bytes().to_vec());
-    Ok(n)
+/// The number the next created interaction gets, found from the interactions stored (the counter is not
+/// stored; see `layout`): one past the highest id, since an interaction's id is its number's value.
+pub(crate) fn recover_next_number(data: &Tree) -> Result<u64> {
+    Ok(last_id(data, INTERACTIONS_PREFIX)?
+        .map_or(FIRST_NUMBER, |last| (last + 1).max(FIRST_NUMBER)))
 }
 
 /// Keeps the number and client-session indexes in step with interaction `id`'s record going from
@@ -328,31 +257,30 @@ fn index(staged: &mut Staged<'_>, id: u64, before: Option<&Record>, after: &Reco
     Ok(())
 }
 
-/// Stores `record` as the next child of interaction `id` (sys_id `sys_id`) and indexes it by its own
-/// sys_id; a sys_id another child of that table has is a conflict.
+/// Appends `record` to `children`, the list of its kind of interaction `id` (sys_id `sys_id`), and indexes
+/// it by its own sys_id; a sys_id another child of that table has is a conflict.
 fn append_child(
     staged: &mut Staged<'_>,
     kind: ChildTable,
     id: u64,
     sys_id: &str,
-    count: &mut u64,
-    record: &Record,
+    children: &mut Vec<Record>,
+    record: Record,
 ) -> Result<()> {
-    let key = child_key(kind, id, *count);
+    let address = child_address(kind, id, children.len() as u64);
     let id_key = child_id_key(kind, record.sys_id());
     if staged.get(&id_key)?.is_some() {
         return Err(Error::Conflict {
             detail: format!("{} {} exists", record.table().name, record.sys_id()),
         });
     }
-    mark_stray(staged, kind, sys_id, record, &key, false)?;
-    staged.insert(id_key, key.clone());
-    staged.insert(key, codec::encode_record(record)?);
-    *count += 1;
+    mark_stray(staged, kind, sys_id, &record, &address, false)?;
+    staged.insert(id_key, address);
+    children.push(record);
     Ok(())
 }
 
-/// Lists `child` (stored at `key` under interaction `sys_id`) as stray if its `interaction` field names
+/// Lists `child` (at `address`, under interaction `sys_id`) as stray if its `interaction` field names
 /// another interaction, and, when it `replaces` an earlier version, takes it off the list if it no longer
 /// does (see `layout`).
 fn mark_stray(
@@ -360,12 +288,12 @@ fn mark_stray(
     kind: ChildTable,
     sys_id: &str,
     child: &Record,
-    key: &[u8],
+    address: &[u8],
     replaces: bool,
 ) -> Result<()> {
     let stray = stray_key(kind, child.sys_id());
     if child.get(field::INTERACTION) != sys_id {
-        staged.insert(stray, key.to_vec());
+        staged.insert(stray, address.to_vec());
     } else if replaces && staged.get(&stray)?.is_some() {
         staged.remove(stray);
     }

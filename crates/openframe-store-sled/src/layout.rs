@@ -1,37 +1,41 @@
 //! The trees of one store and how their keys are built.
 //!
-//! Interactions, their children and every index on them live in one tree, `data`, each kind of key behind
-//! a prefix byte, so that one `Tree::apply_batch` writes a whole create or update atomically (sled makes a
-//! batch on one tree atomic, across crashes too) without the cost of a multi-tree transaction:
+//! Interactions and every index on them live in one tree, `data`, each kind of key behind a prefix byte, so
+//! that one `Tree::apply_batch` writes a whole group of creates and updates atomically (sled makes a batch on
+//! one tree atomic, across crashes too) without the cost of a multi-tree transaction:
 //!
 //! | key | value |
 //! |---|---|
-//! | `i` id | [`InteractionRow`](crate::codec::InteractionRow): record, context, child counts, version |
+//! | `i` id | [`InteractionRow`](crate::codec::InteractionRow): record, context, phone logs, related records, version |
 //! | `I` interaction sys_id | id |
-//! | `p` id sequence | phone-log record |
-//! | `r` id sequence | related record |
-//! | `P` phone-log sys_id | its key (`p` id sequence) |
-//! | `R` related-record sys_id | its key (`r` id sequence) |
+//! | `P` phone-log sys_id | its address (`p` id position) |
+//! | `R` related-record sys_id | its address (`r` id position) |
 //! | `n` number (`IMS…`) | id |
 //! | `c` len(client_session_id) client_session_id id | empty |
-//! | `s` `p`/`r` child sys_id | the child's key: a stray child (below) |
-//! | `m` `next_number` | the next interaction number |
+//! | `s` `p`/`r` child sys_id | the child's address: a stray child (below) |
 //! | `e` event id | an interaction event's payload (the outbox, `outbox.rs`) |
-//! | `m` `event_head` | the latest event id given |
 //! | `m` `events_pruned` | every event up to this id has been pruned |
 //!
 //! `id` is the interaction's creation sequence number, the same counter its `number` is made from, as a
-//! big-endian u64; `sequence` counts an interaction's phone logs (or related records) from 0, also a
 //! big-endian u64; `len` is a big-endian u32. So rows are laid out in creation order: a create appends at
 //! the end of each region, where sled's pages are already cached, and only the short sys_id index entries
 //! land at random places. (Keyed by their random sys_ids, a store larger than sled's cache paid a page read
-//! on almost every insert.) A prefix scan of `p` id yields an interaction's phone logs in creation order.
-//! The length prefix of a `c` key makes one session id never a prefix-match for a longer one.
+//! on almost every insert.) The length prefix of a `c` key makes one session id never a prefix-match for a
+//! longer one.
 //!
-//! The key of a child doubles as the index of its `interaction` field, because the service always sets that
-//! field to the interaction the child belongs to (and clients cannot write it). The repository contract does
-//! not promise so, though: a child whose `interaction` field names another interaction (or none) is "stray"
-//! and listed under `s`, so that a query by `interaction` still finds it. Normally there is none.
+//! A phone log or related record is stored in its interaction's row; its address is the table's letter,
+//! its interaction's id and its position in the row's list (a big-endian u64 from 0), which never changes
+//! since children are never deleted. Addresses sort in creation order.
+//!
+//! The row a child is stored in doubles as the index of its `interaction` field, because the service always
+//! sets that field to the interaction the child belongs to (and clients cannot write it). The repository
+//! contract does not promise so, though: a child whose `interaction` field names another interaction (or
+//! none) is "stray" and listed under `s`, so that a query by `interaction` still finds it. Normally there
+//! is none.
+//!
+//! The next interaction number and the latest event id are not stored: the writer keeps them (the `group`
+//! module) and finds them again at open from the last `i` and `e` keys ([`last_id`]), so that no write
+//! rewrites a counter. Version 2 stores kept them under `m` keys, which the migration removes.
 //!
 //! Other trees: `users` (user name → user), `provider_applications` (sys_id → record),
 //! `provider_inbound_ids` (inbound_id → provider-application sys_id), and `meta`, which holds the store's
@@ -39,20 +43,20 @@
 
 use std::collections::BTreeMap;
 
-use openframe_core::Result;
+use openframe_core::{Error, Result};
 use sled::{Batch, Db, IVec, Tree};
 
 use crate::error::from_sled;
-use crate::group::GroupWrites;
+use crate::group::{Counters, GroupWrites};
 
 /// Key of the format version in `meta`.
 pub(crate) const FORMAT_VERSION_KEY: &[u8] = b"format_version";
 
-/// Key of the interaction-number counter in `data`.
-pub(crate) const NEXT_NUMBER_KEY: &[u8] = b"mnext_number";
+/// Key of the interaction-number counter in `data` of a version-2 store.
+pub(crate) const LEGACY_NEXT_NUMBER_KEY: &[u8] = b"mnext_number";
 
-/// Key of the latest event id in `data`.
-pub(crate) const EVENT_HEAD_KEY: &[u8] = b"mevent_head";
+/// Key of the latest event id in `data` of a version-2 store.
+pub(crate) const LEGACY_EVENT_HEAD_KEY: &[u8] = b"mevent_head";
 
 /// Key of the id up to which events were pruned, in `data`.
 pub(crate) const EVENTS_PRUNED_KEY: &[u8] = b"mevents_pruned";
@@ -115,11 +119,6 @@ impl ChildTable {
         }
     }
 
-    /// The prefix of every record of this table.
-    pub(crate) fn records_prefix(self) -> [u8; 1] {
-        [self.prefix()]
-    }
-
     /// The prefix of every stray child of this table.
     pub(crate) fn strays_prefix(self) -> [u8; 2] {
         [STRAY, self.prefix()]
@@ -153,17 +152,25 @@ pub(crate) fn number_key(number: &str) -> Vec<u8> {
     key(NUMBER, &[number.as_bytes()])
 }
 
-/// Key of child `sequence` of interaction `id`.
-pub(crate) fn child_key(table: ChildTable, id: u64, sequence: u64) -> Vec<u8> {
+/// The address of child `position` of interaction `id`: what the child's sys_id index entry holds.
+pub(crate) fn child_address(table: ChildTable, id: u64, position: u64) -> Vec<u8> {
     key(
         table.prefix(),
-        &[&id.to_be_bytes(), &sequence.to_be_bytes()],
+        &[&id.to_be_bytes(), &position.to_be_bytes()],
     )
 }
 
-/// The prefix of the keys of every child of interaction `id`.
-pub(crate) fn children_prefix(table: ChildTable, id: u64) -> Vec<u8> {
-    key(table.prefix(), &[&id.to_be_bytes()])
+/// The interaction id and the position of a child of `table` from its address.
+pub(crate) fn parse_child_address(table: ChildTable, address: &[u8]) -> Option<(u64, usize)> {
+    let (&prefix, rest) = address.split_first()?;
+    if prefix != table.prefix() || rest.len() != 16 {
+        return None;
+    }
+    let (id, position) = rest.split_at(8);
+    Some((
+        decode_u64(id)?,
+        usize::try_from(decode_u64(position)?).ok()?,
+    ))
 }
 
 /// Key of the index entry of child sys_id `sys_id`.
@@ -203,6 +210,23 @@ pub(crate) fn event_key(id: u64) -> Vec<u8> {
     key(EVENT, &[&id.to_be_bytes()])
 }
 
+/// The prefix of every event key.
+pub(crate) const EVENTS_PREFIX: [u8; 1] = [EVENT];
+
+/// The id at the end of the last key under `prefix` ([`INTERACTIONS_PREFIX`] or [`EVENTS_PREFIX`]): the
+/// highest interaction or event id stored, `None` when there is none.
+pub(crate) fn last_id(data: &Tree, prefix: [u8; 1]) -> Result<Option<u64>> {
+    match data.scan_prefix(prefix).next_back() {
+        None => Ok(None),
+        Some(entry) => {
+            let (key, _) = entry.map_err(from_sled)?;
+            trailing_id(&key)
+                .map(Some)
+                .ok_or_else(|| Error::internal("a corrupt id key in the sled store"))
+        }
+    }
+}
+
 /// The interaction id at the end of a key (a client-session entry's).
 pub(crate) fn trailing_id(key: &[u8]) -> Option<u64> {
     key.len()
@@ -222,12 +246,14 @@ impl Read for Tree {
 }
 
 /// The writes of one create, update or import, built by the writer thread from reads of `data` as the
-/// group in progress leaves it ([`GroupWrites`]). Reads through it see its own writes first. Nothing is
-/// written until [`Staged::apply`] adds them all to the group at once (or [`Staged::into_batch`] hands them
-/// over), so a write that fails half-way leaves nothing behind.
+/// group in progress leaves it ([`GroupWrites`]), with the numbers and event ids it takes. Reads through it
+/// see its own writes first. Nothing is written and nothing taken until [`Staged::apply`] adds it all to
+/// the group at once (or [`Staged::into_batch`] hands it over), so a write that fails half-way leaves
+/// nothing behind.
 pub(crate) struct Staged<'a> {
     group: &'a GroupWrites,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    counters: Counters,
 }
 
 impl<'a> Staged<'a> {
@@ -235,6 +261,7 @@ impl<'a> Staged<'a> {
         Staged {
             group,
             writes: BTreeMap::new(),
+            counters: group.counters(),
         }
     }
 
@@ -246,14 +273,33 @@ impl<'a> Staged<'a> {
         self.writes.insert(key, None);
     }
 
-    /// Adds every write to the group, to be applied with it (the `group` module).
-    pub(crate) fn apply(self) {
-        self.group.add(self.writes);
+    /// Takes the next interaction number.
+    pub(crate) fn take_number(&mut self) -> u64 {
+        let n = self.counters.next_number;
+        self.counters.next_number += 1;
+        n
     }
 
-    /// Every write as one batch, for a caller that applies it inside a transaction over several trees
-    /// (after settling the group).
-    pub(crate) fn into_batch(self) -> Batch {
+    /// Moves the number counter past `number` (an import), if it is behind.
+    pub(crate) fn pass_number(&mut self, number: u64) {
+        self.counters.next_number = self.counters.next_number.max(number + 1);
+    }
+
+    /// Takes the next event id.
+    pub(crate) fn take_event_id(&mut self) -> u64 {
+        self.counters.event_head += 1;
+        self.counters.event_head
+    }
+
+    /// Adds every write, and the numbers taken, to the group, to be applied with it (the `group` module).
+    pub(crate) fn apply(self) {
+        self.group.add(self.writes, self.counters);
+    }
+
+    /// Every write as one batch, and the counters as they stand after it, for a caller that applies it
+    /// inside a transaction over several trees (after settling the group), then tells the group
+    /// ([`GroupWrites::applied_outside`]).
+    pub(crate) fn into_batch(self) -> (Batch, Counters) {
         let mut batch = Batch::default();
         for (key, value) in self.writes {
             match value {
@@ -261,7 +307,7 @@ impl<'a> Staged<'a> {
                 None => batch.remove(key),
             }
         }
-        batch
+        (batch, self.counters)
     }
 }
 
@@ -279,17 +325,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn child_keys_sort_in_creation_order() {
-        let keys: Vec<_> = (0..300)
-            .map(|n| child_key(ChildTable::PhoneLog, 7, n))
+    fn child_addresses_sort_in_creation_order_and_parse_back() {
+        let addresses: Vec<_> = (0..300)
+            .map(|n| child_address(ChildTable::PhoneLog, 7, n))
+            .chain([child_address(ChildTable::PhoneLog, 8, 0)])
             .collect();
-        let mut sorted = keys.clone();
+        let mut sorted = addresses.clone();
         sorted.sort();
-        assert_eq!(keys, sorted);
-        let prefix = children_prefix(ChildTable::PhoneLog, 7);
-        assert!(keys.iter().all(|k| k.starts_with(&prefix)));
-        assert!(!child_key(ChildTable::PhoneLog, 8, 0).starts_with(&prefix));
-        assert!(!child_key(ChildTable::RelatedRecord, 7, 0).starts_with(&prefix));
+        assert_eq!(addresses, sorted);
+        assert_eq!(
+            parse_child_address(ChildTable::PhoneLog, &addresses[299]),
+            Some((7, 299))
+        );
+        let related = child_address(ChildTable::RelatedRecord, 7, 1);
+        assert_eq!(
+            parse_child_address(ChildTable::RelatedRecord, &related),
+            Some((7, 1))
+        );
+        assert_eq!(parse_child_address(ChildTable::PhoneLog, &related), None);
+        assert_eq!(parse_child_address(ChildTable::PhoneLog, b"p123"), None);
+    }
+
+    #[test]
+    fn the_last_id_under_a_prefix() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let data = db.open_tree("data").unwrap();
+        assert_eq!(last_id(&data, INTERACTIONS_PREFIX).unwrap(), None);
+        for id in [1001, 1003, 1002] {
+            data.insert(interaction_key(id), &b""[..]).unwrap();
+        }
+        data.insert(event_key(5), &b""[..]).unwrap();
+        data.insert(interaction_id_key("z"), &b""[..]).unwrap();
+        assert_eq!(last_id(&data, INTERACTIONS_PREFIX).unwrap(), Some(1003));
+        assert_eq!(last_id(&data, EVENTS_PREFIX).unwrap(), Some(5));
     }
 
     #[test]
@@ -316,13 +384,13 @@ mod tests {
             interaction_key(1),
             interaction_id_key("x"),
             number_key("x"),
-            child_key(ChildTable::PhoneLog, 1, 0),
-            child_key(ChildTable::RelatedRecord, 1, 0),
+            child_address(ChildTable::PhoneLog, 1, 0),
+            child_address(ChildTable::RelatedRecord, 1, 0),
             child_id_key(ChildTable::PhoneLog, "x"),
             child_id_key(ChildTable::RelatedRecord, "x"),
             stray_key(ChildTable::PhoneLog, "x"),
             client_session_key("x", 1),
-            NEXT_NUMBER_KEY.to_vec(),
+            LEGACY_NEXT_NUMBER_KEY.to_vec(),
             event_key(1),
         ];
         let mut firsts: Vec<u8> = keys.iter().map(|k| k[0]).collect();
@@ -343,7 +411,7 @@ mod tests {
         let trees = std::sync::Arc::new(Trees::open(db).unwrap());
         trees.data.insert(b"a", b"1").unwrap();
         trees.data.insert(b"b", b"2").unwrap();
-        let group = GroupWrites::new(std::sync::Arc::clone(&trees));
+        let group = GroupWrites::new(std::sync::Arc::clone(&trees), Counters::default());
         let mut staged = Staged::new(&group);
         staged.insert(b"c".to_vec(), b"3".to_vec());
         staged.remove(b"a".to_vec());

@@ -7,19 +7,23 @@
 //!
 //! One sled database per store directory (the full table is in the `layout` module):
 //!
-//! - `data`: interactions, their phone logs and related records, and every index on them, each kind of
-//!   key behind a prefix byte. An interaction's rows are keyed by its creation number (the counter its
-//!   `number` comes from), its children by that number and a per-interaction sequence, so writes append
-//!   where sled's pages are already cached and a prefix scan yields an interaction's children in creation
-//!   order. The indexes (interaction sys_id, number, client_session_id; child sys_id) lead to those keys.
-//!   A child whose `interaction` field is not the interaction it is stored under is listed too, so that a
-//!   query by `interaction` still finds it (the service never writes one).
+//! - `data`: interactions and every index on them, each kind of key behind a prefix byte. An interaction
+//!   is one value, its whole aggregate (record, context, phone logs, related records), keyed by its
+//!   creation number (the counter its `number` comes from), so a create or an update writes it with one
+//!   insert, a read is one lookup that never sees half an update, and writes append where sled's pages are
+//!   already cached. The indexes (interaction sys_id, number, client_session_id; child sys_id) lead to
+//!   those rows; a child's index entry holds its address, the interaction's id and its position in the
+//!   row. A child whose `interaction` field is not the interaction it is stored under is listed too, so
+//!   that a query by `interaction` still finds it (the service never writes one). The next number and the
+//!   latest event id are not stored but found again at open from the last keys, so that no write rewrites
+//!   a counter.
 //! - `users` (user name → user), `provider_applications` (sys_id → record), `provider_inbound_ids`
 //!   (inbound_id → provider-application sys_id).
 //! - `meta`: the format version.
 //!
 //! Values are a format-version byte followed by a JSON array: a record's values in column order
-//! ([`openframe_core::schema`]); a store of another version (including version 1, the first layout, which
+//! ([`openframe_core::schema`]). A store of version 2 (children under keys of their own) is converted when
+//! opened (the `migrate` module); one of another version (including version 1, the first layout, which
 //! kept each kind of key in a tree of its own) is refused rather than misread.
 //!
 //! ## Table API queries
@@ -52,10 +56,8 @@
 //! ## Reads
 //!
 //! Reads use plain sled reads on tokio's blocking pool (`spawn_blocking`), never on an async worker: a read
-//! may wait for a write being applied or for a page from disk. Each read sees a batch whole; reading an
-//! interaction with its children is optimistic (the row is read again afterwards and the read retried if an
-//! update came in between, and done on the writer thread if updates keep coming), so it never sees half an
-//! update. [`SledRepository::open`] and [`SledRepository::temporary`] are plain blocking functions. One
+//! may wait for a write being applied or for a page from disk. Each read sees a batch whole, and an
+//! interaction with its children is one value, so a read never sees half an update. [`SledRepository::open`] and [`SledRepository::temporary`] are plain blocking functions. One
 //! process at a time may open a directory.
 //!
 //! sled's own `flush_async` is deliberately not used: combined with concurrent transactions it can deadlock
@@ -84,6 +86,7 @@ mod error;
 mod group;
 mod interactions;
 mod layout;
+mod migrate;
 mod outbox;
 mod portability;
 mod query;

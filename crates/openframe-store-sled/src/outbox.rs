@@ -1,6 +1,7 @@
 //! The event outbox, in `data` beside the interactions (see `layout`): each create or update appends its
-//! event to the batch that writes it, so both land atomically, with the next id from a counter in the same
-//! batch. The writer thread is the only writer, so ids are in commit order.
+//! event to the writes it stages, so both land atomically, with the next id from the writer's counter (the
+//! `group` module; at open it is found again from the last event stored, [`recover_head`]). The writer
+//! thread is the only writer, so ids are in commit order.
 //!
 //! sled makes a batch visible to readers as soon as it is applied, before the group's flush has made it
 //! durable. So the writer records, after every successful flush, the latest event id that flush covered
@@ -15,7 +16,7 @@ use sled::Tree;
 use crate::error::from_sled;
 use crate::group::GroupWrites;
 use crate::layout::{
-    EVENT_HEAD_KEY, EVENTS_PRUNED_KEY, Read, Staged, decode_u64, event_key, trailing_id,
+    EVENTS_PREFIX, EVENTS_PRUNED_KEY, Read, Staged, decode_u64, event_key, last_id, trailing_id,
 };
 
 /// The latest event id that is durable.
@@ -33,17 +34,18 @@ impl Watermark {
     }
 }
 
-/// Appends `event` to the batch being built, under the next id.
+/// Appends `event` to the writes being staged, under the next id.
 pub(crate) fn append(staged: &mut Staged<'_>, event: &InteractionEvent) -> Result<()> {
-    let id = counter(staged, EVENT_HEAD_KEY)? + 1;
-    staged.insert(EVENT_HEAD_KEY.to_vec(), id.to_be_bytes().to_vec());
+    let id = staged.take_event_id();
     staged.insert(event_key(id), event.to_payload().into_bytes());
     Ok(())
 }
 
-/// The latest event id given (0: none yet), durable or not.
-pub(crate) fn head(data: &Tree) -> Result<u64> {
-    counter(data, EVENT_HEAD_KEY)
+/// The latest event id given (0: none yet), found from the events stored: the last one, or, when every
+/// event was pruned, the id pruning reached (which a prune never passes: it keeps the latest `keep`).
+pub(crate) fn recover_head(data: &Tree) -> Result<u64> {
+    let last = last_id(data, EVENTS_PREFIX)?.unwrap_or(0);
+    Ok(last.max(counter(data, EVENTS_PRUNED_KEY)?))
 }
 
 fn counter(data: &impl Read, key: &[u8]) -> Result<u64> {
@@ -83,7 +85,7 @@ pub(crate) fn after(data: &Tree, durable: u64, after: u64, limit: usize) -> Resu
 /// scans the events in `data`.
 pub(crate) fn prune(group: &GroupWrites, keep: u64) -> Result<()> {
     let data = &group.settle()?.data;
-    let through = head(data)?.saturating_sub(keep);
+    let through = group.counters().event_head.saturating_sub(keep);
     let pruned = counter(data, EVENTS_PRUNED_KEY)?;
     if through <= pruned {
         return Ok(());

@@ -97,7 +97,7 @@ pub(crate) fn import(group: &GroupWrites, batch: &ImportBatch) -> Result<()> {
     for a in &batch.interactions {
         interactions::stage_import(&mut staged, a)?;
     }
-    let data = staged.into_batch();
+    let (data, counters) = staged.into_batch();
 
     // Users are keyed by name; their sys_ids are unique too, which only a scan can tell (users are few).
     let mut user_ids: HashSet<String> = HashSet::new();
@@ -162,5 +162,7 @@ pub(crate) fn import(group: &GroupWrites, batch: &ImportBatch) -> Result<()> {
             d.apply_batch(&data)?;
             Ok(())
         })
-        .map_err(from_transaction)
+        .map_err(from_transaction)?;
+    group.applied_outside(counters);
+    Ok(())
 }

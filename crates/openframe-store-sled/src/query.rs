@@ -30,9 +30,10 @@ use sled::{IVec, Tree};
 
 use crate::codec;
 use crate::error::from_sled;
+use crate::interactions;
 use crate::layout::{
-    ChildTable, INTERACTIONS_PREFIX, Trees, child_id_key, children_prefix, client_session_prefix,
-    decode_u64, interaction_id_key, interaction_key, number_key, trailing_id,
+    ChildTable, INTERACTIONS_PREFIX, Trees, child_address, child_id_key, client_session_prefix,
+    decode_u64, interaction_id_key, interaction_key, number_key, parse_child_address, trailing_id,
 };
 
 /// How a query finds its candidates.
@@ -67,16 +68,16 @@ pub(crate) struct Run {
 const UNIQUE: u32 = 1;
 const SHARED: u32 = 100;
 
-/// The records a plan's lookups found, by their key in the table's own tree (so each is considered once),
-/// with their row if the lookup read it already.
-type Candidates = BTreeMap<IVec, Option<IVec>>;
+/// The records a plan's lookups found, by their key in the table's own tree or, for a child, its address (so
+/// each is considered once, in the table's order), with the record if the lookup read it already.
+type Candidates = BTreeMap<IVec, Option<Record>>;
 
 /// Where the records of a table are stored.
 #[derive(Clone, Copy)]
 enum Source {
     /// Interaction rows in `data`.
     Interactions,
-    /// One kind of child in `data`.
+    /// One kind of child, in the interaction rows of `data`.
     Children(ChildTable, &'static Table),
     /// The `provider_applications` tree.
     Providers,
@@ -94,14 +95,6 @@ impl Trees {
             Some(Source::Providers)
         } else {
             None
-        }
-    }
-
-    /// The tree a source's records are in.
-    fn tree(&self, source: Source) -> &Tree {
-        match source {
-            Source::Interactions | Source::Children(..) => &self.data,
-            Source::Providers => &self.provider_applications,
         }
     }
 
@@ -147,22 +140,35 @@ impl Trees {
                     page.offer(self.fetch(source, &key, row)?);
                 }
             }
-            Plan::Scan => {
-                let rows = match source {
-                    Source::Interactions => self.data.scan_prefix(INTERACTIONS_PREFIX),
-                    Source::Children(kind, _) => self.data.scan_prefix(kind.records_prefix()),
-                    Source::Providers => self.provider_applications.iter(),
-                };
-                for row in rows.values() {
-                    page.offer(decode(source, &row.map_err(from_sled)?)?);
+            Plan::Scan => match source {
+                Source::Interactions => {
+                    for row in self.data.scan_prefix(INTERACTIONS_PREFIX).values() {
+                        page.offer(codec::decode_interaction_record(&row.map_err(from_sled)?)?);
+                    }
                 }
-            }
+                // Interactions in creation order, each one's children in theirs: the addresses' order.
+                Source::Children(_, table) => {
+                    for row in self.data.scan_prefix(INTERACTIONS_PREFIX).values() {
+                        for child in codec::decode_children(table, &row.map_err(from_sled)?)? {
+                            page.offer(child);
+                        }
+                    }
+                }
+                Source::Providers => {
+                    for row in self.provider_applications.iter().values() {
+                        page.offer(codec::decode_record(
+                            &PROVIDER_APPLICATION,
+                            &row.map_err(from_sled)?,
+                        )?);
+                    }
+                }
+            },
         }
         Ok(page.finish(plan))
     }
 
-    /// Adds to `found` every record `lookup` may find: its key in the table's own tree, and its row when
-    /// the lookup read it already.
+    /// Adds to `found` every record `lookup` may find: its key in the table's own tree (a child's address),
+    /// and the record when the lookup read it already.
     fn candidates(&self, source: Source, lookup: &Lookup, found: &mut Candidates) -> Result<()> {
         let value = lookup.value.as_str();
         let data = &self.data;
@@ -194,25 +200,25 @@ impl Trees {
             (Source::Children(kind, _), field::SYS_ID) => {
                 by_key(get(data, &child_id_key(kind, value))?);
             }
-            (Source::Children(kind, _), field::INTERACTION) => {
+            (Source::Children(kind, table), field::INTERACTION) => {
                 // Any stray child, whose `interaction` field may name it (see `layout`)…
                 for key in data.scan_prefix(kind.strays_prefix()).values() {
                     by_key(Some(key.map_err(from_sled)?));
                 }
-                // …and the children stored under that interaction.
-                if let Some(id) = get(data, &interaction_id_key(value))? {
-                    let id = decode_u64(&id).ok_or_else(|| {
-                        Error::internal(format!("corrupt id of interaction {value}"))
-                    })?;
-                    for entry in data.scan_prefix(children_prefix(kind, id)) {
-                        let (key, row) = entry.map_err(from_sled)?;
-                        found.insert(key, Some(row));
+                // …and the children stored in that interaction's row.
+                if let Some((id, row)) = interactions::find(data, value)? {
+                    for (position, child) in
+                        codec::decode_children(table, &row)?.into_iter().enumerate()
+                    {
+                        let address = child_address(kind, id, position as u64);
+                        found.insert(IVec::from(address), Some(child));
                     }
                 }
             }
             (Source::Providers, field::SYS_ID) => {
                 if let Some(row) = get(&self.provider_applications, value.as_bytes())? {
-                    found.insert(IVec::from(value.as_bytes()), Some(row));
+                    let record = codec::decode_record(&PROVIDER_APPLICATION, &row)?;
+                    found.insert(IVec::from(value.as_bytes()), Some(record));
                 }
             }
             (Source::Providers, field::INBOUND_ID) => {
@@ -227,23 +233,34 @@ impl Trees {
         Ok(())
     }
 
-    /// The record at `key` of the table's own tree: decoded from `row` if the lookup read it, else read now.
-    /// An index entry is written in the same batch as its record, so the record must be there.
-    fn fetch(&self, source: Source, key: &[u8], row: Option<IVec>) -> Result<Record> {
-        let row = match row {
-            Some(row) => row,
-            None => self
-                .tree(source)
-                .get(key)
-                .map_err(from_sled)?
-                .ok_or_else(|| {
-                    Error::internal(format!(
-                        "an index of the sled store leads to a missing record {}",
-                        String::from_utf8_lossy(key)
-                    ))
-                })?,
+    /// The record at `key` of the table's own tree (a child's address): `found` if the lookup read it, else
+    /// read now. An index entry is written in the same batch as its record, so the record must be there.
+    fn fetch(&self, source: Source, key: &[u8], found: Option<Record>) -> Result<Record> {
+        if let Some(record) = found {
+            return Ok(record);
+        }
+        let missing = || {
+            Error::internal(format!(
+                "an index of the sled store leads to a missing record {}",
+                String::from_utf8_lossy(key)
+            ))
         };
-        decode(source, &row)
+        let get = |tree: &Tree, key: &[u8]| tree.get(key).map_err(from_sled)?.ok_or_else(missing);
+        match source {
+            Source::Interactions => codec::decode_interaction_record(&get(&self.data, key)?),
+            Source::Children(kind, table) => {
+                let (id, position) = parse_child_address(kind, key).ok_or_else(missing)?;
+                let row = get(&self.data, &interaction_key(id))?;
+                codec::decode_children(table, &row)?
+                    .into_iter()
+                    .nth(position)
+                    .ok_or_else(missing)
+            }
+            Source::Providers => codec::decode_record(
+                &PROVIDER_APPLICATION,
+                &get(&self.provider_applications, key)?,
+            ),
+        }
     }
 }
 
@@ -255,15 +272,6 @@ fn interaction(id: Option<IVec>) -> Result<Option<IVec>> {
             .ok_or_else(|| Error::internal("corrupt interaction id in an index"))
     })
     .transpose()
-}
-
-/// The record a row of the table's own tree holds.
-fn decode(source: Source, bytes: &[u8]) -> Result<Record> {
-    match source {
-        Source::Interactions => codec::decode_interaction_record(bytes),
-        Source::Children(_, table) => codec::decode_record(table, bytes),
-        Source::Providers => codec::decode_record(&PROVIDER_APPLICATION, bytes),
-    }
 }
 
 /// How `query` finds its candidates: the cheapest AND-group that is all index lookups, else a scan.

@@ -13,11 +13,12 @@ use openframe_core::{
     UpdatePlan, User,
 };
 
-use crate::codec::{self, FORMAT_VERSION};
+use crate::codec::{self, FORMAT_VERSION, SEPARATE_CHILDREN_VERSION};
 use crate::error::{abort, from_sled, from_transaction};
-use crate::group::GroupWrites;
-use crate::interactions::{self, Loaded};
+use crate::group::{Counters, GroupWrites};
+use crate::interactions;
 use crate::layout::{FORMAT_VERSION_KEY, Trees};
+use crate::migrate;
 use crate::outbox;
 use crate::portability;
 use crate::writer::Writer;
@@ -33,9 +34,6 @@ pub struct SledRepository {
     location: Option<PathBuf>,
 }
 
-/// How many times `load_interaction` reads optimistically before it reads on the writer thread.
-const OPTIMISTIC_READS: usize = 3;
-
 /// The most memory sled may use to cache pages, in bytes.
 ///
 /// sled's default is 1 GiB, which a long-running server grows into as the store grows. Writes append where
@@ -50,12 +48,9 @@ pub const CACHE_CAPACITY: u64 = 4 * 1024 * 1024;
 /// batch (the `group` module), flushes, then lets readers see the events the group wrote (`outbox.rs`).
 fn flush(group: &GroupWrites) -> sled::Result<usize> {
     let trees = group.finish()?;
-    // Unreadable, the counter only holds the events back until the next group's flush.
-    let applied = outbox::head(&trees.data).ok();
+    let applied = group.counters().event_head;
     let flushed = trees.db.flush()?;
-    if let Some(applied) = applied {
-        trees.durable_events.durable_through(applied);
-    }
+    trees.durable_events.durable_through(applied);
     Ok(flushed)
 }
 
@@ -87,12 +82,15 @@ impl SledRepository {
     fn start(db: sled::Db, location: Option<PathBuf>) -> Result<Self> {
         let trees = Trees::open(db).map_err(from_sled)?;
         check_format(&trees)?;
-        trees
-            .durable_events
-            .durable_through(outbox::head(&trees.data)?);
+        let counters = Counters {
+            next_number: interactions::recover_next_number(&trees.data)?,
+            event_head: outbox::recover_head(&trees.data)?,
+        };
+        // Everything stored at open is durable (sled recovered it from disk).
+        trees.durable_events.durable_through(counters.event_head);
         let trees = Arc::new(trees);
         Ok(SledRepository {
-            writer: Writer::start(GroupWrites::new(Arc::clone(&trees)), flush)?,
+            writer: Writer::start(GroupWrites::new(Arc::clone(&trees), counters), flush)?,
             trees,
             location,
         })
@@ -131,7 +129,8 @@ impl SledRepository {
     }
 }
 
-/// Records the format version in a new store; refuses a store written in a version this build does not read.
+/// Records the format version in a new store; converts a version-2 store (the `migrate` module); refuses a
+/// store written in a version this build does not read.
 fn check_format(trees: &Trees) -> Result<()> {
     match trees.meta.get(FORMAT_VERSION_KEY).map_err(from_sled)? {
         None => {
@@ -142,6 +141,7 @@ fn check_format(trees: &Trees) -> Result<()> {
             Ok(())
         }
         Some(v) if *v == [FORMAT_VERSION] => Ok(()),
+        Some(v) if *v == [SEPARATE_CHILDREN_VERSION] => migrate::from_separate_children(trees),
         Some(v) => Err(Error::internal(format!(
             "the sled store has format version {v:?}; this build reads version {FORMAT_VERSION}"
         ))),
@@ -184,28 +184,9 @@ impl Repository for SledRepository {
 
     async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>> {
         let id = sys_id.clone();
-        // Optimistic plain reads, which see no half of an update (`interactions::load`); should updates of
-        // this interaction keep getting in between, read it between two writes on the writer thread.
-        let raced = self
-            .blocking(move |trees| {
-                for _ in 0..OPTIMISTIC_READS {
-                    if let Loaded::Consistent(found) = interactions::load(&trees.data, id.as_str())?
-                    {
-                        return Ok(Some(found));
-                    }
-                }
-                Ok(None)
-            })
-            .await?;
-        match raced {
-            Some(found) => Ok(found),
-            None => {
-                let id = sys_id.clone();
-                self.writer
-                    .exclusive(move |group| interactions::load_exclusive(group, id.as_str()))
-                    .await
-            }
-        }
+        // A plain read: the aggregate is one value, so it is never seen half-updated.
+        self.blocking(move |trees| interactions::load(&trees.data, id.as_str()))
+            .await
     }
 
     async fn add_user(&self, user: &User) -> Result<()> {
@@ -388,7 +369,7 @@ mod tests {
 
     use super::*;
     use crate::layout::{
-        ChildTable, child_id_key, child_key, client_session_key, client_session_prefix,
+        ChildTable, child_address, child_id_key, client_session_key, client_session_prefix,
         interaction_id_key, number_key,
     };
 
@@ -439,7 +420,7 @@ mod tests {
         assert_eq!(sessions(&repo.trees, "s-1").len(), 2);
         assert_eq!(
             id(child_id_key(ChildTable::PhoneLog, &log_id)),
-            Some(child_key(ChildTable::PhoneLog, 1001, 0))
+            Some(child_address(ChildTable::PhoneLog, 1001, 0))
         );
 
         // Moving `a` to another session moves its index entry, and leaves `b`'s.
@@ -473,7 +454,7 @@ mod tests {
     fn a_store_of_another_format_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         drop(SledRepository::open(dir.path()).unwrap());
-        for version in [FORMAT_VERSION + 1, 1] {
+        for version in [FORMAT_VERSION + 1, 1, 0] {
             {
                 // No periodic flusher: its thread would keep the directory locked for a while after the drop.
                 let db = config().path(dir.path()).open().unwrap();

@@ -93,27 +93,14 @@ impl<C: Send + 'static> Writer<C> {
         &self,
         write: impl FnOnce(&C) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        self.submit(write, true)?
-            .await
-            .unwrap_or_else(|_| Err(stopped()))
+        self.submit(write)?.await.unwrap_or_else(|_| Err(stopped()))
     }
 
-    /// Runs `read` on the writer thread, between two writes, and returns its value at once: for a read
-    /// that must see no write in progress.
-    pub(crate) async fn exclusive<T: Send + 'static>(
-        &self,
-        read: impl FnOnce(&C) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        self.submit(read, false)?
-            .await
-            .unwrap_or_else(|_| Err(stopped()))
-    }
-
-    /// Queues `job`; its outcome arrives on the receiver, after the group's flush if it is `durable`.
+    /// Queues `job`; its outcome arrives on the receiver: after the group's flush if it succeeded, at once
+    /// if it failed.
     fn submit<T: Send + 'static>(
         &self,
         job: impl FnOnce(&C) -> Result<T> + Send + 'static,
-        durable: bool,
     ) -> Result<oneshot::Receiver<Result<T>>> {
         let (answer, answered) = oneshot::channel();
         let job: Job<C> = Box::new(move |context| {
@@ -121,18 +108,18 @@ impl<C: Send + 'static> Writer<C> {
             let outcome = catch_unwind(AssertUnwindSafe(|| job(context)))
                 .unwrap_or_else(|_| Err(Error::internal("a write to the sled store panicked")));
             match outcome {
-                Ok(value) if durable => Some(Box::new(
-                    move |flushed: &std::result::Result<(), sled::Error>| {
+                Ok(value) => Some(
+                    Box::new(move |flushed: &std::result::Result<(), sled::Error>| {
                         let outcome = match flushed {
                             Ok(()) => Ok(value),
                             Err(e) => Err(from_sled(e.clone())),
                         };
                         // A writer that stopped waiting (its request was cancelled) needs no answer.
                         let _ = answer.send(outcome);
-                    },
-                ) as Committed),
-                outcome => {
-                    let _ = answer.send(outcome);
+                    }) as Committed,
+                ),
+                Err(e) => {
+                    let _ = answer.send(Err(e));
                     None
                 }
             }
@@ -210,12 +197,12 @@ mod tests {
     ) -> (Vec<Result<usize>>, Vec<String>) {
         let (writer, log) = writer(outcome);
         let held = log.gate.lock().unwrap();
-        let mut waiting = vec![writer.submit(write(0), true).unwrap()];
+        let mut waiting = vec![writer.submit(write(0)).unwrap()];
         // The writer is a thread of its own: wait for it to start the first flush.
         while log.flushes.load(Ordering::SeqCst) == 0 {
             std::thread::yield_now();
         }
-        waiting.extend((1..=20).map(|n| writer.submit(write(n), true).unwrap()));
+        waiting.extend((1..=20).map(|n| writer.submit(write(n)).unwrap()));
         drop(held);
         let mut answers = Vec::new();
         for answer in waiting {
@@ -272,9 +259,7 @@ mod tests {
             .await;
         assert!(matches!(panicked, Err(Error::Internal { .. })));
         assert_eq!(log.flushes.load(Ordering::SeqCst), 0);
-        // The writer goes on; a read on it needs no flush.
-        assert_eq!(writer.exclusive(write(6)).await.unwrap(), 6);
-        assert_eq!(log.flushes.load(Ordering::SeqCst), 0);
+        // The writer goes on.
         assert_eq!(writer.write(write(7)).await.unwrap(), 7);
         assert_eq!(log.flushes.load(Ordering::SeqCst), 1);
     }

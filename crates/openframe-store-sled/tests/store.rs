@@ -299,27 +299,36 @@ async fn many_phone_logs_keep_creation_order() {
         created.sys_id
     };
 
-    // The layout promise: a prefix scan of `data` by `p` and the interaction's id (which `I` and its
-    // sys_id lead to) is creation order.
+    // The layout promise: the interaction's row (under `i` and the id that `I` and its sys_id lead to) holds
+    // its phone logs in creation order, and each log's address (what `P` and its sys_id lead to) is its
+    // position there.
     let db = sled::open(dir.path()).unwrap();
     let data = db.open_tree("data").unwrap();
     let id = data
         .get([b"I".as_slice(), sys_id.as_str().as_bytes()].concat())
         .unwrap()
         .expect("the interaction's id");
-    let scanned: Vec<_> = data
-        .scan_prefix([b"p".as_slice(), &id].concat())
-        .map(|kv| {
-            let (_, value) = kv.unwrap();
-            let values: Vec<String> = serde_json::from_slice(&value[1..]).unwrap();
-            Record::from_values(&PHONE_LOG, values)
-                .unwrap()
-                .get(field::CALL_ID)
-                .to_owned()
-        })
+    let row = data
+        .get([b"i".as_slice(), &id].concat())
+        .unwrap()
+        .expect("the interaction's row");
+    let (_, _, logs, _, _): (Value, Value, Vec<Vec<String>>, Value, u64) =
+        serde_json::from_slice(&row[1..]).unwrap();
+    let stored: Vec<Record> = logs
+        .into_iter()
+        .map(|values| Record::from_values(&PHONE_LOG, values).unwrap())
         .collect();
+    let call_ids: Vec<_> = stored.iter().map(|log| log.get(field::CALL_ID)).collect();
     let expected: Vec<_> = (0..14).map(|i| format!("call-{i:02}")).collect();
-    assert_eq!(scanned, expected);
+    assert_eq!(call_ids, expected);
+    for (position, log) in stored.iter().enumerate() {
+        let address = data
+            .get([b"P".as_slice(), log.sys_id().as_bytes()].concat())
+            .unwrap()
+            .expect("the log's address");
+        let want = [b"p".as_slice(), &id, &(position as u64).to_be_bytes()].concat();
+        assert_eq!(&*address, want.as_slice());
+    }
 }
 
 #[tokio::test]
