@@ -49,7 +49,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::error::{is_unavailable, map_error, shared_error};
-use crate::queries::{QUERIES, constraint};
+use crate::queries::{NUMBER_SLOT, QUERIES, constraint};
 use crate::repository::check_children;
 use crate::rows::{bind_columns, bind_record};
 
@@ -64,6 +64,9 @@ pub(crate) const LANES: usize = 1;
 /// The most creates one statement writes: bounds the statement's arrays and how long a batch holds its
 /// lane, while being above the concurrency a server sees in practice.
 pub(crate) const MAX_BATCH: usize = 64;
+
+/// What a create's event holds for its number until the statement puts it in (see [`NUMBER_SLOT`]).
+const NUMBER_PLACEHOLDER: &str = "?";
 
 /// The least digits of an interaction number: `number::format_number` pads to seven.
 const NUMBER_DIGITS: i32 = 7;
@@ -81,8 +84,22 @@ impl NewInteraction {
     pub(crate) fn new(aggregate: InteractionAggregate) -> Result<Self> {
         let sys_id = SysId::parse_field(aggregate.interaction.sys_id(), field::SYS_ID)?;
         check_children(&sys_id, &aggregate.phone_logs, &aggregate.related_records)?;
-        // Its number does not exist yet: the statement puts it into the event.
-        let event = InteractionEvent::created(&aggregate).to_payload();
+        // Its number does not exist yet: the statement puts it into the event's two slots for it, `data.number`
+        // and `data.changes.number` (a create's changes are its non-empty fields).
+        let mut event = InteractionEvent::created(&aggregate);
+        event.data.number = NUMBER_PLACEHOLDER.to_owned();
+        event
+            .data
+            .changes
+            .insert(field::NUMBER.to_owned(), NUMBER_PLACEHOLDER.to_owned());
+        let event = event.to_payload();
+        // Nothing else can match: keys are the schema's field names and the event's own, and a value's
+        // quotes are escaped. A payload that did otherwise would carry `?` as its number, so it is checked.
+        if event.matches(NUMBER_SLOT).count() != 2 {
+            return Err(Error::internal(format!(
+                "the event of interaction {sys_id} does not hold its number's two slots: {event}"
+            )));
+        }
         Ok(NewInteraction {
             sys_id,
             aggregate,
@@ -452,6 +469,30 @@ mod tests {
 
     /// The batches a test's writes were given, in order.
     type Batches = Mutex<Vec<Vec<u32>>>;
+
+    #[test]
+    fn an_events_number_has_exactly_two_slots_whatever_the_values() {
+        let mut new = new_interaction(1);
+        // Values that look like the slot are escaped in the payload, so they do not match it.
+        new.interaction
+            .set(field::SHORT_DESCRIPTION, format!("a {NUMBER_SLOT} b"));
+        new.interaction
+            .set(field::WORK_NOTES, "\\\"number\\\":\\\"?\\\"");
+        new.interaction.set(field::NUMBER, "IMS0000001");
+        let checked = NewInteraction::new(new.clone()).unwrap();
+        assert_eq!(checked.event.matches(NUMBER_SLOT).count(), 2);
+        // What the statement does, done here: the event of the interaction numbered.
+        let number = "IMS0001234";
+        let numbered = checked
+            .event
+            .replace(NUMBER_SLOT, &format!("\"number\":\"{number}\""));
+        let mut stored = new;
+        stored.interaction.set(field::NUMBER, number);
+        assert_eq!(
+            InteractionEvent::from_payload(&numbered).unwrap(),
+            InteractionEvent::created(&stored)
+        );
+    }
 
     /// A batcher whose writes record their batches and answer each item with itself; each write waits
     /// until `release` says so, when it is given.

@@ -275,14 +275,16 @@ fn number_text(prefix: &str, digits: &str, n: &str) -> String {
     format!("{prefix} || lpad({n}::text, greatest({digits}::int, length({n}::text)), '0')")
 }
 
-/// A create's event `payload` (JSON text) with its `number` put in. The payload was written before the
-/// number existed: it goes in here, where the event carries it (`data.number`, and `data.changes.number`
-/// since a create's changes are its non-empty fields).
+/// Where a create's event payload (JSON text) has its number to be: `data.number` and
+/// `data.changes.number` each hold `?` (`create_batch::NewInteraction::new` writes them so, and checks that
+/// nothing else matches).
+pub(crate) const NUMBER_SLOT: &str = "\"number\":\"?\"";
+
+/// A create's event `payload` with its `number` put in. The payload was written before the number existed:
+/// it goes in here, into both slots. A text replacement, where `jsonb_set` parsed and wrote the whole
+/// payload again, about a sixth of the backends' CPU in a batched create; numbers need no JSON escaping.
 fn numbered_event(payload: &str, number: &str) -> String {
-    format!(
-        "jsonb_set(jsonb_set({payload}::jsonb, '{{data,number}}', to_jsonb({number})), \
-         '{{data,changes,number}}', to_jsonb({number}))::text"
-    )
+    format!("replace({payload}, '{NUMBER_SLOT}', '\"number\":\"' || {number} || '\"')")
 }
 
 fn create_batch() -> Named {
@@ -483,9 +485,8 @@ mod tests {
         // The event last, its number put in from the row just inserted.
         assert!(
             create.contains(
-                "INSERT INTO interaction_event_pending (payload) SELECT jsonb_set(jsonb_set($59::jsonb, \
-                 '{data,number}', to_jsonb(created.number)), '{data,changes,number}', \
-                 to_jsonb(created.number))::text FROM created"
+                "INSERT INTO interaction_event_pending (payload) SELECT replace($59, '\"number\":\"?\"', \
+                 '\"number\":\"' || created.number || '\"') FROM created"
             ),
             "{create}"
         );
@@ -534,10 +535,9 @@ mod tests {
         assert!(create.contains("$58::text[]) WITH ORDINALITY"), "{create}");
         assert!(
             create.ends_with(
-                "event AS (INSERT INTO interaction_event_pending (payload) SELECT jsonb_set(jsonb_set(\
-                 i.payload::jsonb, '{data,number}', to_jsonb(c.number)), '{data,changes,number}', \
-                 to_jsonb(c.number))::text FROM input AS i JOIN created AS c ON c.sys_id = i.sys_id \
-                 ORDER BY i.ord) SELECT sys_id, number FROM created"
+                "event AS (INSERT INTO interaction_event_pending (payload) SELECT replace(i.payload, \
+                 '\"number\":\"?\"', '\"number\":\"' || c.number || '\"') FROM input AS i \
+                 JOIN created AS c ON c.sys_id = i.sys_id ORDER BY i.ord) SELECT sys_id, number FROM created"
             ),
             "{create}"
         );
