@@ -5,7 +5,8 @@
 //! the HTTP crate) recording does nothing. Every one carries a `store` label (`sqlite`, `sled`, `postgres`).
 
 /// Histogram: how many writes one group commit made durable together (one transaction and fsync for SQLite,
-/// one flush for sled). Batches grow with concurrent load; a lone write is a batch of one.
+/// one flush for sled, one statement's commit for PostgreSQL's creates). Batches grow with concurrent load;
+/// a lone write is a batch of one.
 pub const COMMIT_BATCH_SIZE: &str = "openframe_store_commit_batch_size";
 
 /// Gauge: connections of the store's pool, labelled `state` = `idle` or `in_use` (PostgreSQL's sqlx pool,

@@ -9,6 +9,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
+use crate::create_batch::CreateBatcher;
 use crate::error::{db_error, migrate_error, unique_violation};
 use crate::sequencer::Sequencer;
 
@@ -58,6 +59,8 @@ pub struct PostgresRepository {
     pub(crate) pool: PgPool,
     /// Numbers committed events before the outbox is read (`sequencer.rs`).
     pub(crate) sequencer: Sequencer,
+    /// Writes creates in batches (`create_batch.rs`).
+    pub(crate) creates: CreateBatcher,
     target: Target,
 }
 
@@ -191,9 +194,15 @@ impl PostgresRepository {
                 .map_err(db_error(format!("creating the schema on {target}")))?;
         }
         MIGRATOR.run(&pool).await.map_err(migrate_error)?;
+        let creates = CreateBatcher::start(
+            pool.clone(),
+            options.acquire_timeout,
+            options.max_connections,
+        )?;
         Ok(PostgresRepository {
             pool,
             sequencer: Sequencer::default(),
+            creates,
             target,
         })
     }

@@ -2,6 +2,7 @@
 //! anything else `Internal`. The driver's text stays in the source, behind a short note of what was being done.
 
 use std::fmt;
+use std::sync::Arc;
 
 use openframe_core::Error;
 
@@ -14,11 +15,12 @@ fn is_unavailable_code(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
-/// A driver error with what the store was doing when it happened.
+/// A driver error with what the store was doing when it happened. The error may be shared by the callers
+/// of one batch of creates (`create_batch.rs`), each doing its own.
 #[derive(Debug)]
 pub(crate) struct StoreError {
     doing: String,
-    source: sqlx::Error,
+    source: Arc<sqlx::Error>,
 }
 
 impl fmt::Display for StoreError {
@@ -29,7 +31,7 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
+        Some(&*self.source)
     }
 }
 
@@ -72,12 +74,17 @@ pub(crate) fn map_error(
             detail: conflict(constraint),
         };
     }
-    let unavailable = is_unavailable(&source);
+    shared_error(doing, &Arc::new(source))
+}
+
+/// [`map_error`] for one of several callers that share `source` (the creates of one batch): `Unavailable`
+/// or `Internal` as [`map_error`] would say. Not for unique violations, which each caller words itself.
+pub(crate) fn shared_error(doing: impl Into<String>, source: &Arc<sqlx::Error>) -> Error {
     let error = StoreError {
         doing: doing.into(),
-        source,
+        source: Arc::clone(source),
     };
-    if unavailable {
+    if is_unavailable(source) {
         Error::unavailable(error)
     } else {
         Error::internal(error)

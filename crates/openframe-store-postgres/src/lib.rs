@@ -40,8 +40,8 @@
 //! [`openframe_core::number::FIRST_NUMBER`]. Sequences hand out each value once whatever the transactions
 //! around them do, so any number of servers on one database never share a number. The create statement
 //! takes a number only when the sys_id is new, so a refused duplicate takes none; a create that fails later
-//! (a duplicate racing it, the server going away) leaves a gap, which is allowed: numbers are unique and
-//! increasing, not dense. The statement formats the number itself, with the prefix and least digits of
+//! (a duplicate racing it, the server going away, a batch the server refused and that was written again one
+//! by one) leaves a gap, which is allowed: numbers are unique and increasing, not dense. The statement formats the number itself, with the prefix and least digits of
 //! [`openframe_core::number::format_number`] as binds (tested across the seventh digit).
 //!
 //! ## Statements, round trips and transactions
@@ -51,9 +51,15 @@
 //! `text[]` per column (`UNNEST`) on the way in and as one flat `text[]` per table on the way out, so their
 //! number never changes the number of statements.
 //!
-//! - `create_interaction` is one transaction: one statement whose data-modifying CTEs take the number,
-//!   insert the interaction, and insert its context, phone logs and related records, then the event's
-//!   append (below) and the commit.
+//! - `create_interaction` is one statement, in its own implicit transaction, whose data-modifying CTEs take
+//!   the number, insert the interaction, its context, phone logs and related records, and append its event
+//!   (below). Concurrent creates share one such statement (`create_batch.rs`, group commit as in the SQLite
+//!   store's writer): a create finding the store's one lane free is written at once, alone; the creates that
+//!   arrive while it is busy are written together next, up to 64 in one statement, one commit, one WAL
+//!   flush, each caller answered after it. A create whose sys_id is taken is left out of its batch with
+//!   everything of its own, and a batch the server refuses as a whole (two creates of one sys_id in it, a
+//!   child sys_id that exists) is written again one by one, so that every create gets the outcome it would
+//!   have had alone.
 //! - `load_interaction` is one statement — the interaction's columns and one array per child table — so
 //!   everything comes from one snapshot without a transaction of its own.
 //! - `update_interaction` is one transaction at READ COMMITTED: `SELECT … FOR UPDATE` of the interaction row
@@ -111,6 +117,7 @@
 //! fresh schema of its own, dropped when it ends.
 
 mod connect;
+mod create_batch;
 mod error;
 mod outbox;
 mod portability;

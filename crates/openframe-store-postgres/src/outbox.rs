@@ -39,6 +39,11 @@
 //! Ids are still gap-free, but not "in commit order" for unrelated writes that overlap: two writes in flight
 //! together may be numbered in either order.
 //!
+//! Creates that arrive together share one statement (`create_batch.rs`). Each still appends its event in the
+//! statement that writes it, and that statement begins after the create was asked for, so after every write
+//! that had committed by then: all of the above holds for each create of a batch. A batch's events take
+//! their `seq` in the batch's order, the order of their numbers.
+//!
 //! The append does not `NOTIFY` any more (nothing listened: servers poll, `openframe-http/src/events.rs`).
 //! PostgreSQL serializes the commits of all transactions that notified — one database-wide lock from just
 //! before the commit to its end, so that the notification queue is in commit order — which would have kept
@@ -77,8 +82,10 @@ const PRUNE: &str = "WITH bound AS (SELECT head - $1 AS through FROM interaction
      UPDATE interaction_event_counter SET pruned_through = greatest(pruned_through, (SELECT through FROM bound))";
 
 /// The append as part of a write's statement: `event AS (…)`, storing the event `payload` (an SQL
-/// expression) unnumbered once for each row of `from`, the part that says the write happened. A write's
-/// event is thus in the write's own statement: no round trip of its own, and no event without its write.
+/// expression) unnumbered once for each row of `from` (what follows `FROM`: the part that says the write
+/// happened, or a join on it, and an `ORDER BY` when several rows must take their `seq` in an order). A
+/// write's event is thus in the write's own statement: no round trip of its own, and no event without its
+/// write.
 pub(crate) fn append_cte(payload: &str, from: &str) -> String {
     format!(
         "event AS (INSERT INTO interaction_event_pending (payload) SELECT {payload} FROM {from})"

@@ -3,7 +3,6 @@
 use async_trait::async_trait;
 use openframe_core::aggregate::{AggregateChange, InteractionAggregate};
 use openframe_core::metric_names::{POOL_CONNECTIONS, POOL_MAX_CONNECTIONS};
-use openframe_core::number;
 use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{
@@ -16,61 +15,18 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use crate::connect::PostgresRepository;
+use crate::create_batch::NewInteraction;
 use crate::error::{db_error, map_error};
 use crate::outbox;
 use crate::queries::{self, QUERIES, constraint};
 use crate::rows::{bind_columns, bind_record, children_from_row, record_from_row};
 use crate::table_query::{PageSql, known_table, page_from_rows};
 
-/// The least digits of an interaction number: `number::format_number` pads to seven.
-const NUMBER_DIGITS: i32 = 7;
-
 #[async_trait]
 impl Repository for PostgresRepository {
     async fn create_interaction(&self, new: InteractionAggregate) -> Result<String> {
-        let sys_id = SysId::parse_field(new.interaction.sys_id(), field::SYS_ID)?;
-        check_children(&sys_id, &new.phone_logs, &new.related_records)?;
-        // Its number does not exist yet: the statement puts it into the event.
-        let event = InteractionEvent::created(&new).to_payload();
-        let (names, values): (Vec<&str>, Vec<&str>) = new
-            .context
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .unzip();
-        let mut create = bind_record(
-            QUERIES.create_interaction.query(),
-            &new.interaction,
-            Some(field::NUMBER),
-        )
-        .bind(names)
-        .bind(values);
-        create = bind_columns(create, &PHONE_LOG, &new.phone_logs);
-        create = bind_columns(create, &RELATED_RECORD, &new.related_records);
-        // One statement, so one round trip and its own transaction: the number, the interaction, all its
-        // children and its event, or nothing.
-        let number: Option<String> = create
-            .bind(number::PREFIX)
-            .bind(NUMBER_DIGITS)
-            .bind(event)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| {
-                map_error(format!("creating interaction {sys_id}"), e, |c| {
-                    if c == constraint::INTERACTION_PKEY {
-                        format!("interaction {sys_id} exists")
-                    } else {
-                        format!("interaction {sys_id}: duplicate key ({c})")
-                    }
-                })
-            })?
-            .map(|row| row.try_get(0))
-            .transpose()
-            .map_err(|e| Error::internal(format!("the number of interaction {sys_id}: {e}")))?;
-        // No row: the sys_id was taken before the statement began, and it wrote nothing (a create racing this
-        // one for the same sys_id is a unique violation instead, mapped above).
-        number.ok_or_else(|| Error::Conflict {
-            detail: format!("interaction {sys_id} exists"),
-        })
+        // Written with the creates queued beside it, in one statement (`create_batch.rs` says why).
+        self.creates.create(NewInteraction::new(new)?).await
     }
 
     async fn update_interaction(
@@ -434,7 +390,11 @@ fn refuse_nul(field: &str, value: &str) -> Result<()> {
 
 /// Child records are found again by their `interaction` field, so one naming another interaction would be
 /// lost: a caller bug, refused before anything is written.
-fn check_children(sys_id: &SysId, phone_logs: &[Record], related: &[Record]) -> Result<()> {
+pub(crate) fn check_children(
+    sys_id: &SysId,
+    phone_logs: &[Record],
+    related: &[Record],
+) -> Result<()> {
     for record in phone_logs.iter().chain(related) {
         if record.get(field::INTERACTION) != sys_id.as_str() {
             return Err(Error::internal(format!(
@@ -514,21 +474,6 @@ mod tests {
         r.set(field::SYS_ID, sys_id);
         r.set(field::CALL_ID, call_id);
         r
-    }
-
-    #[test]
-    fn the_statement_pads_numbers_like_format_number() {
-        // The create statement builds the number from these two binds (its SQL is tested on a server in
-        // tests/postgres.rs, across the seventh digit).
-        let n = number::format_number(1);
-        assert_eq!(
-            n,
-            format!(
-                "{}{}1",
-                number::PREFIX,
-                "0".repeat(NUMBER_DIGITS as usize - 1)
-            )
-        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Records to binds and rows to records: one TEXT column per field, in the table's column order.
 
+use std::borrow::Borrow;
+
 use openframe_core::aggregate::{Context, InteractionAggregate};
 use openframe_core::schema::{PHONE_LOG, RELATED_RECORD, Table};
 use openframe_core::{Error, Record, Result};
@@ -21,9 +23,16 @@ pub(crate) fn bind_record(mut query: PgQuery, record: &Record, except: Option<&s
 
 /// Binds one `text[]` per column of `table`, holding that column of every record: the shape an
 /// `UNNEST($1::text[], …)` insert or update takes, one statement for any number of rows.
-pub(crate) fn bind_columns(mut query: PgQuery, table: &Table, records: &[Record]) -> PgQuery {
+pub(crate) fn bind_columns<R: Borrow<Record>>(
+    mut query: PgQuery,
+    table: &Table,
+    records: &[R],
+) -> PgQuery {
     for i in 0..table.fields.len() {
-        let column: Vec<&str> = records.iter().map(|r| r.values()[i].as_str()).collect();
+        let column: Vec<&str> = records
+            .iter()
+            .map(|r| r.borrow().values()[i].as_str())
+            .collect();
         query = query.bind(column);
     }
     query
