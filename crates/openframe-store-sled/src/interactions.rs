@@ -18,10 +18,11 @@ use openframe_core::{
 use sled::{IVec, Tree};
 
 use crate::codec::InteractionRow;
+use crate::directory::{self, Kind, Location};
 use crate::group::GroupWrites;
 use crate::layout::{
-    ChildTable, INTERACTIONS_PREFIX, Read, Staged, child_address, child_id_key, client_session_key,
-    decode_u64, interaction_id_key, interaction_key, last_id, number_key, stray_key,
+    ChildTable, INTERACTIONS_PREFIX, Read, Staged, child_address, client_session_key, decode_u64,
+    interaction_key, last_id, number_key, stray_key,
 };
 use crate::outbox;
 
@@ -29,7 +30,7 @@ use crate::outbox;
 pub(crate) fn create(group: &GroupWrites, new: &InteractionAggregate) -> Result<String> {
     let sys_id = new.interaction.sys_id();
     let mut staged = Staged::new(group);
-    if staged.get(&interaction_id_key(sys_id))?.is_some() {
+    if directory::find(&staged, Kind::Interaction, sys_id)?.is_some() {
         return Err(Error::Conflict {
             detail: format!("interaction {sys_id} exists"),
         });
@@ -52,12 +53,13 @@ pub(crate) fn stage_import(staged: &mut Staged<'_>, new: &InteractionAggregate) 
     let number = new.interaction.get(field::NUMBER);
     let id = parse_number(number)
         .ok_or_else(|| Error::invalid(field::NUMBER, "must be an interaction number"))?;
-    if staged.get(&interaction_id_key(sys_id))?.is_some() {
+    if directory::find(staged, Kind::Interaction, sys_id)?.is_some() {
         return Err(Error::Conflict {
             detail: format!("interaction {sys_id} exists"),
         });
     }
-    // The id is the number's counter value: two spellings of one value (IMS0001001, IMS00001001) clash too.
+    // The id is the number's counter value: two spellings of one value (IMS0001001, IMS00001001) clash too,
+    // and so does a number another interaction was given by an update.
     if staged.get(&number_key(number))?.is_some() || staged.get(&interaction_key(id))?.is_some() {
         return Err(Error::Conflict {
             detail: format!("interaction number {number} is taken"),
@@ -76,7 +78,12 @@ fn insert(staged: &mut Staged<'_>, id: u64, new: InteractionAggregate) -> Result
         related_records,
     } = new;
     let sys_id = interaction.sys_id().to_owned();
-    staged.insert(interaction_id_key(&sys_id), id.to_be_bytes().to_vec());
+    directory::add(
+        staged,
+        Kind::Interaction,
+        &sys_id,
+        Location { id, position: 0 },
+    )?;
     index(staged, id, None, &interaction)?;
     let mut row = InteractionRow {
         record: interaction,
@@ -197,18 +204,43 @@ pub(crate) fn load(data: &Tree, sys_id: &str) -> Result<Option<InteractionAggreg
     Ok(Some(InteractionRow::decode(&bytes)?.into_aggregate()))
 }
 
-/// Interaction `sys_id`'s id and stored row. (Its `I` entry never changes once written, so the two reads
-/// cannot straddle a write that matters.)
+/// Interaction `sys_id`'s id and stored row. (Its directory entry never changes once written, so the two
+/// reads cannot straddle a write that matters.)
 pub(crate) fn find(data: &impl Read, sys_id: &str) -> Result<Option<(u64, IVec)>> {
-    let Some(id) = data.get(&interaction_id_key(sys_id))? else {
+    let Some(Location { id, .. }) = directory::find(data, Kind::Interaction, sys_id)? else {
         return Ok(None);
     };
-    let id = decode_u64(&id)
-        .ok_or_else(|| Error::internal(format!("corrupt id of interaction {sys_id}")))?;
     let row = data.get(&interaction_key(id))?.ok_or_else(|| {
         Error::internal(format!("interaction {sys_id} is indexed but has no row"))
     })?;
     Ok(Some((id, row)))
+}
+
+/// Whether interaction `id` exists and is numbered `number`.
+fn numbered(data: &impl Read, id: u64, number: &str) -> Result<bool> {
+    let Some(row) = data.get(&interaction_key(id))? else {
+        return Ok(false);
+    };
+    Ok(crate::codec::decode_interaction_record(&row)?.get(field::NUMBER) == number)
+}
+
+/// The ids of the interactions numbered `number`: the one whose id it spells, and any listed under `n`
+/// (see [`index`]).
+pub(crate) fn ids_by_number(data: &impl Read, number: &str) -> Result<Vec<u64>> {
+    let mut ids = Vec::new();
+    if let Some(id) = parse_number(number)
+        && numbered(data, id, number)?
+    {
+        ids.push(id);
+    }
+    if let Some(listed) = data.get(&number_key(number))? {
+        let listed = decode_u64(&listed)
+            .ok_or_else(|| Error::internal(format!("corrupt id of interaction {number}")))?;
+        if !ids.contains(&listed) {
+            ids.push(listed);
+        }
+    }
+    Ok(ids)
 }
 
 /// The number the next created interaction gets, found from the interactions stored (the counter is not
@@ -220,25 +252,34 @@ pub(crate) fn recover_next_number(data: &Tree) -> Result<u64> {
 
 /// Keeps the number and client-session indexes in step with interaction `id`'s record going from
 /// `before` (`None` on create) to `after`.
+///
+/// A number that is its id's own spelling (`format_number(id)`, what every create gets) needs no index
+/// entry: a lookup by number parses it and reads that id's row. Only another number (an import's other
+/// spelling of its id, or one an update gave) is listed under `n`.
 fn index(staged: &mut Staged<'_>, id: u64, before: Option<&Record>, after: &Record) -> Result<()> {
     let old = |name| before.map_or("", |r: &Record| r.get(name));
+    let listed = |number: &str| !number.is_empty() && number != format_number(id);
 
     let (old_number, new_number) = (old(field::NUMBER), after.get(field::NUMBER));
     if old_number != new_number {
-        if !old_number.is_empty() {
+        if listed(old_number) {
             staged.remove(number_key(old_number));
         }
         if !new_number.is_empty() {
-            let key = number_key(new_number);
-            if staged
-                .get(&key)?
-                .is_some_and(|p| decode_u64(&p) != Some(id))
+            let spelled = parse_number(new_number).filter(|&other| other != id);
+            let listed_elsewhere = staged
+                .get(&number_key(new_number))?
+                .is_some_and(|other| decode_u64(&other) != Some(id));
+            if listed_elsewhere
+                || spelled.map_or(Ok(false), |other| numbered(staged, other, new_number))?
             {
                 return Err(Error::internal(format!(
                     "interaction number {new_number} is already taken: the counter is behind"
                 )));
             }
-            staged.insert(key, id.to_be_bytes().to_vec());
+            if listed(new_number) {
+                staged.insert(number_key(new_number), id.to_be_bytes().to_vec());
+            }
         }
     }
 
@@ -267,15 +308,20 @@ fn append_child(
     children: &mut Vec<Record>,
     record: Record,
 ) -> Result<()> {
-    let address = child_address(kind, id, children.len() as u64);
-    let id_key = child_id_key(kind, record.sys_id());
-    if staged.get(&id_key)?.is_some() {
+    let position = children.len() as u64;
+    let address = child_address(kind, id, position);
+    if directory::find(staged, Kind::Child(kind), record.sys_id())?.is_some() {
         return Err(Error::Conflict {
             detail: format!("{} {} exists", record.table().name, record.sys_id()),
         });
     }
     mark_stray(staged, kind, sys_id, &record, &address, false)?;
-    staged.insert(id_key, address);
+    directory::add(
+        staged,
+        Kind::Child(kind),
+        record.sys_id(),
+        Location { id, position },
+    )?;
     children.push(record);
     Ok(())
 }

@@ -7,10 +7,9 @@
 //! | key | value |
 //! |---|---|
 //! | `i` id | [`InteractionRow`](crate::codec::InteractionRow): record, context, phone logs, related records, version |
-//! | `I` interaction sys_id | id |
-//! | `P` phone-log sys_id | its address (`p` id position) |
-//! | `R` related-record sys_id | its address (`r` id position) |
-//! | `n` number (`IMS…`) | id |
+//! | `B` first 12 characters of a sys_id | the sys_id directory's bucket: where each record with such a sys_id is (the `directory` module) |
+//! | `S` kind sys_id | where a record is whose sys_id has no room in a bucket (the `directory` module) |
+//! | `n` number (`IMS…`) | id, for a number that is not its id's own spelling (below) |
 //! | `c` len(client_session_id) client_session_id id | empty |
 //! | `s` `p`/`r` child sys_id | the child's address: a stray child (below) |
 //! | `e` event id | an interaction event's payload (the outbox, `outbox.rs`) |
@@ -18,14 +17,16 @@
 //!
 //! `id` is the interaction's creation sequence number, the same counter its `number` is made from, as a
 //! big-endian u64; `len` is a big-endian u32. So rows are laid out in creation order: a create appends at
-//! the end of each region, where sled's pages are already cached, and only the short sys_id index entries
-//! land at random places. (Keyed by their random sys_ids, a store larger than sled's cache paid a page read
-//! on almost every insert.) The length prefix of a `c` key makes one session id never a prefix-match for a
-//! longer one.
+//! the end of each region, where sled's pages are already cached. (Keyed by their random sys_ids, a store
+//! larger than sled's cache paid a page read on almost every insert.) The length prefix of a `c` key makes
+//! one session id never a prefix-match for a longer one. An interaction's number is its id spelled
+//! `format_number(id)` unless an import or an update said otherwise, so a lookup by number parses it and
+//! reads that id's row; only the other numbers are listed under `n`.
 //!
 //! A phone log or related record is stored in its interaction's row; its address is the table's letter,
 //! its interaction's id and its position in the row's list (a big-endian u64 from 0), which never changes
-//! since children are never deleted. Addresses sort in creation order.
+//! since children are never deleted. Addresses sort in creation order. A create writes four keys: its row,
+//! its sys_id directory bucket, its client-session entry and its event.
 //!
 //! The row a child is stored in doubles as the index of its `interaction` field, because the service always
 //! sets that field to the interaction the child belongs to (and clients cannot write it). The repository
@@ -63,7 +64,6 @@ pub(crate) const EVENTS_PRUNED_KEY: &[u8] = b"mevents_pruned";
 
 const EVENT: u8 = b'e';
 const INTERACTION: u8 = b'i';
-const INTERACTION_ID: u8 = b'I';
 const NUMBER: u8 = b'n';
 const CLIENT_SESSION: u8 = b'c';
 const STRAY: u8 = b's';
@@ -103,19 +103,11 @@ pub(crate) enum ChildTable {
 }
 
 impl ChildTable {
-    /// The prefix of its records' keys.
+    /// The first byte of its children's addresses.
     fn prefix(self) -> u8 {
         match self {
             ChildTable::PhoneLog => b'p',
             ChildTable::RelatedRecord => b'r',
-        }
-    }
-
-    /// The prefix of its sys_id index.
-    fn id_prefix(self) -> u8 {
-        match self {
-            ChildTable::PhoneLog => b'P',
-            ChildTable::RelatedRecord => b'R',
         }
     }
 
@@ -142,12 +134,7 @@ pub(crate) fn interaction_key(id: u64) -> Vec<u8> {
     key(INTERACTION, &[&id.to_be_bytes()])
 }
 
-/// Key of the index entry of interaction sys_id `sys_id`.
-pub(crate) fn interaction_id_key(sys_id: &str) -> Vec<u8> {
-    key(INTERACTION_ID, &[sys_id.as_bytes()])
-}
-
-/// Key of the index entry of interaction number `number`.
+/// Key of the `n` entry of interaction number `number` (one that is not its id's own spelling).
 pub(crate) fn number_key(number: &str) -> Vec<u8> {
     key(NUMBER, &[number.as_bytes()])
 }
@@ -171,11 +158,6 @@ pub(crate) fn parse_child_address(table: ChildTable, address: &[u8]) -> Option<(
         decode_u64(id)?,
         usize::try_from(decode_u64(position)?).ok()?,
     ))
-}
-
-/// Key of the index entry of child sys_id `sys_id`.
-pub(crate) fn child_id_key(table: ChildTable, sys_id: &str) -> Vec<u8> {
-    key(table.id_prefix(), &[sys_id.as_bytes()])
 }
 
 /// Key of the stray-list entry of child `sys_id`.
@@ -355,7 +337,7 @@ mod tests {
             data.insert(interaction_key(id), &b""[..]).unwrap();
         }
         data.insert(event_key(5), &b""[..]).unwrap();
-        data.insert(interaction_id_key("z"), &b""[..]).unwrap();
+        data.insert(number_key("z"), &b""[..]).unwrap();
         assert_eq!(last_id(&data, INTERACTIONS_PREFIX).unwrap(), Some(1003));
         assert_eq!(last_id(&data, EVENTS_PREFIX).unwrap(), Some(5));
     }
@@ -382,12 +364,11 @@ mod tests {
     fn prefixes_are_distinct() {
         let keys = [
             interaction_key(1),
-            interaction_id_key("x"),
+            crate::directory::bucket_key("x"),
             number_key("x"),
             child_address(ChildTable::PhoneLog, 1, 0),
             child_address(ChildTable::RelatedRecord, 1, 0),
-            child_id_key(ChildTable::PhoneLog, "x"),
-            child_id_key(ChildTable::RelatedRecord, "x"),
+            crate::directory::own_keys_prefix(crate::directory::Kind::Interaction).to_vec(),
             stray_key(ChildTable::PhoneLog, "x"),
             client_session_key("x", 1),
             LEGACY_NEXT_NUMBER_KEY.to_vec(),

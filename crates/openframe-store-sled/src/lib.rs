@@ -82,6 +82,7 @@
 #![warn(missing_docs)]
 
 mod codec;
+mod directory;
 mod error;
 mod group;
 mod interactions;

@@ -1,28 +1,34 @@
 //! Bringing a store written by an earlier build up to [`FORMAT_VERSION`] when it is opened.
 //!
 //! Version 2 kept each phone log and related record under a key of its own (`p`/`r`, the child's address)
-//! and interaction rows with child counts, and kept the number and event counters under `m` keys that every
-//! write rewrote. Version 3 keeps the children in their interaction's row and the counters nowhere (see
-//! `layout`). The sys_id indexes, the stray list and the events are the same in both: a child's address did
-//! not change, only what is stored at it.
+//! and interaction rows with child counts; it indexed every sys_id under a key of its own (`I`, `P`, `R`)
+//! and every number (`n`); and it kept the number and event counters under `m` keys that every write
+//! rewrote. Version 3 keeps the children in their interaction's row, the sys_ids in the directory's
+//! buckets (the `directory` module), only the numbers that are not their id's own spelling, and the
+//! counters nowhere (see `layout`). Client-session entries, strays and events are the same in both: a
+//! child's address did not change, only what is stored at it.
 //!
-//! The conversion rewrites each interaction's row with its children in it and removes their keys, a
-//! bounded number of interactions per atomic batch, then removes the counters, flushes, and only then
-//! records the new version. A crash part-way leaves a store still marked version 2 in which each
-//! interaction is whole in one form or the other; the next open goes on from there (a row already in the
-//! new form says so by its version byte).
+//! The conversion rewrites each interaction whole (its row with its children in it, its directory entries,
+//! the removal of its old keys) as one staged write, applies a bounded number of interactions per atomic
+//! batch, then removes the counters, flushes, and only then records the new version. A crash part-way
+//! leaves a store still marked version 2 in which each interaction is whole in one form or the other; the
+//! next open goes on from there (a row already in the new form says so by its version byte).
 
-use openframe_core::schema::{PHONE_LOG, RELATED_RECORD, Table};
+use std::sync::Arc;
+
+use openframe_core::number::format_number;
+use openframe_core::schema::{INTERACTION, PHONE_LOG, RELATED_RECORD, Table, field};
 use openframe_core::{Context, Error, Record, Result};
-use sled::Batch;
 
 use crate::codec::{
     self, FORMAT_VERSION, InteractionRow, SEPARATE_CHILDREN_VERSION, decode_version,
 };
+use crate::directory::{self, Kind, Location};
 use crate::error::from_sled;
+use crate::group::{Counters, GroupWrites};
 use crate::layout::{
     ChildTable, FORMAT_VERSION_KEY, INTERACTIONS_PREFIX, LEGACY_EVENT_HEAD_KEY,
-    LEGACY_NEXT_NUMBER_KEY, Trees, child_address, trailing_id,
+    LEGACY_NEXT_NUMBER_KEY, Read, Staged, Trees, child_address, number_key, trailing_id,
 };
 
 /// Interactions converted per batch: bounds the memory a conversion holds at once.
@@ -31,46 +37,36 @@ const PER_BATCH: usize = 1_000;
 /// A version-2 interaction row: values, context, phone-log count, related-record count, version.
 type SeparateChildrenRow = (Vec<String>, Context, u64, u64, u64);
 
+/// The key of a version-2 sys_id index entry: `I` (interactions), `P` (phone logs) or `R` (related
+/// records), then the sys_id.
+fn legacy_sys_id_key(index: u8, sys_id: &str) -> Vec<u8> {
+    [&[index][..], sys_id.as_bytes()].concat()
+}
+
 /// Converts a version-2 store (its `meta` says so) to the current version.
-pub(crate) fn from_separate_children(trees: &Trees) -> Result<()> {
-    let data = &trees.data;
-    let mut batch = Batch::default();
+pub(crate) fn from_separate_children(trees: &Arc<Trees>) -> Result<()> {
+    let group = GroupWrites::new(Arc::clone(trees), Counters::default());
     let mut in_batch = 0;
-    for entry in data.scan_prefix(INTERACTIONS_PREFIX) {
+    for entry in trees.data.scan_prefix(INTERACTIONS_PREFIX) {
         let (key, bytes) = entry.map_err(from_sled)?;
         if bytes.first() == Some(&FORMAT_VERSION) {
             continue; // converted by an open that did not finish
         }
         let id = trailing_id(&key).ok_or_else(|| Error::internal("corrupt interaction key"))?;
-        let (values, context, logs, related, version): SeparateChildrenRow = decode_version(
-            &bytes,
-            "interaction (version 2)",
-            &[SEPARATE_CHILDREN_VERSION],
-        )?;
-        let row = InteractionRow {
-            record: Record::from_values(&openframe_core::schema::INTERACTION, values)?,
-            context,
-            phone_logs: take_children(trees, &mut batch, ChildTable::PhoneLog, id, logs)?,
-            related_records: take_children(
-                trees,
-                &mut batch,
-                ChildTable::RelatedRecord,
-                id,
-                related,
-            )?,
-            version,
-        };
-        batch.insert(key, row.encode()?);
+        let mut staged = Staged::new(&group);
+        convert(&mut staged, id, &bytes)?;
+        staged.apply();
         in_batch += 1;
         if in_batch == PER_BATCH {
-            data.apply_batch(std::mem::take(&mut batch))
-                .map_err(from_sled)?;
+            group.settle()?;
             in_batch = 0;
         }
     }
-    batch.remove(LEGACY_NEXT_NUMBER_KEY);
-    batch.remove(LEGACY_EVENT_HEAD_KEY);
-    data.apply_batch(batch).map_err(from_sled)?;
+    let mut staged = Staged::new(&group);
+    staged.remove(LEGACY_NEXT_NUMBER_KEY.to_vec());
+    staged.remove(LEGACY_EVENT_HEAD_KEY.to_vec());
+    staged.apply();
+    group.finish().map_err(from_sled)?;
     trees.db.flush().map_err(from_sled)?;
     trees
         .meta
@@ -80,30 +76,68 @@ pub(crate) fn from_separate_children(trees: &Trees) -> Result<()> {
     Ok(())
 }
 
-/// The first `count` children of `kind` of interaction `id`, read from their own keys, which `batch` is
-/// to remove.
+/// Stages interaction `id`, stored as the version-2 row `bytes`, in the current form.
+fn convert(staged: &mut Staged<'_>, id: u64, bytes: &[u8]) -> Result<()> {
+    let (values, context, logs, related, version): SeparateChildrenRow = decode_version(
+        bytes,
+        "interaction (version 2)",
+        &[SEPARATE_CHILDREN_VERSION],
+    )?;
+    let record = Record::from_values(&INTERACTION, values)?;
+    let sys_id = record.sys_id().to_owned();
+    staged.remove(legacy_sys_id_key(b'I', &sys_id));
+    directory::add(
+        staged,
+        Kind::Interaction,
+        &sys_id,
+        Location { id, position: 0 },
+    )?;
+    let number = record.get(field::NUMBER);
+    if number == format_number(id) {
+        staged.remove(number_key(number)); // its own spelling: found without an entry
+    }
+    let row = InteractionRow {
+        phone_logs: take_children(staged, ChildTable::PhoneLog, id, logs)?,
+        related_records: take_children(staged, ChildTable::RelatedRecord, id, related)?,
+        record,
+        context,
+        version,
+    };
+    staged.insert(crate::layout::interaction_key(id), row.encode()?);
+    Ok(())
+}
+
+/// The first `count` children of `kind` of interaction `id`, read from their own keys, which are removed
+/// with their index entries, replaced by directory entries.
 fn take_children(
-    trees: &Trees,
-    batch: &mut Batch,
+    staged: &mut Staged<'_>,
     kind: ChildTable,
     id: u64,
     count: u64,
 ) -> Result<Vec<Record>> {
-    let table: &'static Table = match kind {
-        ChildTable::PhoneLog => &PHONE_LOG,
-        ChildTable::RelatedRecord => &RELATED_RECORD,
+    let (table, index): (&'static Table, u8) = match kind {
+        ChildTable::PhoneLog => (&PHONE_LOG, b'P'),
+        ChildTable::RelatedRecord => (&RELATED_RECORD, b'R'),
     };
     (0..count)
         .map(|position| {
             let key = child_address(kind, id, position);
-            let bytes = trees.data.get(&key).map_err(from_sled)?.ok_or_else(|| {
+            let bytes = staged.get(&key)?.ok_or_else(|| {
                 Error::internal(format!(
                     "{} {position} of interaction {id} is missing",
                     table.name
                 ))
             })?;
-            batch.remove(key);
-            codec::decode_record(table, &bytes)
+            let child = codec::decode_record(table, &bytes)?;
+            staged.remove(key);
+            staged.remove(legacy_sys_id_key(index, child.sys_id()));
+            directory::add(
+                staged,
+                Kind::Child(kind),
+                child.sys_id(),
+                Location { id, position },
+            )?;
+            Ok(child)
         })
         .collect()
 }
@@ -112,19 +146,18 @@ fn take_children(
 mod tests {
     //! A version-2 store written key by key, as the version-2 build wrote it, then opened.
 
-    use openframe_core::schema::{INTERACTION, field};
+    use openframe_core::query::TableQuery;
     use openframe_core::{Repository, SysId};
 
     use super::*;
     use crate::SledRepository;
-    use crate::layout::{
-        EVENTS_PRUNED_KEY, child_id_key, client_session_key, event_key, interaction_id_key,
-        interaction_key, number_key,
-    };
+    use crate::layout::{EVENTS_PRUNED_KEY, client_session_key, event_key, interaction_key};
 
-    /// Writes `interactions` (sys_id, number id, phone-log call ids, related document ids) into `dir` as a
-    /// version-2 store, with `events` events and the version-2 counters.
-    fn write_version_2(dir: &std::path::Path, interactions: &[(&SysId, u64, &[&str], &[&str])]) {
+    /// An interaction of a version-2 store: sys_id, id, number, phone-log call ids, related document ids.
+    type Written<'a> = (&'a SysId, u64, &'a str, &'a [&'a str], &'a [&'a str]);
+
+    /// Writes `interactions` into `dir` as a version-2 store, with an event each and the version-2 counters.
+    fn write_version_2(dir: &std::path::Path, interactions: &[Written<'_>]) {
         let db = sled::Config::new().path(dir).open().unwrap();
         let trees = Trees::open(db).unwrap();
         let v2 = |mut bytes: Vec<u8>| {
@@ -132,21 +165,21 @@ mod tests {
             bytes
         };
         let mut last_event = 0;
-        for (sys_id, id, logs, related) in interactions {
+        for (sys_id, id, number, logs, related) in interactions {
             let mut record = Record::new(&INTERACTION);
             record.set(field::SYS_ID, sys_id.as_str());
-            record.set(field::NUMBER, openframe_core::number::format_number(*id));
+            record.set(field::NUMBER, *number);
             record.set(field::CLIENT_SESSION_ID, "session");
             let data = &trees.data;
-            data.insert(interaction_id_key(sys_id.as_str()), &id.to_be_bytes())
+            data.insert(legacy_sys_id_key(b'I', sys_id.as_str()), &id.to_be_bytes())
                 .unwrap();
             data.insert(number_key(record.get(field::NUMBER)), &id.to_be_bytes())
                 .unwrap();
             data.insert(client_session_key("session", *id), &[][..])
                 .unwrap();
-            for (kind, table, names) in [
-                (ChildTable::PhoneLog, &PHONE_LOG, *logs),
-                (ChildTable::RelatedRecord, &RELATED_RECORD, *related),
+            for (kind, table, index, names) in [
+                (ChildTable::PhoneLog, &PHONE_LOG, b'P', *logs),
+                (ChildTable::RelatedRecord, &RELATED_RECORD, b'R', *related),
             ] {
                 for (position, name) in names.iter().enumerate() {
                     let mut child = Record::new(table);
@@ -160,8 +193,11 @@ mod tests {
                     };
                     child.set(named, *name);
                     let address = child_address(kind, *id, position as u64);
-                    data.insert(child_id_key(kind, child_id.as_str()), address.as_slice())
-                        .unwrap();
+                    data.insert(
+                        legacy_sys_id_key(index, child_id.as_str()),
+                        address.as_slice(),
+                    )
+                    .unwrap();
                     data.insert(address, v2(codec::encode_record(&child).unwrap()))
                         .unwrap();
                 }
@@ -213,9 +249,13 @@ mod tests {
     async fn a_version_2_store_is_converted_when_opened() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (SysId::random(), SysId::random());
+        // `b` was imported with another spelling of its number.
         write_version_2(
             dir.path(),
-            &[(&a, 1001, &["1", "2", "3"], &["d"]), (&b, 1002, &[], &[])],
+            &[
+                (&a, 1001, "IMS0001001", &["1", "2", "3"], &["d"]),
+                (&b, 1002, "IMS00001002", &[], &[]),
+            ],
         );
 
         let repo = SledRepository::open(dir.path()).unwrap();
@@ -224,16 +264,26 @@ mod tests {
         assert_eq!(found.related_records[0].get(field::DOCUMENT_ID), "d");
         assert_eq!(found.context["k"], "v");
         assert!(repo.load_interaction(&b).await.unwrap().is_some());
-        // A child is found by its sys_id through the unchanged index.
+        // A child is found by its sys_id, and interactions by their numbers.
         let log_id = SysId::parse(found.phone_logs[1].sys_id()).unwrap();
         let log = repo.read_record(&PHONE_LOG, &log_id).await.unwrap();
         assert_eq!(log.unwrap().get(field::CALL_ID), "2");
+        for (number, sys_id) in [("IMS0001001", &a), ("IMS00001002", &b)] {
+            let query = format!("number={number}");
+            let query = TableQuery::parse(&INTERACTION, Some(&query), None, None).unwrap();
+            let page = repo.query_records(&query).await.unwrap();
+            assert_eq!(page.records.len(), 1, "{number}");
+            assert_eq!(page.records[0].sys_id(), sys_id.as_str());
+        }
 
-        // No child keys or counters are left, and the store says version 3.
+        // No child keys, sys_id index entries, plain numbers or counters are left, and the store says
+        // version 3.
         let data = &repo.trees.data;
-        for prefix in [b"p", b"r"] {
+        for prefix in [b"p", b"r", b"I", b"P", b"R"] {
             assert_eq!(data.scan_prefix(prefix).count(), 0);
         }
+        let numbers: Vec<_> = data.scan_prefix(b"n").keys().map(|k| k.unwrap()).collect();
+        assert_eq!(numbers, [number_key("IMS00001002")]);
         assert!(data.get(LEGACY_NEXT_NUMBER_KEY).unwrap().is_none());
         assert!(data.get(LEGACY_EVENT_HEAD_KEY).unwrap().is_none());
         assert!(data.get(EVENTS_PRUNED_KEY).unwrap().is_none());
@@ -260,26 +310,21 @@ mod tests {
         let (a, b) = (SysId::random(), SysId::random());
         write_version_2(
             dir.path(),
-            &[(&a, 1001, &["1"], &[]), (&b, 1002, &["2"], &[])],
+            &[
+                (&a, 1001, "IMS0001001", &["1"], &[]),
+                (&b, 1002, "IMS0001002", &["2"], &[]),
+            ],
         );
         {
             // Convert only the first interaction, as a conversion stopped after its first batch would.
             let db = sled::Config::new().path(dir.path()).open().unwrap();
-            let trees = Trees::open(db).unwrap();
+            let trees = Arc::new(Trees::open(db).unwrap());
+            let group = GroupWrites::new(Arc::clone(&trees), Counters::default());
             let bytes = trees.data.get(interaction_key(1001)).unwrap().unwrap();
-            let (values, context, _, _, version): SeparateChildrenRow =
-                decode_version(&bytes, "interaction", &[SEPARATE_CHILDREN_VERSION]).unwrap();
-            let mut batch = Batch::default();
-            let row = InteractionRow {
-                record: Record::from_values(&INTERACTION, values).unwrap(),
-                context,
-                phone_logs: take_children(&trees, &mut batch, ChildTable::PhoneLog, 1001, 1)
-                    .unwrap(),
-                related_records: Vec::new(),
-                version,
-            };
-            batch.insert(interaction_key(1001), row.encode().unwrap());
-            trees.data.apply_batch(batch).unwrap();
+            let mut staged = Staged::new(&group);
+            convert(&mut staged, 1001, &bytes).unwrap();
+            staged.apply();
+            group.finish().unwrap();
             trees.db.flush().unwrap();
         }
         let repo = SledRepository::open(dir.path()).unwrap();

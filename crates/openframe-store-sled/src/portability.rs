@@ -1,6 +1,6 @@
 //! Export pages and verbatim imports (`openframe export` / `openframe import`).
 //!
-//! Pages are key ranges: interactions through their sys_id index (`I` in `data`), provider applications
+//! Pages are key ranges: interactions through the sys_id directory (`directory.rs`), provider applications
 //! and users through their own trees, which are keyed by sys_id and by user name. An import batch is staged
 //! like a create (one batch on `data`) and applied with the users and provider applications in one sled
 //! transaction over the four trees, so that it lands whole or not at all.
@@ -15,10 +15,11 @@ use sled::Tree;
 use sled::transaction::Transactional;
 
 use crate::codec;
+use crate::directory::{self, Kind};
 use crate::error::{abort, from_sled, from_transaction};
 use crate::group::GroupWrites;
 use crate::interactions;
-use crate::layout::{Staged, Trees, interaction_id_key};
+use crate::layout::{Staged, Trees};
 
 /// The keys of `tree` above `after` (from the first when `None`) that start with `prefix`, at most `limit`.
 fn page(
@@ -42,18 +43,39 @@ fn page(
         .collect()
 }
 
-/// Up to `limit` interaction sys_ids above `after`, in order.
+/// Up to `limit` interaction sys_ids above `after`, in order: those of the sys_id directory's buckets
+/// merged with those kept under keys of their own (see the `directory` module).
 pub(crate) fn interaction_ids(
     trees: &Trees,
     after: Option<&str>,
     limit: usize,
 ) -> Result<Vec<String>> {
-    let prefix = interaction_id_key("");
-    page(&trees.data, &prefix, after.map(interaction_id_key), limit)?
+    let above = |sys_id: &[u8]| after.is_none_or(|after| sys_id > after.as_bytes());
+    let mut bucketed = Vec::new();
+    for bucket in directory::buckets_from(&trees.data, after) {
+        if bucketed.len() >= limit {
+            break;
+        }
+        let (_, bucket) = bucket.map_err(from_sled)?;
+        for entry in directory::bucket_entries(&bucket, Kind::Interaction)? {
+            let (sys_id, _) = entry?;
+            if above(sys_id) {
+                bucketed.push(sys_id.to_vec());
+            }
+        }
+    }
+    let prefix = directory::own_keys_prefix(Kind::Interaction);
+    let own_after = after.map(|after| [&prefix[..], after.as_bytes()].concat());
+    let own = page(&trees.data, &prefix, own_after, limit)?
         .into_iter()
-        .map(|(key, _)| {
-            String::from_utf8(key[prefix.len()..].to_vec())
-                .map_err(|_| Error::internal("an interaction sys_id index key is not UTF-8"))
+        .map(|(key, _)| directory::own_key_sys_id(&key).to_vec());
+    let mut ids: Vec<Vec<u8>> = bucketed.into_iter().chain(own).collect();
+    ids.sort_unstable();
+    ids.truncate(limit);
+    ids.into_iter()
+        .map(|id| {
+            String::from_utf8(id)
+                .map_err(|_| Error::internal("an interaction sys_id in the directory is not UTF-8"))
         })
         .collect()
 }

@@ -29,11 +29,12 @@ use openframe_core::{Error, Record, Result};
 use sled::{IVec, Tree};
 
 use crate::codec;
+use crate::directory::{self, Kind};
 use crate::error::from_sled;
 use crate::interactions;
 use crate::layout::{
-    ChildTable, INTERACTIONS_PREFIX, Trees, child_address, child_id_key, client_session_prefix,
-    decode_u64, interaction_id_key, interaction_key, number_key, parse_child_address, trailing_id,
+    ChildTable, INTERACTIONS_PREFIX, Trees, child_address, client_session_prefix, interaction_key,
+    parse_child_address, trailing_id,
 };
 
 /// How a query finds its candidates.
@@ -180,10 +181,14 @@ impl Trees {
         };
         match (source, lookup.field) {
             (Source::Interactions, field::SYS_ID) => {
-                by_key(interaction(get(data, &interaction_id_key(value))?)?);
+                if let Some(at) = directory::find(data, Kind::Interaction, value)? {
+                    by_key(Some(IVec::from(interaction_key(at.id))));
+                }
             }
             (Source::Interactions, field::NUMBER) => {
-                by_key(interaction(get(data, &number_key(value))?)?);
+                for id in interactions::ids_by_number(data, value)? {
+                    by_key(Some(IVec::from(interaction_key(id))));
+                }
             }
             (Source::Interactions, field::CLIENT_SESSION_ID) => {
                 let prefix = client_session_prefix(value);
@@ -198,7 +203,9 @@ impl Trees {
                 }
             }
             (Source::Children(kind, _), field::SYS_ID) => {
-                by_key(get(data, &child_id_key(kind, value))?);
+                if let Some(at) = directory::find(data, Kind::Child(kind), value)? {
+                    by_key(Some(IVec::from(child_address(kind, at.id, at.position))));
+                }
             }
             (Source::Children(kind, table), field::INTERACTION) => {
                 // Any stray child, whose `interaction` field may name it (see `layout`)…
@@ -262,16 +269,6 @@ impl Trees {
             ),
         }
     }
-}
-
-/// The key of the interaction row an index entry (its id) leads to.
-fn interaction(id: Option<IVec>) -> Result<Option<IVec>> {
-    id.map(|id| {
-        decode_u64(&id)
-            .map(|id| IVec::from(interaction_key(id)))
-            .ok_or_else(|| Error::internal("corrupt interaction id in an index"))
-    })
-    .transpose()
 }
 
 /// How `query` finds its candidates: the cheapest AND-group that is all index lookups, else a scan.

@@ -80,7 +80,7 @@ impl SledRepository {
     }
 
     fn start(db: sled::Db, location: Option<PathBuf>) -> Result<Self> {
-        let trees = Trees::open(db).map_err(from_sled)?;
+        let trees = Arc::new(Trees::open(db).map_err(from_sled)?);
         check_format(&trees)?;
         let counters = Counters {
             next_number: interactions::recover_next_number(&trees.data)?,
@@ -88,7 +88,6 @@ impl SledRepository {
         };
         // Everything stored at open is durable (sled recovered it from disk).
         trees.durable_events.durable_through(counters.event_head);
-        let trees = Arc::new(trees);
         Ok(SledRepository {
             writer: Writer::start(GroupWrites::new(Arc::clone(&trees), counters), flush)?,
             trees,
@@ -131,7 +130,7 @@ impl SledRepository {
 
 /// Records the format version in a new store; converts a version-2 store (the `migrate` module); refuses a
 /// store written in a version this build does not read.
-fn check_format(trees: &Trees) -> Result<()> {
+fn check_format(trees: &Arc<Trees>) -> Result<()> {
     match trees.meta.get(FORMAT_VERSION_KEY).map_err(from_sled)? {
         None => {
             trees
@@ -368,10 +367,8 @@ mod tests {
     use openframe_core::{Context, InteractionAggregate};
 
     use super::*;
-    use crate::layout::{
-        ChildTable, child_address, child_id_key, client_session_key, client_session_prefix,
-        interaction_id_key, number_key,
-    };
+    use crate::directory::{self, Kind, Location};
+    use crate::layout::{ChildTable, client_session_key, client_session_prefix, number_key};
 
     fn aggregate(sys_id: &SysId, session: &str) -> InteractionAggregate {
         let mut interaction = Record::new(&INTERACTION);
@@ -406,21 +403,16 @@ mod tests {
         assert_eq!(repo.create_interaction(new_a).await.unwrap(), "IMS0001001");
         repo.create_interaction(aggregate(&b, "s-1")).await.unwrap();
 
-        // The interaction's id is its creation number.
+        // The interaction's id is its creation number, which its own spelling needs no `n` entry for.
         let data = &repo.trees.data;
-        let id = |key: Vec<u8>| data.get(key).unwrap().map(|v| v.to_vec());
-        assert_eq!(
-            id(interaction_id_key(a.as_str())),
-            Some(1001u64.to_be_bytes().to_vec())
-        );
-        assert_eq!(
-            id(number_key("IMS0001001")),
-            Some(1001u64.to_be_bytes().to_vec())
-        );
+        let at = |kind, sys_id: &str| directory::find(data, kind, sys_id).unwrap();
+        let location = |id, position| Some(Location { id, position });
+        assert_eq!(at(Kind::Interaction, a.as_str()), location(1001, 0));
+        assert!(data.get(number_key("IMS0001001")).unwrap().is_none());
         assert_eq!(sessions(&repo.trees, "s-1").len(), 2);
         assert_eq!(
-            id(child_id_key(ChildTable::PhoneLog, &log_id)),
-            Some(child_address(ChildTable::PhoneLog, 1001, 0))
+            at(Kind::Child(ChildTable::PhoneLog), &log_id),
+            location(1001, 0)
         );
 
         // Moving `a` to another session moves its index entry, and leaves `b`'s.
