@@ -143,15 +143,15 @@ fn search(bucket: &[u8], sys_id: &[u8], kind: Kind) -> Result<std::result::Resul
 
 /// Where the record of `kind` with `sys_id` is, if there is one.
 pub(crate) fn find(data: &impl Read, kind: Kind, sys_id: &str) -> Result<Option<Location>> {
-    if sys_id.len() == SYS_ID_LEN {
-        if let Some(bucket) = data.get(&bucket_key(sys_id))? {
-            if let Ok(at) = search(&bucket, sys_id.as_bytes(), kind)? {
-                let entry = &bucket[at * ENTRY_LEN..(at + 1) * ENTRY_LEN];
-                return Location::decode(&entry[SYS_ID_LEN + 1..]).map(Some);
-            }
-            if bucket.len() < BUCKET_CAPACITY * ENTRY_LEN {
-                return Ok(None); // not full: the sys_id would be in it
-            }
+    if sys_id.len() == SYS_ID_LEN
+        && let Some(bucket) = data.get(&bucket_key(sys_id))?
+    {
+        if let Ok(at) = search(&bucket, sys_id.as_bytes(), kind)? {
+            let entry = &bucket[at * ENTRY_LEN..(at + 1) * ENTRY_LEN];
+            return Location::decode(&entry[SYS_ID_LEN + 1..]).map(Some);
+        }
+        if bucket.len() < BUCKET_CAPACITY * ENTRY_LEN {
+            return Ok(None); // not full: the sys_id would be in it
         }
     }
     data.get(&own_key(kind, sys_id))?
