@@ -51,7 +51,9 @@
 //! completes may or may not have kept the write, but never part of it: sled recovers a batch or a
 //! transaction whole or not at all. Under load one batch and one fsync serve many writes; a write alone is
 //! committed and flushed at once. Reads on other threads see a group's writes once it is applied, before
-//! its flush; writes later in a group read the earlier ones through the group.
+//! its flush; writes later in a group read the earlier ones through the group. sled's own flush does not
+//! make its log safe from a power loss on Linux (it waits with `sync_file_range`), so the writer also syncs
+//! the log and any new blob files before answering (the `durability` module).
 //!
 //! ## Reads
 //!
@@ -83,6 +85,7 @@
 
 mod codec;
 mod directory;
+mod durability;
 mod error;
 mod group;
 mod interactions;

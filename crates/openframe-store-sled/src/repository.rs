@@ -14,6 +14,7 @@ use openframe_core::{
 };
 
 use crate::codec::{self, FORMAT_VERSION, SEPARATE_CHILDREN_VERSION};
+use crate::durability::DiskSync;
 use crate::error::{abort, from_sled, from_transaction};
 use crate::group::{Counters, GroupWrites};
 use crate::interactions;
@@ -45,13 +46,17 @@ pub struct SledRepository {
 pub const CACHE_CAPACITY: u64 = 4 * 1024 * 1024;
 
 /// Makes a group of writes durable (the writer thread, after running them): applies them to `data` as one
-/// batch (the `group` module), flushes, then lets readers see the events the group wrote (`outbox.rs`).
-fn flush(group: &GroupWrites) -> sled::Result<usize> {
+/// batch (the `group` module), flushes, syncs what sled's flush leaves unsynced (`disk`, the `durability`
+/// module; none for a temporary store), then lets readers see the events the group wrote (`outbox.rs`).
+fn flush(group: &GroupWrites, disk: Option<&mut DiskSync>) -> sled::Result<()> {
     let trees = group.finish()?;
     let applied = group.counters().event_head;
-    let flushed = trees.db.flush()?;
+    trees.db.flush()?;
+    if let Some(disk) = disk {
+        disk.sync().map_err(sled::Error::Io)?;
+    }
     trees.durable_events.durable_through(applied);
-    Ok(flushed)
+    Ok(())
 }
 
 /// The configuration every store opens with.
@@ -89,7 +94,13 @@ impl SledRepository {
         // Everything stored at open is durable (sled recovered it from disk).
         trees.durable_events.durable_through(counters.event_head);
         Ok(SledRepository {
-            writer: Writer::start(GroupWrites::new(Arc::clone(&trees), counters), flush)?,
+            writer: Writer::start(GroupWrites::new(Arc::clone(&trees), counters), {
+                let mut disk = match &location {
+                    Some(dir) => Some(DiskSync::open(dir).map_err(Error::unavailable)?),
+                    None => None,
+                };
+                move |group: &GroupWrites| flush(group, disk.as_mut())
+            })?,
             trees,
             location,
         })

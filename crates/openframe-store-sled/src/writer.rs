@@ -1,7 +1,7 @@
 //! The writer: one thread that runs every write of a store in turn and makes them durable in groups.
 //!
 //! A write is durable only once a flush that *started after it was applied* has completed: `Db::flush`
-//! writes out and fsyncs everything applied before it starts. One fsync costs milliseconds however little it
+//! writes out everything applied before it starts, and the store then syncs the files (`durability.rs`). One fsync costs milliseconds however little it
 //! writes, and in sled 0.34 a flush also holds off every other write while it runs (it holds a read lock of
 //! sled's process-wide lock, which a batch or a transaction takes for writing). A flush per write therefore
 //! caps a store at a few hundred writes per second, whatever the number of writers.
@@ -54,7 +54,7 @@ impl<C: Send + 'static> Writer<C> {
     /// (`Db::flush` in the store, a stand-in in tests).
     pub(crate) fn start(
         context: C,
-        mut flush: impl FnMut(&C) -> sled::Result<usize> + Send + 'static,
+        mut flush: impl FnMut(&C) -> sled::Result<()> + Send + 'static,
     ) -> Result<Self> {
         let (queue, jobs) = mpsc::channel::<Job<C>>();
         let thread = std::thread::Builder::new()
@@ -72,7 +72,7 @@ impl<C: Send + 'static> Writer<C> {
                     }
                     metrics::histogram!(COMMIT_BATCH_SIZE, "store" => "sled")
                         .record(committed.len() as f64);
-                    let flushed = flush(&context).map(drop);
+                    let flushed = flush(&context);
                     for answer in committed {
                         answer(&flushed);
                     }
@@ -177,7 +177,7 @@ mod tests {
             let n = log.flushes.fetch_add(1, Ordering::SeqCst) + 1;
             log.push(format!("flush {n}"));
             drop(log.gate.lock().unwrap_or_else(|p| p.into_inner()));
-            outcome.clone().map(|()| 0)
+            outcome.clone()
         })
         .unwrap();
         (writer, log)
