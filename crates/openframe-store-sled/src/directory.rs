@@ -19,6 +19,8 @@
 //! child's interaction id and position; see `layout`). Scanning the buckets in key order, then each
 //! bucket's entries, lists sys_ids in order (export pages do).
 
+use std::collections::{BTreeMap, HashSet};
+
 use openframe_core::{Error, Result};
 use sled::Tree;
 
@@ -40,7 +42,7 @@ const BUCKET: u8 = b'B';
 const OWN_KEY: u8 = b'S';
 
 /// What a directory entry locates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Kind {
     Interaction,
     Child(ChildTable),
@@ -166,29 +168,73 @@ pub(crate) fn add(
     sys_id: &str,
     location: Location,
 ) -> Result<()> {
-    if sys_id.len() == SYS_ID_LEN {
-        let key = bucket_key(sys_id);
-        let mut bucket = staged.get(&key)?.map(|b| b.to_vec()).unwrap_or_default();
-        if bucket.len() < BUCKET_CAPACITY * ENTRY_LEN {
-            let at = match search(&bucket, sys_id.as_bytes(), kind)? {
-                Ok(_) => {
-                    return Err(Error::internal(format!(
-                        "sys_id {sys_id} is in the directory already"
-                    )));
-                }
-                Err(at) => at * ENTRY_LEN,
-            };
-            let mut entry = Vec::with_capacity(ENTRY_LEN);
-            entry.extend_from_slice(sys_id.as_bytes());
-            entry.push(kind.byte());
-            entry.extend_from_slice(&location.encode());
-            bucket.splice(at..at, entry);
-            staged.insert(key, bucket);
-            return Ok(());
-        }
+    let mut additions = Additions::default();
+    additions.push(kind, sys_id, location);
+    additions.stage(staged)
+}
+
+/// The directory entries of one write (a create's interaction and children, an update's new children),
+/// staged together: each bucket they fall in is read and written once.
+#[derive(Default)]
+pub(crate) struct Additions {
+    entries: Vec<(Kind, String, Location)>,
+    added: HashSet<(Kind, String)>,
+}
+
+impl Additions {
+    /// Whether the record of `kind` with `sys_id` has an entry: in the directory as `staged` reads it, or
+    /// among these additions.
+    pub(crate) fn taken(&self, staged: &Staged<'_>, kind: Kind, sys_id: &str) -> Result<bool> {
+        Ok(
+            self.added.contains(&(kind, sys_id.to_owned()))
+                || find(staged, kind, sys_id)?.is_some(),
+        )
     }
-    staged.insert(own_key(kind, sys_id), location.encode().to_vec());
-    Ok(())
+
+    /// Adds the entry of a record that has none (see [`Additions::taken`]).
+    pub(crate) fn push(&mut self, kind: Kind, sys_id: &str, location: Location) {
+        self.added.insert((kind, sys_id.to_owned()));
+        self.entries.push((kind, sys_id.to_owned(), location));
+    }
+
+    /// Stages every entry: into its bucket while the bucket has room, else under a key of its own.
+    pub(crate) fn stage(self, staged: &mut Staged<'_>) -> Result<()> {
+        let mut buckets: BTreeMap<Vec<u8>, Vec<(Kind, String, Location)>> = BTreeMap::new();
+        for (kind, sys_id, location) in self.entries {
+            if sys_id.len() == SYS_ID_LEN {
+                buckets
+                    .entry(bucket_key(&sys_id))
+                    .or_default()
+                    .push((kind, sys_id, location));
+            } else {
+                staged.insert(own_key(kind, &sys_id), location.encode().to_vec());
+            }
+        }
+        for (key, entries) in buckets {
+            let mut bucket = staged.get(&key)?.map(|b| b.to_vec()).unwrap_or_default();
+            for (kind, sys_id, location) in entries {
+                if bucket.len() >= BUCKET_CAPACITY * ENTRY_LEN {
+                    staged.insert(own_key(kind, &sys_id), location.encode().to_vec());
+                    continue;
+                }
+                let at = match search(&bucket, sys_id.as_bytes(), kind)? {
+                    Ok(_) => {
+                        return Err(Error::internal(format!(
+                            "sys_id {sys_id} is in the directory already"
+                        )));
+                    }
+                    Err(at) => at * ENTRY_LEN,
+                };
+                let mut entry = Vec::with_capacity(ENTRY_LEN);
+                entry.extend_from_slice(sys_id.as_bytes());
+                entry.push(kind.byte());
+                entry.extend_from_slice(&location.encode());
+                bucket.splice(at..at, entry);
+            }
+            staged.insert(key, bucket);
+        }
+        Ok(())
+    }
 }
 
 /// The sys_ids of `kind` in a bucket's value, in order, with their locations.

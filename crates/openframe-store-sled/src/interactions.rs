@@ -18,7 +18,7 @@ use openframe_core::{
 use sled::{IVec, Tree};
 
 use crate::codec::InteractionRow;
-use crate::directory::{self, Kind, Location};
+use crate::directory::{self, Additions, Kind, Location};
 use crate::group::GroupWrites;
 use crate::layout::{
     ChildTable, INTERACTIONS_PREFIX, Read, Staged, child_address, client_session_key, decode_u64,
@@ -78,12 +78,8 @@ fn insert(staged: &mut Staged<'_>, id: u64, new: InteractionAggregate) -> Result
         related_records,
     } = new;
     let sys_id = interaction.sys_id().to_owned();
-    directory::add(
-        staged,
-        Kind::Interaction,
-        &sys_id,
-        Location { id, position: 0 },
-    )?;
+    let mut additions = Additions::default();
+    additions.push(Kind::Interaction, &sys_id, Location { id, position: 0 });
     index(staged, id, None, &interaction)?;
     let mut row = InteractionRow {
         record: interaction,
@@ -95,6 +91,7 @@ fn insert(staged: &mut Staged<'_>, id: u64, new: InteractionAggregate) -> Result
     for log in phone_logs {
         append_child(
             staged,
+            &mut additions,
             ChildTable::PhoneLog,
             id,
             &sys_id,
@@ -105,6 +102,7 @@ fn insert(staged: &mut Staged<'_>, id: u64, new: InteractionAggregate) -> Result
     for related in related_records {
         append_child(
             staged,
+            &mut additions,
             ChildTable::RelatedRecord,
             id,
             &sys_id,
@@ -112,6 +110,7 @@ fn insert(staged: &mut Staged<'_>, id: u64, new: InteractionAggregate) -> Result
             related,
         )?;
     }
+    additions.stage(staged)?;
     staged.insert(interaction_key(id), row.encode()?);
     Ok(())
 }
@@ -131,6 +130,7 @@ pub(crate) fn update(
     let change = plan(&current)?;
 
     let mut staged = Staged::new(group);
+    let mut additions = Additions::default();
     let before = std::mem::replace(&mut row.record, change.interaction.clone());
     index(&mut staged, id, Some(&before), &row.record)?;
 
@@ -169,6 +169,7 @@ pub(crate) fn update(
                 positions.insert(log.sys_id().to_owned(), row.phone_logs.len());
                 append_child(
                     &mut staged,
+                    &mut additions,
                     ChildTable::PhoneLog,
                     id,
                     sys_id,
@@ -181,6 +182,7 @@ pub(crate) fn update(
     for related in &change.related_records {
         append_child(
             &mut staged,
+            &mut additions,
             ChildTable::RelatedRecord,
             id,
             sys_id,
@@ -188,6 +190,7 @@ pub(crate) fn update(
             related.clone(),
         )?;
     }
+    additions.stage(&mut staged)?;
     row.version += 1;
     outbox::append(&mut staged, &InteractionEvent::updated(&current, &change))?;
     staged.insert(interaction_key(id), row.encode()?);
@@ -298,10 +301,11 @@ fn index(staged: &mut Staged<'_>, id: u64, before: Option<&Record>, after: &Reco
     Ok(())
 }
 
-/// Appends `record` to `children`, the list of its kind of interaction `id` (sys_id `sys_id`), and indexes
-/// it by its own sys_id; a sys_id another child of that table has is a conflict.
+/// Appends `record` to `children`, the list of its kind of interaction `id` (sys_id `sys_id`), and adds its
+/// directory entry to `additions`; a sys_id another child of that table has is a conflict.
 fn append_child(
     staged: &mut Staged<'_>,
+    additions: &mut Additions,
     kind: ChildTable,
     id: u64,
     sys_id: &str,
@@ -310,18 +314,17 @@ fn append_child(
 ) -> Result<()> {
     let position = children.len() as u64;
     let address = child_address(kind, id, position);
-    if directory::find(staged, Kind::Child(kind), record.sys_id())?.is_some() {
+    if additions.taken(staged, Kind::Child(kind), record.sys_id())? {
         return Err(Error::Conflict {
             detail: format!("{} {} exists", record.table().name, record.sys_id()),
         });
     }
     mark_stray(staged, kind, sys_id, &record, &address, false)?;
-    directory::add(
-        staged,
+    additions.push(
         Kind::Child(kind),
         record.sys_id(),
         Location { id, position },
-    )?;
+    );
     children.push(record);
     Ok(())
 }

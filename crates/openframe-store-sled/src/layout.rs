@@ -96,7 +96,7 @@ impl Trees {
 }
 
 /// The two kinds of child an interaction has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum ChildTable {
     PhoneLog,
     RelatedRecord,

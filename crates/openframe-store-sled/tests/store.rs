@@ -300,8 +300,18 @@ async fn many_phone_logs_keep_creation_order() {
     };
 
     // The layout promise: the interaction's row (under `i` and its id, the counter value its number
-    // spells: 1001 for the first) holds its phone logs in creation order.
-    let db = sled::open(dir.path()).unwrap();
+    // spells: 1001 for the first) holds its phone logs in creation order. (sled's own threads may hold
+    // the directory's lock for a moment after the store is dropped.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let db = loop {
+        match sled::open(dir.path()) {
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            opened => break opened.unwrap(),
+        }
+    };
     let data = db.open_tree("data").unwrap();
     let row = data
         .get([b"i".as_slice(), &1001u64.to_be_bytes()].concat())
