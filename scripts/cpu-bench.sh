@@ -26,6 +26,8 @@ bin=${SERVER_BIN:-$root/target/release/openframe}
 pg_url=${OPENFRAME_TEST_POSTGRES_URL:-}
 
 die() { echo "cpu-bench: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib/serve.sh
+. scripts/lib/serve.sh
 [ -x "$bin" ] || die "no server at $bin (cargo build --release -p openframe-http)"
 command -v wrk >/dev/null || die "wrk is missing (scripts/load-bench.sh installs it)"
 [[ $workload = create || $workload = mix ]] || die "unknown workload $workload"
@@ -53,27 +55,14 @@ case $store in
         [ -n "$pg_url" ] || die "postgres needs OPENFRAME_TEST_POSTGRES_URL"
         pg_database="openframe_cpu_$$"
         psql "$pg_url" -v ON_ERROR_STOP=1 -qtAc "CREATE DATABASE $pg_database" >/dev/null
-        base=${pg_url%%\?*} query=
-        [ "$base" != "$pg_url" ] && query="?${pg_url#*\?}"
-        url="${base%/*}/$pg_database$query"
+        url=$(database_url "$pg_url" "$pg_database")
         ;;
     *) die "unknown store $store" ;;
 esac
 
 password=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 auth="Authorization: Basic $(printf 'admin:%s' "$password" | base64 | tr -d '\n')"
-: >"$work/server.log"
-OPENFRAME_ADMIN_PASSWORD=$password RUST_LOG=warn "$bin" serve --listen 127.0.0.1:0 --store "$url" \
-    2>"$work/server.log" >/dev/null &
-server_pid=$!
-base_url=
-for _ in $(seq 1 600); do
-    base_url=$(sed -n 's|^openframe: listening on \(http://127\.0\.0\.1:[0-9]*\)$|\1|p' "$work/server.log")
-    [ -n "$base_url" ] && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; die "the server exited"; }
-    sleep 0.1
-done
-[ -n "$base_url" ] || die "the server did not listen within 60 s"
+start_openframe "$bin" "$url" "$work/server.log" "$password"
 endpoint=$base_url/api/now/openframe/voice-interaction
 # One request first: the credential is cached and a broken setup fails here.
 curl -sS --max-time 10 -o /dev/null -H "$auth" -H 'Content-Type: application/json' \

@@ -44,6 +44,8 @@ fi
 
 log() { echo "load-bench: $*" >&2; }
 die() { log "$*"; exit 1; }
+# shellcheck source=scripts/lib/serve.sh
+. scripts/lib/serve.sh
 
 for n in $duration $levels $max_threads $paced_connections; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "not a positive whole number: $n"
@@ -130,28 +132,14 @@ fresh_store() {
             psql "$pg_url" -v ON_ERROR_STOP=1 -qtAc "CREATE DATABASE $pg_database" >/dev/null ||
                 die "could not create PostgreSQL database $pg_database with the role of OPENFRAME_TEST_POSTGRES_URL"
             # Same server and credentials, the fresh database instead of the last path segment.
-            local base=${pg_url%%\?*} query=
-            [ "$base" != "$pg_url" ] && query="?${pg_url#*\?}"
-            store_url="${base%/*}/$pg_database$query"
+            store_url=$(database_url "$pg_url" "$pg_database")
             ;;
     esac
 }
 
 # Starts the server on store URL $1; sets server_pid and base_url.
 start_server() {
-    local store_url=$1 server_log=$work/server.log
-    : >"$server_log"
-    OPENFRAME_ADMIN_PASSWORD=$password RUST_LOG=warn \
-        "$server_bin" serve --listen 127.0.0.1:0 --store "$store_url" 2>"$server_log" >/dev/null &
-    server_pid=$!
-    base_url=
-    for _ in $(seq 1 600); do
-        base_url=$(sed -n 's|^openframe: listening on \(http://127\.0\.0\.1:[0-9]*\)$|\1|p' "$server_log")
-        [ -n "$base_url" ] && break
-        kill -0 "$server_pid" 2>/dev/null || { cat "$server_log" >&2; die "the server exited before listening"; }
-        sleep 0.1
-    done
-    [ -n "$base_url" ] || { cat "$server_log" >&2; die "the server did not listen within 60 s"; }
+    start_openframe "$server_bin" "$1" "$work/server.log" "$password"
     # One request by hand, so that a broken setup fails here with its answer rather than as a table of errors.
     local answer
     answer=$(curl -sS --max-time 10 -H "$auth" -H 'Content-Type: application/json' -H 'Accept: application/json' \

@@ -56,17 +56,9 @@ trap 'exit 143' TERM
 
 password=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 auth="Authorization: Basic $(printf 'admin:%s' "$password" | base64 | tr -d '\n')"
-OPENFRAME_ADMIN_PASSWORD=$password RUST_LOG=warn \
-    "$server_bin" serve --listen 127.0.0.1:0 --store "sqlite://$work/soak.db" 2>"$work/server.log" >/dev/null &
-server_pid=$!
-base_url=
-for _ in $(seq 1 600); do
-    base_url=$(sed -n 's|^openframe: listening on \(http://127\.0\.0\.1:[0-9]*\)$|\1|p' "$work/server.log")
-    [ -n "$base_url" ] && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; die "the server exited before listening"; }
-    sleep 0.1
-done
-[ -n "$base_url" ] || die "the server did not listen within 60 s"
+# shellcheck source=scripts/lib/serve.sh
+. scripts/lib/serve.sh
+start_openframe "$server_bin" "sqlite://$work/soak.db" "$work/server.log" "$password"
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$server_pid/status"; }
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
