@@ -41,8 +41,8 @@ pub(crate) fn append(staged: &mut Staged<'_>, event: &InteractionEvent) -> Resul
     Ok(())
 }
 
-/// The latest event id given (0: none yet), found from the events stored: the last one, or, when every
-/// event was pruned, the id pruning reached (which a prune never passes: it keeps the latest `keep`).
+/// The latest event id given (0: none yet), found from the events stored: the last one's, or the id pruning
+/// reached if that is higher (when `prune_events(0)` removed every event).
 pub(crate) fn recover_head(data: &Tree) -> Result<u64> {
     let last = last_id(data, EVENTS_PREFIX)?.unwrap_or(0);
     Ok(last.max(counter(data, EVENTS_PRUNED_KEY)?))
