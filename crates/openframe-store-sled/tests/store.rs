@@ -515,3 +515,43 @@ async fn reads_never_see_half_an_update() {
     writer.await.unwrap();
     assert!(reads > 0);
 }
+
+/// Opens the store in `dir`, waiting out sled's lock for a moment after an earlier store there was dropped.
+fn reopen(dir: &std::path::Path) -> SledRepository {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match SledRepository::open(dir) {
+            Err(Error::Unavailable { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            opened => break opened.unwrap(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn numbers_and_event_ids_go_on_after_reopening_even_with_every_event_pruned() {
+    // Neither counter is stored: both are found again at open, from the last interaction and event (or
+    // the pruning mark).
+    let dir = tempfile::tempdir().unwrap();
+    let create = |repo: Arc<dyn Repository>| async move {
+        let body = json!({"interaction": {"userPhoneNumber": "+14089965744"}});
+        Service::new(repo)
+            .create(&caller(), request(body, Mode::Create))
+            .await
+            .unwrap()
+            .number
+    };
+    {
+        let repo: Arc<dyn Repository> = Arc::new(reopen(dir.path()));
+        assert_eq!(create(Arc::clone(&repo)).await, "IMS0001001");
+        assert_eq!(create(Arc::clone(&repo)).await, "IMS0001002");
+        repo.prune_events(0).await.unwrap();
+        assert!(repo.events_after(0, 10).await.unwrap().events.is_empty());
+    }
+    let repo: Arc<dyn Repository> = Arc::new(reopen(dir.path()));
+    assert_eq!(create(Arc::clone(&repo)).await, "IMS0001003");
+    let page = repo.events_after(0, 10).await.unwrap();
+    let ids: Vec<u64> = page.events.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [3], "no event id is given twice");
+}
