@@ -20,10 +20,11 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PostgresOptions {
     /// Most connections the pool opens (at least one is used). Each commit waits for the server's WAL
-    /// flush, and commits waiting together share one flush, so more connections than cores pay off: the
-    /// default 32 gave about a fifth more creates per second than 16 at 64 concurrent requests on a 2-core
-    /// machine (`examples/create_throughput.rs`). Two servers on one database with the default need 64 of
-    /// PostgreSQL's default 100 `max_connections`.
+    /// flush, and commits waiting together share one flush, so more connections than cores pay off for
+    /// updates and reads: the default 32 gave about a fifth more creates per second than 16 at 64
+    /// concurrent requests on a 2-core machine (`examples/create_throughput.rs`) before creates were
+    /// grouped; creates now take one connection per batch (`create_batch.rs`). Two servers on one database
+    /// with the default need 64 of PostgreSQL's default 100 `max_connections`.
     pub max_connections: u32,
     /// Longest an operation waits for a connection, and so the longest a call takes to report
     /// [`Error::Unavailable`] when the server cannot be reached.

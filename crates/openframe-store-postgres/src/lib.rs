@@ -62,15 +62,15 @@
 //!   have had alone.
 //! - `load_interaction` is one statement — the interaction's columns and one array per child table — so
 //!   everything comes from one snapshot without a transaction of its own.
-//! - `update_interaction` is one transaction at READ COMMITTED: `SELECT … FOR UPDATE` of the interaction row
-//!   (so concurrent updates of one interaction run one after the other), then one statement reading its
-//!   context, phone logs and related records — a statement of its own so that, at READ COMMITTED, it sees
-//!   what an update it waited for committed — then the service's `UpdatePlan`. A plan error rolls back and
-//!   is returned unchanged. Otherwise the change is written by one statement, as
-//!   [`openframe_core::AggregateChange::apply_to`] describes — the interaction row overwritten, removed
-//!   context keys deleted, set keys upserted, logs the interaction has rewritten by sys_id, new logs and
-//!   related records appended — then the event is appended and all committed: six round trips in all,
-//!   whatever the change holds.
+//! - `update_interaction` reads the interaction with its children and its row version (`xmin`) in one
+//!   statement, runs the service's `UpdatePlan` (a plan error is returned unchanged, nothing written), and
+//!   writes the change and its event in one statement guarded by that version — the interaction row
+//!   overwritten, removed context keys deleted, set keys upserted, logs the interaction has rewritten by
+//!   sys_id, new logs and related records appended, as [`openframe_core::AggregateChange::apply_to`]
+//!   describes: two round trips on one connection, no transaction of its own. When another write of the
+//!   interaction came between the read and the write, the guarded write writes nothing and the update runs
+//!   again in a transaction under the row lock (`SELECT … FOR UPDATE`), which always succeeds: five round
+//!   trips.
 //! - **Events** (`outbox.rs`, `sequencer.rs`, `migrations/0003_events.sql`, `0004_event_sequencer.sql`): the
 //!   last statement of every create and update inserts its event, without an id, into a pending table
 //!   (`seq` from a sequence): no shared row is locked, so concurrent writes commit side by side.
