@@ -19,7 +19,7 @@
 //! child's interaction id and position; see `layout`). Scanning the buckets in key order, then each
 //! bucket's entries, lists sys_ids in order (export pages do).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use openframe_core::{Error, Result};
 use sled::Tree;
@@ -42,7 +42,7 @@ const BUCKET: u8 = b'B';
 const OWN_KEY: u8 = b'S';
 
 /// What a directory entry locates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     Interaction,
     Child(ChildTable),
@@ -177,24 +177,28 @@ pub(crate) fn add(
 /// staged together: each bucket they fall in is read and written once.
 #[derive(Default)]
 pub(crate) struct Additions {
+    /// Sorted by kind and sys_id, so that [`Additions::taken`] is a binary search.
     entries: Vec<(Kind, String, Location)>,
-    added: HashSet<(Kind, String)>,
 }
 
 impl Additions {
+    /// Where among the entries (`kind`, `sys_id`) is (`Ok`) or would go (`Err`).
+    fn search(&self, kind: Kind, sys_id: &str) -> std::result::Result<usize, usize> {
+        self.entries
+            .binary_search_by(|(k, s, _)| (k.byte(), s.as_str()).cmp(&(kind.byte(), sys_id)))
+    }
+
     /// Whether the record of `kind` with `sys_id` has an entry: in the directory as `staged` reads it, or
     /// among these additions.
     pub(crate) fn taken(&self, staged: &Staged<'_>, kind: Kind, sys_id: &str) -> Result<bool> {
-        Ok(
-            self.added.contains(&(kind, sys_id.to_owned()))
-                || find(staged, kind, sys_id)?.is_some(),
-        )
+        Ok(self.search(kind, sys_id).is_ok() || find(staged, kind, sys_id)?.is_some())
     }
 
     /// Adds the entry of a record that has none (see [`Additions::taken`]).
     pub(crate) fn push(&mut self, kind: Kind, sys_id: &str, location: Location) {
-        self.added.insert((kind, sys_id.to_owned()));
-        self.entries.push((kind, sys_id.to_owned(), location));
+        if let Err(at) = self.search(kind, sys_id) {
+            self.entries.insert(at, (kind, sys_id.to_owned(), location));
+        }
     }
 
     /// Stages every entry: into its bucket while the bucket has room, else under a key of its own.

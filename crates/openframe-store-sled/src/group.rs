@@ -19,14 +19,13 @@
 //! `data` by range first [`settles`](GroupWrites::settle) it, so it never runs ahead of writes queued before it.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use openframe_core::Result;
-use sled::{Batch, IVec};
+use sled::IVec;
 
 use crate::error::from_sled;
-use crate::layout::{Read, Trees};
+use crate::layout::{Read, Trees, Writes, batch_of};
 
 /// The counters the writer hands numbers out from. They are not stored (see `layout`): the writer keeps
 /// them, and finds them again at open from the last interaction and event stored.
@@ -46,8 +45,7 @@ pub(crate) struct GroupWrites {
     counters: Cell<Counters>,
     /// As the writes applied to `data` leave them: what the counters go back to when a group is lost.
     applied: Cell<Counters>,
-    /// Key → new value, or `None` for a removal; in key order, as sled applies a batch.
-    pending: RefCell<BTreeMap<Vec<u8>, Option<IVec>>>,
+    pending: RefCell<Writes>,
     /// A failed [`GroupWrites::settle`] inside a write lost the writes before it: the group's flush must
     /// report it to them.
     failed: RefCell<Option<sled::Error>>,
@@ -71,11 +69,8 @@ impl GroupWrites {
     }
 
     /// Adds a successful write's keys to the group, with the counters as it leaves them.
-    pub(crate) fn add(&self, writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>, counters: Counters) {
-        let mut pending = self.pending.borrow_mut();
-        for (key, value) in writes {
-            pending.insert(key, value.map(IVec::from));
-        }
+    pub(crate) fn add(&self, writes: Writes, counters: Counters) {
+        self.pending.borrow_mut().extend(writes);
         self.counters.set(counters);
     }
 
@@ -112,14 +107,7 @@ impl GroupWrites {
         if pending.is_empty() {
             return Ok(());
         }
-        let mut batch = Batch::default();
-        for (key, value) in pending {
-            match value {
-                Some(value) => batch.insert(key, value),
-                None => batch.remove(key),
-            }
-        }
-        match self.trees.data.apply_batch(batch) {
+        match self.trees.data.apply_batch(batch_of(pending)) {
             Ok(()) => {
                 self.applied.set(self.counters.get());
                 Ok(())
@@ -151,10 +139,10 @@ mod tests {
         GroupWrites::new(Arc::new(Trees::open(db).unwrap()), Counters::default())
     }
 
-    fn writes(pairs: &[(&str, Option<&str>)]) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+    fn writes(pairs: &[(&str, Option<&str>)]) -> Writes {
         pairs
             .iter()
-            .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.map(IVec::from)))
             .collect()
     }
 

@@ -96,7 +96,7 @@ impl Trees {
 }
 
 /// The two kinds of child an interaction has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ChildTable {
     PhoneLog,
     RelatedRecord,
@@ -139,7 +139,8 @@ pub(crate) fn number_key(number: &str) -> Vec<u8> {
     key(NUMBER, &[number.as_bytes()])
 }
 
-/// The address of child `position` of interaction `id`: what the child's sys_id index entry holds.
+/// The address of child `position` of interaction `id`: what a stray-list entry holds, and how a query
+/// names a child it found.
 pub(crate) fn child_address(table: ChildTable, id: u64, position: u64) -> Vec<u8> {
     key(
         table.prefix(),
@@ -234,8 +235,23 @@ impl Read for Tree {
 /// nothing behind.
 pub(crate) struct Staged<'a> {
     group: &'a GroupWrites,
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    writes: Writes,
     counters: Counters,
+}
+
+/// Key → new value, or `None` for a removal; in key order, as sled applies a batch.
+pub(crate) type Writes = BTreeMap<Vec<u8>, Option<IVec>>;
+
+/// `writes` as one sled batch.
+pub(crate) fn batch_of(writes: Writes) -> Batch {
+    let mut batch = Batch::default();
+    for (key, value) in writes {
+        match value {
+            Some(value) => batch.insert(key, value),
+            None => batch.remove(key),
+        }
+    }
+    batch
 }
 
 impl<'a> Staged<'a> {
@@ -248,7 +264,7 @@ impl<'a> Staged<'a> {
     }
 
     pub(crate) fn insert(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.writes.insert(key, Some(value));
+        self.writes.insert(key, Some(IVec::from(value)));
     }
 
     pub(crate) fn remove(&mut self, key: Vec<u8>) {
@@ -282,21 +298,14 @@ impl<'a> Staged<'a> {
     /// inside a transaction over several trees (after settling the group), then tells the group
     /// ([`GroupWrites::applied_outside`]).
     pub(crate) fn into_batch(self) -> (Batch, Counters) {
-        let mut batch = Batch::default();
-        for (key, value) in self.writes {
-            match value {
-                Some(value) => batch.insert(key, value),
-                None => batch.remove(key),
-            }
-        }
-        (batch, self.counters)
+        (batch_of(self.writes), self.counters)
     }
 }
 
 impl Read for Staged<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<IVec>> {
         match self.writes.get(key) {
-            Some(value) => Ok(value.as_deref().map(IVec::from)),
+            Some(value) => Ok(value.clone()),
             None => self.group.get(key),
         }
     }
