@@ -27,9 +27,9 @@ use crate::layout::{
 use crate::outbox;
 
 /// Stores `new` under the next interaction number, which it returns. Writer thread only.
-pub(crate) fn create(group: &GroupWrites, new: &InteractionAggregate) -> Result<String> {
-    let sys_id = new.interaction.sys_id();
+pub(crate) fn create(group: &GroupWrites, mut created: InteractionAggregate) -> Result<String> {
     let mut staged = Staged::new(group);
+    let sys_id = created.interaction.sys_id();
     if directory::find(&staged, Kind::Interaction, sys_id)?.is_some() {
         return Err(Error::Conflict {
             detail: format!("interaction {sys_id} exists"),
@@ -37,7 +37,6 @@ pub(crate) fn create(group: &GroupWrites, new: &InteractionAggregate) -> Result<
     }
     let id = staged.take_number();
     let number = format_number(id);
-    let mut created = new.clone();
     created.interaction.set(field::NUMBER, number.as_str());
     // The event carries the record as stored, number included. (An import writes no events.)
     outbox::append(&mut staged, &InteractionEvent::created(&created))?;

@@ -174,7 +174,7 @@ impl fmt::Debug for SledRepository {
 impl Repository for SledRepository {
     async fn create_interaction(&self, new: InteractionAggregate) -> Result<String> {
         SysId::parse_field(new.interaction.sys_id(), "sys_id")?;
-        self.write(move |group| interactions::create(group, &new))
+        self.write(move |group| interactions::create(group, new))
             .await
     }
 
