@@ -187,9 +187,12 @@ impl Repository for SqliteRepository {
         SysId::parse_field(new.interaction.sys_id(), field::SYS_ID)?;
         self.writer
             .write(move |conn| {
+                // The number is taken after the insert: a create refused for a taken sys_id has then
+                // changed nothing, and its batch goes on without it (see the writer).
                 let number = format_number(tables::next_number(conn)?);
                 new.interaction.set(field::NUMBER, number.as_str());
                 tables::insert_aggregate(conn, &new)?;
+                tables::take_number(conn)?;
                 outbox::append(conn, &InteractionEvent::created(&new))?;
                 Ok(number)
             })

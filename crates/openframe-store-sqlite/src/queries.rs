@@ -11,9 +11,12 @@ use openframe_core::schema::{
     INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, TABLES, Table, field,
 };
 
-/// Takes the next interaction number from the counter, in the caller's transaction.
-pub(crate) const NEXT_NUMBER: &str =
-    "UPDATE counter SET value = value + 1 WHERE name = 'interaction_number' RETURNING value - 1";
+/// The next interaction number, not yet taken.
+pub(crate) const NEXT_NUMBER: &str = "SELECT value FROM counter WHERE name = 'interaction_number'";
+
+/// Takes the next interaction number: the counter moves past it.
+pub(crate) const TAKE_NUMBER: &str =
+    "UPDATE counter SET value = value + 1 WHERE name = 'interaction_number'";
 
 /// An interaction's context variables.
 pub(crate) const SELECT_CONTEXT: &str =

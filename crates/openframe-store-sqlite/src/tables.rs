@@ -112,13 +112,21 @@ pub(crate) fn load_aggregate(
     }))
 }
 
-/// Takes the next interaction number from the counter.
+/// The next interaction number; [`take_number`] moves the counter past it.
 pub(crate) fn next_number(conn: &Connection) -> Result<u64> {
     let n: i64 = conn
         .prepare_cached(queries::NEXT_NUMBER)
         .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
-        .map_err(sqlite("taking the next interaction number"))?;
+        .map_err(sqlite("reading the next interaction number"))?;
     u64::try_from(n).map_err(|_| Error::internal(format!("the number counter is negative ({n})")))
+}
+
+/// Moves the counter past the number [`next_number`] gave, in the same transaction.
+pub(crate) fn take_number(conn: &Connection) -> Result<()> {
+    conn.prepare_cached(queries::TAKE_NUMBER)
+        .and_then(|mut stmt| stmt.execute([]))
+        .map_err(sqlite("taking the next interaction number"))?;
+    Ok(())
 }
 
 /// Inserts a whole new aggregate.
