@@ -69,7 +69,7 @@ pub(crate) struct RecordQueries {
     pub select_phone_logs: String,
     /// Inserts a phone log, or overwrites the one with its sys_id (which keeps its creation position).
     pub upsert_phone_log: String,
-    /// A new phone log (an import: a taken sys_id is a conflict, not an overwrite).
+    /// A new phone log (a create or an import: a taken sys_id is a conflict, not an overwrite).
     pub insert_phone_log: String,
     /// An interaction's related records, in creation order.
     pub select_related_records: String,

@@ -129,12 +129,14 @@ pub(crate) fn take_number(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Inserts a whole new aggregate.
+/// Inserts a whole new aggregate. Its phone logs are new too: plain inserts, for which SQLite needs no
+/// statement journal (an upsert's `DO UPDATE` may rewrite the log's `interaction`, a foreign key, so SQLite
+/// would copy every page the statement touches first, in case it has to undo it halfway).
 pub(crate) fn insert_aggregate(conn: &Connection, new: &InteractionAggregate) -> Result<()> {
     write_aggregate(
         conn,
         new,
-        &RECORDS.upsert_phone_log,
+        &RECORDS.insert_phone_log,
         "writing an interaction",
         || format!("interaction {} exists", new.interaction.sys_id()),
     )
