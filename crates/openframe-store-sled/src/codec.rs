@@ -1,9 +1,15 @@
-//! How values are encoded: one format-version byte, then a compact JSON array.
+//! How values are encoded: one format-version byte, then a compact JSON array; for an interaction row, that
+//! JSON compressed.
 //!
 //! Records are stored as the array of their values in column order (the table's field list,
 //! [`openframe_core::schema`]), not as maps, so a row costs little more than its text. The version byte lets a
 //! later release recognise rows written by this one and migrate them; a row with a version this build does not
 //! know is refused as [`Error::Internal`] rather than misread.
+//!
+//! Interaction rows are LZ4-compressed (about a third of their JSON, which repeats sys_ids, times and user
+//! names): sled copies a whole leaf, up to 16 rows, each time it rewrites or splits one, and writes it to its
+//! log, so the bytes of a row are paid for many times over on the write path and again when a read decodes
+//! the leaf.
 
 use openframe_core::schema::{INTERACTION, PHONE_LOG, RELATED_RECORD, Table};
 use openframe_core::{Context, Error, InteractionAggregate, Record, Result, SysId, User};
@@ -15,12 +21,17 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 /// Version 1, the first sled store, kept each kind of key in a tree of its own and interaction rows without
 /// a version; this build refuses such a store rather than convert it. Version 2 kept each phone log and
 /// related record under a key of its own; version 3 keeps them in their interaction's row, and a version-2
-/// store is converted when it is opened (the `migrate` module). Only the interaction row changed shape:
-/// every other value reads the same in versions 2 and 3.
-pub(crate) const FORMAT_VERSION: u8 = 3;
+/// store is converted when it is opened (the `migrate` module). Version 4 compresses the interaction row. Only
+/// the interaction row changed: every other value reads the same in versions 2 to 4, and a version-3 row is
+/// still read as it is, so a version-3 store is opened without a conversion (its rows are compressed as
+/// they are next written).
+pub(crate) const FORMAT_VERSION: u8 = 4;
 
 /// The version whose interaction rows held child counts instead of children.
 pub(crate) const SEPARATE_CHILDREN_VERSION: u8 = 2;
+
+/// The version whose interaction rows were plain JSON.
+pub(crate) const PLAIN_ROW_VERSION: u8 = 3;
 
 fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     let mut out = vec![FORMAT_VERSION];
@@ -29,7 +40,11 @@ fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
-    decode_version(bytes, what, &[SEPARATE_CHILDREN_VERSION, FORMAT_VERSION])
+    decode_version(
+        bytes,
+        what,
+        &[SEPARATE_CHILDREN_VERSION, PLAIN_ROW_VERSION, FORMAT_VERSION],
+    )
 }
 
 /// Decodes a value whose version byte is one of `versions`.
@@ -87,13 +102,24 @@ impl InteractionRow {
         fn values(records: &[Record]) -> Vec<&[String]> {
             records.iter().map(Record::values).collect()
         }
-        encode(&(
+        let json = serde_json::to_vec(&(
             self.record.values(),
             &self.context,
             values(&self.phone_logs),
             values(&self.related_records),
             self.version,
         ))
+        .map_err(Error::internal)?;
+        compress_row(&json)
+    }
+
+    /// The row as a version-3 build wrote it (plain JSON), for tests of reading such stores.
+    #[cfg(test)]
+    pub(crate) fn encode_plain(&self) -> Vec<u8> {
+        let compressed = self.encode().expect("encodes");
+        let mut plain = vec![PLAIN_ROW_VERSION];
+        plain.extend(decompress_row(&compressed).expect("decompresses"));
+        plain
     }
 
     /// The aggregate the row holds.
@@ -129,8 +155,56 @@ impl InteractionRow {
     }
 }
 
+/// `[FORMAT_VERSION]`, the JSON's length (4 bytes, little-endian), then the JSON as one LZ4 block.
+fn compress_row(json: &[u8]) -> Result<Vec<u8>> {
+    let len = u32::try_from(json.len())
+        .map_err(|_| Error::internal("an interaction row of 4 GiB or more"))?;
+    let mut out = vec![0; ROW_HEADER + lz4_flex::block::get_maximum_output_size(json.len())];
+    out[0] = FORMAT_VERSION;
+    out[1..ROW_HEADER].copy_from_slice(&len.to_le_bytes());
+    let compressed = lz4_flex::block::compress_into(json, &mut out[ROW_HEADER..])
+        .map_err(|e| Error::internal(format!("compressing an interaction row: {e}")))?;
+    out.truncate(ROW_HEADER + compressed);
+    Ok(out)
+}
+
+/// The version byte and the length before a compressed row's block.
+const ROW_HEADER: usize = 5;
+
+/// An interaction row's JSON, from a compressed (current) or a plain (version-3) row.
 fn decode_row<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    decode_version(bytes, "interaction", &[FORMAT_VERSION])
+    match bytes.split_first() {
+        Some((&FORMAT_VERSION, _)) => {
+            let json = decompress_row(bytes)?;
+            serde_json::from_slice(&json)
+                .map_err(|e| Error::internal(format!("corrupt interaction row: {e}")))
+        }
+        _ => decode_version(bytes, "interaction", &[PLAIN_ROW_VERSION]),
+    }
+}
+
+fn decompress_row(bytes: &[u8]) -> Result<Vec<u8>> {
+    let corrupt = |why: &str| Error::internal(format!("corrupt interaction row: {why}"));
+    let (len, block) = bytes
+        .get(1..ROW_HEADER)
+        .and_then(|len| {
+            Some((
+                u32::from_le_bytes(len.try_into().ok()?),
+                &bytes[ROW_HEADER..],
+            ))
+        })
+        .ok_or_else(|| corrupt("too short"))?;
+    let len = usize::try_from(len).map_err(|_| corrupt("too long"))?;
+    // An LZ4 block expands at most 255-fold: a larger length is corrupt, and is not allocated.
+    if len > block.len().saturating_mul(255) {
+        return Err(corrupt("its length does not fit its block"));
+    }
+    let json = lz4_flex::block::decompress(block, len).map_err(|e| corrupt(&e.to_string()))?;
+    if json.len() == len {
+        Ok(json)
+    } else {
+        Err(corrupt("shorter than its length"))
+    }
 }
 
 fn records(table: &'static Table, values: Values) -> Result<Vec<Record>> {
@@ -229,6 +303,77 @@ mod tests {
             decode_children(&RELATED_RECORD, &bytes).unwrap(),
             row.related_records
         );
+    }
+
+    /// A row like the reference's example create makes: sys_ids, times and a user name, repeated.
+    fn example_row() -> InteractionRow {
+        let (sys_id, now, user) = (SysId::random(), "2026-12-04 18:52:55", "admin");
+        let stamped = |table: &'static Table| {
+            let mut record = Record::new(table);
+            record.set(field::SYS_ID, SysId::random().as_str());
+            for (name, value) in [
+                (field::SYS_CREATED_ON, now),
+                (field::SYS_UPDATED_ON, now),
+                (field::SYS_CREATED_BY, user),
+                (field::SYS_UPDATED_BY, user),
+            ] {
+                record.set(name, value);
+            }
+            if table != &INTERACTION {
+                record.set(field::INTERACTION, sys_id.as_str());
+            }
+            record
+        };
+        let mut record = stamped(&INTERACTION);
+        record.set(field::SYS_ID, sys_id.as_str());
+        InteractionRow {
+            record,
+            context: [("devicetype".to_owned(), "genesys".to_owned())].into(),
+            phone_logs: (0..3).map(|_| stamped(&PHONE_LOG)).collect(),
+            related_records: (0..2).map(|_| stamped(&RELATED_RECORD)).collect(),
+            version: 0,
+        }
+    }
+
+    #[test]
+    fn interaction_rows_are_compressed_and_version_3_rows_still_read() {
+        let row = example_row();
+        let compressed = row.encode().unwrap();
+        let plain = row.encode_plain();
+        assert_eq!(plain[0], PLAIN_ROW_VERSION);
+        assert!(
+            compressed.len() * 2 < plain.len(),
+            "{} compressed bytes, {} plain",
+            compressed.len(),
+            plain.len()
+        );
+        assert_eq!(InteractionRow::decode(&plain).unwrap(), row);
+        assert_eq!(decode_interaction_record(&plain).unwrap(), row.record);
+        assert_eq!(decode_children(&PHONE_LOG, &plain).unwrap(), row.phone_logs);
+    }
+
+    #[test]
+    fn corrupt_compressed_rows_are_errors_and_allocate_nothing_absurd() {
+        let bytes = example_row().encode().unwrap();
+        let mut huge = bytes.clone();
+        huge[1..ROW_HEADER].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut short = bytes.clone();
+        short[1..ROW_HEADER].copy_from_slice(&1u32.to_le_bytes());
+        for corrupt in [
+            huge,
+            short,
+            bytes[..bytes.len() / 2].to_vec(),
+            bytes[..3].to_vec(),
+            vec![FORMAT_VERSION],
+        ] {
+            assert!(
+                matches!(
+                    InteractionRow::decode(&corrupt),
+                    Err(Error::Internal { .. })
+                ),
+                "{corrupt:?}"
+            );
+        }
     }
 
     #[test]

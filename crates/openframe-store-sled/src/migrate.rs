@@ -21,7 +21,8 @@ use openframe_core::schema::{INTERACTION, PHONE_LOG, RELATED_RECORD, Table, fiel
 use openframe_core::{Context, Error, Record, Result};
 
 use crate::codec::{
-    self, FORMAT_VERSION, InteractionRow, SEPARATE_CHILDREN_VERSION, decode_version,
+    self, FORMAT_VERSION, InteractionRow, PLAIN_ROW_VERSION, SEPARATE_CHILDREN_VERSION,
+    decode_version,
 };
 use crate::directory::{self, Kind, Location};
 use crate::error::from_sled;
@@ -49,8 +50,8 @@ pub(crate) fn from_separate_children(trees: &Arc<Trees>) -> Result<()> {
     let mut in_batch = 0;
     for entry in trees.data.scan_prefix(INTERACTIONS_PREFIX) {
         let (key, bytes) = entry.map_err(from_sled)?;
-        if bytes.first() == Some(&FORMAT_VERSION) {
-            continue; // converted by an open that did not finish
+        if matches!(bytes.first(), Some(&(PLAIN_ROW_VERSION | FORMAT_VERSION))) {
+            continue; // converted by an open that did not finish (by this build or a version-3 one)
         }
         let id = trailing_id(&key).ok_or_else(|| Error::internal("corrupt interaction key"))?;
         let mut staged = Staged::new(&group);

@@ -13,7 +13,7 @@ use openframe_core::{
     UpdatePlan, User,
 };
 
-use crate::codec::{self, FORMAT_VERSION, SEPARATE_CHILDREN_VERSION};
+use crate::codec::{self, FORMAT_VERSION, PLAIN_ROW_VERSION, SEPARATE_CHILDREN_VERSION};
 use crate::durability::DiskSync;
 use crate::error::{abort, from_sled, from_transaction};
 use crate::group::{Counters, GroupWrites};
@@ -151,6 +151,17 @@ fn check_format(trees: &Arc<Trees>) -> Result<()> {
             Ok(())
         }
         Some(v) if *v == [FORMAT_VERSION] => Ok(()),
+        Some(v) if *v == [PLAIN_ROW_VERSION] => {
+            // Nothing to convert: this build reads version-3 rows as they are. Recorded (durably, before
+            // any version-4 row is written) so that a version-3 build refuses the store rather than fail on
+            // its first compressed row.
+            trees
+                .meta
+                .insert(FORMAT_VERSION_KEY, &[FORMAT_VERSION][..])
+                .map_err(from_sled)?;
+            trees.db.flush().map_err(from_sled)?;
+            Ok(())
+        }
         Some(v) if *v == [SEPARATE_CHILDREN_VERSION] => migrate::from_separate_children(trees),
         Some(v) => Err(Error::internal(format!(
             "the sled store has format version {v:?}; this build reads version {FORMAT_VERSION}"
@@ -451,6 +462,57 @@ mod tests {
             sessions(&repo.trees, "s-2"),
             [client_session_key("s-2", 1001)]
         );
+    }
+
+    #[tokio::test]
+    async fn a_version_3_store_opens_as_it_is_and_its_rows_are_compressed_when_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys_id = SysId::random();
+        let row_key = crate::layout::interaction_key(1001);
+        {
+            let repo = SledRepository::open(dir.path()).unwrap();
+            repo.create_interaction(aggregate(&sys_id, "s-1"))
+                .await
+                .unwrap();
+            // Made what a version-3 build left: a plain row, and version 3 in `meta`.
+            let trees = &repo.trees;
+            let row =
+                codec::InteractionRow::decode(&trees.data.get(&row_key).unwrap().unwrap()).unwrap();
+            trees.data.insert(&row_key, row.encode_plain()).unwrap();
+            trees
+                .meta
+                .insert(FORMAT_VERSION_KEY, &[PLAIN_ROW_VERSION][..])
+                .unwrap();
+            trees.db.flush().unwrap();
+        }
+        let repo = SledRepository::open(dir.path()).unwrap();
+        let row_version =
+            |repo: &SledRepository| repo.trees.data.get(&row_key).unwrap().unwrap()[0];
+        assert_eq!(row_version(&repo), PLAIN_ROW_VERSION);
+        assert_eq!(
+            &*repo.trees.meta.get(FORMAT_VERSION_KEY).unwrap().unwrap(),
+            [FORMAT_VERSION]
+        );
+        let loaded = repo.load_interaction(&sys_id).await.unwrap().unwrap();
+        assert_eq!(loaded.interaction.get(field::CLIENT_SESSION_ID), "s-1");
+        repo.update_interaction(
+            &sys_id,
+            Box::new(|current| {
+                Ok(AggregateChange {
+                    interaction: current.interaction.clone(),
+                    context_set: [("k".to_owned(), "v".to_owned())].into(),
+                    context_removed: Default::default(),
+                    phone_logs: Vec::new(),
+                    related_records: Vec::new(),
+                })
+            }),
+        )
+        .await
+        .unwrap();
+        assert_eq!(row_version(&repo), FORMAT_VERSION);
+        let updated = repo.load_interaction(&sys_id).await.unwrap().unwrap();
+        assert_eq!(updated.phone_logs, loaded.phone_logs);
+        assert_eq!(updated.context.get("k").map(String::as_str), Some("v"));
     }
 
     #[test]

@@ -317,8 +317,12 @@ async fn many_phone_logs_keep_creation_order() {
         .get([b"i".as_slice(), &1001u64.to_be_bytes()].concat())
         .unwrap()
         .expect("the interaction's row");
+    // The format version, the JSON's length, then the JSON as one LZ4 block.
+    assert_eq!(row[0], 4, "format version");
+    let len = u32::from_le_bytes(row[1..5].try_into().unwrap());
+    let json = lz4_flex::block::decompress(&row[5..], len as usize).unwrap();
     let (values, _, logs, _, _): (Vec<String>, Value, Vec<Vec<String>>, Value, u64) =
-        serde_json::from_slice(&row[1..]).unwrap();
+        serde_json::from_slice(&json).unwrap();
     assert_eq!(values[0], sys_id.as_str());
     let call_ids: Vec<_> = logs
         .into_iter()
