@@ -22,9 +22,11 @@
 //! - `meta`: the format version.
 //!
 //! Values are a format-version byte followed by a JSON array: a record's values in column order
-//! ([`openframe_core::schema`]). A store of version 2 (children under keys of their own) is converted when
-//! opened (the `migrate` module); one of another version (including version 1, the first layout, which
-//! kept each kind of key in a tree of its own) is refused rather than misread.
+//! ([`openframe_core::schema`]); an interaction row's JSON is LZ4-compressed (version 4). A store of
+//! version 3 (plain rows) is opened as it is, its rows compressed as they are next written; one of version 2
+//! (children under keys of their own) is converted when opened (the `migrate` module); one of another
+//! version (including version 1, the first layout, which kept each kind of key in a tree of its own) is
+//! refused rather than misread.
 //!
 //! ## Table API queries
 //!

@@ -87,9 +87,10 @@ fn configure_writer(conn: &Connection, path: &Path) -> Result<()> {
         .map_err(|e| opening(e, path))?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(|e| opening(e, path))?;
-    // Each write of a batch runs in a savepoint, which saves the pages it changes to a sub-journal first;
-    // in memory, that is a copy. On disk (the default past 64 KiB), it was a good part of the writer's time.
-    // Each sub-journal is emptied when its write is released, so this holds one write's pages at most.
+    // A batch run again in savepoints (see the writer), and a statement SQLite may have to undo halfway,
+    // save the pages they change to a sub-journal first; in memory, that is a copy. On disk (the default
+    // past 64 KiB), it was a good part of the writer's time. Each sub-journal is emptied when its write or
+    // statement ends, so this holds one write's pages at most.
     conn.pragma_update(None, "temp_store", "MEMORY")
         .map_err(|e| opening(e, path))?;
     plan_once(conn, path)?;

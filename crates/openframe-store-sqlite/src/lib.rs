@@ -17,12 +17,15 @@
 //! ### Group commit
 //!
 //! Concurrent writes share transactions: the writer thread takes every write queued when it is free (up
-//! to 256) and runs them in one `BEGIN IMMEDIATE` transaction, each inside its own `SAVEPOINT`, then
-//! commits once, with one fsync, and only then answers them all. So:
+//! to 256) and runs them in one `BEGIN IMMEDIATE` transaction, then commits once, with one fsync, and only
+//! then answers them all. So:
 //!
 //! - each write is still atomic and isolated: one that fails (a plan's error, a conflict, a panic in a
-//!   plan) is rolled back to its savepoint alone and gets its own error, while the others of its batch
-//!   commit;
+//!   plan) gets its own error and leaves nothing behind, while the others of its batch commit. A write that
+//!   fails before changing a row (most do: a taken sys_id, a missing interaction, a plan's refusal) needs no
+//!   undoing; when one fails after writing, the batch is rolled back and run again with each write in a
+//!   `SAVEPOINT` of its own, rolled back alone (the `writer` module says why savepoints are not the
+//!   default);
 //! - no write is acknowledged before the commit of its batch is durable; if that commit fails, every write
 //!   of the batch that had succeeded gets the commit's error and none of them is stored (if SQLite itself
 //!   rolls the transaction back mid-batch, after an I/O error, the writes before that point fail alike and

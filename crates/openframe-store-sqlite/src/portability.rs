@@ -1,5 +1,5 @@
 //! Export pages and verbatim imports (`openframe export` / `openframe import`): keyset-paged reads in one
-//! read transaction each, and one import batch as one write (one savepoint of the writer's transaction).
+//! read transaction each, and one import batch as one write (all or nothing within the writer's transaction).
 
 use openframe_core::portability::ImportBatch;
 use openframe_core::schema::PROVIDER_APPLICATION;
@@ -78,8 +78,8 @@ pub(crate) fn users(conn: &Connection, after: &str, limit: usize) -> Result<Vec<
         .collect()
 }
 
-/// Writes `batch` verbatim inside the caller's transaction (the writer's savepoint: an error rolls all of
-/// it back) and raises the number counter past its highest number.
+/// Writes `batch` verbatim inside the caller's transaction (a writer's job: an error leaves none of it)
+/// and raises the number counter past its highest number.
 pub(crate) fn import(conn: &Connection, batch: &ImportBatch) -> Result<()> {
     batch.check()?;
     for user in &batch.users {
