@@ -69,6 +69,12 @@ pub(crate) fn from_separate_children(trees: &Arc<Trees>) -> Result<()> {
     staged.apply();
     group.finish().map_err(from_sled)?;
     trees.db.flush().map_err(from_sled)?;
+    record_format(trees)
+}
+
+/// Records this build's format version in `meta`, durably: in a new store, last in a conversion, and in a
+/// version-3 store before its first compressed row is written.
+pub(crate) fn record_format(trees: &Trees) -> Result<()> {
     trees
         .meta
         .insert(FORMAT_VERSION_KEY, &[FORMAT_VERSION][..])

@@ -143,25 +143,12 @@ impl SledRepository {
 /// store written in a version this build does not read.
 fn check_format(trees: &Arc<Trees>) -> Result<()> {
     match trees.meta.get(FORMAT_VERSION_KEY).map_err(from_sled)? {
-        None => {
-            trees
-                .meta
-                .insert(FORMAT_VERSION_KEY, &[FORMAT_VERSION][..])
-                .map_err(from_sled)?;
-            Ok(())
-        }
+        None => migrate::record_format(trees),
         Some(v) if *v == [FORMAT_VERSION] => Ok(()),
-        Some(v) if *v == [PLAIN_ROW_VERSION] => {
-            // Nothing to convert: this build reads version-3 rows as they are. Recorded (durably, before
-            // any version-4 row is written) so that a version-3 build refuses the store rather than fail on
-            // its first compressed row.
-            trees
-                .meta
-                .insert(FORMAT_VERSION_KEY, &[FORMAT_VERSION][..])
-                .map_err(from_sled)?;
-            trees.db.flush().map_err(from_sled)?;
-            Ok(())
-        }
+        // Nothing to convert: this build reads version-3 rows as they are. The new version is recorded
+        // before any compressed row is written, so that a version-3 build refuses the store rather than fail
+        // on its first such row.
+        Some(v) if *v == [PLAIN_ROW_VERSION] => migrate::record_format(trees),
         Some(v) if *v == [SEPARATE_CHILDREN_VERSION] => migrate::from_separate_children(trees),
         Some(v) => Err(Error::internal(format!(
             "the sled store has format version {v:?}; this build reads version {FORMAT_VERSION}"
