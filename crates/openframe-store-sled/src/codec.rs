@@ -183,6 +183,7 @@ fn decode_row<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     }
 }
 
+/// The JSON back from [`compress_row`]'s bytes; anything malformed is an `Internal` error, never a panic.
 fn decompress_row(bytes: &[u8]) -> Result<Vec<u8>> {
     let corrupt = |why: &str| Error::internal(format!("corrupt interaction row: {why}"));
     let (len, block) = bytes
