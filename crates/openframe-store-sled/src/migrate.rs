@@ -159,13 +159,24 @@ mod tests {
     use super::*;
     use crate::SledRepository;
     use crate::layout::{EVENTS_PRUNED_KEY, client_session_key, event_key, interaction_key};
+    use crate::testing::when_unlocked;
 
     /// An interaction of a version-2 store: sys_id, id, number, phone-log call ids, related document ids.
     type Written<'a> = (&'a SysId, u64, &'a str, &'a [&'a str], &'a [&'a str]);
 
+    /// A raw sled database in `dir`, opened as the store opens it (no periodic flusher).
+    fn raw(dir: &std::path::Path) -> sled::Db {
+        when_unlocked(|| crate::repository::config().path(dir).open())
+    }
+
+    /// The store in `dir`, once sled has let go of it.
+    fn reopen(dir: &std::path::Path) -> SledRepository {
+        when_unlocked(|| SledRepository::open(dir))
+    }
+
     /// Writes `interactions` into `dir` as a version-2 store, with an event each and the version-2 counters.
     fn write_version_2(dir: &std::path::Path, interactions: &[Written<'_>]) {
-        let db = sled::Config::new().path(dir).open().unwrap();
+        let db = raw(dir);
         let trees = Trees::open(db).unwrap();
         let v2 = |mut bytes: Vec<u8>| {
             bytes[0] = SEPARATE_CHILDREN_VERSION;
@@ -265,7 +276,7 @@ mod tests {
             ],
         );
 
-        let repo = SledRepository::open(dir.path()).unwrap();
+        let repo = reopen(dir.path());
         let found = repo.load_interaction(&a).await.unwrap().unwrap();
         assert_eq!(call_ids(&found), ["1", "2", "3"]);
         assert_eq!(found.related_records[0].get(field::DOCUMENT_ID), "d");
@@ -324,7 +335,7 @@ mod tests {
         );
         {
             // Convert only the first interaction, as a conversion stopped after its first batch would.
-            let db = sled::Config::new().path(dir.path()).open().unwrap();
+            let db = raw(dir.path());
             let trees = Arc::new(Trees::open(db).unwrap());
             let group = GroupWrites::new(Arc::clone(&trees), Counters::default());
             let bytes = trees.data.get(interaction_key(1001)).unwrap().unwrap();
@@ -334,7 +345,7 @@ mod tests {
             group.finish().unwrap();
             trees.db.flush().unwrap();
         }
-        let repo = SledRepository::open(dir.path()).unwrap();
+        let repo = reopen(dir.path());
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();

@@ -60,7 +60,7 @@ fn flush(group: &GroupWrites, disk: Option<&mut DiskSync>) -> sled::Result<()> {
 }
 
 /// The configuration every store opens with.
-fn config() -> sled::Config {
+pub(crate) fn config() -> sled::Config {
     sled::Config::new()
         .cache_capacity(CACHE_CAPACITY)
         // Every write is flushed before it succeeds (the `writer` module); sled's own periodic flush would
@@ -472,7 +472,7 @@ mod tests {
                 .unwrap();
             trees.db.flush().unwrap();
         }
-        let repo = SledRepository::open(dir.path()).unwrap();
+        let repo = crate::testing::when_unlocked(|| SledRepository::open(dir.path()));
         let row_version =
             |repo: &SledRepository| repo.trees.data.get(&row_key).unwrap().unwrap()[0];
         assert_eq!(row_version(&repo), PLAIN_ROW_VERSION);
