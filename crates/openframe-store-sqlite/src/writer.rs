@@ -247,9 +247,7 @@ fn run_batch(conn: &Connection, jobs: &mut [Box<dyn Job>], stats: &Stats) -> Vec
 /// A job that fails without having changed a row (SQLite's count of changed rows says so: a statement that
 /// fails is undone by SQLite and counts nothing) left nothing to undo, and the others go on.
 fn run_together(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> Option<Vec<Result<()>>> {
-    if let Err(e) = execute(conn, "BEGIN IMMEDIATE", "beginning a write transaction") {
-        // Another process holds the lock past the busy timeout: every job would wait as long.
-        let copy = copies(e, None);
+    if let Err(copy) = begin(conn) {
         return Some(jobs.iter().map(|_| Err(copy())).collect());
     }
     let mut outcomes: Vec<Result<()>> = Vec::with_capacity(jobs.len());
@@ -268,11 +266,7 @@ fn run_together(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> Option<Vec<Resu
             }
         }
     }
-    if let Err(e) = execute(conn, "COMMIT", "committing a write batch") {
-        if !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        let copy = copies(e, None);
+    if let Err(copy) = commit(conn) {
         for outcome in outcomes.iter_mut().filter(|outcome| outcome.is_ok()) {
             *outcome = Err(copy());
         }
@@ -289,9 +283,7 @@ fn run_in_savepoints(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> Vec<Result
     let mut open = false;
     for (i, job) in jobs.iter_mut().enumerate() {
         if !open {
-            if let Err(e) = execute(conn, "BEGIN IMMEDIATE", "beginning a write transaction") {
-                // Another process holds the lock past the busy timeout: the rest would wait as long.
-                let copy = copies(e, None);
+            if let Err(copy) = begin(conn) {
                 outcomes.extend((i..jobs.len()).map(|_| Err(copy())));
                 return outcomes;
             }
@@ -317,16 +309,29 @@ fn run_in_savepoints(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> Vec<Result
             }
         }
     }
-    if open && let Err(e) = execute(conn, "COMMIT", "committing a write batch") {
-        if !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        let copy = copies(e, None);
+    if open && let Err(copy) = commit(conn) {
         for &j in &uncommitted {
             outcomes[j] = Err(copy());
         }
     }
     outcomes
+}
+
+/// Opens the batch's write transaction. Failing means another process held the lock past the busy timeout:
+/// every job still to run would wait as long, so each gets a copy of the error.
+fn begin(conn: &Connection) -> std::result::Result<(), impl Fn() -> Error> {
+    execute(conn, "BEGIN IMMEDIATE", "beginning a write transaction").map_err(|e| copies(e, None))
+}
+
+/// Commits the batch's transaction. When that fails it is rolled back, and every job whose writes it held
+/// gets a copy of the error.
+fn commit(conn: &Connection) -> std::result::Result<(), impl Fn() -> Error> {
+    execute(conn, "COMMIT", "committing a write batch").map_err(|e| {
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        copies(e, None)
+    })
 }
 
 /// What became of one job of a batch.
