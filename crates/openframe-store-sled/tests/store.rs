@@ -300,18 +300,8 @@ async fn many_phone_logs_keep_creation_order() {
     };
 
     // The layout promise: the interaction's row (under `i` and its id, the counter value its number
-    // spells: 1001 for the first) holds its phone logs in creation order. (sled's own threads may hold
-    // the directory's lock for a moment after the store is dropped.)
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let db = loop {
-        match sled::open(dir.path()) {
-            Err(e) if std::time::Instant::now() < deadline => {
-                let _ = e;
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            opened => break opened.unwrap(),
-        }
-    };
+    // spells: 1001 for the first) holds its phone logs in creation order.
+    let db = when_unlocked(|| sled::open(dir.path()));
     let data = db.open_tree("data").unwrap();
     let row = data
         .get([b"i".as_slice(), &1001u64.to_be_bytes()].concat())
@@ -520,17 +510,22 @@ async fn reads_never_see_half_an_update() {
     assert!(reads > 0);
 }
 
-/// Opens the store in `dir`, waiting out sled's lock for a moment after an earlier store there was dropped.
-fn reopen(dir: &std::path::Path) -> SledRepository {
+/// Runs `open` until it succeeds, for up to 10 s: after a store is dropped, sled's own threads may hold its
+/// directory's lock for a moment, and an open fails meanwhile.
+fn when_unlocked<T, E: std::fmt::Debug>(mut open: impl FnMut() -> Result<T, E>) -> T {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        match SledRepository::open(dir) {
-            Err(Error::Unavailable { .. }) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            opened => break opened.unwrap(),
+        match open() {
+            Ok(opened) => return opened,
+            Err(e) if std::time::Instant::now() >= deadline => panic!("cannot open: {e:?}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
         }
     }
+}
+
+/// The store in `dir`, once an earlier store there has let go of it.
+fn reopen(dir: &std::path::Path) -> SledRepository {
+    when_unlocked(|| SledRepository::open(dir))
 }
 
 #[tokio::test]
