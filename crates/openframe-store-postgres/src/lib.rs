@@ -41,8 +41,9 @@
 //! around them do, so any number of servers on one database never share a number. The create statement
 //! takes a number only when the sys_id is new, so a refused duplicate takes none; a create that fails later
 //! (a duplicate racing it, the server going away, a batch the server refused and that was written again one
-//! by one) leaves a gap, which is allowed: numbers are unique and increasing, not dense. The statement formats the number itself, with the prefix and least digits of
-//! [`openframe_core::number::format_number`] as binds (tested across the seventh digit).
+//! by one) leaves a gap, which is allowed: numbers are unique and increasing, not dense. The statement
+//! formats the number itself, with the prefix and least digits of [`openframe_core::number::format_number`]
+//! as binds (tested across the seventh digit).
 //!
 //! ## Statements, round trips and transactions
 //!

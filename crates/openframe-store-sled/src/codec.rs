@@ -21,10 +21,10 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 /// Version 1, the first sled store, kept each kind of key in a tree of its own and interaction rows without
 /// a version; this build refuses such a store rather than convert it. Version 2 kept each phone log and
 /// related record under a key of its own; version 3 keeps them in their interaction's row, and a version-2
-/// store is converted when it is opened (the `migrate` module). Version 4 compresses the interaction row. Only
-/// the interaction row changed: every other value reads the same in versions 2 to 4, and a version-3 row is
-/// still read as it is, so a version-3 store is opened without a conversion (its rows are compressed as
-/// they are next written).
+/// store is converted when it is opened (the `migrate` module). Version 4 compresses the interaction row.
+/// Only the interaction row changed: every other value reads the same in versions 2 to 4, and a version-3
+/// row is still read as it is, so a version-3 store is opened without a conversion (its rows are compressed
+/// as they are next written).
 pub(crate) const FORMAT_VERSION: u8 = 4;
 
 /// The version whose interaction rows held child counts instead of children.

@@ -61,8 +61,9 @@
 //!
 //! Reads use plain sled reads on tokio's blocking pool (`spawn_blocking`), never on an async worker: a read
 //! may wait for a write being applied or for a page from disk. Each read sees a batch whole, and an
-//! interaction with its children is one value, so a read never sees half an update. [`SledRepository::open`] and [`SledRepository::temporary`] are plain blocking functions. One
-//! process at a time may open a directory.
+//! interaction with its children is one value, so a read never sees half an update.
+//! [`SledRepository::open`] and [`SledRepository::temporary`] are plain blocking functions. One process at
+//! a time may open a directory.
 //!
 //! sled's own `flush_async` is deliberately not used: combined with concurrent transactions it can deadlock
 //! every writer of the process (see the `writer` module).
