@@ -510,18 +510,9 @@ async fn reads_never_see_half_an_update() {
     assert!(reads > 0);
 }
 
-/// Runs `open` until it succeeds, for up to 10 s: after a store is dropped, sled's own threads may hold its
-/// directory's lock for a moment, and an open fails meanwhile.
-fn when_unlocked<T, E: std::fmt::Debug>(mut open: impl FnMut() -> Result<T, E>) -> T {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        match open() {
-            Ok(opened) => return opened,
-            Err(e) if std::time::Instant::now() >= deadline => panic!("cannot open: {e:?}"),
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
-        }
-    }
-}
+#[path = "../src/testing.rs"]
+mod testing;
+use testing::when_unlocked;
 
 /// The store in `dir`, once an earlier store there has let go of it.
 fn reopen(dir: &std::path::Path) -> SledRepository {

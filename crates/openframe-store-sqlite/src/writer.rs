@@ -13,7 +13,7 @@
 //! Only when a job fails *after* changing rows, or panics, is the transaction rolled back and the batch run
 //! again with each job inside its own `SAVEPOINT` ([`run_in_savepoints`]), where a failing job is rolled back
 //! to its savepoint alone. Savepoints are not the default because they are not free: the first change a job
-//! makes to a page copies the whole page into the savepoint's journal, about a tenth of the writer's time
+//! makes to a page copies the whole page into the savepoint's journal, about an eighth of the writer's time
 //! when every job had one.
 //!
 //! A job is split into `run` (its writes, inside the transaction; it may run twice, since a batch can be
