@@ -67,8 +67,9 @@ pub(crate) struct RecordQueries {
     pub update_interaction: String,
     /// An interaction's phone logs, in creation order.
     pub select_phone_logs: String,
-    /// Inserts a phone log, or overwrites the one with its sys_id (which keeps its creation position).
-    pub upsert_phone_log: String,
+    /// Overwrites every field of the phone log whose sys_id is `?1` but its `interaction` (an update's
+    /// change to a log its interaction already has; see `tables::write_change`).
+    pub update_phone_log: String,
     /// A new phone log (a create or an import: a taken sys_id is a conflict, not an overwrite).
     pub insert_phone_log: String,
     /// An interaction's related records, in creation order.
@@ -101,7 +102,7 @@ pub(crate) static RECORDS: LazyLock<RecordQueries> = LazyLock::new(|| RecordQuer
     insert_interaction: insert(&INTERACTION),
     update_interaction: update(&INTERACTION),
     select_phone_logs: select(&PHONE_LOG, field::INTERACTION),
-    upsert_phone_log: upsert(&PHONE_LOG),
+    update_phone_log: update_keeping(&PHONE_LOG, &[field::INTERACTION]),
     insert_phone_log: insert(&PHONE_LOG),
     select_related_records: select(&RELATED_RECORD, field::INTERACTION),
     insert_related_record: insert(&RELATED_RECORD),
@@ -150,38 +151,27 @@ fn insert(table: &Table) -> String {
     )
 }
 
-/// `insert`, or on a taken sys_id an overwrite of every other field of that row.
-fn upsert(table: &Table) -> String {
-    format!(
-        "{} ON CONFLICT ({}) DO UPDATE SET {}",
-        insert(table),
-        quote(field::SYS_ID),
-        assignments(table, |_, name| format!("excluded.{}", quote(name)))
-    )
-}
-
 /// Overwrites every field but sys_id of the row whose sys_id is `?1`, bound in column order like `insert`
 /// (sys_id is the first field of every table).
 fn update(table: &Table) -> String {
-    format!(
-        "UPDATE {} SET {} WHERE {} = ?1",
-        table.name,
-        assignments(table, |i, _| format!("?{}", i + 1)),
-        quote(field::SYS_ID)
-    )
+    update_keeping(table, &[])
 }
 
-/// `"b" = <value>, …` for every field but sys_id; `value` gives the right-hand side from the field's
-/// position and name.
-fn assignments(table: &Table, value: impl Fn(usize, &str) -> String) -> String {
+/// `update`, leaving the fields `kept` as they are (their values are still bound, and not used).
+fn update_keeping(table: &Table, kept: &[&str]) -> String {
     let sets: Vec<String> = table
         .fields
         .iter()
         .enumerate()
-        .filter(|(_, f)| f.name != field::SYS_ID)
-        .map(|(i, f)| format!("{} = {}", quote(f.name), value(i, f.name)))
+        .filter(|(_, f)| f.name != field::SYS_ID && !kept.contains(&f.name))
+        .map(|(i, f)| format!("{} = ?{}", quote(f.name), i + 1))
         .collect();
-    sets.join(", ")
+    format!(
+        "UPDATE {} SET {} WHERE {} = ?1",
+        table.name,
+        sets.join(", "),
+        quote(field::SYS_ID)
+    )
 }
 
 #[cfg(test)]
@@ -215,9 +205,10 @@ mod tests {
             "UPDATE interaction_related_record SET \"sys_created_on\" = ?2, \"sys_created_by\" = ?3,"
         ));
         assert!(update.ends_with("\"document_id\" = ?9 WHERE \"sys_id\" = ?1"));
-        let upsert = upsert(&PHONE_LOG);
-        assert!(upsert.contains(" ON CONFLICT (\"sys_id\") DO UPDATE SET \"sys_created_on\" = excluded.\"sys_created_on\","));
-        assert!(upsert.ends_with("\"contact\" = excluded.\"contact\""));
-        assert!(!upsert.contains("\"sys_id\" = excluded"));
+        let kept = update_keeping(&PHONE_LOG, &[field::INTERACTION]);
+        assert!(kept.starts_with("UPDATE sn_openframe_phone_log SET \"sys_created_on\" = ?2,"));
+        assert!(!kept.contains("\"interaction\" ="));
+        let last = PHONE_LOG.fields.len();
+        assert!(kept.ends_with(&format!("\"contact\" = ?{last} WHERE \"sys_id\" = ?1")));
     }
 }

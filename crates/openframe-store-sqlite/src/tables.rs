@@ -3,6 +3,8 @@
 //! Every function takes the connection of a transaction the caller opened, and uses only the named
 //! statements of [`crate::queries`].
 
+use std::collections::HashSet;
+
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{
     INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
@@ -131,23 +133,19 @@ pub(crate) fn take_number(conn: &Connection) -> Result<()> {
 
 /// Inserts a whole new aggregate. Its phone logs are new too: plain inserts, for which SQLite needs no
 /// statement journal (an upsert's `DO UPDATE` may rewrite the log's `interaction`, a foreign key, so SQLite
-/// would copy every page the statement touches first, in case it has to undo it halfway).
+/// would copy every page the statement touches first, in case it has to undo it halfway). A taken sys_id is
+/// a conflict, never an overwrite of another interaction's log.
 pub(crate) fn insert_aggregate(conn: &Connection, new: &InteractionAggregate) -> Result<()> {
-    write_aggregate(
-        conn,
-        new,
-        &RECORDS.insert_phone_log,
-        "writing an interaction",
-        || format!("interaction {} exists", new.interaction.sys_id()),
-    )
+    write_aggregate(conn, new, "writing an interaction", || {
+        format!("interaction {} exists", new.interaction.sys_id())
+    })
 }
 
-/// Inserts `a`'s interaction, context, phone logs (with `phone_log_sql`) and related records. `exists` names
-/// what clashed when the interaction's insert breaks a uniqueness rule.
+/// Inserts `a`'s interaction, context, phone logs and related records. `exists` names what clashed when the
+/// interaction's insert breaks a uniqueness rule.
 pub(crate) fn write_aggregate(
     conn: &Connection,
     a: &InteractionAggregate,
-    phone_log_sql: &str,
     doing: &'static str,
     exists: impl FnOnce() -> String,
 ) -> Result<()> {
@@ -158,7 +156,7 @@ pub(crate) fn write_aggregate(
     set_context(conn, sys_id, &a.context)?;
     for log in &a.phone_logs {
         check_owner(log, sys_id)?;
-        write_record(conn, &PHONE_LOG, phone_log_sql, log)?;
+        write_record(conn, &PHONE_LOG, &RECORDS.insert_phone_log, log)?;
     }
     for related in &a.related_records {
         check_owner(related, sys_id)?;
@@ -212,9 +210,17 @@ pub(crate) fn write_change(
             .map_err(sqlite("removing context variables"))?;
     }
     set_context(conn, sys_id, &change.context_set)?;
+    // A log the interaction has is overwritten where it is (all but its `interaction`, which check_owner
+    // says stays this one); any other is new, and inserted. Neither statement can rewrite a foreign key, so
+    // SQLite keeps no statement journal for them, as it did for the upsert this replaces (insert_aggregate).
+    let stored: HashSet<&str> = current.phone_logs.iter().map(Record::sys_id).collect();
     for log in &change.phone_logs {
         check_owner(log, sys_id)?;
-        write_record(conn, &PHONE_LOG, &RECORDS.upsert_phone_log, log)?;
+        if stored.contains(log.sys_id()) {
+            overwrite_phone_log(conn, log)?;
+        } else {
+            write_record(conn, &PHONE_LOG, &RECORDS.insert_phone_log, log)?;
+        }
     }
     for related in &change.related_records {
         check_owner(related, sys_id)?;
@@ -224,6 +230,21 @@ pub(crate) fn write_change(
             &RECORDS.insert_related_record,
             related,
         )?;
+    }
+    Ok(())
+}
+
+/// Overwrites the stored phone log with `log`'s sys_id, which must exist.
+fn overwrite_phone_log(conn: &Connection, log: &Record) -> Result<()> {
+    let updated = conn
+        .prepare_cached(&RECORDS.update_phone_log)
+        .and_then(|mut stmt| stmt.execute(params_from_iter(log.values())))
+        .map_err(sqlite("updating a phone log"))?;
+    if updated != 1 {
+        return Err(Error::internal(format!(
+            "updating phone log {} changed {updated} rows",
+            log.sys_id()
+        )));
     }
     Ok(())
 }

@@ -233,6 +233,46 @@ async fn a_change_that_fails_half_way_is_rolled_back() {
 }
 
 #[tokio::test]
+async fn an_update_cannot_take_another_interactions_phone_log() {
+    let repo = SqliteRepository::open_in_memory().expect("open");
+    let (first, second) = (aggregate(), aggregate());
+    let (first_id, second_id) = (sys_id(&first), sys_id(&second));
+    let theirs = first.phone_logs[0].clone();
+    repo.create_interaction(first).await.expect("create");
+    repo.create_interaction(second).await.expect("create");
+    let before = (
+        repo.load_interaction(&first_id).await.expect("load"),
+        repo.load_interaction(&second_id).await.expect("load"),
+    );
+
+    // A log the second interaction does not have, under the sys_id of one of the first's: an insert, which
+    // the taken sys_id refuses (an upsert would have moved the log to the second interaction).
+    let err = repo
+        .update_interaction(
+            &second_id,
+            Box::new(move |current| {
+                let mut log = theirs.clone();
+                log.set(field::INTERACTION, current.interaction.sys_id());
+                Ok(AggregateChange {
+                    interaction: current.interaction.clone(),
+                    context_set: Context::new(),
+                    context_removed: BTreeSet::new(),
+                    phone_logs: vec![log],
+                    related_records: Vec::new(),
+                })
+            }),
+        )
+        .await
+        .expect_err("the log's sys_id is taken");
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    let after = (
+        repo.load_interaction(&first_id).await.expect("load"),
+        repo.load_interaction(&second_id).await.expect("load"),
+    );
+    assert_eq!(after, before);
+}
+
+#[tokio::test]
 async fn an_update_writes_what_apply_to_describes() {
     let repo = SqliteRepository::open_in_memory().expect("open");
     let new = aggregate();
