@@ -210,16 +210,18 @@ pub(crate) fn write_change(
             .map_err(sqlite("removing context variables"))?;
     }
     set_context(conn, sys_id, &change.context_set)?;
-    // A log the interaction has is overwritten where it is (all but its `interaction`, which check_owner
-    // says stays this one); any other is new, and inserted. Neither statement can rewrite a foreign key, so
-    // SQLite keeps no statement journal for them, as it did for the upsert this replaces (insert_aggregate).
-    let stored: HashSet<&str> = current.phone_logs.iter().map(Record::sys_id).collect();
+    // A log the interaction has (stored, or inserted earlier in this change) is overwritten where it is, all
+    // but its `interaction`, which check_owner says stays this one; any other is new, and inserted. Neither
+    // statement can rewrite a foreign key, so SQLite keeps no statement journal for them, as it did for the
+    // upsert this replaces (insert_aggregate).
+    let mut stored: HashSet<&str> = current.phone_logs.iter().map(Record::sys_id).collect();
     for log in &change.phone_logs {
         check_owner(log, sys_id)?;
         if stored.contains(log.sys_id()) {
             overwrite_phone_log(conn, log)?;
         } else {
             write_record(conn, &PHONE_LOG, &RECORDS.insert_phone_log, log)?;
+            stored.insert(log.sys_id());
         }
     }
     for related in &change.related_records {

@@ -273,6 +273,50 @@ async fn an_update_cannot_take_another_interactions_phone_log() {
 }
 
 #[tokio::test]
+async fn a_new_log_listed_twice_in_a_change_is_written_once_with_its_last_version() {
+    let repo = SqliteRepository::open_in_memory().expect("open");
+    let new = aggregate();
+    let id = sys_id(&new);
+    repo.create_interaction(new).await.expect("create");
+    let mut expected = repo
+        .load_interaction(&id)
+        .await
+        .expect("load")
+        .expect("exists");
+
+    let change = repo
+        .update_interaction(
+            &id,
+            Box::new(|current| {
+                let first = record(
+                    &PHONE_LOG,
+                    &[
+                        (field::INTERACTION, current.interaction.sys_id()),
+                        (field::CALL_ID, "c3"),
+                    ],
+                );
+                let mut again = first.clone();
+                again.set(field::CALL_TYPE, "INBOUND");
+                Ok(AggregateChange {
+                    interaction: current.interaction.clone(),
+                    context_set: Context::new(),
+                    context_removed: BTreeSet::new(),
+                    phone_logs: vec![first, again],
+                    related_records: Vec::new(),
+                })
+            }),
+        )
+        .await
+        .expect("update");
+    change.apply_to(&mut expected);
+    let stored = repo.load_interaction(&id).await.expect("load");
+    assert_eq!(stored, Some(expected));
+    let logs = stored.expect("exists").phone_logs;
+    assert_eq!(logs.len(), 3);
+    assert_eq!(logs[2].get(field::CALL_TYPE), "INBOUND");
+}
+
+#[tokio::test]
 async fn an_update_writes_what_apply_to_describes() {
     let repo = SqliteRepository::open_in_memory().expect("open");
     let new = aggregate();
