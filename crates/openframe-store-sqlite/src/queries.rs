@@ -157,8 +157,15 @@ fn update(table: &Table) -> String {
     update_keeping(table, &[])
 }
 
-/// `update`, leaving the fields `kept` as they are (their values are still bound, and not used).
+/// `update`, leaving the fields `kept` as they are (their values are still bound, and not used). The last
+/// field cannot be kept: SQLite counts a statement's parameters by its highest `?N`, and every value of the
+/// record is bound.
 fn update_keeping(table: &Table, kept: &[&str]) -> String {
+    debug_assert!(
+        table.fields.last().is_none_or(|f| !kept.contains(&f.name)),
+        "the last field of {} cannot be kept",
+        table.name
+    );
     let sets: Vec<String> = table
         .fields
         .iter()
