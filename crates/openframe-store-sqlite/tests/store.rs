@@ -61,6 +61,31 @@ fn sys_id(agg: &InteractionAggregate) -> SysId {
     SysId::parse(agg.interaction.sys_id()).expect("sys_id")
 }
 
+/// A fresh in-memory store holding one aggregate: the store, its sys_id, and the aggregate as stored.
+async fn one_stored() -> (SqliteRepository, SysId, InteractionAggregate) {
+    let repo = SqliteRepository::open_in_memory().expect("open");
+    let new = aggregate();
+    let id = sys_id(&new);
+    repo.create_interaction(new).await.expect("create");
+    let stored = repo
+        .load_interaction(&id)
+        .await
+        .expect("load")
+        .expect("exists");
+    (repo, id, stored)
+}
+
+/// A change of `current` that writes these phone logs and nothing else.
+fn logs_only(current: &InteractionAggregate, phone_logs: Vec<Record>) -> AggregateChange {
+    AggregateChange {
+        interaction: current.interaction.clone(),
+        context_set: Context::new(),
+        context_removed: BTreeSet::new(),
+        phone_logs,
+        related_records: Vec::new(),
+    }
+}
+
 fn user(name: &str, roles: &[&str]) -> User {
     User {
         sys_id: SysId::random(),
@@ -253,13 +278,7 @@ async fn an_update_cannot_take_another_interactions_phone_log() {
             Box::new(move |current| {
                 let mut log = theirs.clone();
                 log.set(field::INTERACTION, current.interaction.sys_id());
-                Ok(AggregateChange {
-                    interaction: current.interaction.clone(),
-                    context_set: Context::new(),
-                    context_removed: BTreeSet::new(),
-                    phone_logs: vec![log],
-                    related_records: Vec::new(),
-                })
+                Ok(logs_only(current, vec![log]))
             }),
         )
         .await
@@ -274,15 +293,7 @@ async fn an_update_cannot_take_another_interactions_phone_log() {
 
 #[tokio::test]
 async fn a_new_log_listed_twice_in_a_change_is_written_once_with_its_last_version() {
-    let repo = SqliteRepository::open_in_memory().expect("open");
-    let new = aggregate();
-    let id = sys_id(&new);
-    repo.create_interaction(new).await.expect("create");
-    let mut expected = repo
-        .load_interaction(&id)
-        .await
-        .expect("load")
-        .expect("exists");
+    let (repo, id, mut expected) = one_stored().await;
 
     let change = repo
         .update_interaction(
@@ -297,13 +308,7 @@ async fn a_new_log_listed_twice_in_a_change_is_written_once_with_its_last_versio
                 );
                 let mut again = first.clone();
                 again.set(field::CALL_TYPE, "INBOUND");
-                Ok(AggregateChange {
-                    interaction: current.interaction.clone(),
-                    context_set: Context::new(),
-                    context_removed: BTreeSet::new(),
-                    phone_logs: vec![first, again],
-                    related_records: Vec::new(),
-                })
+                Ok(logs_only(current, vec![first, again]))
             }),
         )
         .await
@@ -318,15 +323,7 @@ async fn a_new_log_listed_twice_in_a_change_is_written_once_with_its_last_versio
 
 #[tokio::test]
 async fn an_update_writes_what_apply_to_describes() {
-    let repo = SqliteRepository::open_in_memory().expect("open");
-    let new = aggregate();
-    let id = sys_id(&new);
-    repo.create_interaction(new).await.expect("create");
-    let mut expected = repo
-        .load_interaction(&id)
-        .await
-        .expect("load")
-        .expect("exists");
+    let (repo, id, mut expected) = one_stored().await;
 
     let change = repo
         .update_interaction(
