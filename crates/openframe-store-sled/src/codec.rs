@@ -186,15 +186,10 @@ fn decode_row<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 /// The JSON back from [`compress_row`]'s bytes; anything malformed is an `Internal` error, never a panic.
 fn decompress_row(bytes: &[u8]) -> Result<Vec<u8>> {
     let corrupt = |why: &str| Error::internal(format!("corrupt interaction row: {why}"));
-    let (len, block) = bytes
-        .get(1..ROW_HEADER)
-        .and_then(|len| {
-            Some((
-                u32::from_le_bytes(len.try_into().ok()?),
-                &bytes[ROW_HEADER..],
-            ))
-        })
+    let (header, block) = bytes
+        .split_at_checked(ROW_HEADER)
         .ok_or_else(|| corrupt("too short"))?;
+    let len = u32::from_le_bytes([header[1], header[2], header[3], header[4]]);
     let len = usize::try_from(len).map_err(|_| corrupt("too long"))?;
     // An LZ4 block expands at most 255-fold: a larger length is corrupt, and is not allocated.
     if len > block.len().saturating_mul(255) {
