@@ -4,8 +4,8 @@
 //! writes out everything applied before it starts, and the store then syncs the files (`durability.rs`).
 //! One sync costs milliseconds however little it writes, and in sled 0.34 a flush also holds off every other
 //! write while it runs (it holds a read lock of sled's process-wide lock, which a batch or a transaction
-//! takes for writing). A flush per write therefore
-//! caps a store at a few hundred writes per second, whatever the number of writers.
+//! takes for writing). A flush per write therefore caps a store at a few hundred writes per second, whatever
+//! the number of writers.
 //!
 //! So the writer commits in groups. It takes every write waiting in its queue (up to [`MAX_GROUP`]) and
 //! runs each, one after another, then runs one flush for the group (in the store: apply the group's staged
