@@ -39,7 +39,8 @@ fn select_records(
         .collect()
 }
 
-/// Inserts (or upserts, as `sql` says) `record` of `table`, every field bound in column order.
+/// Inserts `record` of `table` with `sql`, that table's insert, every field bound in column order; a taken
+/// sys_id is a conflict.
 pub(crate) fn write_record(
     conn: &Connection,
     table: &'static Table,
