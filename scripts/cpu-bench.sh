@@ -28,7 +28,7 @@ pg_url=${OPENFRAME_TEST_POSTGRES_URL:-}
 die() { echo "cpu-bench: $*" >&2; exit 1; }
 # shellcheck source=scripts/lib/serve.sh
 . scripts/lib/serve.sh
-[ -x "$bin" ] || die "no server at $bin (cargo build --release -p openframe-http)"
+[ -x "$bin" ] || die "no server at $bin (cargo build --release -p openframe-server)"
 command -v wrk >/dev/null || die "wrk is missing (scripts/load-bench.sh installs it)"
 [[ $workload = create || $workload = mix ]] || die "unknown workload $workload"
 

@@ -31,7 +31,7 @@ TASKS=${TASKS:-16}
 PIN=${PIN:-1}
 PASSWORD=events-bench-password
 
-cargo build --release --locked -q -p openframe-http --bin openframe --example events_bench
+cargo build --release --locked -q -p openframe-server --bin openframe --example events_bench
 # SERVER_BIN=path runs another build of the server (another commit's, to compare) under the same load.
 BIN=${SERVER_BIN:-target/release/openframe}
 LOAD=target/release/examples/events_bench

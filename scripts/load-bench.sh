@@ -70,7 +70,7 @@ if ! command -v wrk >/dev/null; then
 fi
 
 log "building the release server"
-cargo build --release -p openframe-http >&2
+cargo build --release -p openframe-server >&2
 server_bin=${CARGO_TARGET_DIR:-$root/target}/release/openframe
 [ -x "$server_bin" ] || die "no $server_bin after the build"
 

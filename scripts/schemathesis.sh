@@ -36,7 +36,7 @@ if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VER
 fi
 echo "schemathesis.sh: schemathesis $SCHEMATHESIS_VERSION on Python $PY_VERSION ($PYTHON)" >&2
 
-cargo build --locked -p openframe-http --bin openframe
+cargo build --locked -p openframe-server --bin openframe
 BIN=target/debug/openframe
 
 WORK=$(mktemp -d)

@@ -34,7 +34,7 @@ if ! command -v wrk >/dev/null; then
 fi
 
 log "building the release server"
-cargo build --release -p openframe-http --bin openframe >&2
+cargo build --release -p openframe-server --bin openframe >&2
 server_bin=${CARGO_TARGET_DIR:-$root/target}/release/openframe
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/openframe-soak.XXXXXX")

@@ -6,8 +6,8 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use openframe_benches::bodies::{CREATE_JSON, CREATE_XML, UPDATE_JSON};
 use openframe_core::{Mode, VoiceInteractionRequest};
-use openframe_http::body;
-use openframe_http::negotiate::Format;
+use openframe_http::wire::Format;
+use openframe_http::wire::parse_body;
 
 fn parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse");
@@ -21,9 +21,9 @@ fn parse(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let value = match format {
-                    // What the JSON path of `body::parse` is, without its whitespace check.
+                    // What the JSON path of `parse_body` is, without its whitespace check.
                     Format::Json => serde_json::from_slice(black_box(bytes)).expect("JSON"),
-                    Format::Xml => body::parse(Format::Xml, black_box(bytes)).expect("XML"),
+                    Format::Xml => parse_body(Format::Xml, black_box(bytes)).expect("XML"),
                 };
                 VoiceInteractionRequest::parse(&value, mode).expect("valid")
             })

@@ -9,7 +9,7 @@ pub const CREATE_JSON: &[u8] = include_bytes!("../../docs/examples/create.json")
 /// The reference's PATCH example, verbatim.
 pub const UPDATE_JSON: &[u8] = include_bytes!("../../docs/examples/update.json");
 
-/// The POST example as an XML body: the same request, as `openframe_http::body::parse` reads XML.
+/// The POST example as an XML body: the same request, as `openframe_http::wire::parse_body` reads XML.
 pub const CREATE_XML: &[u8] = include_bytes!("../data/create.xml");
 
 /// The POST example, parsed and validated.
@@ -58,12 +58,12 @@ fn parse(bytes: &[u8], mode: Mode) -> VoiceInteractionRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use openframe_http::body;
-    use openframe_http::negotiate::Format;
+    use openframe_http::wire::Format;
+    use openframe_http::wire::parse_body;
 
     #[test]
     fn the_xml_body_is_the_json_example() {
-        let xml = body::parse(Format::Xml, CREATE_XML).expect("create.xml parses");
+        let xml = parse_body(Format::Xml, CREATE_XML).expect("create.xml parses");
         let from_xml =
             VoiceInteractionRequest::parse(&xml, Mode::Create).expect("create.xml is valid");
         assert_eq!(from_xml, create_request());

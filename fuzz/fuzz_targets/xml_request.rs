@@ -4,11 +4,11 @@
 
 use libfuzzer_sys::fuzz_target;
 use openframe_core::{Mode, VoiceInteractionRequest};
-use openframe_http::body;
-use openframe_http::negotiate::Format;
+use openframe_http::wire::parse_body;
+use openframe_http::wire::Format;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(value) = body::parse(Format::Xml, data) {
+    if let Ok(value) = parse_body(Format::Xml, data) {
         let _ = VoiceInteractionRequest::parse(&value, Mode::Create);
         let _ = VoiceInteractionRequest::parse(&value, Mode::Update);
     }

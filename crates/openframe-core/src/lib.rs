@@ -56,6 +56,6 @@ pub use memory::MemoryRepository;
 pub use record::Record;
 pub use repository::{Repository, UpdatePlan};
 pub use request::{Mode, PhoneLogEntry, RelatedRecordRef, VoiceInteractionRequest};
-pub use service::{Caller, Created, Environment, Service, SystemEnvironment};
+pub use service::{Caller, CommitListener, Created, Environment, Service, SystemEnvironment};
 pub use sys_id::SysId;
 pub use user::User;

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Debug;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::aggregate::{AggregateChange, Context, InteractionAggregate};
 use crate::datetime::DateTime;
@@ -56,11 +56,24 @@ pub struct Created {
     pub number: String,
 }
 
+/// Told after each write the service commits, so that live readers (an event stream's pump) look at the
+/// store's outbox at once instead of at their next poll.
+///
+/// Called on the task that made the write, after the store committed it: it must return quickly (wake a
+/// task, set a flag), never wait.
+pub trait CommitListener: Debug + Send + Sync + 'static {
+    /// A write committed: the store's outbox holds its event.
+    fn committed(&self);
+}
+
 /// The voice-interaction service: the only way requests reach a repository.
+///
+/// Clones share the repository, the environment and the [commit listeners](Service::notify_commits_to).
 #[derive(Clone, Debug)]
 pub struct Service {
     repo: Arc<dyn Repository>,
     env: Arc<dyn Environment>,
+    listeners: Arc<RwLock<Vec<Arc<dyn CommitListener>>>>,
 }
 
 impl Service {
@@ -71,7 +84,31 @@ impl Service {
 
     /// A service with its own clock and sys_id source.
     pub fn with_environment(repo: Arc<dyn Repository>, env: Arc<dyn Environment>) -> Self {
-        Service { repo, env }
+        Service {
+            repo,
+            env,
+            listeners: Arc::default(),
+        }
+    }
+
+    /// Tells `listener` of every write this service, or any clone of it, commits from now on.
+    pub fn notify_commits_to(&self, listener: Arc<dyn CommitListener>) {
+        self.listeners
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(listener);
+    }
+
+    /// Tells the listeners that a write committed.
+    fn committed(&self) {
+        // A poisoned lock still holds a whole list: listeners are only ever pushed.
+        let listeners = self
+            .listeners
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        for listener in listeners.iter() {
+            listener.committed();
+        }
     }
 
     /// The repository behind the service.
@@ -106,6 +143,7 @@ impl Service {
         };
         plan.change(&aggregate, &req)?.apply_to(&mut aggregate);
         let number = self.repo.create_interaction(aggregate).await?;
+        self.committed();
         Ok(Created { sys_id, number })
     }
 
@@ -129,7 +167,9 @@ impl Service {
             }
             .change(current, &req)
         };
-        self.repo.update_interaction(sys_id, Box::new(plan)).await
+        let change = self.repo.update_interaction(sys_id, Box::new(plan)).await?;
+        self.committed();
+        Ok(change)
     }
 
     /// Reads interaction `sys_id` back whole; [`Error::NotFound`] when there is none.

@@ -1,42 +1,36 @@
 //! # openframe-http
 //!
-//! The HTTP edge of openframe: an axum [`router`] for the voice-interaction API over any
-//! `Arc<dyn Repository>` (routing, content negotiation, Basic auth, the platform's error envelope), the store-URL
-//! parser that opens the right store, and the `openframe` command line.
+//! The openframe API as an axum [`Router`](axum::Router) over any `Arc<dyn Repository>`: the
+//! voice-interaction endpoints, the read-only Table API and the event stream under `/api/now/`, content
+//! negotiation (JSON and XML), authentication, and the platform's error envelope. It depends on no store:
+//! open one with `openframe-stores` (or a store crate, or your own `Repository`) and hand it in.
 //!
-//! Handlers are a few lines each: extract, call `openframe_core::Service`, return a [`Reply`] or an
-//! [`ApiError`]; the [`render`] middleware writes either in the format the client negotiated.
+//! - [`router`]: everything `openframe serve` mounts, `/healthz`, `/workspace` and `/api/openapi.json`
+//!   included.
+//! - [`RouterBuilder`]: what a host program mounts — the API alone, nested under a prefix or merged into its
+//!   own router, with [`Auth::Upstream`] when the host authenticates callers itself.
+//! - [`AppState::service`]: writes from the host program that reach the event streams like the API's own.
+//!
+//! Handlers are a few lines each: extract, call `openframe_core::Service`, return a reply or an
+//! [`ApiError`]; a middleware writes either in the format the client negotiated.
 
-pub mod app;
+#![warn(missing_docs)]
+
 pub mod auth;
-pub mod body;
-pub mod config_file;
-pub mod error;
-pub mod event_routing;
-pub mod event_stream;
 pub mod events;
-pub mod listener;
-pub mod logging;
-pub mod negotiate;
+mod observe;
 pub mod openapi;
-pub mod password;
-pub mod portability;
-pub mod prometheus;
-pub mod render;
-pub mod request_id;
-pub mod request_log;
-pub mod settings;
-pub mod store_url;
-pub mod table_api;
-pub mod throttle;
-pub mod timed_repository;
-pub mod voice_interaction;
-pub mod workspace;
-pub mod xml;
-pub mod xml_body;
+mod openframe_api;
+mod router;
+mod state;
+mod table_api;
+pub mod wire;
+mod workspace;
 
-pub use app::{AppState, router};
-pub use error::ApiError;
-pub use render::Reply;
-pub mod cli;
-pub mod server;
+pub use auth::{Auth, ClientAddr, add_user, hash_password};
+pub use events::EventSettings;
+pub use observe::request_id::RequestId;
+pub use observe::request_log::{REQUEST_DURATION, REQUESTS_TOTAL, request_log};
+pub use router::{OPENFRAME_PREFIXES, RouterBuilder, router};
+pub use state::{AppState, DEFAULT_BODY_READ_TIMEOUT};
+pub use wire::error::ApiError;

@@ -10,9 +10,9 @@ use openframe_core::schema::{self, FieldKind, Table};
 use openframe_core::{Caller, Record, SysId};
 use serde_json::{Map, Value, json};
 
-use crate::app::AppState;
-use crate::error::ApiError;
-use crate::render::Reply;
+use crate::state::AppState;
+use crate::wire::error::ApiError;
+use crate::wire::render::Reply;
 
 /// `GET /api/now/table/{table}`; `javascript:gs.getUserID()` as an operand means the caller.
 pub async fn list(

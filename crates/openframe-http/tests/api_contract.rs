@@ -1,17 +1,17 @@
 //! CONTRACT §1, §2 and §5 through the real router on a real SQLite store.
 
-mod common;
-
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::http::{Method, StatusCode, header};
-use common::{API_USER, INBOUND_ID, NO_ROLE_USER, TestApp, basic, reference_patch, reference_post};
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::Table;
 use openframe_core::{
     AggregateChange, Error, EventPage, InteractionAggregate, Record, Repository, SysId, UpdatePlan,
     User,
+};
+use openframe_testkit::{
+    API_USER, INBOUND_ID, NO_ROLE_USER, TestApp, basic, reference_patch, reference_post,
 };
 use serde_json::json;
 
@@ -503,12 +503,12 @@ impl Repository for BrokenStore {
 
 fn test_hash() -> &'static str {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| openframe_http::password::hash(API_USER.1).unwrap())
+    HASH.get_or_init(|| openframe_http::hash_password(API_USER.1).unwrap())
 }
 
-fn broken_router(fail: fn() -> Error) -> common::TestApp {
+fn broken_router(fail: fn() -> Error) -> openframe_testkit::TestApp {
     let repo: Arc<dyn Repository> = Arc::new(BrokenStore(fail));
-    common::TestApp {
+    openframe_testkit::TestApp {
         router: openframe_http::router(openframe_http::AppState::new(Arc::clone(&repo))),
         repo,
         dir: tempfile::tempdir().unwrap(),
@@ -568,7 +568,7 @@ async fn repeated_failed_sign_ins_are_slowed_without_locking_out_a_signed_in_use
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 
     let wrong = basic((API_USER.0, "guess"));
-    for _ in 0..openframe_http::throttle::USER_FAILURES {
+    for _ in 0..openframe_http::auth::USER_FAILURES {
         let reply = app
             .raw(
                 Method::GET,

@@ -1,11 +1,9 @@
 //! 128 concurrent creates through the router on SQLite: all succeed, every number distinct.
 
-mod common;
-
 use std::collections::HashSet;
 
 use axum::http::{Method, StatusCode};
-use common::{TestApp, reference_post};
+use openframe_testkit::{TestApp, reference_post};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_creates_get_distinct_numbers() {

@@ -3,21 +3,18 @@
 //! beyond the retention window or for an unknown id, clients too slow for their mailboxes, subscribe and
 //! unsubscribe churn, auth, and two servers on one PostgreSQL database.
 //! The PostgreSQL cases need `OPENFRAME_TEST_POSTGRES_URL` (skipped loudly without it, failing under
-//! `CI=true`).
-
-mod common;
+//! `CI=true`). The binary's own stream (and its shutdown with a stream open) is tested in openframe-server.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{API_USER, INBOUND_ID, NO_ROLE_USER, TestApp, basic};
 use openframe_core::{MemoryRepository, Repository};
-use openframe_http::event_routing::IndexSize;
-use openframe_http::events::{EventHub, EventSettings};
+use openframe_http::events::{EventHub, EventSettings, IndexSize};
 use openframe_http::{AppState, router};
 use openframe_store_postgres::{PostgresOptions, PostgresRepository};
 use openframe_store_sled::SledRepository;
 use openframe_store_sqlite::SqliteRepository;
+use openframe_testkit::{API_USER, INBOUND_ID, NO_ROLE_USER, TestApp, basic};
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection};
 use tokio::task::JoinHandle;
@@ -120,7 +117,7 @@ impl Served {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut app = TestApp::with_repo(repo, dir).await;
         let state = AppState::new(Arc::clone(&app.repo)).with_event_settings(settings);
-        let hub = Arc::clone(&state.events);
+        let hub = Arc::clone(state.events());
         app.router = router(state);
         Served::serve(app, hub).await
     }
@@ -640,18 +637,16 @@ async fn each_event_reaches_exactly_its_clients(repo: Arc<dyn Repository>) {
 /// Writes the pump finds all at once overflow two-event mailboxes, an unfiltered client's and a filtered
 /// one's; both read the rest from the outbox and get every event of theirs once, in order, then live ones.
 async fn slow_clients_catch_up_from_the_outbox(repo: Arc<dyn Repository>) {
-    let settings = EventSettings {
-        buffer: 2,
-        page: 4,
-        // The pump reads only when the last write below wakes it, and then finds every event at once.
-        poll_every: Duration::from_secs(600),
-        ..EventSettings::default()
-    };
+    let mut settings = EventSettings::default();
+    settings.buffer = 2;
+    settings.page = 4;
+    // The pump reads only when the last write below wakes it, and then finds every event at once.
+    settings.poll_every = Duration::from_secs(600);
     let served = Served::start(Arc::clone(&repo), settings).await;
     let (mine, theirs) = (agent(0xa), agent(0xb));
     let mut all = served.stream("", &[]).await;
     let mut filtered = served.stream(&format!("?assigned_to={mine}"), &[]).await;
-    // Through the service, not HTTP: no commit wakes the pump.
+    // Through a service of its own, not the router's: no commit wakes this router's pump.
     let service = openframe_core::Service::new(Arc::clone(&repo));
     let caller = openframe_core::Caller {
         sys_id: openframe_core::SysId::random(),
@@ -716,11 +711,9 @@ async fn slow_clients_catch_up_from_the_outbox(repo: Arc<dyn Repository>) {
 /// A client that resumes reads from the outbox events that its mailbox then gets too (the pump had not
 /// routed them when it subscribed): it sends each once.
 async fn a_resumed_client_gets_nothing_twice(repo: Arc<dyn Repository>) {
-    let settings = EventSettings {
-        // The pump reads only when an HTTP write wakes it.
-        poll_every: Duration::from_secs(600),
-        ..EventSettings::default()
-    };
+    let mut settings = EventSettings::default();
+    // The pump reads only when an HTTP write wakes it.
+    settings.poll_every = Duration::from_secs(600);
     let served = Served::start(Arc::clone(&repo), settings).await;
     let mut all = served.stream("", &[]).await;
     served.post(&call("twice-0")).await;
@@ -761,11 +754,9 @@ async fn a_resumed_client_gets_nothing_twice(repo: Arc<dyn Repository>) {
 /// Streams opened and closed in rounds, with each kind of filter, leave nothing behind in the hub's index,
 /// and a client that stays gets every event meanwhile.
 async fn churn_leaves_nothing_in_the_index(repo: Arc<dyn Repository>) {
-    let settings = EventSettings {
-        // The server notices a closed stream when it next writes to it.
-        keep_alive: Duration::from_millis(50),
-        ..EventSettings::default()
-    };
+    let mut settings = EventSettings::default();
+    // The server notices a closed stream when it next writes to it.
+    settings.keep_alive = Duration::from_millis(50);
     let served = Served::start(repo, settings).await;
     let mut steady = served.stream("", &[]).await;
     for round in 0..4 {
@@ -814,10 +805,8 @@ async fn churn_leaves_nothing_in_the_index(repo: Arc<dyn Repository>) {
 /// While nobody listens the pump reads nothing; the next client starts at the store's head all the same
 /// (no event from before it connected), and what nobody heard is still in the outbox for a resume.
 async fn a_client_starts_at_the_head_after_writes_nobody_heard(repo: Arc<dyn Repository>) {
-    let settings = EventSettings {
-        keep_alive: Duration::from_millis(50),
-        ..EventSettings::default()
-    };
+    let mut settings = EventSettings::default();
+    settings.keep_alive = Duration::from_millis(50);
     let served = Served::start(repo, settings).await;
     for i in 0..3 {
         served.post(&call(&format!("unheard-{i}"))).await;
@@ -906,7 +895,7 @@ async fn an_agent_on_one_server_sees_a_call_created_through_another() {
     // Server B: its own store handle and hub on the same database (its users are A's).
     let b_repo: Arc<dyn Repository> = Arc::new(schema.connect().await);
     let b_state = AppState::new(Arc::clone(&b_repo));
-    let b_hub = Arc::clone(&b_state.events);
+    let b_hub = Arc::clone(b_state.events());
     let b_app = TestApp {
         router: router(b_state),
         repo: b_repo,
@@ -939,7 +928,7 @@ struct PgSchema {
 
 impl PgSchema {
     async fn create(test: &str) -> Option<PgSchema> {
-        let url = common::postgres::postgres_url(test)?;
+        let url = openframe_testkit::postgres_url(test)?;
         let name = format!("events_{}", &openframe_core::SysId::random().as_str()[..16]);
         Some(PgSchema { url, name })
     }
@@ -975,62 +964,4 @@ impl Drop for PgSchema {
         })
         .join();
     }
-}
-
-/// The real binary: a stream client sees a create, and SIGTERM with the stream still open ends it and
-/// exits 0 with a complete drain, not one that waited out its 30-second grace (a stream never finishes by
-/// itself).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_binary_streams_and_shuts_down_with_a_stream_open() {
-    use common::binary::{ADMIN_PASSWORD, Server};
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = format!("sqlite://{}", dir.path().join("e2e.db").display());
-    let server = Server::start(&store);
-    let http = reqwest::Client::new();
-    let admin = ("admin", ADMIN_PASSWORD);
-    let response = http
-        .get(server.url("/api/now/openframe/events"))
-        .header("Authorization", basic(admin))
-        .header("Accept", "text/event-stream")
-        .send()
-        .await
-        .expect("open the stream");
-    assert_eq!(response.status(), 200);
-    let mut stream = SseClient {
-        response,
-        buffer: String::new(),
-    };
-    let created: Value = http
-        .post(server.url("/api/now/openframe/voice-interaction"))
-        .header("Authorization", basic(admin))
-        .json(&call("e2e"))
-        .send()
-        .await
-        .expect("POST")
-        .json()
-        .await
-        .expect("JSON");
-    let event = stream.next().await;
-    assert_eq!(event.event, "interaction.created");
-    assert_eq!(event.data["sysId"], created["result"]["sysId"]);
-
-    server.terminate();
-    let ended = tokio::time::timeout(PATIENCE, stream.response.chunk()).await;
-    assert!(
-        matches!(ended, Ok(Ok(None)) | Ok(Err(_))),
-        "the stream ends on shutdown: {ended:?}"
-    );
-    let (code, stderr) = tokio::task::spawn_blocking(move || server.wait())
-        .await
-        .expect("join");
-    assert_eq!(code, 0, "{stderr:?}");
-    // A drain that had to wait out its grace for the stream says so.
-    assert!(
-        !stderr.iter().any(|line| line.contains("grace period over")),
-        "{stderr:?}"
-    );
-    assert!(
-        stderr.iter().any(|line| line.contains("shut down cleanly")),
-        "{stderr:?}"
-    );
 }

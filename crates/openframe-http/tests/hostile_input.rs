@@ -2,12 +2,10 @@
 //! documents, random Content-Types and Accept headers, POSTed and PATCHed. Every one is refused with 400, 413
 //! or 415 (406 only when Accept asks for neither JSON nor XML), nothing panics, and the store is unchanged.
 
-mod common;
-
 use axum::http::{Method, StatusCode};
-use common::{API_USER, TestApp, basic, reference_post};
 use openframe_core::limits::MAX_BODY_BYTES;
-use openframe_http::negotiate::response_format;
+use openframe_http::wire::response_format;
+use openframe_testkit::{API_USER, TestApp, basic, reference_post};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::Value;
@@ -99,7 +97,7 @@ fn cases() -> impl Strategy<Value = Case> {
         })
 }
 
-async fn send(app: &TestApp, sys_id: &str, case: &Case) -> common::Reply {
+async fn send(app: &TestApp, sys_id: &str, case: &Case) -> openframe_testkit::Reply {
     let auth = basic(API_USER);
     let mut headers = vec![("authorization", auth.as_str())];
     if let Some(ct) = &case.content_type {

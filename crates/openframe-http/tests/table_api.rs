@@ -1,9 +1,7 @@
 //! CONTRACT §6: the read-only Table API through the real router on SQLite.
 
-mod common;
-
 use axum::http::{Method, StatusCode, header};
-use common::{API_USER, TestApp, basic};
+use openframe_testkit::{API_USER, TestApp, basic};
 use serde_json::json;
 
 /// Five interactions with distinct session ids and states, two phone logs on the first, one related record.
@@ -31,12 +29,12 @@ async fn seeded() -> (TestApp, Vec<String>) {
 }
 
 /// GET `uri`, with the characters of encoded queries that a URI cannot carry raw percent-encoded, as clients do.
-async fn get(app: &TestApp, uri: &str) -> common::Reply {
+async fn get(app: &TestApp, uri: &str) -> openframe_testkit::Reply {
     let uri = uri.replace('^', "%5E").replace(' ', "%20");
     app.call(Method::GET, &uri, None).await
 }
 
-fn numbers(reply: &common::Reply) -> Vec<String> {
+fn numbers(reply: &openframe_testkit::Reply) -> Vec<String> {
     reply.json()["result"]
         .as_array()
         .unwrap()
@@ -194,7 +192,10 @@ async fn queries_order_and_page() {
     assert_eq!(reply.json()["result"][0]["document_table"], "csm_consumer");
     assert_eq!(reply.json()["result"][0]["interaction"], ids[0]);
     let reply = get(&app, "/api/now/table/sys_cs_provider_application").await;
-    assert_eq!(reply.json()["result"][0]["inbound_id"], common::INBOUND_ID);
+    assert_eq!(
+        reply.json()["result"][0]["inbound_id"],
+        openframe_testkit::INBOUND_ID
+    );
 }
 
 #[tokio::test]

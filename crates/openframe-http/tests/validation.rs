@@ -1,10 +1,8 @@
 //! Every rule of CONTRACT §3-§4 rejected through the router on SQLite: a 400 naming the field, and nothing
 //! changed in the store.
 
-mod common;
-
 use axum::http::{Method, StatusCode};
-use common::{TestApp, reference_post};
+use openframe_testkit::{TestApp, reference_post};
 use serde_json::{Map, Value, json};
 
 const CREATE: &str = "/api/now/openframe/voice-interaction";

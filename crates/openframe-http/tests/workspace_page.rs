@@ -1,10 +1,8 @@
 //! The workspace page through the real router: served without credentials, every file it references served
 //! with the right type, and a strict Content-Security-Policy that its markup actually obeys.
 
-mod common;
-
 use axum::http::{Method, StatusCode, header};
-use common::TestApp;
+use openframe_testkit::TestApp;
 
 /// A browser's Accept for a page, a module and a stylesheet.
 const BROWSER_ACCEPTS: &[&str] = &[

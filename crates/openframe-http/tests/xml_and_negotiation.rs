@@ -1,10 +1,8 @@
 //! CONTRACT §3's formats through the real router on SQLite: XML requests and responses, content negotiation,
 //! and the promise that the XML form of a request stores exactly what its JSON form does.
 
-mod common;
-
 use axum::http::{Method, StatusCode, header};
-use common::{API_USER, TestApp, basic};
+use openframe_testkit::{API_USER, TestApp, basic};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

@@ -18,8 +18,8 @@ use utoipa::openapi::{Paths, RefOr, Required, Response};
 
 use super::patterns;
 use super::schemas::{self, name, reference};
-use crate::app::OPENFRAME_PREFIXES;
-use crate::error::RETRY_AFTER_SECS;
+use crate::router::OPENFRAME_PREFIXES;
+use crate::wire::error::RETRY_AFTER_SECS;
 
 /// The name of the Basic auth security scheme.
 pub const BASIC_AUTH: &str = "basicAuth";
