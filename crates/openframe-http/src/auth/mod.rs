@@ -76,13 +76,13 @@ pub async fn add_user(
 }
 
 /// How long a verified credential is trusted without checking the store again.
-pub const CACHE_TTL: Duration = Duration::from_secs(30);
+pub(crate) const CACHE_TTL: Duration = Duration::from_secs(30);
 /// Most credentials cached at once; the cache is emptied when full (a flood of distinct headers).
 const CACHE_CAPACITY: usize = 10_000;
 
 /// Checks credentials and remembers recent successes.
 #[derive(Debug)]
-pub struct Authenticator {
+pub(crate) struct Authenticator {
     repo: Arc<dyn Repository>,
     cache: Mutex<HashMap<[u8; 32], Cached>>,
     verify_slots: Semaphore,
@@ -121,6 +121,7 @@ impl Authenticator {
     }
 
     /// How many argon2 checks this authenticator has run.
+    #[cfg(test)]
     pub fn verifications(&self) -> u64 {
         self.verifications.load(Ordering::Relaxed)
     }

@@ -17,7 +17,7 @@ pub const MAX_LEN: usize = 128;
 pub struct RequestId(String);
 
 impl RequestId {
-    /// The client's id if it is 1-[`MAX_LEN`] characters of `A-Z a-z 0-9 - _ . :` (enough for UUIDs and
+    /// The client's id if it is 1-128 characters of `A-Z a-z 0-9 - _ . :` (enough for UUIDs and
     /// trace ids, and nothing that could forge a log line or carry data), else a new random UUID.
     ///
     /// ```

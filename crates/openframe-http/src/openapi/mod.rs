@@ -1,15 +1,15 @@
 //! The OpenAPI 3.1 document of the API, generated from the code that serves it: the paths from the router's
 //! prefixes and `openframe_core::schema`'s tables, the body schemas from the same field definitions and limits
-//! that validate requests (see [`schemas`]), the value patterns from the core's rules (see [`patterns`]).
+//! that validate requests (`schemas.rs`), the value patterns from the core's rules (`patterns.rs`).
 //!
 //! `GET /api/openapi.json` serves it, `openframe openapi` prints it, and `docs/openapi.json` holds a copy that
 //! a test keeps current. Built with utoipa's typed builders rather than `#[utoipa::path]` annotations: the
 //! handlers take raw bodies (JSON or XML, validated by the core) and the Table API paths are one per table, so
 //! annotations would repeat by hand what the tables already say.
 
-pub mod paths;
-pub mod patterns;
-pub mod schemas;
+pub(crate) mod paths;
+pub(crate) mod patterns;
+pub(crate) mod schemas;
 
 use std::sync::OnceLock;
 
@@ -21,7 +21,7 @@ use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder};
 
 /// The document as utoipa's model.
-pub fn document() -> OpenApi {
+pub(crate) fn document() -> OpenApi {
     let components = ComponentsBuilder::new()
         .schemas_from_iter(schemas::components())
         .response("MethodNotAllowed", schemas_405())
@@ -101,9 +101,9 @@ fn schemas_405() -> utoipa::openapi::Response {
     r.build()
 }
 
-/// The document as JSON, with two corrections to what utoipa 5 writes: the headers of
-/// [`paths::REQUIRED_HEADERS`] (and `Allow` on a 405) are marked `required` (the Header Object has that field,
-/// utoipa 5's model lacks it), and Link Objects spell their fields in camelCase as OpenAPI does (utoipa 5
+/// The document as JSON, with two corrections to what utoipa 5 writes: the headers every answer carries (and
+/// `Allow` on a 405) are marked `required` (the Header Object has that field, utoipa 5's model lacks it), and
+/// Link Objects spell their fields in camelCase as OpenAPI does (utoipa 5
 /// writes `operation_id`).
 pub fn document_json() -> Value {
     let mut doc = serde_json::to_value(document()).unwrap_or(Value::Null);
@@ -226,7 +226,7 @@ pub fn document_text() -> String {
 }
 
 /// `GET /api/openapi.json`: the document, built once.
-pub async fn serve() -> Response {
+pub(crate) async fn serve() -> Response {
     static TEXT: OnceLock<String> = OnceLock::new();
     let text = TEXT.get_or_init(document_text).clone();
     (
