@@ -22,6 +22,7 @@ use super::hub::WireEvent;
 
 /// What a client asked to see: the interaction's values after the write, combined with AND.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Filter {
     /// Only events of interactions assigned to this user.
     pub assigned_to: Option<String>,
@@ -61,6 +62,7 @@ enum Route<'a> {
 
 /// What a client's mailbox had for it.
 #[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Delivery {
     /// Events were moved into the client's inbox, in id order.
     Events,

@@ -5,6 +5,7 @@ use axum::http::HeaderValue;
 
 /// A wire format of request and response bodies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Format {
     /// `application/json`
     Json,
