@@ -2,8 +2,8 @@
 //! with reference links, `X-Total-Count` and a `Link` header.
 
 use axum::Extension;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use openframe_core::query::{TableQuery, parse_field_list};
 use openframe_core::schema::{self, FieldKind, Table};
@@ -21,6 +21,8 @@ pub async fn list(
     Path(table): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
+    OriginalUri(original): OriginalUri,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
     let table = readable_table(&table)?;
     let params = Params::parse(raw.as_deref())?;
@@ -31,7 +33,7 @@ pub async fn list(
         params.get("sysparm_offset"),
     )?;
     query.resolve_caller(&caller.sys_id);
-    let view = View::parse(table, &params, &headers)?;
+    let view = View::parse(table, &params, &base_url(&headers, &original, &uri))?;
     let page = app.service.repository().query_records(&query).await?;
     let link = link_header(&view.base, table, &params, &query, page.total);
     let result = Value::Array(page.records.iter().map(|r| view.render(r)).collect());
@@ -50,11 +52,13 @@ pub async fn read(
     Path((table, sys_id)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
+    OriginalUri(original): OriginalUri,
+    uri: Uri,
 ) -> Result<Reply, ApiError> {
     let table = readable_table(&table)?;
     let sys_id = SysId::parse(&sys_id).map_err(|rule| ApiError::invalid("sys_id", rule))?;
     let params = Params::parse(raw.as_deref())?;
-    let view = View::parse(table, &params, &headers)?;
+    let view = View::parse(table, &params, &base_url(&headers, &original, &uri))?;
     let record = app
         .service
         .repository()
@@ -153,11 +157,7 @@ struct View {
 }
 
 impl View {
-    fn parse(
-        table: &'static Table,
-        params: &Params,
-        headers: &HeaderMap,
-    ) -> Result<Self, ApiError> {
+    fn parse(table: &'static Table, params: &Params, base: &str) -> Result<Self, ApiError> {
         let fields = match params.get("sysparm_fields") {
             Some(list) => parse_field_list(table, list)?,
             None => Vec::new(),
@@ -179,7 +179,7 @@ impl View {
         Ok(View {
             fields,
             links,
-            base: base_url(headers),
+            base: base.to_owned(),
         })
     }
 
@@ -210,8 +210,10 @@ impl View {
     }
 }
 
-/// `scheme://host` of the request, as links must point back at this server (or the proxy in front of it).
-fn base_url(headers: &HeaderMap) -> String {
+/// `scheme://host` of the request, and the prefix a host program nested the router under, as links must point
+/// back at this router (or the proxy in front of it): `original` is the path the client sent, `uri` what is
+/// left of it under the prefix.
+fn base_url(headers: &HeaderMap, original: &Uri, uri: &Uri) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -224,7 +226,8 @@ fn base_url(headers: &HeaderMap) -> String {
         Some("https") => "https",
         _ => "http",
     };
-    format!("{scheme}://{host}")
+    let prefix = original.path().strip_suffix(uri.path()).unwrap_or_default();
+    format!("{scheme}://{host}{prefix}")
 }
 
 /// The `Link` header: first, prev (when there is one), next (when there is one), last.
