@@ -43,6 +43,7 @@ pub mod request;
 pub mod schema;
 pub mod service;
 pub mod sys_id;
+pub mod unique;
 pub mod user;
 
 #[cfg(feature = "conformance")]
@@ -50,8 +51,8 @@ pub mod conformance;
 
 pub use aggregate::{AggregateChange, Context, InteractionAggregate};
 pub use datetime::DateTime;
-pub use error::{BoxError, Error, Result};
-pub use event::{EventHorizon, EventKind, EventPage, InteractionEvent, StoredEvent};
+pub use error::{BoxError, Conflict, Error, Result};
+pub use event::{EventHorizon, EventKind, EventPage, InteractionEvent, MemoryOutbox, StoredEvent};
 pub use memory::MemoryRepository;
 pub use record::Record;
 pub use repository::{Repository, UpdatePlan};

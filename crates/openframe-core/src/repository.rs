@@ -28,7 +28,8 @@ pub type UpdatePlan = dyn Fn(&InteractionAggregate) -> Result<AggregateChange> +
 pub trait Repository: Debug + Send + Sync + 'static {
     /// Stores a new aggregate, assigning the interaction the store's next number (see [`crate::number`]),
     /// which it returns. Numbers are unique and increasing for the life of the store, across processes
-    /// sharing it.
+    /// sharing it. [`Conflict::SysId`](crate::Conflict::SysId) when the interaction's sys_id is taken:
+    /// nothing is written and no number used up.
     async fn create_interaction(&self, new: InteractionAggregate) -> Result<String>;
 
     /// Reads the interaction `sys_id`, runs `plan` on it and writes the change, all in one transaction.
@@ -42,7 +43,7 @@ pub trait Repository: Debug + Send + Sync + 'static {
     /// Reads an interaction and everything that hangs off it.
     async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>>;
 
-    /// Adds a user; [`crate::Error::Conflict`] when the name is taken.
+    /// Adds a user; [`Conflict::UserName`](crate::Conflict::UserName) when the name is taken.
     async fn add_user(&self, user: &User) -> Result<()>;
 
     /// The user with this sign-in name.
@@ -51,7 +52,8 @@ pub trait Repository: Debug + Send + Sync + 'static {
     /// Whether the store has any user at all (`serve` bootstraps an admin when not).
     async fn has_users(&self) -> Result<bool>;
 
-    /// Adds a provider application; [`crate::Error::Conflict`] when its `inbound_id` is taken.
+    /// Adds a provider application; [`Conflict::InboundId`](crate::Conflict::InboundId) when its
+    /// `inbound_id` is taken.
     async fn add_provider_application(&self, app: &Record) -> Result<()>;
 
     /// The provider application with this `inbound_id`.
@@ -98,9 +100,11 @@ pub trait Repository: Debug + Send + Sync + 'static {
     /// their order — in one transaction, and moves the number counter so that the next interaction created
     /// gets a number above every number in the batch (and above what it would have got anyway).
     ///
-    /// [`crate::Error::Conflict`] when a sys_id (of any record or user), interaction number, user name or
-    /// inbound id of the batch is taken, in the store or earlier in the batch: nothing of the batch is
-    /// written. [`crate::Error::Invalid`] when [`ImportBatch::check`] fails, again writing nothing.
+    /// [`crate::Error::Conflict`] naming the key when a sys_id (of any record or user), interaction number,
+    /// user name or inbound id of the batch is taken, in the store or earlier in the batch (when several
+    /// are, any one of them): nothing of the batch is written. [`crate::unique::check_unique`] over
+    /// [`ImportBatch::unique_keys`] is that check. [`crate::Error::Invalid`] when [`ImportBatch::check`]
+    /// fails, again writing nothing.
     async fn import(&self, batch: &ImportBatch) -> Result<()>;
     // Interaction events: every create and update writes one (`crate::event::InteractionEvent::created`,
     // `::updated`) into the store's outbox, in its own transaction; ids as `crate::event` promises them.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use openframe_core::schema::{INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, field};
 use openframe_core::user::new_provider_application;
-use openframe_core::{DateTime, Error, InteractionAggregate, Repository, SysId, User};
+use openframe_core::{Conflict, DateTime, Error, InteractionAggregate, Repository, SysId, User};
 use openframe_store_postgres::{PostgresOptions, PostgresRepository};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
@@ -380,7 +380,7 @@ async fn uniqueness_rules_are_conflicts() {
         .await
         .unwrap_err();
     match err {
-        Error::Conflict { detail } => assert!(detail.contains("inbound-1"), "{detail}"),
+        Error::Conflict(Conflict::InboundId { inbound_id }) => assert_eq!(inbound_id, "inbound-1"),
         other => panic!("expected Conflict, got {other:?}"),
     }
 

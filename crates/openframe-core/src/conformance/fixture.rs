@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::aggregate::{AggregateChange, InteractionAggregate};
-use crate::error::{Error, Result};
+use crate::error::{Conflict, Error, Result};
 use crate::memory::MemoryRepository;
 use crate::record::Record;
 use crate::repository::Repository;
@@ -122,14 +122,14 @@ impl Fixture {
     }
 }
 
-/// An error reduced to what every store must agree on: the kind, and for `Invalid` the field and rule.
-/// `Conflict` details are store-specific text; `Unavailable`/`Internal` never happen on the reference, so
-/// they keep their whole text to show what went wrong.
+/// An error reduced to what every store must agree on: the kind, for `Invalid` the field and rule, for
+/// `Conflict` which key is taken. `Unavailable`/`Internal` never happen on the reference, so they keep their
+/// whole text to show what went wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Failure {
     Invalid { field: String, rule: String },
     NotFound(&'static str),
-    Conflict,
+    Conflict(Conflict),
     Other(String),
 }
 
@@ -141,11 +141,28 @@ impl Failure {
                 rule: rule.clone(),
             },
             Error::NotFound { what } => Failure::NotFound(what),
-            Error::Conflict { .. } => Failure::Conflict,
+            Error::Conflict(conflict) => Failure::Conflict(conflict.clone()),
             Error::Unavailable { .. } | Error::Internal { .. } => {
                 Failure::Other(format!("{e} ({e:?})"))
             }
         }
+    }
+}
+
+/// Asserts that `result`, of doing `what`, is the conflict `expected`: that kind, naming that key.
+pub(crate) fn assert_conflict<T: std::fmt::Debug>(
+    what: &str,
+    result: Result<T>,
+    expected: Conflict,
+) {
+    match result {
+        Err(Error::Conflict(got)) if got == expected => {}
+        Err(Error::Conflict(got)) => {
+            panic!(
+                "{what}: expected the conflict {expected:?} (`{expected}`), got {got:?} (`{got}`)"
+            )
+        }
+        other => panic!("{what}: expected the conflict {expected:?} (`{expected}`), got {other:?}"),
     }
 }
 

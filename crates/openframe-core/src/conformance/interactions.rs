@@ -7,14 +7,16 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value, json};
 
 use crate::aggregate::{AggregateChange, Context, InteractionAggregate};
-use crate::error::Error;
+use crate::error::{Conflict, Error};
 use crate::number::{FIRST_NUMBER, format_number};
 use crate::record::Record;
 use crate::repository::Repository;
-use crate::schema::{PHONE_LOG, RELATED_RECORD, field};
+use crate::schema::{INTERACTION, PHONE_LOG, RELATED_RECORD, field};
 use crate::sys_id::SysId;
 
-use super::fixture::{AGENT, Fixture, Twin, UNKNOWN, assert_aggregate, ok, reference_body, sys_id};
+use super::fixture::{
+    AGENT, Fixture, Twin, UNKNOWN, assert_aggregate, assert_conflict, ok, reference_body, sys_id,
+};
 
 /// A related record's `documentId` the suite uses.
 const CONSUMER: &str = "59e788fbdb1b1200b6075200cf9619d2";
@@ -101,7 +103,8 @@ pub async fn numbers_increase_by_one(repo: &Arc<dyn Repository>) {
     }
 }
 
-/// Creating an aggregate whose sys_id is taken is a `Conflict` that changes nothing and uses up no number.
+/// Creating an aggregate whose sys_id is taken is a [`Conflict::SysId`] naming it that changes nothing and
+/// uses up no number.
 pub async fn create_with_taken_sys_id_is_conflict(repo: &Arc<dyn Repository>) {
     let built = built_aggregates(&[reference_body(), reference_body()]).await;
     let fixture = Fixture::new(repo);
@@ -116,9 +119,13 @@ pub async fn create_with_taken_sys_id_is_conflict(repo: &Arc<dyn Repository>) {
         .interaction
         .set(field::SHORT_DESCRIPTION, "a different call");
     let result = repo.create_interaction(again).await;
-    assert!(
-        matches!(result, Err(Error::Conflict { .. })),
-        "create_interaction with a taken sys_id must be Conflict, got {result:?}"
+    assert_conflict(
+        "create_interaction with a taken sys_id",
+        result,
+        Conflict::SysId {
+            table: INTERACTION.name,
+            sys_id: built[0].interaction.sys_id().to_owned(),
+        },
     );
     assert_aggregate(
         &fixture.load(&sys_id_of(&built[0])).await,
