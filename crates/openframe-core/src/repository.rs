@@ -1,6 +1,7 @@
 //! The `Repository` trait: what a store keeps and the atomic operations the service needs of it.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -22,7 +23,8 @@ pub type UpdatePlan = dyn Fn(&InteractionAggregate) -> Result<AggregateChange> +
 
 /// A store of interactions, users and provider applications.
 ///
-/// Every method is atomic: either all of its writes happen or none do. Used as `Arc<dyn Repository>`.
+/// Every method is atomic: either all of its writes happen or none do. Used as `Arc<dyn Repository>`;
+/// `Arc<R>` and `Box<R>` of a repository are repositories too, forwarding every method.
 /// `openframe_core::conformance` holds the suite every implementation must pass.
 #[async_trait]
 pub trait Repository: Debug + Send + Sync + 'static {
@@ -122,4 +124,275 @@ pub trait Repository: Debug + Send + Sync + 'static {
     /// `metrics` facade; called just before metrics are exported, so that they are current. A store with no
     /// gauges keeps this default, which does nothing. A store wrapping another must forward it.
     fn record_gauges(&self) {}
+}
+
+/// `Arc<R>` and `Box<R>` forward every method, the defaulted ones included, to the repository they hold.
+macro_rules! forward_repository {
+    ($($pointer:ident),+) => {$(
+        #[async_trait]
+        impl<R: Repository + ?Sized> Repository for $pointer<R> {
+            async fn create_interaction(&self, new: InteractionAggregate) -> Result<String> {
+                (**self).create_interaction(new).await
+            }
+
+            async fn update_interaction(
+                &self,
+                sys_id: &SysId,
+                plan: Box<UpdatePlan>,
+            ) -> Result<AggregateChange> {
+                (**self).update_interaction(sys_id, plan).await
+            }
+
+            async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>> {
+                (**self).load_interaction(sys_id).await
+            }
+
+            async fn add_user(&self, user: &User) -> Result<()> {
+                (**self).add_user(user).await
+            }
+
+            async fn find_user(&self, user_name: &str) -> Result<Option<User>> {
+                (**self).find_user(user_name).await
+            }
+
+            async fn has_users(&self) -> Result<bool> {
+                (**self).has_users().await
+            }
+
+            async fn add_provider_application(&self, app: &Record) -> Result<()> {
+                (**self).add_provider_application(app).await
+            }
+
+            async fn find_provider_application(&self, inbound_id: &str) -> Result<Option<Record>> {
+                (**self).find_provider_application(inbound_id).await
+            }
+
+            async fn read_record(
+                &self,
+                table: &'static Table,
+                sys_id: &SysId,
+            ) -> Result<Option<Record>> {
+                (**self).read_record(table, sys_id).await
+            }
+
+            async fn query_records(&self, query: &TableQuery) -> Result<RecordPage> {
+                (**self).query_records(query).await
+            }
+
+            async fn ping(&self) -> Result<()> {
+                (**self).ping().await
+            }
+
+            async fn close(&self) {
+                (**self).close().await
+            }
+
+            async fn export_interactions(
+                &self,
+                after: Option<&SysId>,
+                limit: usize,
+            ) -> Result<Vec<InteractionAggregate>> {
+                (**self).export_interactions(after, limit).await
+            }
+
+            async fn export_provider_applications(
+                &self,
+                after: Option<&SysId>,
+                limit: usize,
+            ) -> Result<Vec<Record>> {
+                (**self).export_provider_applications(after, limit).await
+            }
+
+            async fn export_users(&self, after: Option<&str>, limit: usize) -> Result<Vec<User>> {
+                (**self).export_users(after, limit).await
+            }
+
+            async fn import(&self, batch: &ImportBatch) -> Result<()> {
+                (**self).import(batch).await
+            }
+
+            async fn events_after(&self, after: u64, limit: usize) -> Result<EventPage> {
+                (**self).events_after(after, limit).await
+            }
+
+            async fn prune_events(&self, keep: u64) -> Result<()> {
+                (**self).prune_events(keep).await
+            }
+
+            fn record_gauges(&self) {
+                (**self).record_gauges()
+            }
+        }
+    )+};
+}
+
+forward_repository!(Arc, Box);
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::error::Error;
+    use crate::schema::INTERACTION;
+
+    /// Says which of its methods were called, in order, and does nothing else.
+    #[derive(Debug, Default)]
+    struct Probe(Mutex<Vec<&'static str>>);
+
+    impl Probe {
+        fn called(&self, name: &'static str) {
+            self.0.lock().unwrap().push(name);
+        }
+    }
+
+    #[async_trait]
+    impl Repository for Probe {
+        async fn create_interaction(&self, _: InteractionAggregate) -> Result<String> {
+            self.called("create_interaction");
+            Ok(String::new())
+        }
+        async fn update_interaction(
+            &self,
+            _: &SysId,
+            _: Box<UpdatePlan>,
+        ) -> Result<AggregateChange> {
+            self.called("update_interaction");
+            Err(Error::NotFound {
+                what: "interaction",
+            })
+        }
+        async fn load_interaction(&self, _: &SysId) -> Result<Option<InteractionAggregate>> {
+            self.called("load_interaction");
+            Ok(None)
+        }
+        async fn add_user(&self, _: &User) -> Result<()> {
+            self.called("add_user");
+            Ok(())
+        }
+        async fn find_user(&self, _: &str) -> Result<Option<User>> {
+            self.called("find_user");
+            Ok(None)
+        }
+        async fn has_users(&self) -> Result<bool> {
+            self.called("has_users");
+            Ok(false)
+        }
+        async fn add_provider_application(&self, _: &Record) -> Result<()> {
+            self.called("add_provider_application");
+            Ok(())
+        }
+        async fn find_provider_application(&self, _: &str) -> Result<Option<Record>> {
+            self.called("find_provider_application");
+            Ok(None)
+        }
+        async fn read_record(&self, _: &'static Table, _: &SysId) -> Result<Option<Record>> {
+            self.called("read_record");
+            Ok(None)
+        }
+        async fn query_records(&self, _: &TableQuery) -> Result<RecordPage> {
+            self.called("query_records");
+            Ok(RecordPage {
+                records: Vec::new(),
+                total: 0,
+            })
+        }
+        async fn ping(&self) -> Result<()> {
+            self.called("ping");
+            Ok(())
+        }
+        async fn close(&self) {
+            self.called("close");
+        }
+        async fn export_interactions(
+            &self,
+            _: Option<&SysId>,
+            _: usize,
+        ) -> Result<Vec<InteractionAggregate>> {
+            self.called("export_interactions");
+            Ok(Vec::new())
+        }
+        async fn export_provider_applications(
+            &self,
+            _: Option<&SysId>,
+            _: usize,
+        ) -> Result<Vec<Record>> {
+            self.called("export_provider_applications");
+            Ok(Vec::new())
+        }
+        async fn export_users(&self, _: Option<&str>, _: usize) -> Result<Vec<User>> {
+            self.called("export_users");
+            Ok(Vec::new())
+        }
+        async fn import(&self, _: &ImportBatch) -> Result<()> {
+            self.called("import");
+            Ok(())
+        }
+        async fn events_after(&self, _: u64, _: usize) -> Result<EventPage> {
+            self.called("events_after");
+            Ok(EventPage::default())
+        }
+        async fn prune_events(&self, _: u64) -> Result<()> {
+            self.called("prune_events");
+            Ok(())
+        }
+        fn record_gauges(&self) {
+            self.called("record_gauges");
+        }
+    }
+
+    /// Calls every method of `repo` once.
+    async fn call_everything(repo: &dyn Repository) {
+        let id = SysId::random();
+        let aggregate = InteractionAggregate {
+            interaction: Record::new(&INTERACTION),
+            context: Default::default(),
+            phone_logs: Vec::new(),
+            related_records: Vec::new(),
+        };
+        let user = User {
+            sys_id: id.clone(),
+            user_name: "u".into(),
+            password_hash: String::new(),
+            roles: Vec::new(),
+        };
+        let _ = repo.create_interaction(aggregate).await;
+        let plan: Box<UpdatePlan> = Box::new(|_| Err(Error::invalid("x", "y")));
+        let _ = repo.update_interaction(&id, plan).await;
+        let _ = repo.load_interaction(&id).await;
+        let _ = repo.add_user(&user).await;
+        let _ = repo.find_user("u").await;
+        let _ = repo.has_users().await;
+        let _ = repo
+            .add_provider_application(&Record::new(&INTERACTION))
+            .await;
+        let _ = repo.find_provider_application("i").await;
+        let _ = repo.read_record(&INTERACTION, &id).await;
+        let _ = repo.query_records(&TableQuery::all(&INTERACTION)).await;
+        let _ = repo.ping().await;
+        repo.close().await;
+        let _ = repo.export_interactions(None, 1).await;
+        let _ = repo.export_provider_applications(None, 1).await;
+        let _ = repo.export_users(None, 1).await;
+        let _ = repo.import(&ImportBatch::default()).await;
+        let _ = repo.events_after(0, 1).await;
+        let _ = repo.prune_events(1).await;
+        repo.record_gauges();
+    }
+
+    #[tokio::test]
+    async fn arc_and_box_forward_every_method() {
+        let direct = Probe::default();
+        call_everything(&direct).await;
+        let every = direct.0.into_inner().unwrap();
+        assert_eq!(every.len(), 19, "{every:?}");
+
+        let probe = Arc::new(Probe::default());
+        let wrapped: Box<Arc<Probe>> = Box::new(Arc::clone(&probe));
+        call_everything(&wrapped).await;
+        let as_dyn: Box<dyn Repository> = Box::new(Arc::clone(&probe) as Arc<dyn Repository>);
+        call_everything(&as_dyn).await;
+        let calls = probe.0.lock().unwrap().clone();
+        assert_eq!(calls, [every.clone(), every].concat());
+    }
 }
