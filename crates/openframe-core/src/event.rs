@@ -21,6 +21,7 @@ use crate::schema::field;
 
 /// What happened to the interaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum EventKind {
     /// A create (POST).
     #[serde(rename = "interaction.created")]

@@ -87,6 +87,7 @@ pub enum FieldKind {
 
 /// Who may write a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Access {
     /// Set by the system only (`sys_*`); a client naming it is a 400.
     System,
