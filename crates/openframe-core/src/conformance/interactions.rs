@@ -15,7 +15,8 @@ use crate::schema::{INTERACTION, PHONE_LOG, RELATED_RECORD, field};
 use crate::sys_id::SysId;
 
 use super::fixture::{
-    AGENT, Fixture, Twin, UNKNOWN, assert_aggregate, assert_conflict, ok, reference_body, sys_id,
+    AGENT, Fixture, Twin, UNKNOWN, assert_aggregate, assert_conflict, change_difference, ok,
+    reference_body, sys_id,
 };
 
 /// A related record's `documentId` the suite uses.
@@ -232,10 +233,12 @@ pub async fn update_applies_the_change(repo: &Arc<dyn Repository>) {
         "update_interaction",
         repo.update_interaction(&id, Box::new(plan)).await,
     );
-    assert_eq!(
-        returned, change,
-        "update_interaction must return the plan's change"
-    );
+    if returned != change {
+        panic!(
+            "update_interaction must return the plan's change (got = returned, want = the plan's):\n{}",
+            change_difference(&returned, &change)
+        );
+    }
     let seen = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
     match seen.last() {
         Some(given) => assert_aggregate(

@@ -16,7 +16,9 @@ use crate::sys_id::SysId;
 use crate::user::User;
 
 use super::accounts::provider_application;
-use super::fixture::{AGENT, Fixture, assert_conflict, ok, reference_body, sys_id};
+use super::fixture::{
+    AGENT, Fixture, assert_aggregate, assert_conflict, assert_same_dump, ok, reference_body, sys_id,
+};
 
 /// `repo`'s dump, as [`portability::export`] writes it.
 pub(crate) async fn dump(repo: &dyn Repository) -> String {
@@ -125,7 +127,11 @@ pub async fn export_reads_everything_in_order(repo: &Arc<dyn Repository>) {
             "interactions in pages of {limit}: not every one, or not in sys_id order"
         );
         for a in &got {
-            assert_eq!(a, &store.load(&sys_id(a.interaction.sys_id())).await);
+            assert_aggregate(
+                a,
+                &store.load(&sys_id(a.interaction.sys_id())).await,
+                "an exported interaction (got) differs from the one loaded (want)",
+            );
         }
     }
     let last = ids.last().cloned();
@@ -165,14 +171,18 @@ pub async fn export_reads_everything_in_order(repo: &Arc<dyn Repository>) {
 
     let got = dump(repo.as_ref()).await;
     let want = dump(reference.repo().as_ref()).await;
-    assert_eq!(got, want, "the store's dump differs from the reference's");
+    assert_same_dump(
+        &got,
+        &want,
+        "the store's dump (got) differs from the reference's (want)",
+    );
 
     let copy = MemoryRepository::new();
     load(&copy, &got, 5).await;
-    assert_eq!(
-        dump(&copy).await,
-        got,
-        "the dump imported into a fresh store exports differently"
+    assert_same_dump(
+        &dump(&copy).await,
+        &got,
+        "the dump imported into a fresh store exports differently",
     );
 }
 
@@ -206,10 +216,10 @@ pub async fn import_then_export_gives_the_dump(repo: &Arc<dyn Repository>) {
     let want = dump(source.repo().as_ref()).await;
 
     load(repo.as_ref(), &want, 4).await;
-    assert_eq!(
-        dump(repo.as_ref()).await,
-        want,
-        "the imported store exports differently"
+    assert_same_dump(
+        &dump(repo.as_ref()).await,
+        &want,
+        "the imported store exports differently",
     );
     for id in &ids {
         let got = ok("load_interaction", repo.load_interaction(id).await);
@@ -433,10 +443,10 @@ pub async fn conflicting_import_writes_nothing(repo: &Arc<dyn Repository>) {
             repo.import(&batch).await,
             expected,
         );
-        assert_eq!(
-            dump(repo.as_ref()).await,
-            before,
-            "import with {what} wrote something"
+        assert_same_dump(
+            &dump(repo.as_ref()).await,
+            &before,
+            &format!("import with {what} wrote something"),
         );
     }
 
@@ -474,10 +484,10 @@ pub async fn conflicting_import_writes_nothing(repo: &Arc<dyn Repository>) {
             Err(Error::Invalid { .. }) => {}
             other => panic!("import with {what}: expected invalid, got {other:?}"),
         }
-        assert_eq!(
-            dump(repo.as_ref()).await,
-            before,
-            "import with {what} wrote something"
+        assert_same_dump(
+            &dump(repo.as_ref()).await,
+            &before,
+            &format!("import with {what} wrote something"),
         );
     }
 
