@@ -11,11 +11,12 @@
 /// the calling crate needs nothing but `openframe-core` with the `conformance` feature. The store is kept
 /// until the test ends, and dropped inside the runtime.
 ///
-/// ```ignore
+/// ```no_run
 /// async fn make_store() -> openframe_core::conformance::TestStore {
 ///     openframe_core::conformance::TestStore::new(std::sync::Arc::new(openframe_core::MemoryRepository::new()))
 /// }
 /// openframe_core::conformance_tests!(make_store);
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! conformance_tests {
