@@ -158,19 +158,27 @@ impl Repository for MapStore {
             what: "interaction",
         })?;
         let change = plan(current)?;
-        // A new child's sys_id must not be another interaction's.
-        for child in change.phone_logs.iter().chain(&change.related_records) {
-            let key = (child.table().name, child.sys_id().to_owned());
+        // A phone log with another interaction's log's sys_id, or a related record (always appended)
+        // with a taken one, is a conflict; a log the interaction has is overwritten.
+        let taken = |table: &'static str, sys_id: &str| Conflict::SysId {
+            table,
+            sys_id: sys_id.to_owned(),
+        };
+        for log in &change.phone_logs {
+            let key = (log.table().name, log.sys_id().to_owned());
             if tables
                 .children
                 .get(&key)
                 .is_some_and(|owner| owner != sys_id)
             {
-                return Err(Conflict::SysId {
-                    table: key.0,
-                    sys_id: key.1,
-                }
-                .into());
+                return Err(taken(key.0, &key.1).into());
+            }
+        }
+        let mut appended = BTreeSet::new();
+        for related in &change.related_records {
+            let key = (related.table().name, related.sys_id().to_owned());
+            if tables.children.contains_key(&key) || !appended.insert(key.1.clone()) {
+                return Err(taken(key.0, &key.1).into());
             }
         }
         let event = InteractionEvent::updated(current, &change);

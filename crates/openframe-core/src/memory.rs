@@ -31,10 +31,60 @@ struct State {
     next_number: Option<u64>,
     users: HashMap<String, User>,
     providers: HashMap<String, Record>,
+    /// The interaction each phone log and related record belongs to, by (table name, sys_id).
+    children: HashMap<(&'static str, String), SysId>,
     events: MemoryOutbox,
 }
 
 impl State {
+    /// Whether a record (an interaction, a phone log or related record) has the sys_id `key` names.
+    fn holds_record(&self, key: &UniqueKey<'_>) -> bool {
+        match *key {
+            UniqueKey::SysId { table, sys_id } if table == schema::INTERACTION.name => {
+                SysId::parse(sys_id).is_ok_and(|id| self.interactions.contains_key(&id))
+            }
+            UniqueKey::SysId { table, sys_id } => {
+                self.children.contains_key(&(table, sys_id.to_owned()))
+            }
+            _ => false,
+        }
+    }
+
+    /// Indexes `records`, children of interaction `owner`.
+    fn index_children<'a>(&mut self, owner: &SysId, records: impl IntoIterator<Item = &'a Record>) {
+        for r in records {
+            self.children
+                .insert((r.table().name, r.sys_id().to_owned()), owner.clone());
+        }
+    }
+
+    /// The conflict, if any, of writing `change` to interaction `owner`: a new phone log whose sys_id
+    /// another interaction's log has, or a related record (always appended) whose sys_id is taken.
+    fn check_change(&self, owner: &SysId, change: &AggregateChange) -> Result<()> {
+        let mut appended = HashSet::new();
+        for r in &change.phone_logs {
+            let key = (r.table().name, r.sys_id().to_owned());
+            if self.children.get(&key).is_some_and(|o| o != owner) {
+                return Err(Conflict::SysId {
+                    table: key.0,
+                    sys_id: key.1,
+                }
+                .into());
+            }
+        }
+        for r in &change.related_records {
+            let key = (r.table().name, r.sys_id().to_owned());
+            if self.children.contains_key(&key) || !appended.insert(key.1.clone()) {
+                return Err(Conflict::SysId {
+                    table: key.0,
+                    sys_id: key.1,
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
     /// Every record of `table`.
     fn records<'a>(&'a self, table: &'static Table) -> Box<dyn Iterator<Item = &'a Record> + 'a> {
         let aggregates = self.interactions.values();
@@ -72,18 +122,13 @@ impl Repository for MemoryRepository {
     async fn create_interaction(&self, mut new: InteractionAggregate) -> Result<String> {
         let sys_id = SysId::parse_field(new.interaction.sys_id(), "sys_id")?;
         let mut state = self.state();
-        if state.interactions.contains_key(&sys_id) {
-            return Err(Conflict::SysId {
-                table: schema::INTERACTION.name,
-                sys_id: sys_id.into_string(),
-            }
-            .into());
-        }
+        check_unique(new.unique_keys(), |key| Ok(state.holds_record(key)))?;
         let n = state.next_number.unwrap_or(FIRST_NUMBER);
         state.next_number = Some(n + 1);
         let number = format_number(n);
         new.interaction.set(field::NUMBER, number.as_str());
         state.events.append(InteractionEvent::created(&new));
+        state.index_children(&sys_id, new.phone_logs.iter().chain(&new.related_records));
         state.interactions.insert(sys_id, new);
         Ok(number)
     }
@@ -95,12 +140,19 @@ impl Repository for MemoryRepository {
     ) -> Result<AggregateChange> {
         let mut guard = self.state();
         let state = &mut *guard;
-        let current = state.interactions.get_mut(sys_id).ok_or(Error::NotFound {
+        let current = state.interactions.get(sys_id).ok_or(Error::NotFound {
             what: "interaction",
         })?;
         let change = plan(current)?;
+        state.check_change(sys_id, &change)?;
         let event = InteractionEvent::updated(current, &change);
-        change.apply_to(current);
+        if let Some(current) = state.interactions.get_mut(sys_id) {
+            change.apply_to(current);
+        }
+        state.index_children(
+            sys_id,
+            change.phone_logs.iter().chain(&change.related_records),
+        );
         state.events.append(event);
         Ok(change)
     }
@@ -228,6 +280,7 @@ impl Repository for MemoryRepository {
         }
         for a in &batch.interactions {
             let sys_id = SysId::parse_field(a.interaction.sys_id(), field::SYS_ID)?;
+            state.index_children(&sys_id, a.phone_logs.iter().chain(&a.related_records));
             state.interactions.insert(sys_id, a.clone());
         }
         if let Some(highest) = highest {
@@ -251,9 +304,12 @@ impl Repository for MemoryRepository {
 /// keys, with the store's keys gathered once.
 fn check_import_conflicts(state: &State, batch: &ImportBatch) -> Result<()> {
     let mut sys_ids: HashSet<(&str, &str)> = HashSet::new();
-    for table in schema::TABLES {
-        sys_ids.extend(state.records(table).map(|r| (table.name, r.sys_id())));
-    }
+    sys_ids.extend(
+        state
+            .providers
+            .values()
+            .map(|app| (schema::PROVIDER_APPLICATION.name, app.sys_id())),
+    );
     sys_ids.extend(
         state
             .users
@@ -269,7 +325,9 @@ fn check_import_conflicts(state: &State, batch: &ImportBatch) -> Result<()> {
         Ok(match *key {
             UniqueKey::UserName(name) => state.users.contains_key(name),
             UniqueKey::InboundId(inbound_id) => state.providers.contains_key(inbound_id),
-            UniqueKey::SysId { table, sys_id } => sys_ids.contains(&(table, sys_id)),
+            UniqueKey::SysId { table, sys_id } => {
+                state.holds_record(key) || sys_ids.contains(&(table, sys_id))
+            }
             UniqueKey::Number(number) => numbers.contains(number),
         })
     })

@@ -30,12 +30,15 @@ pub type UpdatePlan = dyn Fn(&InteractionAggregate) -> Result<AggregateChange> +
 pub trait Repository: Debug + Send + Sync + 'static {
     /// Stores a new aggregate, assigning the interaction the store's next number (see [`crate::number`]),
     /// which it returns. Numbers are unique and increasing for the life of the store, across processes
-    /// sharing it. [`Conflict::SysId`](crate::Conflict::SysId) when the interaction's sys_id is taken:
-    /// nothing is written and no number used up.
+    /// sharing it. [`Conflict::SysId`](crate::Conflict::SysId) when the interaction's sys_id is taken
+    /// (nothing is written and no number used up), or a phone log's or related record's (nothing is
+    /// written; the number may be used up).
     async fn create_interaction(&self, new: InteractionAggregate) -> Result<String>;
 
     /// Reads the interaction `sys_id`, runs `plan` on it and writes the change, all in one transaction.
-    /// [`crate::Error::NotFound`] when there is no such interaction.
+    /// [`crate::Error::NotFound`] when there is no such interaction; [`Conflict::SysId`](crate::Conflict::SysId)
+    /// when the change brings a phone log whose sys_id another interaction's log has, or a related record
+    /// whose sys_id is taken, writing nothing.
     async fn update_interaction(
         &self,
         sys_id: &SysId,

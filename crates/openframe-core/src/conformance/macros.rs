@@ -25,6 +25,7 @@ macro_rules! conformance_tests {
             create_then_load,
             numbers_increase_by_one,
             create_with_taken_sys_id_is_conflict,
+            taken_child_sys_ids_are_conflicts,
             load_of_unknown_is_none,
             update_applies_the_change,
             update_of_unknown_is_not_found,
