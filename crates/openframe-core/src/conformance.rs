@@ -1,15 +1,34 @@
 //! The repository conformance suite (feature `conformance`): every store runs it against itself.
 //!
-//! A store crate's `tests/conformance.rs` is one line plus its factory:
+//! A store crate's `tests/conformance.rs` is one line plus its factory. For a store in a file, kept in a
+//! temporary directory that the [`TestStore`]'s guard removes after the test:
 //!
-//! ```ignore
-//! async fn make_store() -> openframe_core::conformance::TestStore {
+//! ```no_run
+//! use std::sync::Arc;
+//! use openframe_core::conformance::TestStore;
+//! # use openframe_core::MemoryRepository;
+//! # mod tempfile {
+//! #     pub struct TempDir(std::path::PathBuf);
+//! #     impl TempDir { pub fn path(&self) -> &std::path::Path { &self.0 } }
+//! #     pub fn tempdir() -> std::io::Result<TempDir> { Ok(TempDir(std::env::temp_dir())) }
+//! # }
+//! # struct FileStore;
+//! # impl FileStore {
+//! #     fn open(_: &std::path::Path) -> openframe_core::Result<MemoryRepository> {
+//! #         Ok(MemoryRepository::new())
+//! #     }
+//! # }
+//!
+//! async fn make_store() -> TestStore {
 //!     let dir = tempfile::tempdir().expect("temporary directory");
-//!     let repo = SqliteRepository::open(&dir.path().join("test.db")).await.expect("open");
-//!     TestStore { repo: std::sync::Arc::new(repo), guard: Some(Box::new(dir)) }
+//!     let repo = FileStore::open(&dir.path().join("test.db")).expect("open");
+//!     TestStore { repo: Arc::new(repo), guard: Some(Box::new(dir)) }
 //! }
 //! openframe_core::conformance_tests!(make_store);
+//! # fn main() {}
 //! ```
+//!
+//! `examples/custom_store.rs` is a whole store written this way, from scratch, that passes the suite.
 //!
 //! [`conformance_tests!`](crate::conformance_tests) makes one test per function below, each on a fresh
 //! store, plus [`model_based`]. The functions can also be called one by one; each takes the store under
@@ -64,8 +83,8 @@ pub use events::{
 pub use interactions::{
     create_then_load, create_with_taken_sys_id_is_conflict, load_of_unknown_is_none,
     numbers_increase_by_one, phone_logs_keep_creation_order, rejected_update_writes_nothing,
-    update_applies_the_change, update_of_unknown_is_not_found, updates_match_the_reference,
-    values_round_trip_exactly,
+    taken_child_sys_ids_are_conflicts, update_applies_the_change, update_of_unknown_is_not_found,
+    updates_match_the_reference, values_round_trip_exactly,
 };
 pub use model::{CASES_VAR, DEFAULT_CASES, default_cases, model_based};
 pub use portability::{
@@ -96,12 +115,23 @@ impl TestStore {
 /// What a store factory may return: a [`TestStore`], or `Option<TestStore>` where `None` means the store
 /// is not available on this machine, so its tests are skipped (loudly) rather than run on something else.
 ///
-/// ```ignore
-/// async fn make_store() -> Option<openframe_core::conformance::TestStore> {
+/// ```no_run
+/// use std::sync::Arc;
+/// use openframe_core::conformance::TestStore;
+/// # use openframe_core::MemoryRepository;
+/// # struct MyStore;
+/// # impl MyStore {
+/// #     async fn connect(_: &str) -> openframe_core::Result<MemoryRepository> {
+/// #         Ok(MemoryRepository::new())
+/// #     }
+/// # }
+///
+/// async fn make_store() -> Option<TestStore> {
 ///     let url = std::env::var("MY_TEST_DB").ok()?; // not set: every test says SKIPPED and passes
-///     Some(TestStore::new(std::sync::Arc::new(MyStore::connect(&url).await.expect("connect"))))
+///     Some(TestStore::new(Arc::new(MyStore::connect(&url).await.expect("connect"))))
 /// }
 /// openframe_core::conformance_tests!(make_store);
+/// # fn main() {}
 /// ```
 pub trait IntoTestStore {
     /// The store, or `None` when it is not available here.

@@ -11,8 +11,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// What went wrong, as a kind the HTTP layer maps to a status code.
 ///
 /// Driver errors stay in `source` and are never shown to a client: the `Display` of the two store kinds is a
-/// fixed text.
+/// fixed text, and that of [`Error::Conflict`] is [`Conflict`]'s, worded here from the taken key alone.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The request broke a rule. `field` is the path of the offending input (`interaction.userPhoneNumber`,
     /// `phoneLogs[2].call_type`), `rule` what it must be.
@@ -29,12 +30,9 @@ pub enum Error {
         /// What was looked for (`interaction`, `user`, …).
         what: &'static str,
     },
-    /// The write would break a uniqueness rule (a user name or inbound id taken).
-    #[error("{detail}")]
-    Conflict {
-        /// What is already there.
-        detail: String,
-    },
+    /// The write would break a uniqueness rule: the key it names is taken.
+    #[error("{0}")]
+    Conflict(Conflict),
     /// The store could not be reached or did not answer in time; nothing was written. Worth a retry.
     #[error("store unavailable")]
     Unavailable {
@@ -49,6 +47,67 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+}
+
+/// Which uniqueness rule a write would break, and the key that is taken. Every store reports its
+/// conflicts as these kinds (never in its own words or its driver's); the `Display` is the one wording.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Conflict {
+    /// A user has this sign-in name.
+    UserName {
+        /// The taken name.
+        user_name: String,
+    },
+    /// A provider application has this `inbound_id`.
+    InboundId {
+        /// The taken inbound id.
+        inbound_id: String,
+    },
+    /// A record of `table` (or, for [`crate::portability::USER_TABLE`], a user) has this sys_id.
+    SysId {
+        /// The table's name (`interaction`, `sn_openframe_phone_log`, `sys_user`, …).
+        table: &'static str,
+        /// The taken sys_id.
+        sys_id: String,
+    },
+    /// An interaction has this number.
+    Number {
+        /// The taken number.
+        number: String,
+    },
+    /// A backup's destination file exists (a backup never overwrites a file).
+    BackupDestination {
+        /// The destination, as given.
+        path: String,
+    },
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Conflict::UserName { user_name } => write!(f, "user {user_name} already exists"),
+            Conflict::InboundId { inbound_id } => write!(
+                f,
+                "a provider application with inbound_id {inbound_id} already exists"
+            ),
+            Conflict::SysId { table, sys_id } => {
+                write!(f, "the {table} record with sys_id {sys_id} already exists")
+            }
+            Conflict::Number { number } => {
+                write!(f, "an interaction with number {number} already exists")
+            }
+            Conflict::BackupDestination { path } => {
+                write!(f, "{path} exists; a backup never overwrites a file")
+            }
+        }
+    }
+}
+
+impl From<Conflict> for Error {
+    fn from(conflict: Conflict) -> Self {
+        Error::Conflict(conflict)
+    }
 }
 
 impl Error {
@@ -72,5 +131,26 @@ impl Error {
         Error::Unavailable {
             source: source.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conflict_displays_its_kind_and_key() {
+        let e = Error::from(Conflict::SysId {
+            table: "interaction",
+            sys_id: "0123".into(),
+        });
+        assert_eq!(
+            e.to_string(),
+            "the interaction record with sys_id 0123 already exists"
+        );
+        let e = Error::from(Conflict::UserName {
+            user_name: "jane".into(),
+        });
+        assert_eq!(e.to_string(), "user jane already exists");
     }
 }

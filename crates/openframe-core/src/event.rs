@@ -11,7 +11,7 @@
 //! the retention window are pruned with [`crate::Repository::prune_events`]; a reader that asks for events
 //! after an id older than that learns it from the [`EventHorizon`] and must re-read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,7 @@ use crate::schema::field;
 
 /// What happened to the interaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum EventKind {
     /// A create (POST).
     #[serde(rename = "interaction.created")]
@@ -200,6 +201,70 @@ pub struct EventPage {
     pub events: Vec<StoredEvent>,
     /// What the store still holds.
     pub horizon: EventHorizon,
+}
+
+/// An outbox kept in memory, with the id, horizon and pruning rules of this module: for a store that holds
+/// everything in memory (the memory store, a test double). A store appends the event of each write while
+/// holding whatever makes the write atomic, so that ids follow the writes.
+///
+/// ```
+/// use openframe_core::event::{EventKind, EventData, InteractionEvent, MemoryOutbox};
+///
+/// let mut outbox = MemoryOutbox::default();
+/// let event = InteractionEvent { kind: EventKind::Created, data: EventData {
+///     sys_id: "0123456789abcdef0123456789abcdef".into(), number: "IMS0001001".into(), sys_mod_count: 0,
+///     changes: Default::default(), assigned_to: String::new(), inbound_id: String::new(),
+///     children: Vec::new() } };
+/// assert_eq!(outbox.append(event.clone()), 1);
+/// assert_eq!(outbox.append(event), 2);
+/// outbox.prune(1);
+/// let page = outbox.events_after(0, 10);
+/// assert_eq!(page.events.iter().map(|e| e.id).collect::<Vec<_>>(), [2]);
+/// assert_eq!((page.horizon.pruned_through, page.horizon.head), (1, 2));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct MemoryOutbox {
+    events: VecDeque<StoredEvent>,
+    horizon: EventHorizon,
+}
+
+impl MemoryOutbox {
+    /// Gives `event` the next id (from 1, consecutive) and keeps it; returns the id.
+    pub fn append(&mut self, event: InteractionEvent) -> u64 {
+        self.horizon.head += 1;
+        self.events.push_back(StoredEvent {
+            id: self.horizon.head,
+            event,
+        });
+        self.horizon.head
+    }
+
+    /// What [`crate::Repository::events_after`] answers: up to `limit` events with ids above `after`, in
+    /// id order, and the horizon.
+    pub fn events_after(&self, after: u64, limit: usize) -> EventPage {
+        // Ids are consecutive, so the first event after `after` is at a computable position.
+        let first = self.events.front().map_or(0, |e| e.id);
+        let skip = usize::try_from((after + 1).saturating_sub(first)).unwrap_or(usize::MAX);
+        EventPage {
+            events: self.events.iter().skip(skip).take(limit).cloned().collect(),
+            horizon: self.horizon,
+        }
+    }
+
+    /// What [`crate::Repository::prune_events`] does: drops every event but the latest `keep` and moves the
+    /// horizon's `pruned_through` (never back).
+    pub fn prune(&mut self, keep: u64) {
+        let through = self.horizon.head.saturating_sub(keep);
+        while self.events.front().is_some_and(|e| e.id <= through) {
+            self.events.pop_front();
+        }
+        self.horizon.pruned_through = self.horizon.pruned_through.max(through);
+    }
+
+    /// Where the ids stand.
+    pub fn horizon(&self) -> EventHorizon {
+        self.horizon
+    }
 }
 
 #[cfg(test)]

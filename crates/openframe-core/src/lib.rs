@@ -7,6 +7,11 @@
 //!
 //! Nothing here does HTTP, SQL or file I/O.
 //!
+//! A store of one's own implements [`Repository`] with the shared rules core provides
+//! ([`unique::check_unique`] for conflicts, [`event::MemoryOutbox`] or the [`event`] rules for the outbox,
+//! [`AggregateChange::apply_to`] for updates) and passes [`conformance`]; `examples/custom_store.rs` is
+//! one such store.
+//!
 //! ```
 //! # tokio_test();
 //! # fn tokio_test() {
@@ -24,6 +29,7 @@
 //! ```
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod aggregate;
 pub mod datetime;
@@ -43,15 +49,17 @@ pub mod request;
 pub mod schema;
 pub mod service;
 pub mod sys_id;
+pub mod unique;
 pub mod user;
 
 #[cfg(feature = "conformance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 
 pub use aggregate::{AggregateChange, Context, InteractionAggregate};
 pub use datetime::DateTime;
-pub use error::{BoxError, Error, Result};
-pub use event::{EventHorizon, EventKind, EventPage, InteractionEvent, StoredEvent};
+pub use error::{BoxError, Conflict, Error, Result};
+pub use event::{EventHorizon, EventKind, EventPage, InteractionEvent, MemoryOutbox, StoredEvent};
 pub use memory::MemoryRepository;
 pub use record::Record;
 pub use repository::{Repository, UpdatePlan};

@@ -1,13 +1,13 @@
 //! The in-memory repository: the reference model every store is compared with, and `memory://` for tests.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
 use crate::aggregate::{AggregateChange, InteractionAggregate};
-use crate::error::{Error, Result};
-use crate::event::{EventHorizon, EventPage, InteractionEvent, StoredEvent};
+use crate::error::{Conflict, Error, Result};
+use crate::event::{EventPage, InteractionEvent, MemoryOutbox};
 use crate::number::{FIRST_NUMBER, format_number};
 use crate::portability::ImportBatch;
 use crate::query::{RecordPage, TableQuery};
@@ -15,6 +15,7 @@ use crate::record::Record;
 use crate::repository::{Repository, UpdatePlan};
 use crate::schema::{self, Table, field};
 use crate::sys_id::SysId;
+use crate::unique::{UniqueKey, check_unique};
 use crate::user::User;
 
 /// Everything in one mutex: each operation is atomic because it holds the lock throughout, and none awaits
@@ -30,27 +31,60 @@ struct State {
     next_number: Option<u64>,
     users: HashMap<String, User>,
     providers: HashMap<String, Record>,
-    events: Outbox,
-}
-
-/// The event outbox: the retained events in id order and where the ids stand.
-#[derive(Debug, Default)]
-struct Outbox {
-    events: VecDeque<StoredEvent>,
-    horizon: EventHorizon,
-}
-
-impl Outbox {
-    fn append(&mut self, event: InteractionEvent) {
-        self.horizon.head += 1;
-        self.events.push_back(StoredEvent {
-            id: self.horizon.head,
-            event,
-        });
-    }
+    /// The interaction each phone log and related record belongs to, by (table name, sys_id).
+    children: HashMap<(&'static str, String), SysId>,
+    events: MemoryOutbox,
 }
 
 impl State {
+    /// Whether a record (an interaction, a phone log or related record) has the sys_id `key` names.
+    fn holds_record(&self, key: &UniqueKey<'_>) -> bool {
+        match *key {
+            UniqueKey::SysId { table, sys_id } if table == schema::INTERACTION.name => {
+                SysId::parse(sys_id).is_ok_and(|id| self.interactions.contains_key(&id))
+            }
+            UniqueKey::SysId { table, sys_id } => {
+                self.children.contains_key(&(table, sys_id.to_owned()))
+            }
+            _ => false,
+        }
+    }
+
+    /// Indexes `records`, children of interaction `owner`.
+    fn index_children<'a>(&mut self, owner: &SysId, records: impl IntoIterator<Item = &'a Record>) {
+        for r in records {
+            self.children
+                .insert((r.table().name, r.sys_id().to_owned()), owner.clone());
+        }
+    }
+
+    /// The conflict, if any, of writing `change` to interaction `owner`: a new phone log whose sys_id
+    /// another interaction's log has, or a related record (always appended) whose sys_id is taken.
+    fn check_change(&self, owner: &SysId, change: &AggregateChange) -> Result<()> {
+        let mut appended = HashSet::new();
+        for r in &change.phone_logs {
+            let key = (r.table().name, r.sys_id().to_owned());
+            if self.children.get(&key).is_some_and(|o| o != owner) {
+                return Err(Conflict::SysId {
+                    table: key.0,
+                    sys_id: key.1,
+                }
+                .into());
+            }
+        }
+        for r in &change.related_records {
+            let key = (r.table().name, r.sys_id().to_owned());
+            if self.children.contains_key(&key) || !appended.insert(key.1.clone()) {
+                return Err(Conflict::SysId {
+                    table: key.0,
+                    sys_id: key.1,
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
     /// Every record of `table`.
     fn records<'a>(&'a self, table: &'static Table) -> Box<dyn Iterator<Item = &'a Record> + 'a> {
         let aggregates = self.interactions.values();
@@ -88,16 +122,13 @@ impl Repository for MemoryRepository {
     async fn create_interaction(&self, mut new: InteractionAggregate) -> Result<String> {
         let sys_id = SysId::parse_field(new.interaction.sys_id(), "sys_id")?;
         let mut state = self.state();
-        if state.interactions.contains_key(&sys_id) {
-            return Err(Error::Conflict {
-                detail: format!("interaction {sys_id} exists"),
-            });
-        }
+        check_unique(new.unique_keys(), |key| Ok(state.holds_record(key)))?;
         let n = state.next_number.unwrap_or(FIRST_NUMBER);
         state.next_number = Some(n + 1);
         let number = format_number(n);
         new.interaction.set(field::NUMBER, number.as_str());
         state.events.append(InteractionEvent::created(&new));
+        state.index_children(&sys_id, new.phone_logs.iter().chain(&new.related_records));
         state.interactions.insert(sys_id, new);
         Ok(number)
     }
@@ -109,12 +140,19 @@ impl Repository for MemoryRepository {
     ) -> Result<AggregateChange> {
         let mut guard = self.state();
         let state = &mut *guard;
-        let current = state.interactions.get_mut(sys_id).ok_or(Error::NotFound {
+        let current = state.interactions.get(sys_id).ok_or(Error::NotFound {
             what: "interaction",
         })?;
         let change = plan(current)?;
+        state.check_change(sys_id, &change)?;
         let event = InteractionEvent::updated(current, &change);
-        change.apply_to(current);
+        if let Some(current) = state.interactions.get_mut(sys_id) {
+            change.apply_to(current);
+        }
+        state.index_children(
+            sys_id,
+            change.phone_logs.iter().chain(&change.related_records),
+        );
         state.events.append(event);
         Ok(change)
     }
@@ -126,9 +164,10 @@ impl Repository for MemoryRepository {
     async fn add_user(&self, user: &User) -> Result<()> {
         let mut state = self.state();
         if state.users.contains_key(&user.user_name) {
-            return Err(Error::Conflict {
-                detail: format!("user {} already exists", user.user_name),
-            });
+            return Err(Conflict::UserName {
+                user_name: user.user_name.clone(),
+            }
+            .into());
         }
         state.users.insert(user.user_name.clone(), user.clone());
         Ok(())
@@ -146,11 +185,10 @@ impl Repository for MemoryRepository {
         let inbound_id = app.get(field::INBOUND_ID);
         let mut state = self.state();
         if state.providers.contains_key(inbound_id) {
-            return Err(Error::Conflict {
-                detail: format!(
-                    "a provider application with inbound_id {inbound_id} already exists"
-                ),
-            });
+            return Err(Conflict::InboundId {
+                inbound_id: inbound_id.to_owned(),
+            }
+            .into());
         }
         state.providers.insert(inbound_id.to_owned(), app.clone());
         Ok(())
@@ -242,6 +280,7 @@ impl Repository for MemoryRepository {
         }
         for a in &batch.interactions {
             let sys_id = SysId::parse_field(a.interaction.sys_id(), field::SYS_ID)?;
+            state.index_children(&sys_id, a.phone_logs.iter().chain(&a.related_records));
             state.interactions.insert(sys_id, a.clone());
         }
         if let Some(highest) = highest {
@@ -252,84 +291,44 @@ impl Repository for MemoryRepository {
     }
 
     async fn events_after(&self, after: u64, limit: usize) -> Result<EventPage> {
-        let state = self.state();
-        let outbox = &state.events;
-        // Ids are consecutive, so the first event after `after` is at a computable position.
-        let first = outbox.events.front().map_or(0, |e| e.id);
-        let skip = usize::try_from((after + 1).saturating_sub(first)).unwrap_or(usize::MAX);
-        Ok(EventPage {
-            events: outbox
-                .events
-                .iter()
-                .skip(skip)
-                .take(limit)
-                .cloned()
-                .collect(),
-            horizon: outbox.horizon,
-        })
+        Ok(self.state().events.events_after(after, limit))
     }
 
     async fn prune_events(&self, keep: u64) -> Result<()> {
-        let mut state = self.state();
-        let outbox = &mut state.events;
-        let through = outbox.horizon.head.saturating_sub(keep);
-        while outbox.events.front().is_some_and(|e| e.id <= through) {
-            outbox.events.pop_front();
-        }
-        outbox.horizon.pruned_through = outbox.horizon.pruned_through.max(through);
+        self.state().events.prune(keep);
         Ok(())
     }
 }
 
-/// The conflict, if any, that importing `batch` into `state` would cause: every key a store keeps unique,
-/// against the store and within the batch.
+/// The conflict, if any, that importing `batch` into `state` would cause: [`check_unique`] over the batch's
+/// keys, with the store's keys gathered once.
 fn check_import_conflicts(state: &State, batch: &ImportBatch) -> Result<()> {
-    use std::collections::HashSet;
-    let conflict = |detail: String| Err(Error::Conflict { detail });
-    let mut record_ids: HashSet<(&str, &str)> = HashSet::new();
-    for table in schema::TABLES {
-        for r in state.records(table) {
-            record_ids.insert((table.name, r.sys_id()));
-        }
-    }
-    let mut numbers: HashSet<&str> = state
+    let mut sys_ids: HashSet<(&str, &str)> = HashSet::new();
+    sys_ids.extend(
+        state
+            .providers
+            .values()
+            .map(|app| (schema::PROVIDER_APPLICATION.name, app.sys_id())),
+    );
+    sys_ids.extend(
+        state
+            .users
+            .values()
+            .map(|u| (crate::portability::USER_TABLE, u.sys_id.as_str())),
+    );
+    let numbers: HashSet<&str> = state
         .interactions
         .values()
         .map(|a| a.interaction.get(field::NUMBER))
         .collect();
-    let mut user_ids: HashSet<&str> = state.users.values().map(|u| u.sys_id.as_str()).collect();
-    let mut user_names: HashSet<&str> = state.users.keys().map(String::as_str).collect();
-    let mut inbound_ids: HashSet<&str> = state.providers.keys().map(String::as_str).collect();
-    for user in &batch.users {
-        if !user_names.insert(&user.user_name) {
-            return conflict(format!("user {} already exists", user.user_name));
-        }
-        if !user_ids.insert(user.sys_id.as_str()) {
-            return conflict(format!("a user with sys_id {} already exists", user.sys_id));
-        }
-    }
-    for r in batch.table_records() {
-        if !record_ids.insert((r.table().name, r.sys_id())) {
-            return conflict(format!(
-                "a {} record with sys_id {} already exists",
-                r.table().name,
-                r.sys_id()
-            ));
-        }
-    }
-    for app in &batch.provider_applications {
-        let inbound_id = app.get(field::INBOUND_ID);
-        if !inbound_ids.insert(inbound_id) {
-            return conflict(format!(
-                "a provider application with inbound_id {inbound_id} already exists"
-            ));
-        }
-    }
-    for a in &batch.interactions {
-        let number = a.interaction.get(field::NUMBER);
-        if !numbers.insert(number) {
-            return conflict(format!("interaction number {number} is taken"));
-        }
-    }
-    Ok(())
+    check_unique(batch.unique_keys(), |key| {
+        Ok(match *key {
+            UniqueKey::UserName(name) => state.users.contains_key(name),
+            UniqueKey::InboundId(inbound_id) => state.providers.contains_key(inbound_id),
+            UniqueKey::SysId { table, sys_id } => {
+                state.holds_record(key) || sys_ids.contains(&(table, sys_id))
+            }
+            UniqueKey::Number(number) => numbers.contains(number),
+        })
+    })
 }

@@ -564,7 +564,7 @@ fn parse_entry(line: &mut Map<String, Value>) -> Result<Entry> {
 fn parse_record(table: &'static Table, fields: Map<String, Value>) -> Result<Record> {
     let mut record = Record::new(table);
     for (name, value) in fields {
-        if table.field(&name).is_none() {
+        if record.try_get(&name).is_none() {
             return Err(Error::invalid(
                 format!("record.{name}"),
                 format!("is not a field of {}", table.name),
@@ -573,7 +573,7 @@ fn parse_record(table: &'static Table, fields: Map<String, Value>) -> Result<Rec
         let Value::String(value) = value else {
             return Err(Error::invalid(format!("record.{name}"), "must be a string"));
         };
-        record.set(&name, value);
+        record.try_set(&name, value)?;
     }
     SysId::parse_field(record.sys_id(), "record.sys_id")?;
     Ok(record)

@@ -41,16 +41,25 @@ impl Record {
         self.table
     }
 
-    /// The value of field `name`; `""` when unset.
+    /// The value of field `name`; `""` when unset. For names from [`crate::schema::field`] (or
+    /// [`crate::schema::Table::fields`]); a name from outside (a request, a file, a caller's query) goes
+    /// through [`Record::try_get`].
     ///
     /// # Panics
-    /// When the table has no such field: names come from [`crate::schema::field`] or were checked against
-    /// the table first, so that is a bug.
+    /// When the table has no such field, which for a name from the schema is a bug.
     pub fn get(&self, name: &str) -> &str {
         &self.values[self.index(name)]
     }
 
-    /// Sets field `name` (`""` clears it).
+    /// The value of field `name` (`""` when unset), or `None` when the table has no such field: for names
+    /// from outside.
+    pub fn try_get(&self, name: &str) -> Option<&str> {
+        let (i, _) = self.table.field(name)?;
+        Some(&self.values[i])
+    }
+
+    /// Sets field `name` (`""` clears it). For names from the schema, as [`Record::get`]; a name from
+    /// outside goes through [`Record::try_set`].
     ///
     /// # Panics
     /// As [`Record::get`].
@@ -59,7 +68,25 @@ impl Record {
         self.values[i] = value.into();
     }
 
+    /// Sets field `name` (`""` clears it): for names from outside.
+    ///
+    /// # Errors
+    /// An [`Error::Invalid`] naming `name` when the table has no such field; the record is unchanged.
+    pub fn try_set(&mut self, name: &str, value: impl Into<String>) -> Result<()> {
+        let Some((i, _)) = self.table.field(name) else {
+            return Err(Error::invalid(
+                name,
+                format!("is not a field of {}", self.table.name),
+            ));
+        };
+        self.values[i] = value.into();
+        Ok(())
+    }
+
     /// Whether field `name` holds a value.
+    ///
+    /// # Panics
+    /// As [`Record::get`].
     pub fn is_set(&self, name: &str) -> bool {
         !self.get(name).is_empty()
     }
@@ -129,6 +156,27 @@ mod tests {
         assert_eq!(json["call_id"], "2323223");
         assert_eq!(json["agent"], "");
         assert_eq!(json.as_object().unwrap().len(), PHONE_LOG.fields.len());
+    }
+
+    #[test]
+    fn names_from_outside_never_panic() {
+        let mut r = Record::new(&INTERACTION);
+        assert_eq!(r.try_get("userPhoneNumber"), None);
+        assert_eq!(r.try_get(field::STATE), Some(""));
+        let refused = r.try_set("userPhoneNumber", "+14089965744");
+        assert!(
+            matches!(&refused, Err(Error::Invalid { field, .. }) if field == "userPhoneNumber"),
+            "{refused:?}"
+        );
+        assert_eq!(r, Record::new(&INTERACTION));
+        r.try_set(field::STATE, "new").unwrap();
+        assert_eq!(r.try_get(field::STATE), Some("new"));
+    }
+
+    #[test]
+    #[should_panic(expected = "table interaction has no field userPhoneNumber")]
+    fn get_of_an_unknown_name_is_a_bug() {
+        Record::new(&INTERACTION).get("userPhoneNumber");
     }
 
     #[test]

@@ -87,6 +87,7 @@ pub enum FieldKind {
 
 /// Who may write a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Access {
     /// Set by the system only (`sys_*`); a client naming it is a 400.
     System,
@@ -240,7 +241,7 @@ pub fn is_closed_state(state: &str) -> bool {
     state.starts_with("closed_")
 }
 
-/// The Interaction [interaction] table.
+/// The Interaction (`interaction`) table.
 pub static INTERACTION: Table = Table {
     name: "interaction",
     aliases: &[],
@@ -333,7 +334,7 @@ pub static INTERACTION: Table = Table {
     ],
 };
 
-/// The Phone Log [sn_openframe_phone_log] table.
+/// The Phone Log (`sn_openframe_phone_log`) table.
 pub static PHONE_LOG: Table = Table {
     name: "sn_openframe_phone_log",
     aliases: &["sn_open_frame_phone_log"],
@@ -366,7 +367,7 @@ pub static PHONE_LOG: Table = Table {
     ],
 };
 
-/// The Interaction Related Record [interaction_related_record] table.
+/// The Interaction Related Record (`interaction_related_record`) table.
 pub static RELATED_RECORD: Table = Table {
     name: "interaction_related_record",
     aliases: &[],
@@ -385,7 +386,7 @@ pub static RELATED_RECORD: Table = Table {
     ],
 };
 
-/// The Provider Channel Application [sys_cs_provider_application] table.
+/// The Provider Channel Application (`sys_cs_provider_application`) table.
 pub static PROVIDER_APPLICATION: Table = Table {
     name: "sys_cs_provider_application",
     aliases: &[],

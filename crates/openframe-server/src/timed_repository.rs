@@ -51,6 +51,7 @@ fn outcome<T>(result: &Result<T>) -> &'static str {
         Err(Error::Conflict { .. }) => "conflict",
         Err(Error::Unavailable { .. }) => "unavailable",
         Err(Error::Internal { .. }) => "internal",
+        Err(_) => "other",
     }
 }
 

@@ -47,6 +47,29 @@ impl Default for PostgresOptions {
     }
 }
 
+impl PostgresOptions {
+    /// These options with [`PostgresOptions::max_connections`] set.
+    #[must_use]
+    pub fn with_max_connections(mut self, max_connections: u32) -> Self {
+        self.max_connections = max_connections;
+        self
+    }
+
+    /// These options with [`PostgresOptions::acquire_timeout`] set.
+    #[must_use]
+    pub fn with_acquire_timeout(mut self, acquire_timeout: Duration) -> Self {
+        self.acquire_timeout = acquire_timeout;
+        self
+    }
+
+    /// These options with [`PostgresOptions::ping_after_idle`] set.
+    #[must_use]
+    pub fn with_ping_after_idle(mut self, ping_after_idle: Duration) -> Self {
+        self.ping_after_idle = ping_after_idle;
+        self
+    }
+}
+
 /// [`PostgresOptions::ping_after_idle`] by default: half a second, the window connection pools such as
 /// HikariCP use for the same trade-off. A connection the server drops within that long of its last use
 /// fails the one operation that takes it next, as [`Error::Unavailable`] (and is then replaced); an idle

@@ -44,13 +44,13 @@ use std::time::{Duration, Instant};
 use openframe_core::aggregate::InteractionAggregate;
 use openframe_core::metric_names::COMMIT_BATCH_SIZE;
 use openframe_core::schema::{INTERACTION, PHONE_LOG, RELATED_RECORD, field};
-use openframe_core::{Error, InteractionEvent, Record, Result, SysId, number};
+use openframe_core::{Conflict, Error, InteractionEvent, Record, Result, SysId, number};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::error::{is_unavailable, map_error, shared_error};
-use crate::queries::{NUMBER_SLOT, QUERIES, constraint};
+use crate::queries::{NUMBER_SLOT, QUERIES};
 use crate::repository::check_children;
 use crate::rows::{bind_columns, bind_record};
 
@@ -112,20 +112,12 @@ impl NewInteraction {
         format!("creating interaction {}", self.sys_id)
     }
 
-    /// A unique violation, worded from the broken constraint.
-    fn conflict(&self, constraint: &str) -> String {
-        if constraint == constraint::INTERACTION_PKEY {
-            format!("interaction {} exists", self.sys_id)
-        } else {
-            format!("interaction {}: duplicate key ({constraint})", self.sys_id)
-        }
-    }
-
     /// The answer to a create whose sys_id was taken before its statement began (it wrote nothing).
     fn exists(&self) -> Error {
-        Error::Conflict {
-            detail: format!("interaction {} exists", self.sys_id),
-        }
+        Error::Conflict(Conflict::SysId {
+            table: INTERACTION.name,
+            sys_id: self.sys_id.as_str().to_owned(),
+        })
     }
 }
 
@@ -252,7 +244,7 @@ async fn create_one(conn: &mut PgConnection, new: &NewInteraction) -> Result<Str
         .bind(new.event.as_str())
         .fetch_optional(conn)
         .await
-        .map_err(|e| map_error(new.doing(), e, |c| new.conflict(c)))?
+        .map_err(|e| map_error(new.doing(), e, &new.aggregate.unique_keys()))?
         .map(|row| row.try_get(0))
         .transpose()
         .map_err(|e| Error::internal(format!("the number of interaction {}: {e}", new.sys_id)))?;
@@ -789,8 +781,11 @@ mod tests {
         let answers = write(&store, &[a.clone(), again, b.clone()]).await;
         assert_eq!(answers[0].as_deref().ok(), Some("IMS0001002"));
         match &answers[1] {
-            Err(Error::Conflict { detail }) => {
-                assert_eq!(detail, &format!("interaction {sys_id} exists"));
+            Err(Error::Conflict(Conflict::SysId {
+                table,
+                sys_id: taken,
+            })) => {
+                assert_eq!((*table, taken.as_str()), ("interaction", sys_id.as_str()));
             }
             other => panic!("expected Conflict, got {other:?}"),
         }
@@ -836,8 +831,11 @@ mod tests {
         };
         assert!(won < number, "{answers:?}");
         match &answers[2] {
-            Err(Error::Conflict { detail }) => {
-                assert_eq!(detail, &format!("interaction {sys_id} exists"));
+            Err(Error::Conflict(Conflict::SysId {
+                table,
+                sys_id: taken,
+            })) => {
+                assert_eq!((*table, taken.as_str()), ("interaction", sys_id.as_str()));
             }
             other => panic!("expected Conflict, got {other:?}"),
         }
@@ -873,9 +871,15 @@ mod tests {
         // What the same create alone gets.
         let alone = store.create_interaction(bad.clone()).await;
         match (&answers[1], &alone) {
-            (Err(Error::Conflict { detail }), Err(Error::Conflict { detail: alone })) => {
-                assert_eq!(detail, alone);
-                assert!(detail.contains("sn_openframe_phone_log_pkey"), "{detail}");
+            (Err(Error::Conflict(conflict)), Err(Error::Conflict(alone))) => {
+                assert_eq!(conflict, alone);
+                assert_eq!(
+                    *conflict,
+                    Conflict::SysId {
+                        table: "sn_openframe_phone_log",
+                        sys_id: taken.clone(),
+                    }
+                );
             }
             other => panic!("expected two Conflicts, got {other:?}"),
         }

@@ -82,8 +82,9 @@
 //!   durable, and a reader never sees a hole that a later commit fills; a write that began after another
 //!   committed gets a higher id, so one interaction's events follow its commits (`outbox.rs` argues each).
 //!   No `NOTIFY`: PostgreSQL serializes the commits of notifying transactions.
-//! - Unique violations of `users.user_name`, `sys_cs_provider_application.inbound_id` and an interaction's
-//!   sys_id are [`openframe_core::Error::Conflict`].
+//! - A unique violation is the [`openframe_core::Conflict`] of the key the broken constraint keeps unique,
+//!   taken from the write's own values (`error.rs`); one of a constraint the write has no key for is a
+//!   fault.
 //!
 //! `examples/create_throughput.rs` measures creates through [`openframe_core::Service`] with 64 concurrent
 //! tasks against the in-memory store.

@@ -2,13 +2,15 @@
 //! one transaction per import batch.
 
 use openframe_core::portability::ImportBatch;
-use openframe_core::schema::{INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD};
+use openframe_core::schema::{INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, field};
+use openframe_core::unique::UniqueKey;
 use openframe_core::{Error, InteractionAggregate, Record, Result, SysId, User};
 use sqlx::Row;
 use sqlx::postgres::PgConnection;
 
 use crate::error::{db_error, map_error};
 use crate::queries::{self, QUERIES};
+use crate::repository::{provider_application_keys, user_keys};
 use crate::rows::{bind_columns, bind_record, children_from_row, record_from_row};
 
 /// PostgreSQL takes a signed 64-bit limit.
@@ -113,7 +115,6 @@ fn check_text(batch: &ImportBatch) -> Result<()> {
 pub(crate) async fn import(conn: &mut PgConnection, batch: &ImportBatch) -> Result<()> {
     batch.check()?;
     check_text(batch)?;
-    let conflict = |c: &str| format!("an imported record is already there ({c})");
     for user in &batch.users {
         sqlx::query(queries::INSERT_USER)
             .bind(user.sys_id.as_str())
@@ -122,13 +123,25 @@ pub(crate) async fn import(conn: &mut PgConnection, batch: &ImportBatch) -> Resu
             .bind(user.roles.as_slice())
             .execute(&mut *conn)
             .await
-            .map_err(|e| map_error(format!("importing user {}", user.user_name), e, conflict))?;
+            .map_err(|e| {
+                map_error(
+                    format!("importing user {}", user.user_name),
+                    e,
+                    &user_keys(user),
+                )
+            })?;
     }
     for app in &batch.provider_applications {
         bind_record(QUERIES.insert_provider_application.query(), app, None)
             .execute(&mut *conn)
             .await
-            .map_err(|e| map_error("importing a provider application", e, conflict))?;
+            .map_err(|e| {
+                map_error(
+                    "importing a provider application",
+                    e,
+                    &provider_application_keys(app),
+                )
+            })?;
     }
     for a in &batch.interactions {
         let (names, values): (Vec<&str>, Vec<&str>) = a
@@ -142,10 +155,12 @@ pub(crate) async fn import(conn: &mut PgConnection, batch: &ImportBatch) -> Resu
         insert = bind_columns(insert, &PHONE_LOG, &a.phone_logs);
         insert = bind_columns(insert, &RELATED_RECORD, &a.related_records);
         insert.execute(&mut *conn).await.map_err(|e| {
+            let mut keys = a.unique_keys();
+            keys.push(UniqueKey::Number(a.interaction.get(field::NUMBER)));
             map_error(
                 format!("importing interaction {}", a.interaction.sys_id()),
                 e,
-                conflict,
+                &keys,
             )
         })?;
     }

@@ -449,11 +449,13 @@ pub(crate) const RAISE_NUMBER: &str = "SELECT setval('interaction_number', $1, t
 /// The health check.
 pub(crate) const PING: &str = "SELECT 1";
 
-/// Constraint names the store words its conflicts from (see `migrations/`).
+/// Names of the unique constraints (see `migrations/`) the store maps its conflicts from, besides each
+/// table's `<table>_pkey` on its sys_id.
 pub(crate) mod constraint {
-    pub const INTERACTION_PKEY: &str = "interaction_pkey";
+    pub const USERS_PKEY: &str = "users_pkey";
     pub const USER_NAME: &str = "users_user_name_key";
     pub const INBOUND_ID: &str = "sys_cs_provider_application_inbound_id_key";
+    pub const NUMBER: &str = "interaction_number_key";
 }
 
 #[cfg(test)]

@@ -4,10 +4,12 @@ use async_trait::async_trait;
 use openframe_core::aggregate::{AggregateChange, InteractionAggregate};
 use openframe_core::metric_names::{POOL_CONNECTIONS, POOL_MAX_CONNECTIONS};
 use openframe_core::portability::ImportBatch;
+use openframe_core::portability::USER_TABLE;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{
     INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
 };
+use openframe_core::unique::UniqueKey;
 use openframe_core::{
     Error, EventPage, InteractionEvent, Record, Repository, Result, SysId, UpdatePlan, User,
 };
@@ -18,7 +20,7 @@ use crate::connect::PostgresRepository;
 use crate::create_batch::NewInteraction;
 use crate::error::{db_error, map_error};
 use crate::outbox;
-use crate::queries::{self, QUERIES, constraint};
+use crate::queries::{self, QUERIES};
 use crate::rows::{bind_columns, bind_record, children_from_row, record_from_row};
 use crate::table_query::{PageSql, known_table, page_from_rows};
 
@@ -77,13 +79,11 @@ impl Repository for PostgresRepository {
             .execute(&self.pool)
             .await
             .map_err(|e| {
-                map_error(format!("adding user {}", user.user_name), e, |c| {
-                    if c == constraint::USER_NAME {
-                        format!("user {} already exists", user.user_name)
-                    } else {
-                        format!("user {}: duplicate key ({c})", user.user_name)
-                    }
-                })
+                map_error(
+                    format!("adding user {}", user.user_name),
+                    e,
+                    &user_keys(user),
+                )
             })?;
         Ok(())
     }
@@ -138,15 +138,7 @@ impl Repository for PostgresRepository {
                 map_error(
                     format!("adding provider application {inbound_id}"),
                     e,
-                    |c| {
-                        if c == constraint::INBOUND_ID {
-                            format!(
-                                "a provider application with inbound_id {inbound_id} already exists"
-                            )
-                        } else {
-                            format!("provider application {inbound_id}: duplicate key ({c})")
-                        }
-                    },
+                    &provider_application_keys(app),
                 )
             })?;
         Ok(())
@@ -308,7 +300,7 @@ impl PostgresRepository {
         check_children(sys_id, &change.phone_logs, &change.related_records)?;
         let written = write_change(&mut *conn, sys_id, &version, &current, &change)
             .await
-            .map_err(db_error(doing.as_str()))?;
+            .map_err(|e| map_error(doing.as_str(), e, &change_keys(&change)))?;
         Ok(written.then_some(change))
     }
 
@@ -354,7 +346,7 @@ impl PostgresRepository {
         // The lock is held, so the version is still the one read.
         if !write_change(&mut *tx, sys_id, &version, &current, &change)
             .await
-            .map_err(failed())?
+            .map_err(|e| map_error(doing.as_str(), e, &change_keys(&change)))?
         {
             return Err(Error::internal(format!(
                 "interaction {sys_id} changed under its row lock"
@@ -444,6 +436,42 @@ async fn write_change<'c>(
     write = bind_columns(write, &RELATED_RECORD, &change.related_records);
     let written = write.bind(version).bind(event).fetch_optional(conn).await?;
     Ok(written.is_some())
+}
+
+/// The keys kept unique that adding `user` writes.
+pub(crate) fn user_keys(user: &User) -> [UniqueKey<'_>; 2] {
+    [
+        UniqueKey::UserName(&user.user_name),
+        UniqueKey::SysId {
+            table: USER_TABLE,
+            sys_id: user.sys_id.as_str(),
+        },
+    ]
+}
+
+/// The keys kept unique that adding the provider application `app` writes.
+pub(crate) fn provider_application_keys(app: &Record) -> [UniqueKey<'_>; 2] {
+    [
+        UniqueKey::SysId {
+            table: PROVIDER_APPLICATION.name,
+            sys_id: app.sys_id(),
+        },
+        UniqueKey::InboundId(app.get(field::INBOUND_ID)),
+    ]
+}
+
+/// The keys kept unique that an update may write: the sys_ids of its new children, and the number.
+fn change_keys(change: &AggregateChange) -> Vec<UniqueKey<'_>> {
+    change
+        .phone_logs
+        .iter()
+        .chain(&change.related_records)
+        .map(|r| UniqueKey::SysId {
+            table: r.table().name,
+            sys_id: r.sys_id(),
+        })
+        .chain([UniqueKey::Number(change.interaction.get(field::NUMBER))])
+        .collect()
 }
 
 /// Splits the change's phone logs into rewrites of logs the interaction has and new logs to append, as

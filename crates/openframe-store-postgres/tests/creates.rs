@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use openframe_core::schema::field;
 use openframe_core::{EventKind, InteractionEvent, Repository, SysId};
-use openframe_store_postgres::PostgresOptions;
 use tokio::task::JoinSet;
 
 use support::{TestSchema, new_interaction, test_options};
@@ -23,10 +22,7 @@ async fn many_concurrent_creates_are_each_written_whole_with_one_event() {
     else {
         return;
     };
-    let options = PostgresOptions {
-        max_connections: 8,
-        ..test_options()
-    };
+    let options = test_options().with_max_connections(8);
     let store = Arc::new(schema.connect(options).await);
     let mut creates = JoinSet::new();
     for i in 0..CREATES {

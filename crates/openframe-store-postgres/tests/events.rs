@@ -16,10 +16,7 @@ use tokio::task::JoinSet;
 use support::{TestSchema, bump, new_interaction, test_options};
 
 fn options(max_connections: u32) -> PostgresOptions {
-    PostgresOptions {
-        max_connections,
-        ..test_options()
-    }
+    test_options().with_max_connections(max_connections)
 }
 
 /// Every event from the start, in pages of `page`.

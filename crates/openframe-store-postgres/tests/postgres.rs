@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use openframe_core::schema::{INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, field};
 use openframe_core::user::new_provider_application;
-use openframe_core::{DateTime, Error, InteractionAggregate, Repository, SysId, User};
+use openframe_core::{Conflict, DateTime, Error, InteractionAggregate, Repository, SysId, User};
 use openframe_store_postgres::{PostgresOptions, PostgresRepository};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
@@ -113,10 +113,7 @@ async fn concurrent_creates_on_two_stores_get_distinct_numbers() {
         return;
     };
     // Two stores on one schema stand for two servers sharing a database.
-    let options = PostgresOptions {
-        max_connections: 4,
-        ..test_options()
-    };
+    let options = test_options().with_max_connections(4);
     let stores: [Arc<dyn Repository>; 2] = [
         Arc::new(schema.connect(options).await),
         Arc::new(schema.connect(options).await),
@@ -144,14 +141,7 @@ async fn concurrent_updates_of_one_interaction_are_serialized() {
     else {
         return;
     };
-    let store = Arc::new(
-        schema
-            .connect(PostgresOptions {
-                max_connections: 4,
-                ..test_options()
-            })
-            .await,
-    );
+    let store = Arc::new(schema.connect(test_options().with_max_connections(4)).await);
     let new = new_interaction(1);
     let sys_id = sys_id_of(&new);
     store.create_interaction(new).await.unwrap();
@@ -380,7 +370,7 @@ async fn uniqueness_rules_are_conflicts() {
         .await
         .unwrap_err();
     match err {
-        Error::Conflict { detail } => assert!(detail.contains("inbound-1"), "{detail}"),
+        Error::Conflict(Conflict::InboundId { inbound_id }) => assert_eq!(inbound_id, "inbound-1"),
         other => panic!("expected Conflict, got {other:?}"),
     }
 
@@ -619,11 +609,10 @@ async fn an_outage_is_unavailable_within_the_acquire_timeout_and_the_store_recov
     let acquire_timeout = Duration::from_secs(1);
     // Every connection is pinged before use, so that the store recovers from the terminations below without
     // failing a call (the default window is the next test's).
-    let options = PostgresOptions {
-        max_connections: 2,
-        acquire_timeout,
-        ping_after_idle: Duration::ZERO,
-    };
+    let options = PostgresOptions::default()
+        .with_max_connections(2)
+        .with_acquire_timeout(acquire_timeout)
+        .with_ping_after_idle(Duration::ZERO);
     let store = PostgresRepository::connect_in_schema(&url, &schema.name, options)
         .await
         .expect("connect through the proxy");

@@ -11,9 +11,10 @@
 use std::collections::HashMap;
 
 use openframe_core::number::{FIRST_NUMBER, format_number, parse_number};
-use openframe_core::schema::field;
+use openframe_core::schema::{INTERACTION, field};
 use openframe_core::{
-    AggregateChange, Error, InteractionAggregate, InteractionEvent, Record, Result, UpdatePlan,
+    AggregateChange, Conflict, Error, InteractionAggregate, InteractionEvent, Record, Result,
+    UpdatePlan,
 };
 use sled::{IVec, Tree};
 
@@ -31,9 +32,11 @@ pub(crate) fn create(group: &GroupWrites, mut created: InteractionAggregate) -> 
     let mut staged = Staged::new(group);
     let sys_id = created.interaction.sys_id();
     if directory::find(&staged, Kind::Interaction, sys_id)?.is_some() {
-        return Err(Error::Conflict {
-            detail: format!("interaction {sys_id} exists"),
-        });
+        return Err(Conflict::SysId {
+            table: INTERACTION.name,
+            sys_id: sys_id.to_owned(),
+        }
+        .into());
     }
     let id = staged.take_number();
     let number = format_number(id);
@@ -53,16 +56,19 @@ pub(crate) fn stage_import(staged: &mut Staged<'_>, new: &InteractionAggregate) 
     let id = parse_number(number)
         .ok_or_else(|| Error::invalid(field::NUMBER, "must be an interaction number"))?;
     if directory::find(staged, Kind::Interaction, sys_id)?.is_some() {
-        return Err(Error::Conflict {
-            detail: format!("interaction {sys_id} exists"),
-        });
+        return Err(Conflict::SysId {
+            table: INTERACTION.name,
+            sys_id: sys_id.to_owned(),
+        }
+        .into());
     }
     // The id is the number's counter value: two spellings of one value (IMS0001001, IMS00001001) clash too,
     // and so does a number another interaction was given by an update.
     if staged.get(&number_key(number))?.is_some() || staged.get(&interaction_key(id))?.is_some() {
-        return Err(Error::Conflict {
-            detail: format!("interaction number {number} is taken"),
-        });
+        return Err(Conflict::Number {
+            number: number.to_owned(),
+        }
+        .into());
     }
     staged.pass_number(id);
     insert(staged, id, new.clone())
@@ -314,9 +320,11 @@ fn append_child(
     let position = children.len() as u64;
     let address = child_address(kind, id, position);
     if additions.taken(staged, Kind::Child(kind), record.sys_id())? {
-        return Err(Error::Conflict {
-            detail: format!("{} {} exists", record.table().name, record.sys_id()),
-        });
+        return Err(Conflict::SysId {
+            table: record.table().name,
+            sys_id: record.sys_id().to_owned(),
+        }
+        .into());
     }
     mark_stray(staged, kind, sys_id, &record, &address, false)?;
     additions.push(

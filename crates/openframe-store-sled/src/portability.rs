@@ -8,9 +8,9 @@
 use std::collections::HashSet;
 use std::ops::Bound;
 
-use openframe_core::portability::ImportBatch;
+use openframe_core::portability::{ImportBatch, USER_TABLE};
 use openframe_core::schema::{PROVIDER_APPLICATION, field};
-use openframe_core::{Error, Record, Result, User};
+use openframe_core::{Conflict, Error, Record, Result, User};
 use sled::Tree;
 use sled::transaction::Transactional;
 
@@ -129,9 +129,11 @@ pub(crate) fn import(group: &GroupWrites, batch: &ImportBatch) -> Result<()> {
     }
     for user in &batch.users {
         if !user_ids.insert(user.sys_id.as_str().to_owned()) {
-            return Err(Error::Conflict {
-                detail: format!("a user with sys_id {} exists", user.sys_id),
-            });
+            return Err(Conflict::SysId {
+                table: USER_TABLE,
+                sys_id: user.sys_id.as_str().to_owned(),
+            }
+            .into());
         }
     }
     let users = batch
@@ -160,25 +162,33 @@ pub(crate) fn import(group: &GroupWrites, batch: &ImportBatch) -> Result<()> {
         .transaction(|(d, u, p, i)| {
             for (name, bytes) in &users {
                 if u.insert(name.as_bytes(), bytes.as_slice())?.is_some() {
-                    return Err(abort(Error::Conflict {
-                        detail: format!("user {name} already exists"),
-                    }));
+                    return Err(abort(
+                        Conflict::UserName {
+                            user_name: name.clone(),
+                        }
+                        .into(),
+                    ));
                 }
             }
             for (sys_id, inbound_id, bytes) in &apps {
                 if i.insert(inbound_id.as_bytes(), sys_id.as_bytes())?
                     .is_some()
                 {
-                    return Err(abort(Error::Conflict {
-                        detail: format!(
-                            "a provider application with inbound_id {inbound_id} already exists"
-                        ),
-                    }));
+                    return Err(abort(
+                        Conflict::InboundId {
+                            inbound_id: inbound_id.clone(),
+                        }
+                        .into(),
+                    ));
                 }
                 if p.insert(sys_id.as_bytes(), bytes.as_slice())?.is_some() {
-                    return Err(abort(Error::Conflict {
-                        detail: format!("provider application {sys_id} exists"),
-                    }));
+                    return Err(abort(
+                        Conflict::SysId {
+                            table: PROVIDER_APPLICATION.name,
+                            sys_id: sys_id.clone(),
+                        }
+                        .into(),
+                    ));
                 }
             }
             d.apply_batch(&data)?;

@@ -9,8 +9,8 @@ use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{PROVIDER_APPLICATION, Table, field};
 use openframe_core::{
-    AggregateChange, Error, EventPage, InteractionAggregate, Record, Repository, Result, SysId,
-    UpdatePlan, User,
+    AggregateChange, Conflict, Error, EventPage, InteractionAggregate, Record, Repository, Result,
+    SysId, UpdatePlan, User,
 };
 
 use crate::codec::{self, FORMAT_VERSION, PLAIN_ROW_VERSION, SEPARATE_CHILDREN_VERSION};
@@ -206,9 +206,12 @@ impl Repository for SledRepository {
                 .users
                 .transaction(|users| {
                     if users.get(name.as_bytes())?.is_some() {
-                        return Err(abort(Error::Conflict {
-                            detail: format!("user {name} already exists"),
-                        }));
+                        return Err(abort(
+                            Conflict::UserName {
+                                user_name: name.clone(),
+                            }
+                            .into(),
+                        ));
                     }
                     users.insert(name.as_bytes(), bytes.clone())?;
                     Ok(())
@@ -246,16 +249,21 @@ impl Repository for SledRepository {
             (&trees.provider_applications, &trees.provider_inbound_ids)
                 .transaction(|(apps, inbound_ids)| {
                     if inbound_ids.get(inbound_id.as_bytes())?.is_some() {
-                        return Err(abort(Error::Conflict {
-                            detail: format!(
-                                "a provider application with inbound_id {inbound_id} already exists"
-                            ),
-                        }));
+                        return Err(abort(
+                            Conflict::InboundId {
+                                inbound_id: inbound_id.clone(),
+                            }
+                            .into(),
+                        ));
                     }
                     if apps.get(sys_id.as_bytes())?.is_some() {
-                        return Err(abort(Error::Conflict {
-                            detail: format!("provider application {sys_id} exists"),
-                        }));
+                        return Err(abort(
+                            Conflict::SysId {
+                                table: PROVIDER_APPLICATION.name,
+                                sys_id: sys_id.clone(),
+                            }
+                            .into(),
+                        ));
                     }
                     inbound_ids.insert(inbound_id.as_bytes(), sys_id.as_bytes())?;
                     apps.insert(sys_id.as_bytes(), bytes.clone())?;

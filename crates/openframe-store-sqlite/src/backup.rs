@@ -16,11 +16,11 @@ use std::fs::{self, File};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use openframe_core::{Error, Result};
+use openframe_core::{Conflict, Error, Result};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::connection::BUSY_TIMEOUT;
-use crate::error::map;
+use crate::error::fault;
 
 /// What a backup wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -156,16 +156,13 @@ fn remove_if_present(path: &Path) -> Result<()> {
 }
 
 fn exists(dest: &Path) -> Error {
-    Error::Conflict {
-        detail: format!(
-            "{} exists; a backup never overwrites a file",
-            dest.display()
-        ),
-    }
+    Error::Conflict(Conflict::BackupDestination {
+        path: dest.display().to_string(),
+    })
 }
 
 fn sqlite_error(e: rusqlite::Error, doing: String) -> Error {
-    map(e, doing, String::new)
+    fault(e, doing)
 }
 
 fn io_error(e: std::io::Error, path: &Path) -> Error {

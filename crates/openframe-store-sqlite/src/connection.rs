@@ -8,7 +8,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::checkpoint;
-use crate::error::{map, sqlite};
+use crate::error::{fault, sqlite};
 
 /// How long a statement waits for another process's lock before failing with `SQLITE_BUSY`
 /// (`Error::Unavailable`).
@@ -109,11 +109,7 @@ fn plan_once(conn: &Connection, path: &Path) -> Result<()> {
 }
 
 fn opening(e: rusqlite::Error, path: &Path) -> Error {
-    map(
-        e,
-        format!("opening SQLite database {}", path.display()),
-        String::new,
-    )
+    fault(e, format!("opening SQLite database {}", path.display()))
 }
 
 #[cfg(test)]

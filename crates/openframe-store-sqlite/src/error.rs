@@ -1,12 +1,12 @@
 //! How SQLite errors become the kinds of [`openframe_core::Error`]: busy/locked timeouts and I/O or open
-//! failures are `Unavailable`, uniqueness violations `Conflict`, everything else `Internal`. Driver text
-//! only ever travels as a `source`.
+//! failures are `Unavailable`, a uniqueness violation the [`openframe_core::Conflict`] its write names,
+//! everything else `Internal`. Driver text only ever travels as a `source`.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
-use openframe_core::{BoxError, Error};
+use openframe_core::{BoxError, Conflict, Error};
 use rusqlite::ErrorCode;
 use rusqlite::ffi;
 
@@ -65,33 +65,36 @@ fn kind(e: &rusqlite::Error) -> Kind {
     }
 }
 
-/// Maps a driver error met while `doing` something; a uniqueness violation becomes a `Conflict` saying
-/// `conflict` (which must name the taken value, never carry driver text).
+/// Maps a driver error met while `doing` something; a uniqueness violation becomes the
+/// [`Error::Conflict`] that `conflict` names (from what the caller knows of its write, never from the
+/// driver's text).
 pub(crate) fn map(
     e: rusqlite::Error,
     doing: impl Into<String>,
-    conflict: impl FnOnce() -> String,
+    conflict: impl FnOnce() -> Conflict,
 ) -> Error {
     match kind(&e) {
-        Kind::Conflict => Error::Conflict { detail: conflict() },
-        Kind::Unavailable => Error::unavailable(SqliteFailure {
-            doing: doing.into(),
-            source: e,
-        }),
-        Kind::Internal => Error::internal(SqliteFailure {
-            doing: doing.into(),
-            source: e,
-        }),
+        Kind::Conflict => Error::Conflict(conflict()),
+        _ => fault(e, doing),
+    }
+}
+
+/// A driver error as `Unavailable` or `Internal`: where no uniqueness rule applies, a uniqueness violation
+/// is a fault too.
+pub(crate) fn fault(e: rusqlite::Error, doing: impl Into<String>) -> Error {
+    let failure = SqliteFailure {
+        doing: doing.into(),
+        source: e,
+    };
+    match kind(&failure.source) {
+        Kind::Unavailable => Error::unavailable(failure),
+        Kind::Conflict | Kind::Internal => Error::internal(failure),
     }
 }
 
 /// Maps a driver error met where no uniqueness rule applies (reads, transaction control, pragmas).
 pub(crate) fn sqlite(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
-    move |e| {
-        map(e, doing, || {
-            format!("{doing}: a record with this key already exists")
-        })
-    }
+    move |e| fault(e, doing)
 }
 
 /// One cause shared by the errors of several writes (a batch whose commit failed): displays as the cause,
@@ -141,15 +144,18 @@ pub(crate) fn copies(e: Error, context: Option<&'static str>) -> impl Fn() -> Er
             rule: rule.clone(),
         }),
         Error::NotFound { what } => Box::new(move || Error::NotFound { what }),
-        Error::Conflict { detail } => Box::new(move || Error::Conflict {
-            detail: detail.clone(),
-        }),
+        Error::Conflict(conflict) => Box::new(move || Error::Conflict(conflict.clone())),
         Error::Unavailable { source } => {
             let shared = shared(source);
             Box::new(move || Error::unavailable(shared.clone()))
         }
         Error::Internal { source } => {
             let shared = shared(source);
+            Box::new(move || Error::internal(shared.clone()))
+        }
+        // A kind this store does not know yet: its copies keep its text.
+        other => {
+            let shared = shared(other.into());
             Box::new(move || Error::internal(shared.clone()))
         }
     };
@@ -174,7 +180,7 @@ mod tests {
             ffi::SQLITE_CANTOPEN,
             ffi::SQLITE_FULL,
         ] {
-            let e = map(failure(code), "writing", String::new);
+            let e = sqlite("writing")(failure(code));
             assert!(matches!(e, Error::Unavailable { .. }), "{code}: {e:?}");
         }
     }
@@ -185,11 +191,18 @@ mod tests {
             ffi::SQLITE_CONSTRAINT_UNIQUE,
             ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
         ] {
-            let e = map(failure(code), "adding a user", || "user x exists".into());
-            match e {
-                Error::Conflict { detail } => assert_eq!(detail, "user x exists"),
+            let taken = || Conflict::UserName {
+                user_name: "x".into(),
+            };
+            let e = map(failure(code), "adding a user", taken);
+            match &e {
+                Error::Conflict(conflict) => assert_eq!(*conflict, taken()),
                 other => panic!("{code}: {other:?}"),
             }
+            assert_eq!(e.to_string(), "user x already exists");
+            // Where no uniqueness rule applies, a violation is a fault.
+            let e = sqlite("reading")(failure(code));
+            assert!(matches!(e, Error::Internal { .. }), "{code}: {e:?}");
         }
     }
 
@@ -234,13 +247,11 @@ mod tests {
                 "the driver error stays reachable"
             );
         }
-        let copy = copies(
-            Error::Conflict {
-                detail: "taken".into(),
-            },
-            None,
-        );
-        assert!(matches!(copy(), Error::Conflict { detail } if detail == "taken"));
+        let taken = Conflict::InboundId {
+            inbound_id: "taken".into(),
+        };
+        let copy = copies(Error::Conflict(taken.clone()), None);
+        assert!(matches!(copy(), Error::Conflict(c) if c == taken));
         let copy = copies(Error::internal("boom"), None);
         assert_eq!(
             copy().to_string(),

@@ -76,8 +76,9 @@
 //! ## Errors
 //!
 //! Busy or locked past the timeout, I/O failures and a file that cannot be opened are
-//! [`Error::Unavailable`](openframe_core::Error::Unavailable); a taken user name or inbound id is
-//! [`Error::Conflict`](openframe_core::Error::Conflict); anything else is
+//! [`Error::Unavailable`](openframe_core::Error::Unavailable); a uniqueness violation is the
+//! [`Conflict`](openframe_core::Conflict) naming the taken key (when a row has two unique keys, a lookup
+//! of the row written says which); anything else is
 //! [`Error::Internal`](openframe_core::Error::Internal). The driver's error is kept as the source, never in
 //! text a client sees.
 //!

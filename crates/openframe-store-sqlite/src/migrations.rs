@@ -43,11 +43,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     }
     for (version, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
         tx.execute_batch(migration.sql).map_err(|e| {
-            crate::error::map(
-                e,
-                format!("applying migration {}", migration.name),
-                String::new,
-            )
+            crate::error::fault(e, format!("applying migration {}", migration.name))
         })?;
         let version = i64::try_from(version + 1)
             .map_err(|_| Error::internal("too many migrations for user_version"))?;

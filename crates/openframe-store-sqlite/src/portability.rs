@@ -89,13 +89,7 @@ pub(crate) fn import(conn: &Connection, batch: &ImportBatch) -> Result<()> {
         insert_provider_application(conn, app)?;
     }
     for a in &batch.interactions {
-        write_aggregate(conn, a, "importing an interaction", || {
-            format!(
-                "interaction {} or number {} exists",
-                a.interaction.sys_id(),
-                a.interaction.get(openframe_core::schema::field::NUMBER)
-            )
-        })?;
+        write_aggregate(conn, a, "importing an interaction")?;
     }
     if let Some(highest) = batch.highest_number()? {
         let next = i64::try_from(highest.saturating_add(1))

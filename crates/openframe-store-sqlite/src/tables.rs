@@ -5,12 +5,13 @@
 
 use std::collections::HashSet;
 
+use openframe_core::portability::USER_TABLE;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{
     INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
 };
 use openframe_core::{
-    AggregateChange, Context, Error, InteractionAggregate, Record, Result, SysId, User,
+    AggregateChange, Conflict, Context, Error, InteractionAggregate, Record, Result, SysId, User,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
@@ -58,11 +59,10 @@ pub(crate) fn write_record(
     conn.prepare_cached(sql)
         .and_then(|mut stmt| stmt.execute(params_from_iter(record.values())))
         .map_err(|e| {
-            map(e, format!("writing a {table} record"), || {
-                format!(
-                    "a {table} record with sys_id {} already exists",
-                    record.sys_id()
-                )
+            // The sys_id is the table's one unique column (`seq` is the store's own).
+            map(e, format!("writing a {table} record"), || Conflict::SysId {
+                table,
+                sys_id: record.sys_id().to_owned(),
             })
         })?;
     Ok(())
@@ -137,23 +137,36 @@ pub(crate) fn take_number(conn: &Connection) -> Result<()> {
 /// would copy every page the statement touches first, in case it has to undo it halfway). A taken sys_id is
 /// a conflict, never an overwrite of another interaction's log.
 pub(crate) fn insert_aggregate(conn: &Connection, new: &InteractionAggregate) -> Result<()> {
-    write_aggregate(conn, new, "writing an interaction", || {
-        format!("interaction {} exists", new.interaction.sys_id())
-    })
+    write_aggregate(conn, new, "writing an interaction")
 }
 
-/// Inserts `a`'s interaction, context, phone logs and related records. `exists` names what clashed when the
-/// interaction's insert breaks a uniqueness rule.
+/// Inserts `a`'s interaction, context, phone logs and related records. When the interaction's insert breaks
+/// a uniqueness rule, the conflict is its sys_id if an interaction has it, else its number.
 pub(crate) fn write_aggregate(
     conn: &Connection,
     a: &InteractionAggregate,
     doing: &'static str,
-    exists: impl FnOnce() -> String,
 ) -> Result<()> {
     let sys_id = a.interaction.sys_id();
     conn.prepare_cached(&RECORDS.insert_interaction)
         .and_then(|mut stmt| stmt.execute(params_from_iter(a.interaction.values())))
-        .map_err(|e| map(e, doing, exists))?;
+        .map_err(|e| {
+            map(e, doing, || {
+                let sys_id_taken =
+                    select_records(conn, &INTERACTION, &RECORDS.select_interaction, sys_id)
+                        .is_ok_and(|found| !found.is_empty());
+                if sys_id_taken {
+                    Conflict::SysId {
+                        table: INTERACTION.name,
+                        sys_id: sys_id.to_owned(),
+                    }
+                } else {
+                    Conflict::Number {
+                        number: a.interaction.get(field::NUMBER).to_owned(),
+                    }
+                }
+            })
+        })?;
     set_context(conn, sys_id, &a.context)?;
     for log in &a.phone_logs {
         check_owner(log, sys_id)?;
@@ -189,11 +202,8 @@ pub(crate) fn write_change(
         .prepare_cached(&RECORDS.update_interaction)
         .and_then(|mut stmt| stmt.execute(params_from_iter(change.interaction.values())))
         .map_err(|e| {
-            map(e, "updating an interaction", || {
-                format!(
-                    "interaction number {} is taken",
-                    change.interaction.get(field::NUMBER)
-                )
+            map(e, "updating an interaction", || Conflict::Number {
+                number: change.interaction.get(field::NUMBER).to_owned(),
             })
         })?;
     if updated != 1 {
@@ -278,8 +288,18 @@ pub(crate) fn insert_user(conn: &Connection, user: &User) -> Result<()> {
             ])
         })
         .map_err(|e| {
+            // The name or the sys_id: the name when a user has it (as `check_unique` would say first).
             map(e, "adding a user", || {
-                format!("user {} already exists", user.user_name)
+                if matches!(find_user(conn, &user.user_name), Ok(Some(_))) {
+                    Conflict::UserName {
+                        user_name: user.user_name.clone(),
+                    }
+                } else {
+                    Conflict::SysId {
+                        table: USER_TABLE,
+                        sys_id: user.sys_id.as_str().to_owned(),
+                    }
+                }
             })
         })?;
     Ok(())
@@ -340,9 +360,20 @@ pub(crate) fn insert_provider_application(conn: &Connection, app: &Record) -> Re
     conn.prepare_cached(&RECORDS.insert_provider_application)
         .and_then(|mut stmt| stmt.execute(params_from_iter(app.values())))
         .map_err(|e| {
-            map(e, "adding a provider application", || {
-                format!("a provider application with inbound_id {inbound_id} already exists")
-            })
+            // The sys_id or the inbound_id: the inbound_id when another application has it.
+            map(
+                e,
+                "adding a provider application",
+                || match find_provider_application(conn, inbound_id) {
+                    Ok(Some(other)) if other.sys_id() != app.sys_id() => Conflict::InboundId {
+                        inbound_id: inbound_id.to_owned(),
+                    },
+                    _ => Conflict::SysId {
+                        table: PROVIDER_APPLICATION.name,
+                        sys_id: app.sys_id().to_owned(),
+                    },
+                },
+            )
         })?;
     Ok(())
 }

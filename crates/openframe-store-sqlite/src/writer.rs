@@ -412,7 +412,12 @@ mod tests {
     fn insert(v: i64) -> impl FnMut(&Connection) -> Result<()> + Send + 'static {
         move |conn| {
             conn.execute("INSERT INTO t VALUES (?1)", [v])
-                .map_err(sqlite("insert"))?;
+                .map_err(|e| {
+                    crate::error::map(e, "insert", || openframe_core::Conflict::SysId {
+                        table: "t",
+                        sys_id: v.to_string(),
+                    })
+                })?;
             Ok(())
         }
     }

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use openframe_core::number::{FIRST_NUMBER, format_number};
 use openframe_core::schema::field;
-use openframe_core::{Caller, Error, Mode, Repository, Service, SysId, VoiceInteractionRequest};
+use openframe_core::{
+    Caller, Conflict, Error, Mode, Repository, Service, SysId, VoiceInteractionRequest,
+};
 use openframe_store_sqlite::{SqliteRepository, backup};
 
 /// Phone logs, context variables and related records every interaction of the test is created with: a copy
@@ -131,7 +133,9 @@ fn a_backup_never_overwrites_and_needs_an_openframe_database() {
     let taken = dir.path().join("taken.db");
     std::fs::write(&taken, b"keep me").expect("write");
     match backup(&source, &taken) {
-        Err(Error::Conflict { detail }) => assert!(detail.contains("exists"), "{detail}"),
+        Err(Error::Conflict(Conflict::BackupDestination { path })) => {
+            assert_eq!(path, taken.display().to_string());
+        }
         other => panic!("backup onto an existing file: {other:?}"),
     }
     assert_eq!(std::fs::read(&taken).expect("read"), b"keep me");

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use openframe_core::number::{FIRST_NUMBER, format_number};
 use openframe_core::schema::{INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, field};
 use openframe_core::{
-    AggregateChange, Context, Error, InteractionAggregate, Record, Repository, SysId, User,
+    AggregateChange, Conflict, Context, Error, InteractionAggregate, Record, Repository, SysId,
+    User,
 };
 use openframe_store_sqlite::SqliteRepository;
 
@@ -413,7 +414,7 @@ async fn taken_names_and_inbound_ids_are_conflicts() {
         .await
         .expect_err("taken");
     assert!(
-        matches!(&err, Error::Conflict { detail } if detail.contains("jane")),
+        matches!(&err, Error::Conflict(Conflict::UserName { user_name }) if user_name == "jane"),
         "{err:?}"
     );
     assert_eq!(
@@ -436,7 +437,7 @@ async fn taken_names_and_inbound_ids_are_conflicts() {
         .await
         .expect_err("taken");
     assert!(
-        matches!(&err, Error::Conflict { detail } if detail.contains("gen-1")),
+        matches!(&err, Error::Conflict(Conflict::InboundId { inbound_id }) if inbound_id == "gen-1"),
         "{err:?}"
     );
     let stored = repo

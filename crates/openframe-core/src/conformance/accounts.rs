@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use crate::datetime::DateTime;
-use crate::error::Error;
+use crate::error::Conflict;
 use crate::record::Record;
 use crate::repository::Repository;
 use crate::schema::field;
 use crate::user::{User, new_provider_application};
 
 use super::environment::CLOCK_START;
-use super::fixture::{ok, sys_id};
+use super::fixture::{assert_conflict, ok, sys_id};
 
 /// A provider application as `openframe provider add` makes it, with a sys_id derived from `inbound_id`
 /// so that the same call gives the same record.
@@ -101,8 +101,8 @@ pub async fn users_round_trip(repo: &Arc<dyn Repository>) {
     }
 }
 
-/// Adding a user whose name is taken is a `Conflict` that leaves the first user as it was; a name that
-/// differs only in case is another user.
+/// Adding a user whose name is taken is a [`Conflict::UserName`] naming it that leaves the first user as it
+/// was; a name that differs only in case is another user.
 pub async fn duplicate_user_name_is_conflict(repo: &Arc<dyn Repository>) {
     let first = user(
         "0000000000000000000000000000b001",
@@ -112,9 +112,12 @@ pub async fn duplicate_user_name_is_conflict(repo: &Arc<dyn Repository>) {
     ok("add_user", repo.add_user(&first).await);
     let second = user("0000000000000000000000000000b002", "agent", &["admin"]);
     let result = repo.add_user(&second).await;
-    assert!(
-        matches!(result, Err(Error::Conflict { .. })),
-        "add_user with a taken name must be Conflict, got {result:?}"
+    assert_conflict(
+        "add_user with a taken name",
+        result,
+        Conflict::UserName {
+            user_name: "agent".into(),
+        },
     );
     assert_eq!(
         ok("find_user", repo.find_user("agent").await),
@@ -175,7 +178,8 @@ pub async fn provider_applications_round_trip(repo: &Arc<dyn Repository>) {
     }
 }
 
-/// Adding a provider application whose `inbound_id` is taken is a `Conflict` that changes nothing.
+/// Adding a provider application whose `inbound_id` is taken is a [`Conflict::InboundId`] naming it that
+/// changes nothing.
 pub async fn duplicate_inbound_id_is_conflict(repo: &Arc<dyn Repository>) {
     let first = provider_application("gen-1", "Genesys");
     ok(
@@ -185,9 +189,12 @@ pub async fn duplicate_inbound_id_is_conflict(repo: &Arc<dyn Repository>) {
     let mut second = provider_application("gen-1", "Another");
     second.set(field::SYS_ID, "0000000000000000000000000000c002");
     let result = repo.add_provider_application(&second).await;
-    assert!(
-        matches!(result, Err(Error::Conflict { .. })),
-        "add_provider_application with a taken inbound_id must be Conflict, got {result:?}"
+    assert_conflict(
+        "add_provider_application with a taken inbound_id",
+        result,
+        Conflict::InboundId {
+            inbound_id: "gen-1".into(),
+        },
     );
     assert_eq!(
         ok(

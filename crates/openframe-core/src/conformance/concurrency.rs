@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::task::JoinHandle;
 
-use crate::error::{Error, Result};
+use crate::error::{Conflict, Error, Result};
 use crate::number::{FIRST_NUMBER, format_number, parse_number};
 use crate::repository::Repository;
 use crate::schema::field;
@@ -148,14 +148,15 @@ pub async fn concurrent_updates_all_land(repo: &Arc<dyn Repository>) {
     );
 }
 
-/// Checks a race for one key: exactly one add succeeded, every other is a `Conflict`; returns the winner.
-fn one_winner(what: &str, results: Vec<Result<()>>) -> usize {
+/// Checks a race for one key: exactly one add succeeded, every other is the conflict `expected`; returns
+/// the winner.
+fn one_winner(what: &str, results: Vec<Result<()>>, expected: &Conflict) -> usize {
     let mut winners = Vec::new();
     for (i, r) in results.into_iter().enumerate() {
         match r {
             Ok(()) => winners.push(i),
-            Err(Error::Conflict { .. }) => {}
-            Err(e) => panic!("racing {what} {i}: expected Ok or Conflict, got `{e}` ({e:?})"),
+            Err(Error::Conflict(got)) if got == *expected => {}
+            Err(e) => panic!("racing {what} {i}: expected Ok or {expected:?}, got `{e}` ({e:?})"),
         }
     }
     assert_eq!(
@@ -182,7 +183,10 @@ pub async fn concurrent_duplicates_conflict(repo: &Arc<dyn Repository>) {
         async move { repo.add_user(&user).await }
     })
     .await;
-    let winner = one_winner("add_user", results);
+    let taken = Conflict::UserName {
+        user_name: "racer".into(),
+    };
+    let winner = one_winner("add_user", results, &taken);
     assert_eq!(
         ok("find_user", repo.find_user("racer").await).as_ref(),
         Some(&users[winner]),
@@ -201,7 +205,10 @@ pub async fn concurrent_duplicates_conflict(repo: &Arc<dyn Repository>) {
         async move { repo.add_provider_application(&app).await }
     })
     .await;
-    let winner = one_winner("add_provider_application", results);
+    let taken = Conflict::InboundId {
+        inbound_id: "racing-provider".into(),
+    };
+    let winner = one_winner("add_provider_application", results, &taken);
     assert_eq!(
         ok(
             "find_provider_application",

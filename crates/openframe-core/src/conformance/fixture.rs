@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::aggregate::{AggregateChange, InteractionAggregate};
-use crate::error::{Error, Result};
+use crate::error::{Conflict, Error, Result};
 use crate::memory::MemoryRepository;
 use crate::record::Record;
 use crate::repository::Repository;
@@ -122,14 +122,14 @@ impl Fixture {
     }
 }
 
-/// An error reduced to what every store must agree on: the kind, and for `Invalid` the field and rule.
-/// `Conflict` details are store-specific text; `Unavailable`/`Internal` never happen on the reference, so
-/// they keep their whole text to show what went wrong.
+/// An error reduced to what every store must agree on: the kind, for `Invalid` the field and rule, for
+/// `Conflict` which key is taken. `Unavailable`/`Internal` never happen on the reference, so they keep their
+/// whole text to show what went wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Failure {
     Invalid { field: String, rule: String },
     NotFound(&'static str),
-    Conflict,
+    Conflict(Conflict),
     Other(String),
 }
 
@@ -141,11 +141,28 @@ impl Failure {
                 rule: rule.clone(),
             },
             Error::NotFound { what } => Failure::NotFound(what),
-            Error::Conflict { .. } => Failure::Conflict,
+            Error::Conflict(conflict) => Failure::Conflict(conflict.clone()),
             Error::Unavailable { .. } | Error::Internal { .. } => {
                 Failure::Other(format!("{e} ({e:?})"))
             }
         }
+    }
+}
+
+/// Asserts that `result`, of doing `what`, is the conflict `expected`: that kind, naming that key.
+pub(crate) fn assert_conflict<T: std::fmt::Debug>(
+    what: &str,
+    result: Result<T>,
+    expected: Conflict,
+) {
+    match result {
+        Err(Error::Conflict(got)) if got == expected => {}
+        Err(Error::Conflict(got)) => {
+            panic!(
+                "{what}: expected the conflict {expected:?} (`{expected}`), got {got:?} (`{got}`)"
+            )
+        }
+        other => panic!("{what}: expected the conflict {expected:?} (`{expected}`), got {other:?}"),
     }
 }
 
@@ -172,9 +189,13 @@ impl Twin {
 
     /// POSTs `body` to both; both must succeed alike.
     pub(crate) async fn create(&self, body: &Value) -> Created {
+        let shown = short(&body.to_string());
         let expected = ok("reference create", self.reference.create(body).await);
-        let got = ok(&format!("create {body}"), self.store.create(body).await);
-        assert_eq!(got, expected, "create {body}: store and reference disagree");
+        let got = ok(&format!("create {shown}"), self.store.create(body).await);
+        assert_eq!(
+            got, expected,
+            "create {shown}: store and reference disagree"
+        );
         self.assert_same(&got.sys_id).await;
         got
     }
@@ -187,10 +208,16 @@ impl Twin {
         sys_id: &SysId,
         body: &Value,
     ) -> std::result::Result<AggregateChange, Failure> {
+        let shown = short(&body.to_string());
         let before = self.store.load(sys_id).await;
         let expected = shape(self.reference.update(sys_id, body).await);
         let got = shape(self.store.update(sys_id, body).await);
-        assert_eq!(got, expected, "update {body}: store and reference disagree");
+        if got != expected {
+            panic!(
+                "update {shown}: the store (got) and the reference (want) returned different changes:\n{}",
+                result_difference(&got, &expected)
+            );
+        }
         let after = self.assert_same(sys_id).await;
         match &got {
             Ok(change) => {
@@ -200,14 +227,14 @@ impl Twin {
                     &after,
                     &applied,
                     &format!(
-                        "update {body}: the stored interaction is not the change applied to the one before"
+                        "update {shown}: the stored interaction is not the change applied to the one before"
                     ),
                 );
             }
             Err(_) => assert_aggregate(
                 &after,
                 &before,
-                &format!("update {body} failed but wrote something"),
+                &format!("update {shown} failed but wrote something"),
             ),
         }
         got
@@ -264,21 +291,163 @@ pub(crate) fn difference(got: &InteractionAggregate, want: &InteractionAggregate
     out
 }
 
-fn records_difference(label: &str, got: &[Record], want: &[Record], out: &mut String) {
+/// Appends to `out` how the records `got` differ from `want`: which are missing or extra (by sys_id), or
+/// in another order, or else the differing fields of each.
+pub(crate) fn records_difference(label: &str, got: &[Record], want: &[Record], out: &mut String) {
     let ids = |records: &[Record]| -> Vec<String> {
         records.iter().map(|r| r.sys_id().to_owned()).collect()
     };
-    if ids(got) != ids(want) {
-        let _ = writeln!(
+    let (got_ids, want_ids) = (ids(got), ids(want));
+    if got_ids != want_ids {
+        let missing: Vec<&String> = want_ids.iter().filter(|i| !got_ids.contains(i)).collect();
+        let extra: Vec<&String> = got_ids.iter().filter(|i| !want_ids.contains(i)).collect();
+        let _ = write!(
             out,
-            "  {label} (by sys_id): got {:?}, want {:?}",
-            ids(got),
-            ids(want)
+            "  {label}: got {} records, want {}",
+            got.len(),
+            want.len()
         );
+        if missing.is_empty() && extra.is_empty() {
+            let _ = writeln!(
+                out,
+                "; another order (by sys_id): got {}, want {}",
+                few(&got_ids),
+                few(&want_ids)
+            );
+        } else {
+            let _ = writeln!(out, "; missing {}, extra {}", few(&missing), few(&extra));
+        }
         return;
     }
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         record_difference(&format!("{label}[{i}]"), g, w, out);
+    }
+}
+
+/// At most five items of a list for a failure message, and how many more there are.
+fn few<T: std::fmt::Debug>(items: &[T]) -> String {
+    const SHOWN: usize = 5;
+    if items.len() <= SHOWN {
+        format!("{items:?}")
+    } else {
+        format!("{:?} and {} more", &items[..SHOWN], items.len() - SHOWN)
+    }
+}
+
+/// The ways in which the change `got` differs from `want`, one per line.
+pub(crate) fn change_difference(got: &AggregateChange, want: &AggregateChange) -> String {
+    let mut out = String::new();
+    record_difference(
+        "change.interaction",
+        &got.interaction,
+        &want.interaction,
+        &mut out,
+    );
+    if got.context_set != want.context_set {
+        for key in got.context_set.keys().chain(want.context_set.keys()) {
+            let (g, w) = (got.context_set.get(key), want.context_set.get(key));
+            if g != w && !out.contains(&format!("change.context_set.{key}:")) {
+                let _ = writeln!(
+                    out,
+                    "  change.context_set.{key}: got {}, want {}",
+                    show(g.map(String::as_str)),
+                    show(w.map(String::as_str))
+                );
+            }
+        }
+    }
+    if got.context_removed != want.context_removed {
+        let g: Vec<&String> = got.context_removed.iter().collect();
+        let w: Vec<&String> = want.context_removed.iter().collect();
+        let _ = writeln!(
+            out,
+            "  change.context_removed: got {}, want {}",
+            few(&g),
+            few(&w)
+        );
+    }
+    records_difference(
+        "change.phone_logs",
+        &got.phone_logs,
+        &want.phone_logs,
+        &mut out,
+    );
+    records_difference(
+        "change.related_records",
+        &got.related_records,
+        &want.related_records,
+        &mut out,
+    );
+    out
+}
+
+/// How two results differ, in a few lines: the differing fields when both are changes, else each side's
+/// `Debug` cut short.
+pub(crate) fn result_difference(
+    got: &std::result::Result<AggregateChange, Failure>,
+    want: &std::result::Result<AggregateChange, Failure>,
+) -> String {
+    match (got, want) {
+        (Ok(g), Ok(w)) => change_difference(g, w),
+        _ => format!(
+            "  got  {}\n  want {}\n",
+            short_debug(got),
+            short_debug(want)
+        ),
+    }
+}
+
+/// `value`'s `Debug`, cut after 300 characters.
+pub(crate) fn short_debug(value: &impl std::fmt::Debug) -> String {
+    const SHOWN: usize = 300;
+    let text = format!("{value:?}");
+    let n = text.chars().count();
+    if n <= SHOWN {
+        text
+    } else {
+        let head: String = text.chars().take(SHOWN).collect();
+        format!("{head}… ({n} characters)")
+    }
+}
+
+/// How the export `got` differs from `want` (both in the dump format, one record a line): the line counts
+/// and the first lines found in one but not the other, cut short.
+pub(crate) fn dump_difference(got: &str, want: &str) -> String {
+    use std::collections::HashSet;
+    let (got_lines, want_lines): (Vec<&str>, Vec<&str>) =
+        (got.lines().collect(), want.lines().collect());
+    let (in_got, in_want): (HashSet<&str>, HashSet<&str>) = (
+        got_lines.iter().copied().collect(),
+        want_lines.iter().copied().collect(),
+    );
+    let mut out = format!(
+        "  got {} lines, want {}\n",
+        got_lines.len(),
+        want_lines.len()
+    );
+    for (label, lines, other) in [
+        ("only in got ", &got_lines, &in_want),
+        ("only in want", &want_lines, &in_got),
+    ] {
+        let only: Vec<&&str> = lines.iter().filter(|l| !other.contains(**l)).collect();
+        for line in only.iter().take(3) {
+            let _ = writeln!(out, "  {label}: {}", show(Some(line)));
+        }
+        if only.len() > 3 {
+            let _ = writeln!(out, "  {label}: … {} more lines", only.len() - 3);
+        }
+    }
+    if in_got == in_want {
+        out.push_str("  the same lines in another order\n");
+    }
+    out
+}
+
+/// Panics with `what` and how the export `got` differs from `want`, unless they are equal.
+#[track_caller]
+pub(crate) fn assert_same_dump(got: &str, want: &str, what: &str) {
+    if got != want {
+        panic!("{what}; differences:\n{}", dump_difference(got, want));
     }
 }
 
@@ -296,8 +465,19 @@ pub(crate) fn record_difference(label: &str, got: &Record, want: &Record, out: &
     }
 }
 
+/// Text for a failure message, cut after 200 characters.
+pub(crate) fn short(text: &str) -> String {
+    let n = text.chars().count();
+    if n <= 200 {
+        text.to_owned()
+    } else {
+        let head: String = text.chars().take(200).collect();
+        format!("{head}… ({n} characters)")
+    }
+}
+
 /// A value for a failure message: quoted, cut after 80 characters.
-fn show(value: Option<&str>) -> String {
+pub(crate) fn show(value: Option<&str>) -> String {
     match value {
         None => "(absent)".to_owned(),
         Some(v) if v.chars().count() > 80 => {

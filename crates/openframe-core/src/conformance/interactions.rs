@@ -7,14 +7,17 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value, json};
 
 use crate::aggregate::{AggregateChange, Context, InteractionAggregate};
-use crate::error::Error;
+use crate::error::{Conflict, Error};
 use crate::number::{FIRST_NUMBER, format_number};
 use crate::record::Record;
 use crate::repository::Repository;
-use crate::schema::{PHONE_LOG, RELATED_RECORD, field};
+use crate::schema::{INTERACTION, PHONE_LOG, RELATED_RECORD, Table, field};
 use crate::sys_id::SysId;
 
-use super::fixture::{AGENT, Fixture, Twin, UNKNOWN, assert_aggregate, ok, reference_body, sys_id};
+use super::fixture::{
+    AGENT, Fixture, Twin, UNKNOWN, assert_aggregate, assert_conflict, change_difference, ok,
+    reference_body, sys_id,
+};
 
 /// A related record's `documentId` the suite uses.
 const CONSUMER: &str = "59e788fbdb1b1200b6075200cf9619d2";
@@ -101,7 +104,8 @@ pub async fn numbers_increase_by_one(repo: &Arc<dyn Repository>) {
     }
 }
 
-/// Creating an aggregate whose sys_id is taken is a `Conflict` that changes nothing and uses up no number.
+/// Creating an aggregate whose sys_id is taken is a [`Conflict::SysId`] naming it that changes nothing and
+/// uses up no number.
 pub async fn create_with_taken_sys_id_is_conflict(repo: &Arc<dyn Repository>) {
     let built = built_aggregates(&[reference_body(), reference_body()]).await;
     let fixture = Fixture::new(repo);
@@ -116,9 +120,13 @@ pub async fn create_with_taken_sys_id_is_conflict(repo: &Arc<dyn Repository>) {
         .interaction
         .set(field::SHORT_DESCRIPTION, "a different call");
     let result = repo.create_interaction(again).await;
-    assert!(
-        matches!(result, Err(Error::Conflict { .. })),
-        "create_interaction with a taken sys_id must be Conflict, got {result:?}"
+    assert_conflict(
+        "create_interaction with a taken sys_id",
+        result,
+        Conflict::SysId {
+            table: INTERACTION.name,
+            sys_id: built[0].interaction.sys_id().to_owned(),
+        },
     );
     assert_aggregate(
         &fixture.load(&sys_id_of(&built[0])).await,
@@ -225,10 +233,12 @@ pub async fn update_applies_the_change(repo: &Arc<dyn Repository>) {
         "update_interaction",
         repo.update_interaction(&id, Box::new(plan)).await,
     );
-    assert_eq!(
-        returned, change,
-        "update_interaction must return the plan's change"
-    );
+    if returned != change {
+        panic!(
+            "update_interaction must return the plan's change (got = returned, want = the plan's):\n{}",
+            change_difference(&returned, &change)
+        );
+    }
     let seen = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
     match seen.last() {
         Some(given) => assert_aggregate(
@@ -252,6 +262,98 @@ pub async fn update_applies_the_change(repo: &Arc<dyn Repository>) {
         .map(|l| l.get(field::CALL_ID))
         .collect();
     assert_eq!(calls, ["c00", "c01", "c02", "new-first", "new-last"]);
+}
+
+/// A create or an update that brings a phone log or related record whose sys_id another record of its
+/// table has (another interaction's, or for a related record, always appended, any) is a
+/// [`Conflict::SysId`] naming it, and writes nothing (a refused create may use up a number).
+pub async fn taken_child_sys_ids_are_conflicts(repo: &Arc<dyn Repository>) {
+    let built = built_aggregates(&[body_with_logs(2), body_with_logs(2)]).await;
+    let fixture = Fixture::new(repo);
+    ok(
+        "create_interaction",
+        repo.create_interaction(built[0].clone()).await,
+    );
+    let first = fixture.load(&sys_id_of(&built[0])).await;
+    let taken = |table: &Table, sys_id: &str| Conflict::SysId {
+        table: table.name,
+        sys_id: sys_id.to_owned(),
+    };
+
+    let mut log_taken = built[1].clone();
+    log_taken.phone_logs[1].set(field::SYS_ID, first.phone_logs[0].sys_id());
+    assert_conflict(
+        "create_interaction with another interaction's phone-log sys_id",
+        repo.create_interaction(log_taken).await,
+        taken(&PHONE_LOG, first.phone_logs[0].sys_id()),
+    );
+    let mut related_taken = built[1].clone();
+    related_taken.related_records[0].set(field::SYS_ID, first.related_records[1].sys_id());
+    assert_conflict(
+        "create_interaction with another interaction's related-record sys_id",
+        repo.create_interaction(related_taken).await,
+        taken(&RELATED_RECORD, first.related_records[1].sys_id()),
+    );
+    let second_id = sys_id_of(&built[1]);
+    assert_eq!(
+        ok("load_interaction", repo.load_interaction(&second_id).await),
+        None,
+        "a refused create must write nothing"
+    );
+    // (A store may have used up a number on the refused creates: numbers are unique, not dense.)
+    ok(
+        "create_interaction",
+        repo.create_interaction(built[1].clone()).await,
+    );
+    let second = fixture.load(&second_id).await;
+
+    // Updates of the second interaction adding a child with one of the first's sys_ids.
+    let with_child = |log: Option<&Record>, related: Option<&Record>| {
+        let mut change = AggregateChange {
+            interaction: second.interaction.clone(),
+            context_set: Context::new(),
+            context_removed: BTreeSet::new(),
+            phone_logs: Vec::new(),
+            related_records: Vec::new(),
+        };
+        for (child, into) in [
+            (log, &mut change.phone_logs),
+            (related, &mut change.related_records),
+        ] {
+            if let Some(child) = child {
+                let mut child = child.clone();
+                child.set(field::INTERACTION, second_id.as_str());
+                into.push(child);
+            }
+        }
+        change
+    };
+    for (what, change, expected) in [
+        (
+            "a phone log with another interaction's log's sys_id",
+            with_child(Some(&first.phone_logs[1]), None),
+            taken(&PHONE_LOG, first.phone_logs[1].sys_id()),
+        ),
+        (
+            "a related record with another interaction's record's sys_id",
+            with_child(None, Some(&first.related_records[0])),
+            taken(&RELATED_RECORD, first.related_records[0].sys_id()),
+        ),
+    ] {
+        let plan = move |_: &InteractionAggregate| Ok(change.clone());
+        assert_conflict(
+            &format!("update_interaction adding {what}"),
+            repo.update_interaction(&second_id, Box::new(plan)).await,
+            expected,
+        );
+        for (id, before) in [(&second_id, &second), (&sys_id_of(&first), &first)] {
+            assert_aggregate(
+                &fixture.load(id).await,
+                before,
+                &format!("an update adding {what} was refused but wrote something"),
+            );
+        }
+    }
 }
 
 /// Updating a sys_id no interaction has is `NotFound`, runs no plan and writes nothing.

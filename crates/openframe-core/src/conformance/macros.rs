@@ -11,11 +11,12 @@
 /// the calling crate needs nothing but `openframe-core` with the `conformance` feature. The store is kept
 /// until the test ends, and dropped inside the runtime.
 ///
-/// ```ignore
+/// ```no_run
 /// async fn make_store() -> openframe_core::conformance::TestStore {
 ///     openframe_core::conformance::TestStore::new(std::sync::Arc::new(openframe_core::MemoryRepository::new()))
 /// }
 /// openframe_core::conformance_tests!(make_store);
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! conformance_tests {
@@ -24,6 +25,7 @@ macro_rules! conformance_tests {
             create_then_load,
             numbers_increase_by_one,
             create_with_taken_sys_id_is_conflict,
+            taken_child_sys_ids_are_conflicts,
             load_of_unknown_is_none,
             update_applies_the_change,
             update_of_unknown_is_not_found,

@@ -18,7 +18,10 @@ use crate::sys_id::SysId;
 use crate::user::User;
 
 use super::accounts::provider_application;
-use super::fixture::{Fixture, UNKNOWN, difference, shape, sys_id};
+use super::fixture::{
+    Fixture, UNKNOWN, change_difference, difference, dump_difference, record_difference, shape,
+    short_debug, sys_id,
+};
 use super::known::{describe, page_difference};
 use super::operations::{Op, PROVIDERS, Target, USERS, sequence};
 use super::{IntoTestStore, TestStore, say_skipped};
@@ -289,7 +292,23 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
                         page_difference(g, w)
                     )
                 }
-                _ => format!("  store:     {got:?}\n  reference: {expected:?}\n"),
+                (Ok(Outcome::Updated(g)), Ok(Outcome::Updated(w))) => {
+                    format!(
+                        "  (got = store, want = reference)\n{}",
+                        change_difference(g, w)
+                    )
+                }
+                (Ok(Outcome::Record(Some(g))), Ok(Outcome::Record(Some(w))))
+                | (Ok(Outcome::Provider(Some(g))), Ok(Outcome::Provider(Some(w)))) => {
+                    let mut out = String::from("  (got = store, want = reference)\n");
+                    record_difference(g.table().name, g, w, &mut out);
+                    out
+                }
+                _ => format!(
+                    "  store:     {}\n  reference: {}\n",
+                    short_debug(&got),
+                    short_debug(&expected)
+                ),
             };
             return Err(format!("step {step} ({op}) returned\n{note}{detail}"));
         }
@@ -302,7 +321,11 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
             if got != expected {
                 let detail = match (&got, &expected) {
                     (Ok(g), Ok(w)) => difference(g, w),
-                    _ => format!("  store:     {got:?}\n  reference: {expected:?}\n"),
+                    _ => format!(
+                        "  store:     {}\n  reference: {}\n",
+                        short_debug(&got),
+                        short_debug(&expected)
+                    ),
                 };
                 return Err(format!(
                     "after step {step} ({op}), interaction {id} differs (got = store, want = reference):\n{detail}"
@@ -316,7 +339,8 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
     let expected = super::portability::dump(reference.repo().as_ref()).await;
     if got != expected {
         return Err(format!(
-            "after every step, the exports differ:\n  store:\n{got}\n  reference:\n{expected}"
+            "after every step, the exports differ (got = store, want = reference):\n{}",
+            dump_difference(&got, &expected)
         ));
     }
     let copy = crate::memory::MemoryRepository::new();
@@ -324,7 +348,8 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
     let again = super::portability::dump(&copy).await;
     if again != got {
         return Err(format!(
-            "the store's export imported into a fresh store exports differently:\n{got}\n  then:\n{again}"
+            "the store's export imported into a fresh store exports differently (got = again, want = first):\n{}",
+            dump_difference(&again, &got)
         ));
     }
     drop(store);

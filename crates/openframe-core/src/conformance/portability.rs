@@ -6,17 +6,19 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::aggregate::InteractionAggregate;
-use crate::error::Error;
+use crate::error::{Conflict, Error};
 use crate::memory::MemoryRepository;
 use crate::portability::{self, ImportBatch};
 use crate::record::Record;
 use crate::repository::Repository;
-use crate::schema::{INTERACTION, field};
+use crate::schema::{INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field};
 use crate::sys_id::SysId;
 use crate::user::User;
 
 use super::accounts::provider_application;
-use super::fixture::{AGENT, Fixture, ok, reference_body, sys_id};
+use super::fixture::{
+    AGENT, Fixture, assert_aggregate, assert_conflict, assert_same_dump, ok, reference_body, sys_id,
+};
 
 /// `repo`'s dump, as [`portability::export`] writes it.
 pub(crate) async fn dump(repo: &dyn Repository) -> String {
@@ -125,7 +127,11 @@ pub async fn export_reads_everything_in_order(repo: &Arc<dyn Repository>) {
             "interactions in pages of {limit}: not every one, or not in sys_id order"
         );
         for a in &got {
-            assert_eq!(a, &store.load(&sys_id(a.interaction.sys_id())).await);
+            assert_aggregate(
+                a,
+                &store.load(&sys_id(a.interaction.sys_id())).await,
+                "an exported interaction (got) differs from the one loaded (want)",
+            );
         }
     }
     let last = ids.last().cloned();
@@ -165,14 +171,18 @@ pub async fn export_reads_everything_in_order(repo: &Arc<dyn Repository>) {
 
     let got = dump(repo.as_ref()).await;
     let want = dump(reference.repo().as_ref()).await;
-    assert_eq!(got, want, "the store's dump differs from the reference's");
+    assert_same_dump(
+        &got,
+        &want,
+        "the store's dump (got) differs from the reference's (want)",
+    );
 
     let copy = MemoryRepository::new();
     load(&copy, &got, 5).await;
-    assert_eq!(
-        dump(&copy).await,
-        got,
-        "the dump imported into a fresh store exports differently"
+    assert_same_dump(
+        &dump(&copy).await,
+        &got,
+        "the dump imported into a fresh store exports differently",
     );
 }
 
@@ -206,10 +216,10 @@ pub async fn import_then_export_gives_the_dump(repo: &Arc<dyn Repository>) {
     let want = dump(source.repo().as_ref()).await;
 
     load(repo.as_ref(), &want, 4).await;
-    assert_eq!(
-        dump(repo.as_ref()).await,
-        want,
-        "the imported store exports differently"
+    assert_same_dump(
+        &dump(repo.as_ref()).await,
+        &want,
+        "the imported store exports differently",
     );
     for id in &ids {
         let got = ok("load_interaction", repo.load_interaction(id).await);
@@ -249,7 +259,8 @@ pub async fn import_then_export_gives_the_dump(repo: &Arc<dyn Repository>) {
 }
 
 /// A batch that would take a sys_id, number, user name or inbound id the store holds (or that repeats
-/// one) is a conflict that writes nothing of the batch, and a malformed batch is invalid and writes nothing.
+/// one) is the [`Conflict`] naming that key, and writes nothing of the batch; a malformed batch is invalid
+/// and writes nothing.
 pub async fn conflicting_import_writes_nothing(repo: &Arc<dyn Repository>) {
     let source = Fixture::reference();
     let ids = populate(&source).await;
@@ -286,7 +297,11 @@ pub async fn conflicting_import_writes_nothing(repo: &Arc<dyn Repository>) {
         a
     };
     let new_user = user(9, "new-user");
-    let mut cases: Vec<(&str, ImportBatch)> = Vec::new();
+    let sys_id_taken = |table: &Table, sys_id: &str| Conflict::SysId {
+        table: table.name,
+        sys_id: sys_id.to_owned(),
+    };
+    let mut cases: Vec<(&str, ImportBatch, Conflict)> = Vec::new();
     let mut taken = fresh(2);
     taken
         .interaction
@@ -304,6 +319,7 @@ pub async fn conflicting_import_writes_nothing(repo: &Arc<dyn Repository>) {
             interactions: vec![fresh(1), taken],
             ..Default::default()
         },
+        sys_id_taken(&INTERACTION, existing.interaction.sys_id()),
     ));
     let mut number = fresh(3);
     number
@@ -315,6 +331,23 @@ pub async fn conflicting_import_writes_nothing(repo: &Arc<dyn Repository>) {
             interactions: vec![fresh(1), number],
             ..Default::default()
         },
+        Conflict::Number {
+            number: existing.interaction.get(field::NUMBER).to_owned(),
+        },
+    ));
+    let mut number = fresh(3);
+    number
+        .interaction
+        .set(field::NUMBER, fresh(1).interaction.get(field::NUMBER));
+    cases.push((
+        "a number twice in the batch",
+        ImportBatch {
+            interactions: vec![fresh(1), number],
+            ..Default::default()
+        },
+        Conflict::Number {
+            number: fresh(1).interaction.get(field::NUMBER).to_owned(),
+        },
     ));
     let mut log = fresh(4);
     log.phone_logs[0].set(field::SYS_ID, existing.phone_logs[0].sys_id());
@@ -324,6 +357,17 @@ pub async fn conflicting_import_writes_nothing(repo: &Arc<dyn Repository>) {
             interactions: vec![fresh(1), log],
             ..Default::default()
         },
+        sys_id_taken(&PHONE_LOG, existing.phone_logs[0].sys_id()),
+    ));
+    let mut related = fresh(4);
+    related.related_records[0].set(field::SYS_ID, existing.related_records[0].sys_id());
+    cases.push((
+        "a taken related-record sys_id",
+        ImportBatch {
+            interactions: vec![fresh(1), related],
+            ..Default::default()
+        },
+        sys_id_taken(&RELATED_RECORD, existing.related_records[0].sys_id()),
     ));
     cases.push((
         "an interaction twice in the batch",
@@ -331,6 +375,7 @@ pub async fn conflicting_import_writes_nothing(repo: &Arc<dyn Repository>) {
             interactions: vec![fresh(1), fresh(1)],
             ..Default::default()
         },
+        sys_id_taken(&INTERACTION, fresh(1).interaction.sys_id()),
     ));
     cases.push((
         "a taken user name",
@@ -339,6 +384,20 @@ pub async fn conflicting_import_writes_nothing(repo: &Arc<dyn Repository>) {
             interactions: vec![fresh(1)],
             ..Default::default()
         },
+        Conflict::UserName {
+            user_name: "admin".into(),
+        },
+    ));
+    cases.push((
+        "a user name twice in the batch",
+        ImportBatch {
+            users: vec![new_user.clone(), user(8, "new-user")],
+            interactions: vec![fresh(1)],
+            ..Default::default()
+        },
+        Conflict::UserName {
+            user_name: "new-user".into(),
+        },
     ));
     cases.push((
         "a taken user sys_id",
@@ -346,6 +405,10 @@ pub async fn conflicting_import_writes_nothing(repo: &Arc<dyn Repository>) {
             users: vec![new_user.clone(), user(1, "other")],
             interactions: vec![fresh(1)],
             ..Default::default()
+        },
+        Conflict::SysId {
+            table: portability::USER_TABLE,
+            sys_id: user(1, "admin").sys_id.into_string(),
         },
     ));
     let mut app = provider_application("genesys-1", "Again");
@@ -357,16 +420,33 @@ pub async fn conflicting_import_writes_nothing(repo: &Arc<dyn Repository>) {
             provider_applications: vec![app],
             interactions: vec![fresh(1)],
         },
+        Conflict::InboundId {
+            inbound_id: "genesys-1".into(),
+        },
     ));
-    for (what, batch) in cases {
-        match repo.import(&batch).await {
-            Err(Error::Conflict { .. }) => {}
-            other => panic!("import with {what}: expected a conflict, got {other:?}"),
-        }
-        assert_eq!(
-            dump(repo.as_ref()).await,
-            before,
-            "import with {what} wrote something"
+    let taken_id = provider_application("genesys-1", "Genesys")
+        .sys_id()
+        .to_owned();
+    let mut app = provider_application("genesys-2", "Other");
+    app.set(field::SYS_ID, taken_id.as_str());
+    cases.push((
+        "a taken provider application sys_id",
+        ImportBatch {
+            provider_applications: vec![app],
+            ..Default::default()
+        },
+        sys_id_taken(&PROVIDER_APPLICATION, &taken_id),
+    ));
+    for (what, batch, expected) in cases {
+        assert_conflict(
+            &format!("import with {what}"),
+            repo.import(&batch).await,
+            expected,
+        );
+        assert_same_dump(
+            &dump(repo.as_ref()).await,
+            &before,
+            &format!("import with {what} wrote something"),
         );
     }
 
@@ -404,10 +484,10 @@ pub async fn conflicting_import_writes_nothing(repo: &Arc<dyn Repository>) {
             Err(Error::Invalid { .. }) => {}
             other => panic!("import with {what}: expected invalid, got {other:?}"),
         }
-        assert_eq!(
-            dump(repo.as_ref()).await,
-            before,
-            "import with {what} wrote something"
+        assert_same_dump(
+            &dump(repo.as_ref()).await,
+            &before,
+            &format!("import with {what} wrote something"),
         );
     }
 

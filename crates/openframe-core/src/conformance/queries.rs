@@ -19,7 +19,7 @@ use crate::schema::{
 use crate::sys_id::SysId;
 
 use super::accounts::provider_application;
-use super::fixture::{AGENT, UNKNOWN, ok, sys_id};
+use super::fixture::{AGENT, UNKNOWN, ok, records_difference, sys_id};
 use super::known::{Corpus, describe};
 
 /// A user sys_id other than the agent's.
@@ -612,12 +612,14 @@ pub async fn query_paging_and_totals(repo: &Arc<dyn Repository>) {
                     joined.extend(page.records);
                 }
             }
-            assert_eq!(
-                joined,
-                whole.records,
-                "query {}: pages of {limit} put together must be the whole result",
-                describe(base)
-            );
+            if joined != whole.records {
+                let mut out = String::new();
+                records_difference("records", &joined, &whole.records, &mut out);
+                panic!(
+                    "query {}: pages of {limit} put together (got) must be the whole result (want):\n{out}",
+                    describe(base)
+                );
+            }
         }
     }
 }

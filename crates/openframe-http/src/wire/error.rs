@@ -117,7 +117,9 @@ impl From<Error> for ApiError {
                 "No Record found",
                 "Record doesn't exist or ACL restricts the record retrieval",
             ),
-            Error::Conflict { detail } => ApiError::new(StatusCode::CONFLICT, "Conflict", detail),
+            Error::Conflict(conflict) => {
+                ApiError::new(StatusCode::CONFLICT, "Conflict", conflict.to_string())
+            }
             Error::Unavailable { source } => {
                 tracing::warn!(error = %source, "store unavailable");
                 ApiError::unavailable()
@@ -131,6 +133,8 @@ impl From<Error> for ApiError {
                     "an unexpected error occurred; see the server log",
                 )
             }
+            // `Error` is non-exhaustive: a kind this build does not know is an internal error.
+            other => ApiError::from(Error::internal(other.to_string())),
         }
     }
 }

@@ -242,11 +242,9 @@ async fn drop_leftovers(admin: &mut PgConnection) {
 
 /// Pool options for test stores: small, and quick to give up.
 pub fn test_options() -> PostgresOptions {
-    PostgresOptions {
-        max_connections: 2,
-        acquire_timeout: Duration::from_secs(5),
-        ..PostgresOptions::default()
-    }
+    PostgresOptions::default()
+        .with_max_connections(2)
+        .with_acquire_timeout(Duration::from_secs(5))
 }
 
 /// A new interaction with `logs` phone logs, two context variables and one related record, stamped as the
