@@ -361,7 +361,9 @@ pub async fn bootstrap_admin(repo: &dyn Repository) -> Result<(), String> {
     match add_user(repo, "admin", &password, roles).await {
         Ok(()) => {}
         // Another server sharing the store bootstrapped it first: that admin stands.
-        Err(openframe_core::Error::Conflict { .. }) => return Ok(()),
+        Err(openframe_core::Error::Conflict(openframe_core::Conflict::UserName { .. })) => {
+            return Ok(());
+        }
         Err(e) => return Err(format!("cannot create the admin user: {e}")),
     }
     if generated {

@@ -510,10 +510,7 @@ async fn postgres_pool_sizes_are_gauged() {
         "metrics_{}",
         &openframe_core::SysId::random().as_str()[..12]
     );
-    let options = PostgresOptions {
-        max_connections: 7,
-        ..PostgresOptions::default()
-    };
+    let options = PostgresOptions::default().with_max_connections(7);
     let repo = PostgresRepository::connect_in_schema(&url, &schema, options)
         .await
         .expect("connect");

@@ -18,6 +18,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// How the store's connection pool behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PostgresOptions {
     /// Most connections the pool opens (at least one is used). Each commit waits for the server's WAL
     /// flush, and commits waiting together share one flush, so more connections than cores pay off for
