@@ -83,11 +83,27 @@ impl fmt::Display for Target {
     }
 }
 
+/// Longest a request body is shown in a failure's steps; the seed replays the whole of it.
+const SHOWN_BODY_CHARS: usize = 160;
+
+/// A body as JSON, cut after [`SHOWN_BODY_CHARS`] characters, so that a failure stays a few lines.
+struct Brief<'a>(&'a serde_json::Value);
+
+impl fmt::Display for Brief<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0.to_string();
+        match text.char_indices().nth(SHOWN_BODY_CHARS) {
+            Some((cut, _)) => write!(f, "{}… ({} bytes)", &text[..cut], text.len()),
+            None => f.write_str(&text),
+        }
+    }
+}
+
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Op::Create(body) => write!(f, "POST {body}"),
-            Op::Update(target, body) => write!(f, "PATCH {target} {body}"),
+            Op::Create(body) => write!(f, "POST {}", Brief(body)),
+            Op::Update(target, body) => write!(f, "PATCH {target} {}", Brief(body)),
             Op::Read(target) => write!(f, "GET {target}"),
             Op::AddProvider(i) => write!(f, "add provider {:?}", PROVIDERS[*i]),
             Op::FindProvider(i) => write!(f, "find provider {:?}", PROVIDERS[*i]),
