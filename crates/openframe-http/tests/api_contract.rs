@@ -610,3 +610,51 @@ async fn repeated_failed_sign_ins_are_slowed_without_locking_out_a_signed_in_use
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
 }
+
+/// 100 wrong passwords for a user from one address never lock that user out at another: its real client
+/// keeps getting 200 throughout, even when every one of its requests is checked against the store anew (as
+/// after its cached credential expires).
+#[tokio::test]
+async fn guessing_from_one_address_never_locks_the_account_out_elsewhere() {
+    use openframe_http::ClientAddr;
+    use tower::ServiceExt;
+    let app = TestApp::sqlite().await;
+    let state = openframe_http::AppState::new(Arc::clone(&app.repo));
+    let router = openframe_http::router(state.clone());
+    let send = |password: &str, from: [u8; 4]| {
+        let mut request =
+            axum::http::Request::get(format!("/api/now/table/interaction/{}", "a".repeat(32)))
+                .header("authorization", basic((API_USER.0, password)))
+                .body(axum::body::Body::empty())
+                .expect("request");
+        request
+            .extensions_mut()
+            .insert(ClientAddr(std::net::IpAddr::from(from)));
+        let router = router.clone();
+        async move { router.oneshot(request).await.expect("infallible").status() }
+    };
+    let guesser = [198, 51, 100, 7];
+    let integration = [203, 0, 113, 9];
+    let mut refused = 0;
+    for i in 0..100 {
+        match send("guess", guesser).await {
+            StatusCode::UNAUTHORIZED => {}
+            StatusCode::TOO_MANY_REQUESTS => refused += 1,
+            other => panic!("guess {i}: {other}"),
+        }
+        if i % 10 == 0 {
+            state.clear_credential_cache();
+            assert_eq!(
+                send(API_USER.1, integration).await,
+                StatusCode::NOT_FOUND,
+                "the integration, after guess {i}"
+            );
+        }
+    }
+    assert!(
+        refused >= 60,
+        "the guesser is throttled: {refused} of 100 refused"
+    );
+    state.clear_credential_cache();
+    assert_eq!(send(API_USER.1, integration).await, StatusCode::NOT_FOUND);
+}

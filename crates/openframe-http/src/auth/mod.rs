@@ -35,8 +35,8 @@ pub use throttle::{ADDRESS_FAILURES, USER_FAILURES, WINDOW as THROTTLE_WINDOW};
 #[non_exhaustive]
 pub enum Auth {
     /// HTTP Basic against the store's users: a user with the role `sn_openframe_api_user`,
-    /// `sn_openframe_user` or `admin` may call the API. Failed sign-ins are throttled by user name and by
-    /// client address (see [`ClientAddr`]).
+    /// `sn_openframe_user` or `admin` may call the API. Failed sign-ins are throttled by client address
+    /// (see [`ClientAddr`]), never for an account everywhere.
     #[default]
     Basic,
     /// The host program authenticates: a middleware of its own, in front of the router, inserts the
@@ -131,12 +131,12 @@ impl Authenticator {
         self.lock_cache().clear();
     }
 
-    /// The caller an Authorization header proves, or the 401/403/429 to answer. `client` is the peer's
-    /// address, when known, for throttling failed sign-ins.
+    /// The caller an Authorization header proves, or the 401/403/429 to answer. Failed sign-ins are
+    /// throttled by `client`, the caller's address.
     pub async fn authenticate(
         &self,
         authorization: Option<&HeaderValue>,
-        client: Option<IpAddr>,
+        client: IpAddr,
     ) -> Result<Caller, ApiError> {
         let header = authorization.ok_or_else(ApiError::unauthenticated)?;
         let key: [u8; 32] = Sha256::digest(header.as_bytes()).into();
@@ -187,11 +187,7 @@ impl Authenticator {
         }
     }
 
-    async fn verify(
-        &self,
-        header: &HeaderValue,
-        client: Option<IpAddr>,
-    ) -> Result<Cached, ApiError> {
+    async fn verify(&self, header: &HeaderValue, client: IpAddr) -> Result<Cached, ApiError> {
         let (name, password) = parse_basic(header).ok_or_else(ApiError::unauthenticated)?;
         if let Some(wait) = self.throttle.blocked(&name, client, Instant::now()) {
             return Err(ApiError::too_many_attempts(wait));
@@ -212,7 +208,7 @@ impl Authenticator {
             .unwrap_or(false);
         match user {
             Some(user) if matches => {
-                self.throttle.succeeded(&user.user_name);
+                self.throttle.succeeded(&user.user_name, client);
                 Ok(Cached {
                     may_use_api: user.may_use_api(),
                     caller: Caller {
@@ -284,8 +280,11 @@ fn client_address(request: &Request) -> IpAddr {
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|ConnectInfo(addr)| addr.ip())
         })
-        .unwrap_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED))
+        .unwrap_or(UNKNOWN_ADDRESS)
 }
+
+/// Where failed sign-ins of clients of unknown address are counted: all in one place.
+const UNKNOWN_ADDRESS: IpAddr = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
 
 /// Middleware: authenticates every request under `/api/now/` (known path or not) and hands the [`Caller`] to
 /// handlers as a request extension (and to the request log as a response extension). Other paths
@@ -302,7 +301,7 @@ pub(crate) async fn require_user(
         Auth::Basic => {
             let client = client_address(&request);
             auth.authenticator
-                .authenticate(request.headers().get(header::AUTHORIZATION), Some(client))
+                .authenticate(request.headers().get(header::AUTHORIZATION), client)
                 .await
         }
         Auth::Upstream => request
@@ -344,7 +343,7 @@ mod tests {
         let tasks: Vec<_> = (0..16)
             .map(|_| {
                 let (auth, header) = (Arc::clone(&auth), header.clone());
-                tokio::spawn(async move { auth.authenticate(Some(&header), None).await })
+                tokio::spawn(async move { auth.authenticate(Some(&header), UNKNOWN_ADDRESS).await })
             })
             .collect();
         for t in tasks {
