@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use axum::Router;
-use openframe_http::{AppState, RouterBuilder, request_log};
+use openframe_http::{AppState, EventSettings, RouterBuilder, request_log};
 
 use crate::cli::bootstrap_admin;
 use crate::listener::{self, Drain};
@@ -42,7 +42,9 @@ pub async fn serve(
         let _ = stopped.wait_for(|stop| *stop).await;
     };
 
-    let state = AppState::new(Arc::clone(&repo)).with_body_read_timeout(limits.body_read_timeout);
+    let state = AppState::new(Arc::clone(&repo))
+        .with_body_read_timeout(limits.body_read_timeout)
+        .with_event_settings(event_settings(&limits));
     let mut api_metrics = None;
     let metrics_server = match metrics_listener {
         Some(listener) => {
@@ -88,6 +90,14 @@ pub async fn serve(
     drop(repo);
     eprintln!("openframe: shut down cleanly");
     Ok(())
+}
+
+/// The event streams' settings under `limits`: streams may hold three quarters of the connections at most,
+/// so that they never take the connections ordinary requests need.
+fn event_settings(limits: &listener::ServeLimits) -> EventSettings {
+    let mut settings = EventSettings::default();
+    settings.max_streams = (limits.max_connections as usize * 3 / 4).max(1);
+    settings
 }
 
 /// Everything `serve` mounts on the API's listener: the whole router and, when `metrics` is given,

@@ -40,6 +40,12 @@ pub struct EventSettings {
     pub page: usize,
     /// How often an idle stream sends a `: keep-alive` comment.
     pub keep_alive: Duration,
+    /// Most event streams one user may hold open at once; one more is a 429.
+    pub max_streams_per_user: usize,
+    /// Most event streams open at once on this router, whoever holds them; one more is a 429. A server
+    /// sets it below its connection cap, so that streams never take the connections ordinary requests
+    /// need.
+    pub max_streams: usize,
 }
 
 impl Default for EventSettings {
@@ -52,6 +58,8 @@ impl Default for EventSettings {
             buffer: 4096,
             page: 256,
             keep_alive: Duration::from_secs(15),
+            max_streams_per_user: 20,
+            max_streams: 768,
         }
     }
 }
@@ -99,6 +107,35 @@ pub struct EventHub {
     pump_running: AtomicBool,
     /// Set on shutdown: every stream ends, so that the server's drain does not wait for them.
     closing: watch::Sender<bool>,
+    /// The open streams, by the user who holds them.
+    streams: Arc<Mutex<StreamCount>>,
+}
+
+/// How many event streams are open, in all and per user.
+#[derive(Debug, Default)]
+struct StreamCount {
+    total: usize,
+    by_user: std::collections::HashMap<String, usize>,
+}
+
+/// One open stream's place under the caps, given back when the stream ends.
+#[derive(Debug)]
+pub struct StreamPermit {
+    streams: Arc<Mutex<StreamCount>>,
+    user: String,
+}
+
+impl Drop for StreamPermit {
+    fn drop(&mut self) {
+        let mut count = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        count.total = count.total.saturating_sub(1);
+        if let Some(n) = count.by_user.get_mut(&self.user) {
+            *n -= 1;
+            if *n == 0 {
+                count.by_user.remove(&self.user);
+            }
+        }
+    }
 }
 
 /// The subscribers and the pump's position, under one lock: a client subscribes between two deliveries, so
@@ -150,7 +187,41 @@ impl EventHub {
             wake: Arc::new(Notify::new()),
             pump_running: AtomicBool::new(false),
             closing: watch::Sender::new(false),
+            streams: Arc::default(),
         }
+    }
+
+    /// A place for one more stream of `user`'s, or what to tell the client when the user's cap
+    /// ([`EventSettings::max_streams_per_user`]) or the router's ([`EventSettings::max_streams`]) is
+    /// reached. The place is given back when the permit is dropped.
+    pub fn admit_stream(&self, user: &str) -> std::result::Result<StreamPermit, String> {
+        let mut count = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        let held = count.by_user.get(user).copied().unwrap_or(0);
+        if held >= self.settings.max_streams_per_user {
+            return Err(format!(
+                "{user} holds {held} event streams, the most one user may; close one first"
+            ));
+        }
+        if count.total >= self.settings.max_streams {
+            return Err(format!(
+                "this server holds {} event streams, the most it serves; retry later",
+                count.total
+            ));
+        }
+        count.total += 1;
+        *count.by_user.entry(user.to_owned()).or_default() += 1;
+        Ok(StreamPermit {
+            streams: Arc::clone(&self.streams),
+            user: user.to_owned(),
+        })
+    }
+
+    /// How many event streams are open on this router.
+    pub fn open_streams(&self) -> usize {
+        self.streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .total
     }
 
     /// Ends every stream, now and from now on (they are long-lived responses that a graceful shutdown

@@ -5,5 +5,5 @@ mod hub;
 mod routing;
 pub(crate) mod stream;
 
-pub use hub::{EventHub, EventSettings, Subscription, WireEvent};
+pub use hub::{EventHub, EventSettings, StreamPermit, Subscription, WireEvent};
 pub use routing::{Filter, IndexSize};

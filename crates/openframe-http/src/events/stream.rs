@@ -29,7 +29,7 @@ use futures_util::stream::{self, Stream};
 use openframe_core::{Caller, SysId};
 use serde_json::json;
 
-use super::hub::{Subscription, WireEvent};
+use super::hub::{StreamPermit, Subscription, WireEvent};
 use super::routing::Delivery;
 pub use super::routing::Filter;
 use crate::state::AppState;
@@ -47,9 +47,13 @@ pub async fn stream(
     let filter = parse_filter(&params, &caller)?;
     let resume_from = last_event_id(&headers, &params)?;
     let hub = Arc::clone(&app.events);
+    let permit = hub
+        .admit_stream(&caller.user_name)
+        .map_err(ApiError::too_many_streams)?;
     let (subscription, position) = hub.subscribe(filter).await?;
     let keep_alive = hub.settings().keep_alive;
     let client = Client {
+        _permit: permit,
         subscription,
         cursor: resume_from.unwrap_or(position),
         catching_up: resume_from.is_some(),
@@ -124,6 +128,8 @@ fn last_event_id(headers: &HeaderMap, params: &Params) -> Result<Option<u64>, Ap
 
 /// One stream client's state.
 struct Client {
+    /// Its place under the stream caps, given back when the stream ends.
+    _permit: StreamPermit,
     /// Its mailbox in the hub, and its filter; dropping it (the stream ended) takes the client out of the
     /// hub's index.
     subscription: Subscription,

@@ -231,8 +231,8 @@ fn api_errors(r: ResponsesBuilder) -> ResponsesBuilder {
         .response(
             "429",
             retry_after(
-                error("Too many failed sign-ins for this user name or from this address."),
-                "seconds until the sign-in window ends",
+                error("Too many failed sign-ins from this address; for the event stream, also too many streams open (20 per user by default)."),
+                "seconds to wait before trying again",
             ),
         ),
     )

@@ -9,6 +9,8 @@ use openframe_core::Error;
 
 /// Seconds a client should wait before retrying after a 503.
 pub const RETRY_AFTER_SECS: u64 = 5;
+/// The `Retry-After` of a 429 for an event stream past its cap.
+pub const STREAM_RETRY_AFTER_SECS: u64 = 10;
 
 /// The platform's error: `{"error":{"message":…,"detail":…},"status":"failure"}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,7 +94,15 @@ impl ApiError {
         }
     }
 
-    /// 429 for a client that failed to sign in too often.
+    /// A 429 for an event stream past a cap (the caller's own, or the server's).
+    pub fn too_many_streams(detail: String) -> Self {
+        ApiError {
+            retry_after: Some(STREAM_RETRY_AFTER_SECS),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests", detail)
+        }
+    }
+
+    /// A 429 for a sign-in from an address that failed too often.
     pub fn too_many_attempts(retry_after: u64) -> Self {
         ApiError {
             retry_after: Some(retry_after),
