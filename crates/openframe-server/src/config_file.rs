@@ -8,8 +8,9 @@
 //! log_format = "json"
 //! metrics_listen = "127.0.0.1:9100"
 //! max_connections = 1024
-//! header_read_timeout = 15   # seconds, like the other two below
+//! header_read_timeout = 15   # seconds, like the other three below
 //! body_read_timeout = 30
+//! response_write_timeout = 30
 //! shutdown_grace = 30
 //! ```
 //!
@@ -32,6 +33,7 @@ pub const KEYS: &[&str] = &[
     "max_connections",
     "header_read_timeout",
     "body_read_timeout",
+    "response_write_timeout",
     "shutdown_grace",
 ];
 
@@ -54,6 +56,8 @@ pub struct ConfigFile {
     pub header_read_timeout: Option<Duration>,
     /// `body_read_timeout`, in whole seconds.
     pub body_read_timeout: Option<Duration>,
+    /// `response_write_timeout`, in whole seconds.
+    pub response_write_timeout: Option<Duration>,
     /// `shutdown_grace`, in whole seconds.
     pub shutdown_grace: Option<Duration>,
 }
@@ -114,6 +118,7 @@ impl ConfigFile {
                 "max_connections" => file.max_connections = Some(count()?),
                 "header_read_timeout" => file.header_read_timeout = Some(seconds()?),
                 "body_read_timeout" => file.body_read_timeout = Some(seconds()?),
+                "response_write_timeout" => file.response_write_timeout = Some(seconds()?),
                 "shutdown_grace" => file.shutdown_grace = Some(seconds()?),
                 _ => {
                     return Err(format!(

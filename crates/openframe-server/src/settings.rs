@@ -82,6 +82,13 @@ pub const BODY_READ_TIMEOUT: Knob = Knob {
     env: "OPENFRAME_BODY_READ_TIMEOUT",
     key: "body_read_timeout",
 };
+/// `--response-write-timeout`.
+pub const RESPONSE_WRITE_TIMEOUT: Knob = Knob {
+    id: "response_write_timeout",
+    flag: "--response-write-timeout",
+    env: "OPENFRAME_RESPONSE_WRITE_TIMEOUT",
+    key: "response_write_timeout",
+};
 /// `--shutdown-grace`.
 pub const SHUTDOWN_GRACE: Knob = Knob {
     id: "shutdown_grace",
@@ -226,6 +233,8 @@ pub struct ServeSettings {
     pub header_read_timeout: Setting<Duration>,
     /// Time to send a request's body.
     pub body_read_timeout: Setting<Duration>,
+    /// Time a client has to take each part of a response.
+    pub response_write_timeout: Setting<Duration>,
     /// Time in-flight requests get after a shutdown signal.
     pub shutdown_grace: Setting<Duration>,
 }
@@ -309,6 +318,13 @@ impl ServeSettings {
                 file.body_read_timeout,
                 file,
             ),
+            response_write_timeout: pick_defaulted(
+                RESPONSE_WRITE_TIMEOUT,
+                given.limits.response_write_timeout,
+                sources,
+                file.response_write_timeout,
+                file,
+            ),
             shutdown_grace: pick_defaulted(
                 SHUTDOWN_GRACE,
                 given.limits.shutdown_grace,
@@ -328,6 +344,7 @@ impl ServeSettings {
             max_connections: self.max_connections.value,
             header_read_timeout: self.header_read_timeout.value,
             body_read_timeout: self.body_read_timeout.value,
+            response_write_timeout: self.response_write_timeout.value,
             shutdown_grace: self.shutdown_grace.value,
         }
     }
@@ -379,6 +396,7 @@ impl ServeSettings {
         for (knob, setting) in [
             (HEADER_READ_TIMEOUT, &self.header_read_timeout),
             (BODY_READ_TIMEOUT, &self.body_read_timeout),
+            (RESPONSE_WRITE_TIMEOUT, &self.response_write_timeout),
             (SHUTDOWN_GRACE, &self.shutdown_grace),
         ] {
             line(

@@ -92,6 +92,7 @@ fn each_setting_comes_from_the_flag_then_the_environment_then_the_file_then_the_
         ("max_connections", "1024", "default"),
         ("header_read_timeout", "15", "default"),
         ("body_read_timeout", "30", "default"),
+        ("response_write_timeout", "30", "default"),
         ("shutdown_grace", "30", "default"),
     ];
     let file_values = [
@@ -102,6 +103,7 @@ fn each_setting_comes_from_the_flag_then_the_environment_then_the_file_then_the_
         ("max_connections", "11", from_file.as_str()),
         ("header_read_timeout", "15", "default"),
         ("body_read_timeout", "30", "default"),
+        ("response_write_timeout", "30", "default"),
         ("shutdown_grace", "21", from_file.as_str()),
     ];
     let env_values = [
@@ -116,6 +118,7 @@ fn each_setting_comes_from_the_flag_then_the_environment_then_the_file_then_the_
         ("max_connections", "12", "from OPENFRAME_MAX_CONNECTIONS"),
         ("header_read_timeout", "15", "default"),
         ("body_read_timeout", "30", "default"),
+        ("response_write_timeout", "30", "default"),
         ("shutdown_grace", "22", "from OPENFRAME_SHUTDOWN_GRACE"),
     ];
     let flag_values = [
@@ -126,6 +129,7 @@ fn each_setting_comes_from_the_flag_then_the_environment_then_the_file_then_the_
         ("max_connections", "13", "from --max-connections"),
         ("header_read_timeout", "15", "default"),
         ("body_read_timeout", "30", "default"),
+        ("response_write_timeout", "30", "default"),
         ("shutdown_grace", "23", "from --shutdown-grace"),
     ];
     let all_flags: Vec<&str> = with_file.iter().chain(&flags).copied().collect();
@@ -277,6 +281,7 @@ fn the_example_config_file_is_accepted() {
             "max_connections",
             "header_read_timeout",
             "body_read_timeout",
+            "response_write_timeout",
             "shutdown_grace"
         ]
     );

@@ -1,5 +1,5 @@
-//! Hostile clients against the real binary: slow headers, slow bodies, too many connections, password guessing,
-//! and what the server writes to its log about any of it.
+//! Hostile clients against the real binary: slow headers, slow bodies, too many connections (half-sent or
+//! busy), too many event streams, password guessing, and what the server writes to its log about any of it.
 
 mod common;
 
@@ -98,49 +98,146 @@ async fn a_slow_body_is_408_and_writes_nothing() {
     assert_eq!(server.stop().0, 0);
 }
 
+/// A create as admin through a fresh client: its status, within a second.
+async fn create_within_a_second(server: &Server) -> u16 {
+    let body = r#"{"interaction":{"userPhoneNumber":"+14089965744"}}"#;
+    let started = Instant::now();
+    let (status, reply) = send(Method::POST, &server.url(CREATE), ADMIN, Some(body)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the create took {:?}: {reply}",
+        started.elapsed()
+    );
+    status
+}
+
+/// `/healthz` through a fresh client: its status, within a second.
+async fn healthz_within_a_second(server: &Server) -> u16 {
+    let started = Instant::now();
+    let (status, _) = send(Method::GET, &server.url("/healthz"), ("", ""), None).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "/healthz took {:?}",
+        started.elapsed()
+    );
+    status
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_over_the_cap_are_turned_away_until_one_closes() {
+async fn at_the_cap_the_longest_idle_connection_makes_room() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(
         &sqlite_store(&dir),
         &["--max-connections", "3", "--header-read-timeout", "60"],
     );
+    // Three half-sent requests (a slowloris each) fill every slot.
     let mut held = Vec::new();
     for _ in 0..3 {
-        held.push(TcpStream::connect(server.addr()).await.unwrap());
-    }
-    // Let the server accept all three.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut extra = TcpStream::connect(server.addr()).await.unwrap();
-    let (reply, closed) = read_until_closed(&mut extra, Duration::from_secs(20)).await;
-    assert!(closed, "the fourth connection is closed at once");
-    assert!(
-        reply.is_empty() || reply.starts_with("HTTP/1.1 503"),
-        "{reply}"
-    );
-    // A request at the cap sees the 503 or, when the close overtakes it, a reset: never a 200.
-    if let Ok(resp) = client().get(server.url("/healthz")).send().await {
-        assert_eq!(
-            resp.status().as_u16(),
-            503,
-            "a request got through at the cap"
-        );
-    }
-
-    held.pop();
-    // The slot is free once the server sees the close.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match client().get(server.url("/healthz")).send().await {
-            Ok(resp) => {
-                assert_eq!(resp.status().as_u16(), 200);
-                break;
-            }
-            Err(e) => assert!(Instant::now() < deadline, "no slot freed: {e}"),
-        }
+        let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHo")
+            .await
+            .unwrap();
+        held.push(stream);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // A fresh client gets in all the same, each time in the place of the longest-waiting half-sent one.
+    assert_eq!(healthz_within_a_second(&server).await, 200);
+    assert_eq!(create_within_a_second(&server).await, 200);
+    let (_, closed) = read_until_closed(&mut held[0], Duration::from_secs(5)).await;
+    assert!(closed, "the oldest half-sent connection made room");
     drop(held);
+    assert_eq!(server.stop().0, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_every_connection_is_busy_healthz_is_still_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &sqlite_store(&dir),
+        &["--max-connections", "3", "--body-read-timeout", "60"],
+    );
+    // Three creates whose bodies are still arriving: every connection is busy, none may be cut off.
+    let body = r#"{"interaction":{"userPhoneNumber":"+14089965744"}}"#;
+    let mut busy = Vec::new();
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+        let head = format!(
+            "POST {CREATE} HTTP/1.1\r\nHost: test\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            basic_header(),
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&body.as_bytes()[..10]).await.unwrap();
+        busy.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(healthz_within_a_second(&server).await, 200);
+    // Anything else is told to come back, in the platform's envelope.
+    let (status, reply) = send(
+        Method::GET,
+        &server.url("/api/now/table/interaction"),
+        ADMIN,
+        None,
+    )
+    .await;
+    assert_eq!(status, 503, "{reply}");
+    assert_eq!(reply["error"]["message"], "Service Unavailable");
+    // The busy requests finish unharmed.
+    for stream in &mut busy {
+        stream.write_all(&body.as_bytes()[10..]).await.unwrap();
+        let (reply, _) = read_until_closed(stream, Duration::from_secs(2)).await;
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    }
+    drop(busy);
+    assert_eq!(server.stop().0, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_streams_are_capped_and_never_starve_ordinary_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    // 40 connections: streams may hold 30 of them, one user 20.
+    let server = Server::start_with(&sqlite_store(&dir), &["--max-connections", "40"]);
+    let http = client();
+    let open = || async {
+        http.get(server.url("/api/now/openframe/events"))
+            .basic_auth(ADMIN.0, Some(ADMIN.1))
+            .header("Accept", "text/event-stream")
+            .send()
+            .await
+            .expect("a response")
+    };
+    let mut streams = Vec::new();
+    for _ in 0..20 {
+        let response = open().await;
+        assert_eq!(response.status().as_u16(), 200);
+        streams.push(response);
+    }
+    for _ in 0..30 {
+        let refused = open().await;
+        assert_eq!(refused.status().as_u16(), 429);
+        assert!(refused.headers().contains_key("retry-after"));
+        let reply: serde_json::Value = refused.json().await.expect("the envelope");
+        let detail = reply["error"]["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("admin holds 20 event streams"), "{detail}");
+    }
+    assert_eq!(healthz_within_a_second(&server).await, 200);
+    assert_eq!(create_within_a_second(&server).await, 200);
+    // A stream given up gives its place back.
+    streams.pop();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = open().await;
+        if response.status().as_u16() == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the closed stream's place never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(streams);
     assert_eq!(server.stop().0, 0);
 }
 
