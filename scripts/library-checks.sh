@@ -58,6 +58,11 @@ cargo check -q --locked -p openframe-http
 
 # ---- 3. Packages ----
 say "cargo package --workspace (each library crate packaged and built from its package)"
+# Cargo unpacks each package from its temporary registry into CARGO_HOME once per version and reuses that
+# copy afterwards: drop earlier runs' copies (no real registry has these names), or an unchanged version
+# number would verify a package against stale sources.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+rm -rf "$cargo_home"/registry/src/*/openframe-* "$cargo_home"/registry/cache/*/openframe-* target/package
 cargo package --workspace --locked --allow-dirty --exclude openframe-server --exclude openframe-testkit \
   --exclude openframe-benches -q
 
