@@ -39,6 +39,7 @@ use serde_json::{Map, Value, json};
 
 use crate::aggregate::{Context, InteractionAggregate};
 use crate::error::{Error, Result};
+use crate::json::JsonError;
 use crate::number::parse_number;
 use crate::record::Record;
 use crate::repository::Repository;
@@ -456,8 +457,12 @@ async fn read_all(
         if ended {
             return Err(bad("nothing may follow the end line".into()));
         }
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| bad(format!("not a JSON object: {e}")))?;
+        let value = crate::json::parse_str(text).map_err(|e| match e {
+            JsonError::Duplicate { path } => {
+                ImportError::at(line_no, Error::invalid(path, "appears more than once"))
+            }
+            JsonError::Syntax(e) => bad(format!("not a JSON object: {e}")),
+        })?;
         let Value::Object(mut line) = value else {
             return Err(bad("not a JSON object".into()));
         };
@@ -827,6 +832,24 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .starts_with("line 1: line: not a JSON object")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_key_names_the_line_and_the_key() {
+        let text = format!(
+            "{{\"{HEADER_KEY}\":1}}\n\
+             {{\"table\":\"interaction\",\"record\":{{\"sys_id\":\"{A}\",\"number\":\"IMS0001001\",\"state\":\"new\",\"state\":\"closed_complete\"}}}}\n\
+             {{\"{END_KEY}\":{{\"records\":1}}}}\n"
+        );
+        let (repo, result) = run(text.as_bytes()).await;
+        let err = result.unwrap_err().to_string();
+        assert_eq!(err, "line 2: record.state: appears more than once");
+        assert!(
+            repo.load_interaction(&SysId::parse(A).unwrap())
+                .await
+                .unwrap()
+                .is_none()
         );
     }
 
