@@ -81,10 +81,10 @@ pub use events::{
     pruning_moves_the_horizon,
 };
 pub use interactions::{
-    create_then_load, create_with_taken_sys_id_is_conflict, load_of_unknown_is_none,
-    numbers_increase_by_one, phone_logs_keep_creation_order, rejected_update_writes_nothing,
-    taken_child_sys_ids_are_conflicts, update_applies_the_change, update_of_unknown_is_not_found,
-    updates_match_the_reference, values_round_trip_exactly,
+    children_are_capped_per_interaction, create_then_load, create_with_taken_sys_id_is_conflict,
+    load_of_unknown_is_none, numbers_increase_by_one, phone_logs_keep_creation_order,
+    rejected_update_writes_nothing, taken_child_sys_ids_are_conflicts, update_applies_the_change,
+    update_of_unknown_is_not_found, updates_match_the_reference, values_round_trip_exactly,
 };
 pub use model::{CASES_VAR, DEFAULT_CASES, default_cases, model_based};
 pub use portability::{

@@ -35,6 +35,7 @@ pub mod aggregate;
 pub mod datetime;
 pub mod error;
 pub mod event;
+pub mod json;
 pub mod limits;
 pub mod memory;
 pub mod metric_names;

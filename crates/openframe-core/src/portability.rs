@@ -39,10 +39,17 @@ use serde_json::{Map, Value, json};
 
 use crate::aggregate::{Context, InteractionAggregate};
 use crate::error::{Error, Result};
+use crate::json::JsonError;
+use crate::limits::{
+    MAX_CONTEXT_KEYS, MAX_PHONE_LOGS_PER_INTERACTION, MAX_RELATED_RECORDS_PER_INTERACTION,
+};
+use crate::names::{CONTEXT_KEY_RULE, is_context_key};
 use crate::number::parse_number;
 use crate::record::Record;
 use crate::repository::Repository;
-use crate::schema::{INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field};
+use crate::schema::{
+    self, INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
+};
 use crate::sys_id::SysId;
 use crate::user::{User, validate_role, validate_user_name};
 
@@ -456,8 +463,12 @@ async fn read_all(
         if ended {
             return Err(bad("nothing may follow the end line".into()));
         }
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| bad(format!("not a JSON object: {e}")))?;
+        let value = crate::json::parse_str(text).map_err(|e| match e {
+            JsonError::Duplicate { path } => {
+                ImportError::at(line_no, Error::invalid(path, "appears more than once"))
+            }
+            JsonError::Syntax(e) => bad(format!("not a JSON object: {e}")),
+        })?;
         let Value::Object(mut line) = value else {
             return Err(bad("not a JSON object".into()));
         };
@@ -540,16 +551,13 @@ fn parse_entry(line: &mut Map<String, Value>) -> Result<Entry> {
         }
         t if t == INTERACTION.name => {
             let interaction = parse_record(&INTERACTION, record)?;
-            number_of(&interaction)?;
+            number_of(&interaction).map_err(|e| match e {
+                Error::Invalid { field, rule } => Error::invalid(format!("record.{field}"), rule),
+                other => other,
+            })?;
             let context = match context {
                 None | Some(Value::Null) => Context::new(),
-                Some(Value::Object(map)) => map
-                    .into_iter()
-                    .map(|(k, v)| match v {
-                        Value::String(v) => Ok((k, v)),
-                        _ => Err(Error::invalid(format!("context.{k}"), "must be a string")),
-                    })
-                    .collect::<Result<Context>>()?,
+                Some(Value::Object(map)) => parse_context(map)?,
                 Some(_) => return Err(Error::invalid("context", "must be an object")),
             };
             Ok(Entry::Interaction(interaction, context))
@@ -560,19 +568,58 @@ fn parse_entry(line: &mut Map<String, Value>) -> Result<Entry> {
     }
 }
 
-/// A record of `table` from its fields: every value a string, unknown fields refused, missing ones `""`.
+/// An interaction's context variables, held to the API's rules: at most [`MAX_CONTEXT_KEYS`] keys, each
+/// named as a request's keys must be, each value a string no request could be refused for (not empty: an
+/// empty value removes a key, so none is stored).
+fn parse_context(map: Map<String, Value>) -> Result<Context> {
+    if map.len() > MAX_CONTEXT_KEYS {
+        return Err(Error::invalid(
+            "context",
+            format!("an interaction may have at most {MAX_CONTEXT_KEYS} keys"),
+        ));
+    }
+    map.into_iter()
+        .map(|(k, v)| {
+            let path = || format!("context.{k}");
+            if !is_context_key(&k) {
+                return Err(Error::invalid(path(), format!("name {CONTEXT_KEY_RULE}")));
+            }
+            let Value::String(v) = v else {
+                return Err(Error::invalid(path(), "must be a string"));
+            };
+            if v.is_empty() {
+                return Err(Error::invalid(path(), "must not be empty"));
+            }
+            schema::check_text(&v).map_err(|rule| Error::invalid(path(), rule))?;
+            Ok((k, v))
+        })
+        .collect()
+}
+
+/// A record of `table` from its fields: every value a string obeying its field's rule (the same
+/// [`FieldKind::check_value`](crate::schema::FieldKind::check_value) a request's values pass, system fields
+/// included; an interaction's `number` is `IMS` and seven digits or more), unknown fields refused, missing
+/// ones `""`.
 fn parse_record(table: &'static Table, fields: Map<String, Value>) -> Result<Record> {
     let mut record = Record::new(table);
     for (name, value) in fields {
-        if record.try_get(&name).is_none() {
+        let Some((_, def)) = table.field(&name) else {
             return Err(Error::invalid(
                 format!("record.{name}"),
                 format!("is not a field of {}", table.name),
             ));
-        }
+        };
         let Value::String(value) = value else {
             return Err(Error::invalid(format!("record.{name}"), "must be a string"));
         };
+        if def.name == field::NUMBER {
+            schema::check_text(&value)
+                .map_err(|rule| Error::invalid(format!("record.{name}"), rule))?;
+        } else {
+            def.kind
+                .check_value(&value)
+                .map_err(|rule| Error::invalid(format!("record.{name}"), rule))?;
+        }
         record.try_set(&name, value)?;
     }
     SysId::parse_field(record.sys_id(), "record.sys_id")?;
@@ -649,6 +696,28 @@ impl Importer<'_, '_> {
                             "must be the interaction this record follows ({})",
                             open.interaction.sys_id()
                         ),
+                    ),
+                ));
+            }
+            let (held, limit, what) = if child.table() == &PHONE_LOG {
+                (
+                    open.phone_logs.len(),
+                    MAX_PHONE_LOGS_PER_INTERACTION,
+                    "phone logs",
+                )
+            } else {
+                (
+                    open.related_records.len(),
+                    MAX_RELATED_RECORDS_PER_INTERACTION,
+                    "related records",
+                )
+            };
+            if held >= limit {
+                return Err(ImportError::at(
+                    line,
+                    Error::invalid(
+                        "table",
+                        format!("an interaction may have at most {limit} {what}"),
                     ),
                 ));
             }
@@ -729,6 +798,7 @@ impl Importer<'_, '_> {
 mod tests {
     use super::*;
     use crate::memory::MemoryRepository;
+    use crate::schema::FieldKind;
 
     fn dump(lines: &[Value]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -782,7 +852,7 @@ mod tests {
             ),
             (
                 vec![header.clone(), interaction(A, "1001"), end(1)],
-                "line 2: number",
+                "line 2: record.number",
             ),
             (
                 vec![
@@ -827,6 +897,218 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .starts_with("line 1: line: not a JSON object")
+        );
+    }
+
+    /// An interaction line with `field` set to `value`, and the error it must give.
+    async fn refused_value(table: &str, field: &str, value: &str, want: &str) {
+        let mut lines = vec![json!({HEADER_KEY: 1}), interaction(A, "IMS0001001")];
+        if table == "interaction" {
+            lines[1]["record"][field] = json!(value);
+        } else {
+            let mut child = json!({"table": table, "record": {"sys_id": B, "interaction": A}});
+            child["record"][field] = json!(value);
+            lines.push(child);
+        }
+        let n = lines.len();
+        lines.push(json!({END_KEY: {"records": n - 1}}));
+        let (repo, result) = run(&dump(&lines)).await;
+        let err = result
+            .expect_err(&format!("{table}.{field} = {value:?}"))
+            .to_string();
+        assert_eq!(
+            err,
+            format!("line {n}: record.{field}: {want}"),
+            "{table}.{field} = {value:?}"
+        );
+        assert!(
+            repo.load_interaction(&SysId::parse(A).unwrap())
+                .await
+                .unwrap()
+                .is_none(),
+            "nothing of the batch may be written"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_value_obeys_the_api_rules() {
+        let phone = crate::phone::E164_RULE;
+        let date = crate::datetime::DATE_TIME_RULE;
+        let sys_id = crate::sys_id::SYS_ID_RULE;
+        let states = format!("must be one of {}", crate::schema::STATES.join(", "));
+        let (long_description, long_notes) = ("d".repeat(161), "w".repeat(4001));
+        let cases: Vec<(&str, &str, &str, String)> = vec![
+            ("interaction", "state", "bogus", states),
+            ("interaction", "user_phone_number", "call me", phone.into()),
+            ("interaction", "sys_created_on", "yesterday", date.into()),
+            (
+                "interaction",
+                "closed_at",
+                "2024-02-30 10:00:00",
+                date.into(),
+            ),
+            (
+                "interaction",
+                "sys_mod_count",
+                "abc",
+                FieldKind::Counter.rule(),
+            ),
+            (
+                "interaction",
+                "sys_mod_count",
+                "-1",
+                FieldKind::Counter.rule(),
+            ),
+            ("interaction", "assigned_to", "Fred", sys_id.into()),
+            (
+                "interaction",
+                "number",
+                "IMS1",
+                "must be an interaction number (IMS and at least seven digits)".into(),
+            ),
+            (
+                "interaction",
+                "work_notes",
+                "a\0b",
+                "must not contain NUL characters".into(),
+            ),
+            (
+                "interaction",
+                "short_description",
+                &long_description,
+                "must be at most 160 characters".into(),
+            ),
+            (
+                "interaction",
+                "work_notes",
+                &long_notes,
+                "must be at most 4000 characters".into(),
+            ),
+            (
+                "sn_openframe_phone_log",
+                "call_type",
+                "Inbound",
+                "must be one of INBOUND, OUTBOUND".into(),
+            ),
+            ("sn_openframe_phone_log", "end_time", "soon", date.into()),
+            (
+                "sn_openframe_phone_log",
+                "duration",
+                "ten",
+                FieldKind::Seconds.rule(),
+            ),
+            (
+                "interaction_related_record",
+                "document_table",
+                "sys user",
+                crate::names::TABLE_NAME_RULE.into(),
+            ),
+            (
+                "interaction_related_record",
+                "document_id",
+                "x",
+                sys_id.into(),
+            ),
+        ];
+        for (table, field, value, want) in cases {
+            refused_value(table, field, value, &want).await;
+        }
+        // The record's own sys_id and a system date-time of a provider application.
+        let lines = vec![
+            json!({HEADER_KEY: 1}),
+            json!({"table": "sys_cs_provider_application",
+                   "record": {"sys_id": C, "inbound_id": "x", "sys_updated_on": "now"}}),
+            json!({END_KEY: {"records": 1}}),
+        ];
+        let (_, result) = run(&dump(&lines)).await;
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            format!("line 2: record.sys_updated_on: {date}")
+        );
+        let mut bad_id = interaction(A, "IMS0001001");
+        bad_id["record"]["sys_id"] = json!("A".repeat(32));
+        let lines = vec![
+            json!({HEADER_KEY: 1}),
+            bad_id,
+            json!({END_KEY: {"records": 1}}),
+        ];
+        let (_, result) = run(&dump(&lines)).await;
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            format!("line 2: record.sys_id: {sys_id}")
+        );
+    }
+
+    #[tokio::test]
+    async fn context_obeys_the_api_rules() {
+        let many: Map<String, Value> = (0..257).map(|i| (format!("k{i}"), json!("v"))).collect();
+        let cases = [
+            (json!({"bad key": "v"}), "context.bad key: name must match"),
+            (json!({"k": "a\0b"}), "context.k: must not contain NUL"),
+            (
+                json!({"k": "v".repeat(4001)}),
+                "context.k: must be at most 4000",
+            ),
+            (json!({"k": ""}), "context.k: must not be empty"),
+            (json!({"k": 1}), "context.k: must be a string"),
+            (
+                Value::Object(many),
+                "context: an interaction may have at most 256",
+            ),
+        ];
+        for (context, want) in cases {
+            let mut line = interaction(A, "IMS0001001");
+            line["context"] = context;
+            let lines = vec![
+                json!({HEADER_KEY: 1}),
+                line,
+                json!({END_KEY: {"records": 1}}),
+            ];
+            let (repo, result) = run(&dump(&lines)).await;
+            let err = result.unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("line 2: {want}")),
+                "{err:?} should start with line 2: {want}"
+            );
+            assert_eq!(repo.export_interactions(None, 10).await.unwrap(), vec![]);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_interaction_holds_at_most_the_cap_of_children() {
+        let mut lines = vec![json!({HEADER_KEY: 1}), interaction(A, "IMS0001001")];
+        let id = |i: usize| format!("{:032x}", 0x1000 + i);
+        for i in 0..=MAX_PHONE_LOGS_PER_INTERACTION {
+            lines.push(log(&id(i), A));
+        }
+        let n = lines.len();
+        lines.push(json!({END_KEY: {"records": n - 1}}));
+        let repo = MemoryRepository::new();
+        let result = import(&repo, &mut &dump(&lines)[..], 100_000, &mut |_| {}).await;
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            format!(
+                "line {n}: table: an interaction may have at most {MAX_PHONE_LOGS_PER_INTERACTION} phone logs"
+            )
+        );
+        assert_eq!(repo.export_interactions(None, 10).await.unwrap(), vec![]);
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_key_names_the_line_and_the_key() {
+        let text = format!(
+            "{{\"{HEADER_KEY}\":1}}\n\
+             {{\"table\":\"interaction\",\"record\":{{\"sys_id\":\"{A}\",\"number\":\"IMS0001001\",\"state\":\"new\",\"state\":\"closed_complete\"}}}}\n\
+             {{\"{END_KEY}\":{{\"records\":1}}}}\n"
+        );
+        let (repo, result) = run(text.as_bytes()).await;
+        let err = result.unwrap_err().to_string();
+        assert_eq!(err, "line 2: record.state: appears more than once");
+        assert!(
+            repo.load_interaction(&SysId::parse(A).unwrap())
+                .await
+                .unwrap()
+                .is_none()
         );
     }
 

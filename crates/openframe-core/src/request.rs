@@ -208,16 +208,7 @@ pub fn value_text(v: &Value, path: &str) -> Result<String> {
             ));
         }
     };
-    // No store can keep a NUL in text (PostgreSQL refuses it), so none is accepted anywhere.
-    if text.contains('\0') {
-        return Err(Error::invalid(path, "must not contain NUL characters"));
-    }
-    if text.len() > MAX_VALUE_CHARS && text.chars().count() > MAX_VALUE_CHARS {
-        return Err(Error::invalid(
-            path,
-            format!("must be at most {MAX_VALUE_CHARS} characters"),
-        ));
-    }
+    crate::schema::check_text(&text).map_err(|rule| Error::invalid(path, rule))?;
     Ok(text)
 }
 

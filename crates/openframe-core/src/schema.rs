@@ -151,6 +151,27 @@ impl FieldKind {
             Err(self.rule())
         }
     }
+
+    /// Checks a stored value of a field of this kind: [`check_text`], then [`check`](Self::check). What a
+    /// request's value must pass, and what an import checks every value of every record with.
+    pub fn check_value(self, value: &str) -> Result<(), String> {
+        check_text(value)?;
+        self.check(value)
+    }
+}
+
+/// The rules every text value obeys, whatever its field or context key: no NUL character (no store can keep
+/// one: PostgreSQL refuses it) and at most [`MAX_VALUE_CHARS`](crate::limits::MAX_VALUE_CHARS) characters.
+/// The error is the rule in words.
+pub fn check_text(value: &str) -> Result<(), String> {
+    use crate::limits::MAX_VALUE_CHARS;
+    if value.contains('\0') {
+        return Err("must not contain NUL characters".to_owned());
+    }
+    if value.len() > MAX_VALUE_CHARS && value.chars().count() > MAX_VALUE_CHARS {
+        return Err(format!("must be at most {MAX_VALUE_CHARS} characters"));
+    }
+    Ok(())
 }
 
 /// A table: its name, the other names it answers to, and its fields in column order.

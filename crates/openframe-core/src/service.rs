@@ -7,7 +7,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 use crate::aggregate::{AggregateChange, Context, InteractionAggregate};
 use crate::datetime::DateTime;
 use crate::error::{Error, Result};
-use crate::limits::MAX_CONTEXT_KEYS;
+use crate::limits::{
+    MAX_CONTEXT_KEYS, MAX_PHONE_LOGS_PER_INTERACTION, MAX_RELATED_RECORDS_PER_INTERACTION,
+};
 use crate::record::Record;
 use crate::repository::Repository;
 use crate::request::{PhoneLogEntry, VoiceInteractionRequest};
@@ -248,10 +250,23 @@ impl Planner<'_> {
         };
         self.interaction_fields(&mut change.interaction, req);
         self.context(current, req, &mut change)?;
+        let mut new_logs = 0;
         for (i, entry) in req.phone_logs.iter().enumerate() {
-            self.phone_log(current, entry, i, &mut change.phone_logs)?;
+            new_logs += usize::from(self.phone_log(current, entry, i, &mut change.phone_logs)?);
         }
+        at_most(
+            "phoneLogs",
+            "phone logs",
+            current.phone_logs.len() + new_logs,
+            MAX_PHONE_LOGS_PER_INTERACTION,
+        )?;
         self.related_records(current, req, &mut change.related_records);
+        at_most(
+            "relatedRecords",
+            "related records",
+            current.related_records.len() + change.related_records.len(),
+            MAX_RELATED_RECORDS_PER_INTERACTION,
+        )?;
         Ok(change)
     }
 
@@ -318,19 +333,20 @@ impl Planner<'_> {
     }
 
     /// Applies one `phoneLogs` entry: updates the log with its `call_id` if the interaction has one (already
-    /// stored or created earlier in this request), else creates a log.
+    /// stored or created earlier in this request), else creates a log. Whether it created one.
     fn phone_log(
         &self,
         current: &InteractionAggregate,
         entry: &PhoneLogEntry,
         index: usize,
         changed: &mut Vec<Record>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let same_call = |log: &&Record| {
             entry
                 .call_id()
                 .is_some_and(|id| log.get(field::CALL_ID) == id)
         };
+        let mut created = false;
         let log = if let Some(pos) = changed.iter().position(|l| same_call(&l)) {
             &mut changed[pos]
         } else if let Some(stored) = current
@@ -358,6 +374,7 @@ impl Planner<'_> {
             if entry.get(field::AGENT).is_none() {
                 log.set(field::AGENT, self.caller.sys_id.as_str());
             }
+            created = true;
             changed.push(log);
             changed.last_mut().expect("just pushed")
         };
@@ -377,7 +394,7 @@ impl Planner<'_> {
                 log.set(field::DURATION, (end.unix() - start.unix()).to_string());
             }
         }
-        Ok(())
+        Ok(created)
     }
 
     fn related_records(
@@ -408,4 +425,17 @@ impl Planner<'_> {
             added.push(record);
         }
     }
+}
+
+/// Refuses a change that would leave an interaction with more than `limit` children of one kind.
+fn at_most(field: &str, what: &str, total: usize, limit: usize) -> Result<()> {
+    if total > limit {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "an interaction may have at most {limit} {what}; this request would leave {total}"
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -356,3 +356,72 @@ async fn reference_example_number_is_accepted() {
         "+1303506536"
     );
 }
+
+#[tokio::test]
+async fn a_duplicate_json_key_is_a_400_naming_it_and_changes_nothing() {
+    let app = TestApp::sqlite().await;
+    let sys_id = app.create(&reference_post()).await;
+    let before = app.read(&sys_id).await;
+    let item = format!("{CREATE}/{sys_id}");
+    let phone = r#""userPhoneNumber":"+14089965744""#;
+    let cases = [
+        (
+            format!(
+                r#"{{"interaction":{{{phone}}},"phoneLogs":[{{"call_id":"1"}}],"phoneLogs":[{{"call_id":"2"}}]}}"#
+            ),
+            "phoneLogs: appears more than once",
+        ),
+        (
+            format!(r#"{{"interaction":{{{phone}}},"interaction":{{{phone}}}}}"#),
+            "interaction: appears more than once",
+        ),
+        (
+            format!(r#"{{"interaction":{{{phone},"userPhoneNumber":"+14089965745"}}}}"#),
+            "interaction.userPhoneNumber: appears more than once",
+        ),
+        (
+            format!(
+                r#"{{"interaction":{{{phone},"additionalParams":{{"state":"new","state":"closed_complete"}}}}}}"#
+            ),
+            "interaction.additionalParams.state: appears more than once",
+        ),
+        (
+            format!(r#"{{"interaction":{{{phone}}},"interactionContext":{{"k":"a","k":"b"}}}}"#),
+            "interactionContext.k: appears more than once",
+        ),
+        (
+            format!(
+                r#"{{"interaction":{{{phone}}},"phoneLogs":[{{"call_id":"1"}},{{"call_id":"2","call_id":"3"}}]}}"#
+            ),
+            "phoneLogs[1].call_id: appears more than once",
+        ),
+    ];
+    let auth = openframe_testkit::basic(openframe_testkit::API_USER);
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    for (body, want) in &cases {
+        for (method, uri) in [(Method::POST, CREATE), (Method::PATCH, item.as_str())] {
+            let reply = app
+                .raw(method.clone(), uri, &headers, body.clone().into_bytes())
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{method} {body}: {}",
+                reply.text
+            );
+            assert_eq!(reply.detail(), *want, "{method} {body}");
+        }
+    }
+    assert_eq!(
+        app.read(&sys_id).await,
+        before,
+        "a refused PATCH changed it"
+    );
+    let reply = app
+        .call(Method::POST, CREATE, Some(&reference_post()))
+        .await;
+    assert_eq!(reply.json()["result"]["number"], "IMS0001002");
+}

@@ -107,7 +107,7 @@ pub enum Command {
         #[command(subcommand)]
         command: ProviderCommand,
     },
-    /// Create or upgrade the store's schema.
+    /// Upgrade the schema of an existing store (`serve` and `import` create a missing one).
     Migrate {
         #[command(flatten)]
         store: StoreArg,
@@ -264,7 +264,10 @@ pub async fn run(invocation: Invocation) -> Result<(), String> {
             Ok(())
         }
         Command::Migrate { store } => {
-            store.open(&file).await?;
+            let url = store.resolve(&file)?;
+            url.open_existing()
+                .await
+                .map_err(|e| store_error(&url, &e))?;
             eprintln!("openframe: store is migrated");
             Ok(())
         }

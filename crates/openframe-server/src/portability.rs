@@ -23,9 +23,9 @@ fn describe(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// Writes the whole store at `url` to standard output.
+/// Writes the whole store at `url`, which must exist, to standard output.
 pub async fn export(url: &StoreUrl) -> Result<(), String> {
-    let repo = url.open().await.map_err(|e| open_error(url, &e))?;
+    let repo = url.open_existing().await.map_err(|e| open_error(url, &e))?;
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout());
     let counts = portability::export(repo.as_ref(), &mut out, &mut |c: &Counts| {
         eprintln!("openframe: exported {} records…", c.total());

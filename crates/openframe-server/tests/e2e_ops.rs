@@ -444,19 +444,51 @@ fn other_commands_take_the_store_from_the_file() {
     for var in SETTINGS_ENV {
         command.env_remove(var);
     }
+    // migrate opens only an existing store: it names the file's store, and creates neither.
     let out = command
         .current_dir(dir.path())
         .args(["migrate", "--config", &file])
         .output()
         .expect("run openframe");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(db.exists(), "migrate opened the file's store");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("from-file.db does not exist"), "{stderr}");
+    assert!(!db.exists(), "migrate created the file's store");
     assert!(
         !dir.path().join("openframe.db").exists(),
         "not the default store"
     );
+}
+
+#[test]
+fn export_backup_and_migrate_of_a_missing_store_fail_in_one_line_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, directory) = (dir.path().join("nope.db"), dir.path().join("nope-sled"));
+    let dest = dir.path().join("copy.db");
+    let dest_arg = dest.display().to_string();
+    for (store, path) in [
+        (format!("sqlite://{}", file.display()), &file),
+        (format!("sled://{}", directory.display()), &directory),
+    ] {
+        for args in [
+            vec!["export", "--store", store.as_str()],
+            vec!["migrate", "--store", store.as_str()],
+            vec!["backup", "--store", store.as_str(), dest_arg.as_str()],
+        ] {
+            let line = one_line_failure(&args);
+            if args[0] != "backup" || store.starts_with("sqlite") {
+                assert!(line.contains("does not exist"), "{args:?}: {line}");
+            }
+            assert!(!path.exists(), "{args:?} created {}", path.display());
+            assert!(!dest.exists(), "{args:?} created {}", dest.display());
+        }
+    }
+    // An in-memory store never exists before the command: nothing to export or migrate.
+    for command in ["export", "migrate"] {
+        for store in ["memory://", "sqlite::memory:"] {
+            let line = one_line_failure(&[command, "--store", store]);
+            assert!(line.contains("lives only inside one process"), "{line}");
+        }
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

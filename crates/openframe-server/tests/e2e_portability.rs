@@ -270,6 +270,59 @@ fn a_bad_dump_stops_at_its_line_and_writes_nothing_of_its_batch() {
     assert!(stderr.contains("already exists"), "{stderr}");
 }
 
+#[test]
+fn a_dump_value_no_api_could_write_is_refused_and_writes_nothing() {
+    const INTERACTION: &str = "0123456789abcdef0123456789abcde1";
+    let cases = [
+        (
+            "\"state\":\"bogus\"",
+            "line 3: record.state: must be one of new,",
+        ),
+        (
+            "\"user_phone_number\":\"call me\"",
+            "line 3: record.user_phone_number: must be E.164",
+        ),
+        (
+            "\"sys_created_on\":\"yesterday\"",
+            "line 3: record.sys_created_on: must be a UTC date-time",
+        ),
+        (
+            "\"sys_mod_count\":\"abc\"",
+            "line 3: record.sys_mod_count: must be a whole number",
+        ),
+        (
+            "\"work_notes\":\"a\\u0000b\"",
+            "line 3: record.work_notes: must not contain NUL characters",
+        ),
+    ];
+    for (bad, want) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = format!("sqlite://{}", dir.path().join("target.db").display());
+        let dump = format!(
+            "{{\"openframe_export\":1}}\n\
+             {{\"table\":\"sys_cs_provider_application\",\"record\":{{\"sys_id\":\"0123456789abcdef0123456789abcdef\",\"inbound_id\":\"g-1\",\"name\":\"G\"}}}}\n\
+             {{\"table\":\"interaction\",\"record\":{{\"sys_id\":\"{INTERACTION}\",\"number\":\"IMS0001001\",{bad}}},\"context\":{{\"k\":\"v\"}}}}\n\
+             {{\"openframe_export_end\":{{\"records\":2}}}}\n"
+        );
+        let out = import(&store, dump.as_bytes());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{bad}: one line: {stderr}");
+        assert!(
+            lines[0].starts_with("openframe: error: import into sqlite://")
+                && lines[0].contains(&format!("stopped at {want}"))
+                && lines[0].ends_with("nothing was written"),
+            "{bad}: {stderr}"
+        );
+        assert_eq!(
+            export(&store),
+            "{\"openframe_export\":1}\n{\"openframe_export_end\":{\"records\":0}}\n",
+            "{bad}: the target must hold nothing of the dump"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_while_the_server_writes() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -78,6 +78,32 @@ impl SledRepository {
         Self::start(db, Some(path.to_owned()))
     }
 
+    /// Opens the store in directory `path`, which must already hold an openframe sled store: a missing
+    /// directory, or one without a sled database (its `conf` and `db` files), is an [`Error::Invalid`]
+    /// (field `store`) and nothing is created; a sled database without openframe's format version is refused
+    /// too. For commands that read or upgrade a store (export, migrate).
+    pub fn open_existing(path: &Path) -> Result<Self> {
+        let missing = |what: &str| Error::invalid("store", format!("{} {what}", path.display()));
+        if !path.is_dir() {
+            return Err(missing("does not exist"));
+        }
+        if !(path.join("conf").is_file() && path.join("db").is_file()) {
+            return Err(missing("is not a sled store"));
+        }
+        let db = config().path(path).open().map_err(from_sled)?;
+        // Looked up without `open_tree`, which would create the tree in a database that lacks it.
+        let has_format = db.tree_names().iter().any(|name| name.as_ref() == b"meta")
+            && db
+                .open_tree("meta")
+                .and_then(|meta| meta.get(FORMAT_VERSION_KEY))
+                .map_err(from_sled)?
+                .is_some();
+        if !has_format {
+            return Err(missing("is not an openframe store"));
+        }
+        Self::start(db, Some(path.to_owned()))
+    }
+
     /// A store in a temporary directory that is removed when the store is dropped: for tests.
     pub fn temporary() -> Result<Self> {
         let db = config().temporary(true).open().map_err(from_sled)?;

@@ -373,6 +373,37 @@ fn unusable_paths_are_errors_not_panics() {
 }
 
 #[test]
+fn open_existing_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // (Retried while a dropped database's lock lingers.)
+    let refused = |path: &std::path::Path, want: &str| {
+        let result = when_unlocked(|| match SledRepository::open_existing(path) {
+            Err(Error::Unavailable { .. }) => Err("locked"),
+            other => Ok(other),
+        });
+        match result {
+            Err(Error::Invalid { field, rule }) if field == "store" && rule.ends_with(want) => {}
+            other => panic!("{path:?}: expected Invalid ending {want:?}, got {other:?}"),
+        }
+    };
+    let missing = dir.path().join("nope");
+    refused(&missing, "does not exist");
+    assert!(!missing.exists(), "open_existing created the directory");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    refused(&empty, "is not a sled store");
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+    // A sled database that openframe never wrote.
+    let foreign = dir.path().join("foreign");
+    drop(sled::open(&foreign).unwrap());
+    refused(&foreign, "is not an openframe store");
+
+    let store = dir.path().join("store");
+    drop(SledRepository::open(&store).unwrap());
+    when_unlocked(|| SledRepository::open_existing(&store));
+}
+
+#[test]
 fn a_directory_is_opened_by_one_store_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
     let first = SledRepository::open(dir.path()).unwrap();

@@ -79,6 +79,12 @@ fn partial_path(dest: &Path) -> PathBuf {
 fn open_source(source: &Path) -> Result<Connection> {
     // Read-write without CREATE: a missing file is an error, not a new empty database; the connection only
     // reads, but may need to create the WAL index when no server has the file open.
+    if !source.is_file() {
+        return Err(Error::invalid(
+            "source",
+            format!("{} does not exist", source.display()),
+        ));
+    }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let doing = || format!("opening SQLite database {}", source.display());
     let conn = Connection::open_with_flags(source, flags).map_err(|e| sqlite_error(e, doing()))?;

@@ -19,11 +19,38 @@ const STATEMENT_CACHE: usize = 64;
 
 /// Opens (creating it if missing) the database file for the writer and sets it up for durable writes.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
+    open_writer_with(path, true)
+}
+
+/// Opens the database file for the writer, which must already be an openframe database: nothing is created,
+/// and a file without openframe's schema (`user_version` 0) is refused before anything is written to it.
+pub(crate) fn open_existing_writer(path: &Path) -> Result<Connection> {
+    open_writer_with(path, false)
+}
+
+fn open_writer_with(path: &Path, create: bool) -> Result<Connection> {
     // No SQLITE_OPEN_URI: a path is a path, even one that starts with `file:`.
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    } else if !path.is_file() {
+        return Err(Error::invalid(
+            "store",
+            format!("{} does not exist", path.display()),
+        ));
+    }
     let conn = Connection::open_with_flags(path, flags).map_err(|e| opening(e, path))?;
+    if !create {
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(|e| opening(e, path))?;
+        if version == 0 {
+            return Err(Error::invalid(
+                "store",
+                format!("{} is not an openframe database", path.display()),
+            ));
+        }
+    }
     configure_writer(&conn, path)?;
     // WAL must be on before the first write transaction, so before migrations run.
     let mode: String = conn

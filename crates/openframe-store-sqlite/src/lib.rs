@@ -146,7 +146,18 @@ impl SqliteRepository {
     /// A path in a missing directory, or one that cannot be opened as a database, is an
     /// [`Error::Unavailable`] or [`Error::Internal`] whose source says which file and why.
     pub fn open(path: &Path) -> Result<Self> {
-        let mut conn = connection::open_writer(path)?;
+        Self::open_file(connection::open_writer(path)?, path)
+    }
+
+    /// Opens the openframe database file at `path`, which must exist: a missing file, or one that holds no
+    /// openframe schema, is an [`Error::Invalid`] (field `store`) and nothing is created or written. The
+    /// schema is brought up to date as by [`SqliteRepository::open`]. For commands that read or upgrade a
+    /// store (export, migrate), where a mistyped path must not leave an empty database behind.
+    pub fn open_existing(path: &Path) -> Result<Self> {
+        Self::open_file(connection::open_existing_writer(path)?, path)
+    }
+
+    fn open_file(mut conn: rusqlite::Connection, path: &Path) -> Result<Self> {
         migrations::migrate(&mut conn)?;
         // Readers open after the migrations, so they see the schema and the WAL mode.
         let readers = (0..READ_CONNECTIONS)

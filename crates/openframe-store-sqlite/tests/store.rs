@@ -510,3 +510,28 @@ async fn in_memory_databases_are_private_and_answer_pings() {
     assert!(b.load_interaction(&id).await.expect("load").is_none());
     a.ping().await.expect("ping");
 }
+
+#[test]
+fn open_existing_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("nope.db");
+    let err = SqliteRepository::open_existing(&missing).expect_err("a missing file");
+    assert!(
+        matches!(&err, Error::Invalid { field, rule } if field == "store" && rule.ends_with("does not exist")),
+        "{err:?}"
+    );
+    assert!(!missing.exists(), "open_existing created the file");
+
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").expect("empty file");
+    let err = SqliteRepository::open_existing(&empty).expect_err("an empty file");
+    assert!(
+        err.to_string().ends_with("is not an openframe database"),
+        "{err}"
+    );
+    assert_eq!(std::fs::metadata(&empty).expect("still there").len(), 0);
+
+    let store = dir.path().join("store.db");
+    drop(SqliteRepository::open(&store).expect("create"));
+    SqliteRepository::open_existing(&store).expect("an existing store opens");
+}

@@ -154,6 +154,47 @@ impl StoreUrl {
     }
 }
 
+impl StoreUrl {
+    /// Opens (and migrates) a store that must already exist, creating nothing: for commands that read or
+    /// upgrade a store (`export`, `backup`, `migrate`), where a mistyped path must fail rather than leave an
+    /// empty store behind. A SQLite file must exist and hold openframe's schema; a sled directory must hold
+    /// an openframe sled store; a PostgreSQL database must exist (the server refuses a connection to one
+    /// that does not). `memory://` and `sqlite::memory:` live only inside one process, so there is never an
+    /// existing one to open: they are refused. Each refusal is an [`openframe_core::Error::Invalid`]
+    /// (field `store`).
+    pub async fn open_existing(&self) -> openframe_core::Result<Arc<dyn Repository>> {
+        Ok(match self {
+            #[cfg(feature = "sqlite")]
+            StoreUrl::Sqlite(path) => {
+                let path = path.clone();
+                Arc::new(
+                    blocking(move || {
+                        openframe_store_sqlite::SqliteRepository::open_existing(&path)
+                    })
+                    .await?,
+                )
+            }
+            #[cfg(feature = "sled")]
+            StoreUrl::Sled(path) => {
+                let path = path.clone();
+                Arc::new(
+                    blocking(move || openframe_store_sled::SledRepository::open_existing(&path))
+                        .await?,
+                )
+            }
+            StoreUrl::Memory | StoreUrl::SqliteMemory => {
+                return Err(openframe_core::Error::invalid(
+                    "store",
+                    format!(
+                        "{self} lives only inside one process: there is no existing store to open"
+                    ),
+                ));
+            }
+            other => return other.open().await,
+        })
+    }
+}
+
 #[cfg(any(feature = "sqlite", feature = "sled"))]
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> openframe_core::Result<T> + Send + 'static,

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::aggregate::{AggregateChange, Context, InteractionAggregate};
 use crate::error::{Conflict, Error};
+use crate::limits::{MAX_PHONE_LOGS_PER_INTERACTION, MAX_RELATED_RECORDS_PER_INTERACTION};
 use crate::number::{FIRST_NUMBER, format_number};
 use crate::record::Record;
 use crate::repository::Repository;
@@ -692,4 +693,178 @@ pub async fn values_round_trip_exactly(repo: &Arc<dyn Repository>) {
     assert_eq!(stored.phone_logs.len(), awkward.len());
     assert!(!stored.context.contains_key("A"));
     assert_eq!(stored.context["a"], "%\\_'");
+}
+
+/// An interaction holds at most [`MAX_PHONE_LOGS_PER_INTERACTION`] phone logs and
+/// [`MAX_RELATED_RECORDS_PER_INTERACTION`] related records: an update that would leave more is `Invalid`
+/// naming `phoneLogs` or `relatedRecords` and writes nothing, while one that only changes stored logs (or
+/// names stored related records) passes at the cap. The store is handed one interaction one short of each
+/// cap directly, so the test makes a handful of writes however large the caps are.
+pub async fn children_are_capped_per_interaction(repo: &Arc<dyn Repository>) {
+    // sys_ids no TestEnvironment makes (its second half is a small counter), scattered like real ones.
+    let made_up = |n: usize| {
+        let n = n as u64;
+        sys_id(&format!(
+            "{:016x}{:016x}",
+            n.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            0x7000_0000_0000_0000 + n
+        ))
+    };
+    let mut big = built_aggregates(&[reference_body()]).await.remove(0);
+    let (log, related) = (big.phone_logs[0].clone(), big.related_records[0].clone());
+    for i in big.phone_logs.len()..MAX_PHONE_LOGS_PER_INTERACTION - 1 {
+        let mut log = log.clone();
+        log.set(field::CALL_ID, format!("cap{i}"));
+        big.phone_logs.push(log);
+    }
+    for i in big.related_records.len()..MAX_RELATED_RECORDS_PER_INTERACTION - 1 {
+        let mut record = related.clone();
+        record.set(field::DOCUMENT_ID, made_up(2_000_000 + i).as_str());
+        big.related_records.push(record);
+    }
+    // Every sys_id made up, so that none is one the fixture below will make for a new record.
+    let id = made_up(0);
+    big.interaction.set(field::SYS_ID, id.as_str());
+    for (i, child) in big
+        .phone_logs
+        .iter_mut()
+        .chain(&mut big.related_records)
+        .enumerate()
+    {
+        child.set(field::SYS_ID, made_up(1 + i).as_str());
+        child.set(field::INTERACTION, id.as_str());
+    }
+    ok("create_interaction", repo.create_interaction(big).await);
+    let fixture = Fixture::new(repo);
+
+    let refused = |result: crate::error::Result<AggregateChange>,
+                   field_name: &str,
+                   what: &str,
+                   limit: usize| match result {
+        Err(Error::Invalid { field, rule })
+            if field == field_name
+                && rule
+                    == format!(
+                        "an interaction may have at most {limit} {what}; this request would leave {}",
+                        limit + 1
+                    ) => {}
+        Ok(_) => panic!(
+            "an update leaving {} {what} must be Invalid naming {field_name}, but it was written",
+            limit + 1
+        ),
+        Err(e) => panic!(
+            "an update leaving {} {what} must be Invalid naming {field_name}, got `{e}`",
+            limit + 1
+        ),
+    };
+
+    // Two new logs (and a context change riding along) would leave one too many: nothing is written.
+    let before = fixture.load(&id).await;
+    let result = fixture
+        .update(
+            &id,
+            &json!({"interactionContext": {"k": "v"},
+                    "phoneLogs": [{"call_id": "n1"}, {"call_id": "n2"}]}),
+        )
+        .await;
+    refused(
+        result,
+        "phoneLogs",
+        "phone logs",
+        MAX_PHONE_LOGS_PER_INTERACTION,
+    );
+    assert_aggregate(
+        &fixture.load(&id).await,
+        &before,
+        "an update over the phone-log cap must write nothing",
+    );
+
+    // A stored log changed and one new log named twice: exactly the cap.
+    ok(
+        "PATCH to the phone-log cap",
+        fixture
+            .update(
+                &id,
+                &json!({"phoneLogs": [
+                    {"call_id": "2323223", "call_type": "INBOUND"},
+                    {"call_id": "n1"},
+                    {"call_id": "n1", "call_type": "OUTBOUND"}
+                ]}),
+            )
+            .await,
+    );
+    ok(
+        "PATCH of a stored log at the cap",
+        fixture
+            .update(
+                &id,
+                &json!({"phoneLogs": [{"call_id": "n1", "call_type": "INBOUND"}]}),
+            )
+            .await,
+    );
+    let before = fixture.load(&id).await;
+    assert_eq!(before.phone_logs.len(), MAX_PHONE_LOGS_PER_INTERACTION);
+    refused(
+        fixture
+            .update(&id, &json!({"phoneLogs": [{"call_id": "n2"}]}))
+            .await,
+        "phoneLogs",
+        "phone logs",
+        MAX_PHONE_LOGS_PER_INTERACTION,
+    );
+
+    // Related records: a stored pair is not counted again.
+    let (x, y) = (made_up(3_000_000), made_up(3_000_001));
+    refused(
+        fixture
+            .update(
+                &id,
+                &json!({"relatedRecords": [
+                    {"documentTable": "t", "documentId": x.as_str()},
+                    {"documentTable": "t", "documentId": y.as_str()}
+                ]}),
+            )
+            .await,
+        "relatedRecords",
+        "related records",
+        MAX_RELATED_RECORDS_PER_INTERACTION,
+    );
+    assert_aggregate(
+        &fixture.load(&id).await,
+        &before,
+        "an update over a cap must write nothing",
+    );
+    ok(
+        "PATCH to the related-record cap",
+        fixture
+            .update(
+                &id,
+                &json!({"relatedRecords": [
+                    {"documentTable": "csm_consumer", "documentId": CONSUMER},
+                    {"documentTable": "t", "documentId": x.as_str()}
+                ]}),
+            )
+            .await,
+    );
+    let before = fixture.load(&id).await;
+    assert_eq!(
+        before.related_records.len(),
+        MAX_RELATED_RECORDS_PER_INTERACTION
+    );
+    refused(
+        fixture
+            .update(
+                &id,
+                &json!({"relatedRecords": [{"documentTable": "t", "documentId": y.as_str()}]}),
+            )
+            .await,
+        "relatedRecords",
+        "related records",
+        MAX_RELATED_RECORDS_PER_INTERACTION,
+    );
+    assert_aggregate(
+        &fixture.load(&id).await,
+        &before,
+        "an update over a cap must write nothing",
+    );
 }

@@ -30,6 +30,7 @@ macro_rules! conformance_tests {
             update_applies_the_change,
             update_of_unknown_is_not_found,
             rejected_update_writes_nothing,
+            children_are_capped_per_interaction,
             updates_match_the_reference,
             phone_logs_keep_creation_order,
             values_round_trip_exactly,

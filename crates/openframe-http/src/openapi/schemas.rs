@@ -3,7 +3,8 @@
 //! response schemas describe what the handlers and the renderer write.
 
 use openframe_core::limits::{
-    MAX_CONTEXT_KEYS, MAX_PHONE_LOGS, MAX_RELATED_RECORDS, MAX_VALUE_CHARS,
+    MAX_CONTEXT_KEYS, MAX_PHONE_LOGS, MAX_PHONE_LOGS_PER_INTERACTION, MAX_RELATED_RECORDS,
+    MAX_RELATED_RECORDS_PER_INTERACTION, MAX_VALUE_CHARS,
 };
 use openframe_core::schema::{self, Access, FieldKind, INTERACTION, PHONE_LOG, Table};
 use serde_json::json;
@@ -194,20 +195,37 @@ fn request(create: bool) -> ObjectBuilder {
     } else {
         reference(name::INTERACTION_ON_UPDATE)
     };
-    let list = |item: &str, max: usize| -> RefOr<Schema> {
+    let list = |item: &str, max: usize, what: &str, cap: usize| -> RefOr<Schema> {
         ArrayBuilder::new()
             .schema_type(SchemaType::Array(vec![Type::Array, Type::Null]))
             .items(reference(item))
             .max_items(Some(max))
+            .description(Some(format!(
+                "At most {max} per request; an interaction holds at most {cap} {what}, and a request \
+                 that would leave it more is a 400 writing nothing."
+            )))
             .into()
     };
     closed_object()
         .property("interaction", interaction)
         .property("interactionContext", reference(name::CONTEXT))
-        .property("phoneLogs", list(name::PHONE_LOG_ENTRY, MAX_PHONE_LOGS))
+        .property(
+            "phoneLogs",
+            list(
+                name::PHONE_LOG_ENTRY,
+                MAX_PHONE_LOGS,
+                "phone logs",
+                MAX_PHONE_LOGS_PER_INTERACTION,
+            ),
+        )
         .property(
             "relatedRecords",
-            list(name::RELATED_RECORD_REF, MAX_RELATED_RECORDS),
+            list(
+                name::RELATED_RECORD_REF,
+                MAX_RELATED_RECORDS,
+                "related records",
+                MAX_RELATED_RECORDS_PER_INTERACTION,
+            ),
         )
         // XML bodies have one root element of any name; this is the name the examples use.
         .xml(Some(XmlBuilder::new().name(Some("request")).build()))

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
+use openframe_core::json::JsonError;
 use openframe_core::limits::MAX_BODY_BYTES;
 use serde_json::Value;
 
@@ -47,15 +48,18 @@ pub async fn read_body(
     parse(format, &bytes)
 }
 
-/// Parses `bytes` in `format`.
+/// Parses `bytes` in `format`. A key repeated in one JSON object is refused as a repeated XML element is:
+/// a 400 naming its path.
 pub fn parse(format: Format, bytes: &[u8]) -> Result<Value, ApiError> {
     match format {
         Format::Json => {
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Err(ApiError::invalid("body", "is required"));
             }
-            serde_json::from_slice(bytes)
-                .map_err(|e| ApiError::invalid("body", format!("malformed JSON: {e}")))
+            openframe_core::json::parse(bytes).map_err(|e| match e {
+                JsonError::Duplicate { path } => ApiError::invalid(&path, "appears more than once"),
+                JsonError::Syntax(e) => ApiError::invalid("body", format!("malformed JSON: {e}")),
+            })
         }
         Format::Xml => crate::wire::xml_body::parse(bytes),
     }
