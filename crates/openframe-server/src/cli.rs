@@ -145,6 +145,13 @@ pub struct ServeArgs {
     /// Serve /metrics on this address instead of on the API's listener.
     #[arg(long, env = "OPENFRAME_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve the API over TLS (HTTP/1.1 and HTTP/2) with this certificate chain, in PEM; with --tls-key.
+    /// Both files are read again on SIGHUP.
+    #[arg(long, env = "OPENFRAME_TLS_CERT", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, in PEM.
+    #[arg(long, env = "OPENFRAME_TLS_KEY", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArg,
     #[command(flatten)]
@@ -337,6 +344,8 @@ fn serve_settings(
             store: args.store.url.clone(),
             log_format,
             metrics_listen: args.metrics_listen,
+            tls_cert: args.tls_cert.clone(),
+            tls_key: args.tls_key.clone(),
             limits: args.limits,
         },
         sources,

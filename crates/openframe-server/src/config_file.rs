@@ -7,6 +7,8 @@
 //! store = "postgres://openframe:secret@db.internal/openframe"
 //! log_format = "json"
 //! metrics_listen = "127.0.0.1:9100"
+//! tls_cert = "/etc/openframe/cert.pem"   # serve HTTPS (both or neither; reloaded on SIGHUP)
+//! tls_key = "/etc/openframe/key.pem"
 //! max_connections = 1024
 //! header_read_timeout = 15   # seconds, like the other three below
 //! body_read_timeout = 30
@@ -30,6 +32,8 @@ pub const KEYS: &[&str] = &[
     "store",
     "log_format",
     "metrics_listen",
+    "tls_cert",
+    "tls_key",
     "max_connections",
     "header_read_timeout",
     "body_read_timeout",
@@ -50,6 +54,10 @@ pub struct ConfigFile {
     pub log_format: Option<LogFormat>,
     /// `metrics_listen`: a separate address for `/metrics`.
     pub metrics_listen: Option<SocketAddr>,
+    /// `tls_cert`: the certificate chain (PEM) to serve the API over TLS with.
+    pub tls_cert: Option<PathBuf>,
+    /// `tls_key`: its private key (PEM).
+    pub tls_key: Option<PathBuf>,
     /// `max_connections`: most connections open at once.
     pub max_connections: Option<u32>,
     /// `header_read_timeout`, in whole seconds.
@@ -112,6 +120,8 @@ impl ConfigFile {
                     file.store = Some(url.to_owned());
                 }
                 "log_format" => file.log_format = Some(text()?.parse().map_err(bad)?),
+                "tls_cert" => file.tls_cert = Some(PathBuf::from(text()?)),
+                "tls_key" => file.tls_key = Some(PathBuf::from(text()?)),
                 "metrics_listen" => {
                     file.metrics_listen = Some(socket_addr(text()?).map_err(bad)?);
                 }

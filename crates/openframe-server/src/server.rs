@@ -12,7 +12,7 @@ use axum::Router;
 use openframe_http::{AppState, EventSettings, RouterBuilder, request_log};
 
 use crate::cli::bootstrap_admin;
-use crate::listener::{self, Drain};
+use crate::listener::{self, Drain, Tls};
 use crate::prometheus::{self, Metrics, MetricsState};
 use crate::settings::ServeSettings;
 use crate::timed_repository::TimedRepository;
@@ -26,7 +26,11 @@ pub async fn serve(
     metrics: Metrics,
 ) -> Result<(), String> {
     let limits = settings.limits();
-    // Bind first: a taken port must fail before anything is written to the store.
+    // Certificates and the port first: a bad file or a taken port must fail before anything is written.
+    let tls = match (&settings.tls_cert.value, &settings.tls_key.value) {
+        (Some(cert), Some(key)) => Some(Tls::load(cert, key)?),
+        _ => None,
+    };
     let listener = bind(settings.listen.value).await?;
     let metrics_listener = match settings.metrics_listen.value {
         Some(addr) => Some(bind(addr).await?),
@@ -57,7 +61,7 @@ pub async fn serve(
             eprintln!("openframe: serving /metrics on http://{local}/metrics");
             let stopped = stop_signal(stopped.clone());
             Some(tokio::spawn(listener::serve(
-                listener, app, limits, stopped,
+                listener, app, limits, None, stopped,
             )))
         }
         None => {
@@ -66,8 +70,12 @@ pub async fn serve(
         }
     };
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    if let Some(tls) = &tls {
+        tls.reload_on_sighup()?;
+    }
     // One line a supervisor (or a test) can wait for.
-    eprintln!("openframe: listening on http://{local}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!("openframe: listening on {scheme}://{local}");
     let streams = state.clone();
     let shutdown = async move {
         shutdown_signal().await;
@@ -76,7 +84,7 @@ pub async fn serve(
         let _ = stop.send(true);
     };
     let app = app(state, api_metrics);
-    report(listener::serve(listener, app, limits, shutdown).await);
+    report(listener::serve(listener, app, limits, tls, shutdown).await);
     if let Some(metrics_server) = metrics_server {
         match metrics_server.await {
             Ok(drain) => report(drain),

@@ -61,6 +61,20 @@ pub const METRICS_LISTEN: Knob = Knob {
     key: "metrics_listen",
 };
 
+/// `--tls-cert`.
+pub const TLS_CERT: Knob = Knob {
+    id: "tls_cert",
+    flag: "--tls-cert",
+    env: "OPENFRAME_TLS_CERT",
+    key: "tls_cert",
+};
+/// `--tls-key`.
+pub const TLS_KEY: Knob = Knob {
+    id: "tls_key",
+    flag: "--tls-key",
+    env: "OPENFRAME_TLS_KEY",
+    key: "tls_key",
+};
 /// `--max-connections`.
 pub const MAX_CONNECTIONS: Knob = Knob {
     id: "max_connections",
@@ -227,6 +241,10 @@ pub struct ServeSettings {
     pub log_format: Setting<LogFormat>,
     /// Where `/metrics` is served: `None` on the API's own listener.
     pub metrics_listen: Setting<Option<SocketAddr>>,
+    /// The certificate chain (PEM) when the API is served over TLS.
+    pub tls_cert: Setting<Option<PathBuf>>,
+    /// Its private key (PEM).
+    pub tls_key: Setting<Option<PathBuf>>,
     /// Most connections open at once.
     pub max_connections: Setting<u32>,
     /// Time to send a request's headers.
@@ -250,6 +268,10 @@ pub struct GivenServe {
     pub log_format: Option<LogFormat>,
     /// `--metrics-listen` / `OPENFRAME_METRICS_LISTEN`.
     pub metrics_listen: Option<SocketAddr>,
+    /// `--tls-cert` / `OPENFRAME_TLS_CERT`.
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key` / `OPENFRAME_TLS_KEY`.
+    pub tls_key: Option<PathBuf>,
     /// The limits' flags (each with its default when not given).
     pub limits: ServeLimits,
 }
@@ -297,6 +319,22 @@ impl ServeSettings {
                 file,
                 None,
             ),
+            tls_cert: pick(
+                TLS_CERT,
+                given.tls_cert.map(Some),
+                sources,
+                file.tls_cert.clone().map(Some),
+                file,
+                None,
+            ),
+            tls_key: pick(
+                TLS_KEY,
+                given.tls_key.map(Some),
+                sources,
+                file.tls_key.clone().map(Some),
+                file,
+                None,
+            ),
             max_connections: pick_defaulted(
                 MAX_CONNECTIONS,
                 given.limits.max_connections,
@@ -335,6 +373,12 @@ impl ServeSettings {
         };
         StoreUrl::parse(&settings.store.value)
             .map_err(|e| format!("{} ({}): {e}", STORE.key, settings.store.source))?;
+        if settings.tls_cert.value.is_some() != settings.tls_key.value.is_some() {
+            return Err(format!(
+                "{} and {} go together: give both to serve over TLS, or neither",
+                TLS_CERT.flag, TLS_KEY.flag
+            ));
+        }
         Ok(settings)
     }
 
@@ -385,6 +429,16 @@ impl ServeSettings {
             ),
             None => {
                 out.push_str("# metrics_listen unset: /metrics is served on the API's listener\n")
+            }
+        }
+        for (knob, setting) in [(TLS_CERT, &self.tls_cert), (TLS_KEY, &self.tls_key)] {
+            if let Some(path) = &setting.value {
+                line(
+                    &mut out,
+                    knob.key,
+                    quoted(&path.display().to_string()),
+                    &setting.source,
+                );
             }
         }
         line(

@@ -10,7 +10,11 @@
 //! [`AppState`]: crate::AppState
 
 mod connections;
+mod io;
+mod tls;
 mod write_deadline;
+
+pub use tls::Tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,15 +25,16 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use connections::{Connections, Tracked};
+use io::Stream;
 use write_deadline::WriteDeadline;
 
 /// Connections served beyond the cap when every connection is busy, one request each: enough for health
@@ -103,21 +108,35 @@ pub enum Drain {
 /// Serves `app` on `listener` within `limits` until `shutdown` completes; then stops accepting (new
 /// connections are refused by the OS), lets every in-flight request finish within
 /// [`ServeLimits::shutdown_grace`], and returns. Each request carries `ConnectInfo<SocketAddr>` of its peer.
+///
+/// HTTP/1.1 and HTTP/2 are both spoken: over TLS (`tls`) as ALPN chooses, in plain text HTTP/2 with prior
+/// knowledge.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ServeLimits,
+    tls: Option<Arc<Tls>>,
     shutdown: impl Future<Output = ()>,
 ) -> Drain {
     let connections = Connections::new(limits.max_connections as usize);
     let overflow = Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS));
     let graceful = GracefulShutdown::new();
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
+    let mut http = auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
+    http.http2().timer(TokioTimer::new());
+    let http = Arc::new(http);
     // Beyond the cap: one request, then close.
-    let mut once = http.clone();
-    once.keep_alive(false);
+    let mut once = auto::Builder::new(TokioExecutor::new());
+    once.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(false);
+    once.http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(1);
+    let once = Arc::new(once);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -133,11 +152,13 @@ pub async fn serve(
         };
         // Responses are written whole; Nagle would only delay them.
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(WriteDeadline::new(stream, limits.response_write_timeout));
+        let stream = WriteDeadline::new(stream, limits.response_write_timeout);
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         let Some(slot) = connections.admit() else {
             // Every connection is busy: answer `/healthz` anyway, and tell anyone else to come back.
             let Ok(permit) = Arc::clone(&overflow).try_acquire_owned() else {
-                refuse(io.inner());
+                refuse(&stream);
                 continue;
             };
             let app = app.clone();
@@ -152,10 +173,16 @@ pub async fn serve(
                     }
                 }
             });
-            let connection = graceful.watch(once.serve_connection(io, service));
+            let once = Arc::clone(&once);
+            // However it is spoken, a connection beyond the cap gets no longer than one request should take.
+            let allowance = limits.header_read_timeout + limits.response_write_timeout;
             tokio::spawn(async move {
-                if let Err(error) = connection.await {
-                    tracing::debug!(%error, "connection beyond the cap ended with an error");
+                if let Some(io) = handshake(stream, tls.as_deref(), &limits).await {
+                    let connection =
+                        watcher.watch(once.serve_connection(TokioIo::new(io), service));
+                    if let Ok(Err(error)) = tokio::time::timeout(allowance, connection).await {
+                        tracing::debug!(%error, "connection beyond the cap ended with an error");
+                    }
                 }
                 drop(permit);
             });
@@ -175,13 +202,20 @@ pub async fn serve(
                 )
             }
         });
-        let connection = graceful.watch(http.serve_connection(io, service));
+        let http = Arc::clone(&http);
         tokio::spawn(async move {
-            tokio::select! {
+            let served = async {
+                let Some(io) = handshake(stream, tls.as_deref(), &limits).await else {
+                    return;
+                };
+                let connection = watcher.watch(http.serve_connection(TokioIo::new(io), service));
                 // A client that vanishes or times out is not the server's error: debug level only.
-                ended = connection => if let Err(error) = ended {
+                if let Err(error) = connection.await {
                     tracing::debug!(%error, "connection ended with an error");
-                },
+                }
+            };
+            tokio::select! {
+                () = served => {}
                 // Idle, and its place is wanted: dropping the connection closes it.
                 () = slot.evicted() => {}
             }
@@ -193,6 +227,40 @@ pub async fn serve(
     match tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await {
         Ok(()) => Drain::Complete,
         Err(_) => Drain::TimedOut(connections.open()),
+    }
+}
+
+/// The connection's stream: plain once its first byte arrives, or after a TLS handshake; either within the
+/// header deadline (`None` when the client sends nothing in time, or the handshake fails). The HTTP server
+/// reads the first bytes to tell HTTP/2's preface from HTTP/1.1 before any deadline of its own applies, so
+/// a client that connects and says nothing is cut off here.
+async fn handshake(
+    stream: WriteDeadline<TcpStream>,
+    tls: Option<&Tls>,
+    limits: &ServeLimits,
+) -> Option<Stream> {
+    let Some(tls) = tls else {
+        let mut first = [0u8; 1];
+        return match tokio::time::timeout(
+            limits.header_read_timeout,
+            stream.get_ref().peek(&mut first),
+        )
+        .await
+        {
+            Ok(Ok(n)) if n > 0 => Some(Stream::Plain(stream)),
+            _ => None,
+        };
+    };
+    match tokio::time::timeout(limits.header_read_timeout, tls.acceptor().accept(stream)).await {
+        Ok(Ok(stream)) => Some(Stream::Tls(Box::new(stream))),
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake timed out");
+            None
+        }
     }
 }
 
@@ -274,7 +342,7 @@ mod tests {
             ..ServeLimits::default()
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, app, limits, async {
+        let server = tokio::spawn(serve(listener, app, limits, None, async {
             let _ = stopped.await;
         }));
         let mut client = TcpStream::connect(addr).await.expect("connect");

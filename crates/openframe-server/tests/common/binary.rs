@@ -23,6 +23,8 @@ pub const SETTINGS_ENV: &[&str] = &[
     "OPENFRAME_BODY_READ_TIMEOUT",
     "OPENFRAME_RESPONSE_WRITE_TIMEOUT",
     "OPENFRAME_SHUTDOWN_GRACE",
+    "OPENFRAME_TLS_CERT",
+    "OPENFRAME_TLS_KEY",
     "RUST_LOG",
 ];
 
@@ -105,7 +107,9 @@ impl Server {
 
     /// The server's `host:port`.
     pub fn addr(&self) -> &str {
-        self.base.trim_start_matches("http://")
+        self.base
+            .split_once("://")
+            .map_or(self.base.as_str(), |(_, addr)| addr)
     }
 
     /// SIGKILL: the process dies on the spot, as in a crash or a power cut of the process.
@@ -117,8 +121,13 @@ impl Server {
 
     /// Sends SIGTERM without waiting; [`Server::wait`] collects the exit.
     pub fn terminate(&self) {
+        self.signal("-TERM");
+    }
+
+    /// Sends a signal (`-HUP`, `-TERM`) without waiting.
+    pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()
             .expect("kill");
         assert!(status.success());
