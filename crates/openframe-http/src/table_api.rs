@@ -36,14 +36,30 @@ pub async fn list(
     let view = View::parse(table, &params, &base_url(&headers, &original, &uri))?;
     let page = app.service.repository().query_records(&query).await?;
     let link = link_header(&view.base, table, &params, &query, page.total);
-    let result = Value::Array(page.records.iter().map(|r| view.render(r)).collect());
+    let total = page.total;
+    let records = page.records;
+    let result = if records.len() > LARGE_PAGE_ROWS {
+        // Thousands of rows take milliseconds to turn into JSON: not on the workers other requests need.
+        tokio::task::spawn_blocking(move || render_rows(&view, &records))
+            .await
+            .map_err(openframe_core::Error::internal)?
+    } else {
+        render_rows(&view, &records)
+    };
     let mut response = Reply(result).into_response();
     let out = response.headers_mut();
-    out.insert("x-total-count", HeaderValue::from(page.total));
+    out.insert("x-total-count", HeaderValue::from(total));
     if let Ok(link) = HeaderValue::from_str(&link) {
         out.insert(header::LINK, link);
     }
     Ok(response)
+}
+
+/// Pages of more rows than this are rendered, and written, on the blocking pool.
+pub(crate) const LARGE_PAGE_ROWS: usize = 500;
+
+fn render_rows(view: &View, records: &[Record]) -> Value {
+    Value::Array(records.iter().map(|r| view.render(r)).collect())
 }
 
 /// `GET /api/now/table/{table}/{sys_id}`

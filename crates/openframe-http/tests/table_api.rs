@@ -308,3 +308,42 @@ async fn the_platforms_caller_operand_means_the_signed_in_user() {
     .await;
     assert_eq!(numbers(&not_mine), ["IMS0001004"]);
 }
+
+/// A page of more rows than are rendered on the request's own worker (the blocking pool writes it) reads the
+/// same as any other, in JSON and in XML.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_page_reads_like_a_small_one() {
+    let app = TestApp::with_repo(
+        std::sync::Arc::new(openframe_core::MemoryRepository::new()),
+        tempfile::tempdir().expect("temp dir"),
+    )
+    .await;
+    let body = json!({"interaction": {"userPhoneNumber": "+14089965744"}});
+    for _ in 0..600 {
+        app.create(&body).await;
+    }
+    let reply = get(
+        &app,
+        "/api/now/table/interaction?sysparm_limit=600&sysparm_fields=number,sys_id&sysparm_query=ORDERBYnumber",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let numbers = numbers(&reply);
+    assert_eq!(numbers.len(), 600);
+    assert_eq!(numbers[0], "IMS0001001");
+    assert_eq!(numbers[599], "IMS0001600");
+    let xml = app
+        .raw(
+            Method::GET,
+            "/api/now/table/interaction?sysparm_limit=600&sysparm_fields=number",
+            &[
+                (header::AUTHORIZATION.as_str(), &basic(API_USER)),
+                (header::ACCEPT.as_str(), "application/xml"),
+            ],
+            vec![],
+        )
+        .await;
+    assert_eq!(xml.status, StatusCode::OK);
+    assert!(xml.text.starts_with("<?xml"), "{}", &xml.text[..80]);
+    assert_eq!(xml.text.matches("<number>").count(), 600);
+}
