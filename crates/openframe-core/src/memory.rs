@@ -32,8 +32,20 @@ struct State {
     users: HashMap<String, User>,
     providers: HashMap<String, Record>,
     /// The interaction each phone log and related record belongs to, by (table name, sys_id).
-    children: HashMap<(&'static str, String), SysId>,
+    /// The interaction each phone log and related record belongs to, by table, then by sys_id; sys_ids as
+    /// the 128-bit numbers their 32 hex digits spell, so that the index allocates nothing per record.
+    children: HashMap<&'static str, HashMap<u128, u128>>,
     events: MemoryOutbox,
+}
+
+/// A sys_id's 32 hex digits as the number they spell; `None` for what is no sys_id.
+fn number(sys_id: &str) -> Option<u128> {
+    let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    if sys_id.len() == 32 && sys_id.bytes().all(hex) {
+        u128::from_str_radix(sys_id, 16).ok()
+    } else {
+        None
+    }
 }
 
 impl State {
@@ -43,18 +55,29 @@ impl State {
             UniqueKey::SysId { table, sys_id } if table == schema::INTERACTION.name => {
                 SysId::parse(sys_id).is_ok_and(|id| self.interactions.contains_key(&id))
             }
-            UniqueKey::SysId { table, sys_id } => {
-                self.children.contains_key(&(table, sys_id.to_owned()))
-            }
+            UniqueKey::SysId { table, sys_id } => self.child_owner(table, sys_id).is_some(),
             _ => false,
         }
     }
 
+    /// The interaction that holds the `table` record `sys_id`, if any (as [`number`]).
+    fn child_owner(&self, table: &str, sys_id: &str) -> Option<u128> {
+        self.children.get(table)?.get(&number(sys_id)?).copied()
+    }
+
     /// Indexes `records`, children of interaction `owner`.
     fn index_children<'a>(&mut self, owner: &SysId, records: impl IntoIterator<Item = &'a Record>) {
+        let Some(owner) = number(owner.as_str()) else {
+            return;
+        };
         for r in records {
-            self.children
-                .insert((r.table().name, r.sys_id().to_owned()), owner.clone());
+            // Every stored record's sys_id passed the sys_id rule, so it has a number.
+            if let Some(id) = number(r.sys_id()) {
+                self.children
+                    .entry(r.table().name)
+                    .or_default()
+                    .insert(id, owner);
+            }
         }
     }
 
@@ -62,24 +85,24 @@ impl State {
     /// another interaction's log has, or a related record (always appended) whose sys_id is taken.
     fn check_change(&self, owner: &SysId, change: &AggregateChange) -> Result<()> {
         let mut appended = HashSet::new();
+        let taken = |r: &Record| Conflict::SysId {
+            table: r.table().name,
+            sys_id: r.sys_id().to_owned(),
+        };
+        let owner = number(owner.as_str());
         for r in &change.phone_logs {
-            let key = (r.table().name, r.sys_id().to_owned());
-            if self.children.get(&key).is_some_and(|o| o != owner) {
-                return Err(Conflict::SysId {
-                    table: key.0,
-                    sys_id: key.1,
-                }
-                .into());
+            if self
+                .child_owner(r.table().name, r.sys_id())
+                .is_some_and(|o| Some(o) != owner)
+            {
+                return Err(taken(r).into());
             }
         }
         for r in &change.related_records {
-            let key = (r.table().name, r.sys_id().to_owned());
-            if self.children.contains_key(&key) || !appended.insert(key.1.clone()) {
-                return Err(Conflict::SysId {
-                    table: key.0,
-                    sys_id: key.1,
-                }
-                .into());
+            if self.child_owner(r.table().name, r.sys_id()).is_some()
+                || !appended.insert(r.sys_id())
+            {
+                return Err(taken(r).into());
             }
         }
         Ok(())

@@ -2,7 +2,7 @@
 //! `openframe export` (docs/PORTABILITY.md has the figures):
 //!
 //! ```sh
-//! cargo run --release -p openframe-http --example synthetic_dump -- 20000 > /tmp/dump.jsonl
+//! cargo run --release -p openframe-server --example synthetic_dump -- 20000 > /tmp/dump.jsonl
 //! time openframe import --store sqlite:///tmp/of.db < /tmp/dump.jsonl
 //! ```
 //!

@@ -39,6 +39,24 @@ fn basic_header() -> String {
     format!("Authorization: Basic {token}\r\n")
 }
 
+const CREATE_BODY: &str = r#"{"interaction":{"userPhoneNumber":"+14089965744"}}"#;
+
+/// A connection that has sent a create's head and the first 10 bytes of its body, and then waits.
+async fn create_sent_in_part(server: &Server) -> TcpStream {
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    let head = format!(
+        "POST {CREATE} HTTP/1.1\r\nHost: test\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        basic_header(),
+        CREATE_BODY.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+        .write_all(&CREATE_BODY.as_bytes()[..10])
+        .await
+        .unwrap();
+    stream
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_headers_are_cut_off() {
     let dir = tempfile::tempdir().unwrap();
@@ -73,15 +91,7 @@ async fn slow_headers_are_cut_off() {
 async fn a_slow_body_is_408_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(&sqlite_store(&dir), &["--body-read-timeout", "1"]);
-    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
-    let body = r#"{"interaction":{"userPhoneNumber":"+14089965744"}}"#;
-    let head = format!(
-        "POST {CREATE} HTTP/1.1\r\nHost: test\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        basic_header(),
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(&body.as_bytes()[..10]).await.unwrap();
+    let mut stream = create_sent_in_part(&server).await;
     let (reply, _) = read_until_closed(&mut stream, Duration::from_secs(20)).await;
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
     assert!(reply.contains("did not arrive within 1 seconds"), "{reply}");
@@ -100,9 +110,8 @@ async fn a_slow_body_is_408_and_writes_nothing() {
 
 /// A create as admin through a fresh client: its status, within a second.
 async fn create_within_a_second(server: &Server) -> u16 {
-    let body = r#"{"interaction":{"userPhoneNumber":"+14089965744"}}"#;
     let started = Instant::now();
-    let (status, reply) = send(Method::POST, &server.url(CREATE), ADMIN, Some(body)).await;
+    let (status, reply) = send(Method::POST, &server.url(CREATE), ADMIN, Some(CREATE_BODY)).await;
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "the create took {:?}: {reply}",
@@ -158,18 +167,9 @@ async fn when_every_connection_is_busy_healthz_is_still_answered() {
         &["--max-connections", "3", "--body-read-timeout", "60"],
     );
     // Three creates whose bodies are still arriving: every connection is busy, none may be cut off.
-    let body = r#"{"interaction":{"userPhoneNumber":"+14089965744"}}"#;
     let mut busy = Vec::new();
     for _ in 0..3 {
-        let mut stream = TcpStream::connect(server.addr()).await.unwrap();
-        let head = format!(
-            "POST {CREATE} HTTP/1.1\r\nHost: test\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            basic_header(),
-            body.len()
-        );
-        stream.write_all(head.as_bytes()).await.unwrap();
-        stream.write_all(&body.as_bytes()[..10]).await.unwrap();
-        busy.push(stream);
+        busy.push(create_sent_in_part(&server).await);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(healthz_within_a_second(&server).await, 200);
@@ -185,7 +185,10 @@ async fn when_every_connection_is_busy_healthz_is_still_answered() {
     assert_eq!(reply["error"]["message"], "Service Unavailable");
     // The busy requests finish unharmed.
     for stream in &mut busy {
-        stream.write_all(&body.as_bytes()[10..]).await.unwrap();
+        stream
+            .write_all(&CREATE_BODY.as_bytes()[10..])
+            .await
+            .unwrap();
         let (reply, _) = read_until_closed(stream, Duration::from_secs(2)).await;
         assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     }
