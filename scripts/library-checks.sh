@@ -58,13 +58,15 @@ cargo check -q --locked -p openframe-http
 
 # ---- 3. Packages ----
 say "cargo package --workspace (each library crate packaged and built from its package)"
-# Cargo unpacks each package from its temporary registry into CARGO_HOME once per version and reuses that
-# copy afterwards: drop earlier runs' copies (no real registry has these names), or an unchanged version
-# number would verify a package against stale sources.
+# Cargo takes a registry package of a given version to be immutable: it reuses the copy it unpacked into
+# CARGO_HOME and what it compiled from it in the target directory. Earlier runs packaged other sources under
+# the same version number, so drop both (no real registry has these names), building in a target directory
+# of this step's own.
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
-rm -rf "$cargo_home"/registry/src/*/openframe-* "$cargo_home"/registry/cache/*/openframe-* target/package
-cargo package --workspace --locked --allow-dirty --exclude openframe-server --exclude openframe-testkit \
-  --exclude openframe-benches -q
+rm -rf "$cargo_home"/registry/src/*/openframe-* "$cargo_home"/registry/cache/*/openframe-* \
+  target/package target/library-checks
+CARGO_TARGET_DIR=target/library-checks cargo package --workspace --locked --allow-dirty \
+  --exclude openframe-server --exclude openframe-testkit --exclude openframe-benches -q
 
 # ---- 4. Semver ----
 baseline=${SEMVER_BASELINE:-$(git rev-parse -q --verify HEAD~1 || echo none)}

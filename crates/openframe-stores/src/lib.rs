@@ -163,35 +163,30 @@ impl StoreUrl {
     /// existing one to open: they are refused. Each refusal is an [`openframe_core::Error::Invalid`]
     /// (field `store`).
     pub async fn open_existing(&self) -> openframe_core::Result<Arc<dyn Repository>> {
-        Ok(match self {
+        match self {
             #[cfg(feature = "sqlite")]
             StoreUrl::Sqlite(path) => {
                 let path = path.clone();
-                Arc::new(
-                    blocking(move || {
-                        openframe_store_sqlite::SqliteRepository::open_existing(&path)
-                    })
-                    .await?,
-                )
+                let repo = blocking(move || {
+                    openframe_store_sqlite::SqliteRepository::open_existing(&path)
+                })
+                .await?;
+                Ok(Arc::new(repo))
             }
             #[cfg(feature = "sled")]
             StoreUrl::Sled(path) => {
                 let path = path.clone();
-                Arc::new(
+                let repo =
                     blocking(move || openframe_store_sled::SledRepository::open_existing(&path))
-                        .await?,
-                )
+                        .await?;
+                Ok(Arc::new(repo))
             }
-            StoreUrl::Memory | StoreUrl::SqliteMemory => {
-                return Err(openframe_core::Error::invalid(
-                    "store",
-                    format!(
-                        "{self} lives only inside one process: there is no existing store to open"
-                    ),
-                ));
-            }
-            other => return other.open().await,
-        })
+            StoreUrl::Memory | StoreUrl::SqliteMemory => Err(openframe_core::Error::invalid(
+                "store",
+                format!("{self} lives only inside one process: there is no existing store to open"),
+            )),
+            other => other.open().await,
+        }
     }
 }
 
