@@ -4,7 +4,8 @@
 # 1. An embed — a crate outside this workspace that depends on the router and on openframe-stores with the
 #    `sqlite` feature alone — pulls at most $MAX_EMBED_CRATES crates (`cargo tree -e normal`), and none of
 #    the server program's or the other stores' (sqlx, sled, clap, mimalloc, toml, tracing-subscriber).
-# 2. openframe-stores builds with each of its features alone, with none and with all; the router builds alone.
+# 2. openframe-stores builds and passes its tests with each of its features alone, with none and with all;
+#    the router builds alone.
 # 3. Every library crate packages and its package builds (`cargo package --workspace`, as a publish would).
 # 4. The public API of each library crate has no breaking change against the previous commit's
 #    (cargo-semver-checks, installed at a pinned version when missing); a deliberate break is a new version.
@@ -49,9 +50,10 @@ if banned=$(grep -E '^(sqlx|sqlx-[a-z]+|sled|clap|mimalloc|libmimalloc-sys|toml|
 fi
 
 # ---- 2. Each store feature alone ----
+# Tested, not only built: with a store left out, its URL must be refused by name.
 for features in "" sqlite sled postgres "sqlite,sled,postgres"; do
-  say "cargo check -p openframe-stores --no-default-features --features '$features'"
-  cargo check -q --locked -p openframe-stores --no-default-features --features "$features"
+  say "cargo test -p openframe-stores --no-default-features --features '$features'"
+  cargo test -q --locked -p openframe-stores --no-default-features --features "$features" --lib
 done
 say "cargo check -p openframe-http (no store)"
 cargo check -q --locked -p openframe-http
