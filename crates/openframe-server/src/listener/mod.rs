@@ -17,6 +17,7 @@ mod write_deadline;
 pub use tls::Tls;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,12 +29,12 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
-use connections::{Connections, Tracked};
+use connections::{Connections, Slot, Tracked};
 use io::Stream;
 use write_deadline::WriteDeadline;
 
@@ -121,22 +122,7 @@ pub async fn serve(
     let connections = Connections::new(limits.max_connections as usize);
     let overflow = Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS));
     let graceful = GracefulShutdown::new();
-    let mut http = auto::Builder::new(TokioExecutor::new());
-    http.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
-    http.http2().timer(TokioTimer::new());
-    let http = Arc::new(http);
-    // Beyond the cap: one request, then close.
-    let mut once = auto::Builder::new(TokioExecutor::new());
-    once.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .keep_alive(false);
-    once.http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(1);
-    let once = Arc::new(once);
+    let spawner = Spawner::new(app, limits, tls);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -153,43 +139,68 @@ pub async fn serve(
         // Responses are written whole; Nagle would only delay them.
         let _ = stream.set_nodelay(true);
         let stream = WriteDeadline::new(stream, limits.response_write_timeout);
-        let watcher = graceful.watcher();
-        let tls = tls.clone();
-        let Some(slot) = connections.admit() else {
-            // Every connection is busy: answer `/healthz` anyway, and tell anyone else to come back.
-            let Ok(permit) = Arc::clone(&overflow).try_acquire_owned() else {
-                refuse(&stream);
-                continue;
-            };
-            let app = app.clone();
-            let service = service_fn(move |mut request: Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                let app = app.clone();
-                async move {
-                    if request.uri().path() == "/healthz" {
-                        app.oneshot(request.map(Body::new)).await
-                    } else {
-                        Ok(at_capacity())
-                    }
-                }
-            });
-            let once = Arc::clone(&once);
-            // However it is spoken, a connection beyond the cap gets no longer than one request should take.
-            let allowance = limits.header_read_timeout + limits.response_write_timeout;
-            tokio::spawn(async move {
-                if let Some(io) = handshake(stream, tls.as_deref(), &limits).await {
-                    let connection =
-                        watcher.watch(once.serve_connection(TokioIo::new(io), service));
-                    if let Ok(Err(error)) = tokio::time::timeout(allowance, connection).await {
-                        tracing::debug!(%error, "connection beyond the cap ended with an error");
-                    }
-                }
-                drop(permit);
-            });
-            continue;
-        };
+        if let Some(slot) = connections.admit() {
+            spawner.admitted(stream, peer, slot, graceful.watcher());
+        } else if let Ok(permit) = Arc::clone(&overflow).try_acquire_owned() {
+            spawner.beyond_cap(stream, peer, permit, graceful.watcher());
+        } else {
+            refuse(&stream);
+        }
+    }
+    // No more accepting: from here a connect is refused by the OS.
+    drop(listener);
+    match tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await {
+        Ok(()) => Drain::Complete,
+        Err(_) => Drain::TimedOut(connections.open()),
+    }
+}
+
+/// What every connection's task needs: the app, the limits, TLS, and the two ways of speaking HTTP.
+struct Spawner {
+    app: Router,
+    limits: ServeLimits,
+    tls: Option<Arc<Tls>>,
+    /// For connections with a place: HTTP/1.1 (with keep-alive and the header deadline) or HTTP/2.
+    http: Arc<auto::Builder<TokioExecutor>>,
+    /// For connections beyond the cap: one request, then close.
+    once: Arc<auto::Builder<TokioExecutor>>,
+}
+
+impl Spawner {
+    fn new(app: Router, limits: ServeLimits, tls: Option<Arc<Tls>>) -> Self {
+        let mut http = auto::Builder::new(TokioExecutor::new());
+        http.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout);
+        http.http2().timer(TokioTimer::new());
+        let mut once = auto::Builder::new(TokioExecutor::new());
+        once.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .keep_alive(false);
+        once.http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(1);
+        Spawner {
+            app,
+            limits,
+            tls,
+            http: Arc::new(http),
+            once: Arc::new(once),
+        }
+    }
+
+    /// Serves a connection that holds `slot`: every request marks it busy until its response is done, and
+    /// it closes when the slot is wanted by a newcomer while it is idle.
+    fn admitted(
+        &self,
+        stream: WriteDeadline<TcpStream>,
+        peer: SocketAddr,
+        slot: Slot,
+        watcher: Watcher,
+    ) {
         let slot = Arc::new(slot);
-        let app = app.clone();
+        let app = self.app.clone();
         let requests = Arc::clone(&slot);
         let service = service_fn(move |mut request: Request<Incoming>| {
             let in_flight = requests.request();
@@ -202,7 +213,7 @@ pub async fn serve(
                 )
             }
         });
-        let http = Arc::clone(&http);
+        let (http, tls, limits) = (Arc::clone(&self.http), self.tls.clone(), self.limits);
         tokio::spawn(async move {
             let served = async {
                 let Some(io) = handshake(stream, tls.as_deref(), &limits).await else {
@@ -219,14 +230,42 @@ pub async fn serve(
                 // Idle, and its place is wanted: dropping the connection closes it.
                 () = slot.evicted() => {}
             }
-            drop(slot);
         });
     }
-    // No more accepting: from here a connect is refused by the OS.
-    drop(listener);
-    match tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await {
-        Ok(()) => Drain::Complete,
-        Err(_) => Drain::TimedOut(connections.open()),
+
+    /// Serves one request of a connection beyond the cap (every connection was busy): `/healthz` as usual,
+    /// anything else told to come back; `permit` is its place among the few such connections.
+    fn beyond_cap(
+        &self,
+        stream: WriteDeadline<TcpStream>,
+        peer: SocketAddr,
+        permit: OwnedSemaphorePermit,
+        watcher: Watcher,
+    ) {
+        let app = self.app.clone();
+        let service = service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let app = app.clone();
+            async move {
+                if request.uri().path() == "/healthz" {
+                    app.oneshot(request.map(Body::new)).await
+                } else {
+                    Ok(at_capacity())
+                }
+            }
+        });
+        let (once, tls, limits) = (Arc::clone(&self.once), self.tls.clone(), self.limits);
+        // However it is spoken, a connection beyond the cap gets no longer than one request should take.
+        let allowance = limits.header_read_timeout + limits.response_write_timeout;
+        tokio::spawn(async move {
+            if let Some(io) = handshake(stream, tls.as_deref(), &limits).await {
+                let connection = watcher.watch(once.serve_connection(TokioIo::new(io), service));
+                if let Ok(Err(error)) = tokio::time::timeout(allowance, connection).await {
+                    tracing::debug!(%error, "connection beyond the cap ended with an error");
+                }
+            }
+            drop(permit);
+        });
     }
 }
 
