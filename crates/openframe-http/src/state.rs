@@ -5,6 +5,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use openframe_core::{CommitListener, Repository, Service};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::auth::Authenticator;
 use crate::events::{EventHub, EventSettings};
@@ -23,7 +24,12 @@ pub struct AppState {
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) body_read_timeout: Duration,
     pub(crate) events: Arc<EventHub>,
+    /// Turns of the large pages written at once (`table_api.rs`).
+    pub(crate) large_pages: Arc<Semaphore>,
 }
+
+/// How long a large page waits for its turn before the client is told to come back (503).
+const LARGE_PAGE_WAIT: Duration = Duration::from_secs(10);
 
 impl AppState {
     /// State for a router over `repo`.
@@ -42,6 +48,28 @@ impl AppState {
             events,
             service,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            // As many as there are cores: a page is written while it is rendered, so more would only share them.
+            large_pages: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
+        }
+    }
+
+    /// A turn to write a large page, or a 503 after [`LARGE_PAGE_WAIT`]: a large page holds its rows in
+    /// memory while it is sent, so only a few are written at once.
+    pub(crate) async fn large_page_turn(
+        &self,
+    ) -> Result<OwnedSemaphorePermit, crate::wire::error::ApiError> {
+        match tokio::time::timeout(
+            LARGE_PAGE_WAIT,
+            Arc::clone(&self.large_pages).acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(turn)) => Ok(turn),
+            _ => Err(crate::wire::error::ApiError::busy(
+                "too many large pages are being written; retry later, or ask for fewer rows",
+            )),
         }
     }
 

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::state::AppState;
 use crate::wire::error::ApiError;
 use crate::wire::render::Reply;
+use crate::wire::rows::Rows;
 
 /// `GET /api/now/table/{table}`; `javascript:gs.getUserID()` as an operand means the caller.
 pub async fn list(
@@ -34,19 +35,21 @@ pub async fn list(
     )?;
     query.resolve_caller(&caller.sys_id);
     let view = View::parse(table, &params, &base_url(&headers, &original, &uri))?;
+    // A large page waits for its turn among the few written at once, and keeps it while it is sent.
+    let turn = if query.limit > LARGE_PAGE_ROWS {
+        Some(app.large_page_turn().await?)
+    } else {
+        None
+    };
     let page = app.service.repository().query_records(&query).await?;
     let link = link_header(&view.base, table, &params, &query, page.total);
     let total = page.total;
-    let records = page.records;
-    let result = if records.len() > LARGE_PAGE_ROWS {
-        // Thousands of rows take milliseconds to turn into JSON: not on the workers other requests need.
-        tokio::task::spawn_blocking(move || render_rows(&view, &records))
-            .await
-            .map_err(openframe_core::Error::internal)?
+    let mut response = if turn.is_some() {
+        Rows::new(page.records, move |record| view.render(record), turn).into_response()
     } else {
-        render_rows(&view, &records)
+        let rows = page.records.iter().map(|r| view.render(r)).collect();
+        Reply(Value::Array(rows)).into_response()
     };
-    let mut response = Reply(result).into_response();
     let out = response.headers_mut();
     out.insert("x-total-count", HeaderValue::from(total));
     if let Ok(link) = HeaderValue::from_str(&link) {
@@ -55,12 +58,9 @@ pub async fn list(
     Ok(response)
 }
 
-/// Pages of more rows than this are rendered, and written, on the blocking pool.
+/// A query for more rows than this is a large page: it waits for a turn (`AppState::large_page_turn`) and is
+/// written as it is sent (`wire/rows.rs`).
 pub(crate) const LARGE_PAGE_ROWS: usize = 500;
-
-fn render_rows(view: &View, records: &[Record]) -> Value {
-    Value::Array(records.iter().map(|r| view.render(r)).collect())
-}
 
 /// `GET /api/now/table/{table}/{sys_id}`
 pub async fn read(

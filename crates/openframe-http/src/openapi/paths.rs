@@ -199,8 +199,9 @@ fn server_errors(r: ResponsesBuilder) -> ResponsesBuilder {
         "503",
         retry_after(
             error(
-                "The store did not answer; nothing was written. (Past `serve --max-connections`, a new \
-                 connection gets an empty 503 with `Retry-After: 1` and is closed.)",
+                "The store did not answer, or (a Table API page of more than 500 rows) too many large pages \
+                 were being written; nothing was written. (When every connection of `serve --max-connections` \
+                 is busy, a new one is answered 503 with `Retry-After: 1`, but for `/healthz`.)",
             ),
             &format!("seconds to wait before retrying ({RETRY_AFTER_SECS})"),
         ),

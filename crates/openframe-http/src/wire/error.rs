@@ -94,6 +94,18 @@ impl ApiError {
         }
     }
 
+    /// A 503 for a request the server cannot take on now (it has nothing to do with the store).
+    pub fn busy(detail: &str) -> Self {
+        ApiError {
+            retry_after: Some(RETRY_AFTER_SECS),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable",
+                detail,
+            )
+        }
+    }
+
     /// A 429 for an event stream past a cap (the caller's own, or the server's).
     pub fn too_many_streams(detail: String) -> Self {
         ApiError {

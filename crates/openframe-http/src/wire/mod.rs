@@ -6,6 +6,7 @@ pub(crate) mod body;
 pub(crate) mod error;
 pub(crate) mod negotiate;
 pub(crate) mod render;
+pub(crate) mod rows;
 pub(crate) mod xml;
 pub(crate) mod xml_body;
 

@@ -8,9 +8,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::table_api::LARGE_PAGE_ROWS;
 use crate::wire::error::ApiError;
 use crate::wire::negotiate::{Format, accepts_event_stream, response_format};
+use crate::wire::rows::{self, Rows};
 use crate::wire::xml;
 
 /// A successful result: rendered as `{"result": …}` or `<response><result>…</result></response>`.
@@ -46,23 +46,21 @@ pub async fn render(request: Request, next: Next) -> Response {
     };
     let mut response = next.run(request).await;
     if let Some(Reply(result)) = response.extensions_mut().remove::<Reply>() {
-        let large = matches!(&result, Value::Array(rows) if rows.len() > LARGE_PAGE_ROWS);
         let body = json!({ "result": result });
-        if large {
-            // Written on the blocking pool, like the rows were built (table_api.rs).
-            return match tokio::task::spawn_blocking(move || write(&body, format)).await {
-                Ok(bytes) => with_body(response, bytes, format),
-                Err(e) => {
-                    let error = ApiError::from(openframe_core::Error::internal(e));
-                    with_body(
-                        error.clone().into_response(),
-                        write(&error_body(&error), format),
-                        format,
-                    )
-                }
-            };
-        }
         return finish(response, body, format);
+    }
+    if let Some(page) = response
+        .extensions_mut()
+        .remove::<Rows>()
+        .and_then(|rows| rows.take())
+    {
+        let (mut parts, _) = response.into_parts();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        );
+        return Response::from_parts(parts, rows::body(page, format));
     }
     if let Some(error) = response.extensions_mut().remove::<ApiError>() {
         return finish(response, error_body(&error), format);
@@ -107,18 +105,13 @@ fn error_body(error: &ApiError) -> Value {
 
 /// Replaces the body of `response` with `body` written in `format`.
 fn finish(response: Response, body: Value, format: Format) -> Response {
-    let bytes = write(&body, format);
-    with_body(response, bytes, format)
-}
-
-/// `body` as `format`'s text.
-fn write(body: &Value, format: Format) -> String {
-    match format {
+    let (mut parts, _) = response.into_parts();
+    let bytes = match format {
         Format::Json => body.to_string(),
         Format::Xml => {
             let mut out = String::from(xml::DECLARATION);
             out.push_str("<response>");
-            if let Value::Object(members) = body {
+            if let Value::Object(members) = &body {
                 for (key, value) in members {
                     xml::write_element(&mut out, key, value);
                 }
@@ -126,12 +119,7 @@ fn write(body: &Value, format: Format) -> String {
             out.push_str("</response>");
             out
         }
-    }
-}
-
-/// `response` with `bytes` as its body, of `format`'s content type.
-fn with_body(response: Response, bytes: String, format: Format) -> Response {
-    let (mut parts, _) = response.into_parts();
+    };
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(
         header::CONTENT_TYPE,

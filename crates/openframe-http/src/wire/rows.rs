@@ -1,0 +1,106 @@
+//! Large pages written as they are sent: the rows of a Table API page rendered a chunk at a time while the
+//! client takes them, so a page is never held whole as text, a client that stops reading stops the
+//! rendering (and loses its connection at the server's write deadline), and no worker is busy with one page
+//! for long. A page's turn among the few large pages written at once travels with its body and is given
+//! back when the body is done or dropped.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::body::{Body, Bytes};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use openframe_core::Record;
+use serde_json::Value;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::wire::negotiate::Format;
+use crate::wire::xml;
+
+/// Rows rendered per chunk of the body.
+const CHUNK_ROWS: usize = 100;
+
+/// A handler's page of rows for the renderer to stream as `{"result":[…]}` or `<response><result>…`.
+/// (Cloneable, as response extensions must be; the renderer takes the one page out.)
+#[derive(Clone)]
+pub(crate) struct Rows(Arc<Mutex<Option<Page>>>);
+
+/// The rows, how each is shown, and the page's turn.
+pub(crate) struct Page {
+    records: Vec<Record>,
+    render: Box<dyn Fn(&Record) -> Value + Send>,
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl Rows {
+    /// `records`, each shown as `render` makes it; `turn` is held until the body is done.
+    pub(crate) fn new(
+        records: Vec<Record>,
+        render: impl Fn(&Record) -> Value + Send + 'static,
+        turn: Option<OwnedSemaphorePermit>,
+    ) -> Self {
+        Rows(Arc::new(Mutex::new(Some(Page {
+            records,
+            render: Box::new(render),
+            _turn: turn,
+        }))))
+    }
+
+    /// The page, once.
+    pub(crate) fn take(&self) -> Option<Page> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+impl IntoResponse for Rows {
+    fn into_response(self) -> Response {
+        let mut response = StatusCode::OK.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// The body of `page` in `format`: the envelope's head, the rows a chunk at a time, its tail.
+pub(crate) fn body(page: Page, format: Format) -> Body {
+    let chunks = futures_util::stream::unfold((page, 0usize), move |(page, next)| async move {
+        let total = page.records.len();
+        if next > total {
+            return None;
+        }
+        let mut out = String::new();
+        if next == 0 {
+            out.push_str(match format {
+                Format::Json => r#"{"result":["#,
+                _ => "",
+            });
+            if !matches!(format, Format::Json) {
+                out.push_str(xml::DECLARATION);
+                out.push_str("<response>");
+            }
+        }
+        let end = (next + CHUNK_ROWS).min(total);
+        for (i, record) in page.records[next..end].iter().enumerate() {
+            let row = (page.render)(record);
+            match format {
+                Format::Json => {
+                    if next + i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&row.to_string());
+                }
+                _ => xml::write_element(&mut out, "result", &row),
+            }
+        }
+        if end == total {
+            out.push_str(match format {
+                Format::Json => "]}",
+                _ => "</response>",
+            });
+        }
+        Some((
+            Ok::<_, Infallible>(Bytes::from(out)),
+            (page, end.max(next) + usize::from(end == total)),
+        ))
+    });
+    Body::from_stream(chunks)
+}
