@@ -304,8 +304,9 @@ fn known_field(table: &'static Table, name: &str, param: &str) -> Result<&'stati
 
 /// Parses `sysparm_fields`: a comma list of the table's fields, in the order given; empty means all.
 pub fn parse_field_list(table: &'static Table, list: &str) -> Result<Vec<&'static str>> {
+    // Spaces and tabs only: other (Unicode) whitespace is no separator, so it names an unknown field.
     list.split(',')
-        .map(str::trim)
+        .map(|name| name.trim_matches([' ', '\t']))
         .filter(|s| !s.is_empty())
         .map(|name| known_field(table, name, "sysparm_fields"))
         .collect()
@@ -323,6 +324,21 @@ pub const INDEXED_FIELDS: &[&str] = &[
 mod tests {
     use super::*;
     use crate::schema::{INTERACTION, PHONE_LOG};
+
+    #[test]
+    fn field_lists_trim_spaces_and_tabs_only() {
+        assert_eq!(
+            parse_field_list(&INTERACTION, " number ,\tstate").unwrap(),
+            vec!["number", "state"]
+        );
+        for odd in ["\u{85}", "number,\u{a0}", "\u{2003}state"] {
+            let err = parse_field_list(&INTERACTION, odd).unwrap_err();
+            assert!(
+                err.to_string().starts_with("sysparm_fields:"),
+                "{odd:?}: {err}"
+            );
+        }
+    }
 
     fn parse(q: &str) -> Result<TableQuery> {
         TableQuery::parse(&INTERACTION, Some(q), None, None)
