@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use openframe_core::conformance::TestStore;
 use openframe_core::event::{EventPage, InteractionEvent, MemoryOutbox};
 use openframe_core::number::{FIRST_NUMBER, format_number};
+use openframe_core::oauth::{OAuthClient, OAuthToken};
 use openframe_core::portability::{ImportBatch, USER_TABLE};
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{self, Table, field};
@@ -53,6 +54,10 @@ struct Tables {
     /// Provider applications' `inbound_id`s, to their sys_id.
     inbound_ids: BTreeMap<String, String>,
     events: MemoryOutbox,
+    /// OAuth clients by client_id.
+    oauth_clients: BTreeMap<String, OAuthClient>,
+    /// Issued OAuth tokens by the hash of the token.
+    oauth_tokens: BTreeMap<String, OAuthToken>,
 }
 
 impl MapStore {
@@ -211,6 +216,62 @@ impl Repository for MapStore {
 
     async fn has_users(&self) -> Result<bool> {
         Ok(!self.tables().users.is_empty())
+    }
+
+    async fn set_user_password(&self, user_name: &str, password_hash: &str) -> Result<()> {
+        let mut tables = self.tables();
+        let user = tables
+            .users
+            .get_mut(user_name)
+            .ok_or(Error::NotFound { what: "user" })?;
+        password_hash.clone_into(&mut user.password_hash);
+        Ok(())
+    }
+
+    async fn remove_user(&self, user_name: &str) -> Result<()> {
+        let mut tables = self.tables();
+        let user = tables
+            .users
+            .remove(user_name)
+            .ok_or(Error::NotFound { what: "user" })?;
+        tables.user_ids.remove(user.sys_id.as_str());
+        Ok(())
+    }
+
+    async fn add_oauth_client(&self, client: &OAuthClient) -> Result<()> {
+        let mut tables = self.tables();
+        if tables.oauth_clients.contains_key(&client.client_id) {
+            return Err(Conflict::OAuthClientId {
+                client_id: client.client_id.clone(),
+            }
+            .into());
+        }
+        tables
+            .oauth_clients
+            .insert(client.client_id.clone(), client.clone());
+        Ok(())
+    }
+
+    async fn find_oauth_client(&self, client_id: &str) -> Result<Option<OAuthClient>> {
+        Ok(self.tables().oauth_clients.get(client_id).cloned())
+    }
+
+    async fn add_oauth_token(&self, token: &OAuthToken) -> Result<()> {
+        self.tables()
+            .oauth_tokens
+            .insert(token.token_hash.clone(), token.clone());
+        Ok(())
+    }
+
+    async fn find_oauth_token(&self, token_hash: &str) -> Result<Option<OAuthToken>> {
+        Ok(self.tables().oauth_tokens.get(token_hash).cloned())
+    }
+
+    async fn prune_oauth_tokens(&self, now: i64) -> Result<u64> {
+        let mut tables = self.tables();
+        let before = tables.oauth_tokens.len();
+        tables.oauth_tokens.retain(|_, t| t.expires_at >= now);
+        Ok((before - tables.oauth_tokens.len()) as u64)
     }
 
     async fn add_provider_application(&self, app: &Record) -> Result<()> {

@@ -62,6 +62,7 @@ mod interactions;
 mod known;
 mod macros;
 mod model;
+mod oauth;
 mod operations;
 mod portability;
 mod queries;
@@ -69,7 +70,7 @@ mod query_steps;
 
 pub use accounts::{
     duplicate_inbound_id_is_conflict, duplicate_user_name_is_conflict, ping_answers,
-    provider_applications_round_trip, users_round_trip,
+    provider_applications_round_trip, users_change_and_go, users_round_trip,
 };
 pub use concurrency::{
     concurrent_creates_get_distinct_numbers, concurrent_duplicates_conflict,
@@ -87,6 +88,7 @@ pub use interactions::{
     update_of_unknown_is_not_found, updates_match_the_reference, values_round_trip_exactly,
 };
 pub use model::{CASES_VAR, DEFAULT_CASES, default_cases, model_based};
+pub use oauth::{oauth_clients_round_trip, oauth_tokens_round_trip_and_prune};
 pub use portability::{
     conflicting_import_writes_nothing, export_reads_everything_in_order,
     import_then_export_gives_the_dump,

@@ -76,6 +76,11 @@ pub enum Conflict {
         /// The taken number.
         number: String,
     },
+    /// An OAuth client has this `client_id`.
+    OAuthClientId {
+        /// The taken client id.
+        client_id: String,
+    },
     /// A backup's destination file exists (a backup never overwrites a file).
     BackupDestination {
         /// The destination, as given.
@@ -96,6 +101,12 @@ impl std::fmt::Display for Conflict {
             }
             Conflict::Number { number } => {
                 write!(f, "an interaction with number {number} already exists")
+            }
+            Conflict::OAuthClientId { client_id } => {
+                write!(
+                    f,
+                    "an OAuth client with client_id {client_id} already exists"
+                )
             }
             Conflict::BackupDestination { path } => {
                 write!(f, "{path} exists; a backup never overwrites a file")

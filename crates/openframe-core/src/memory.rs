@@ -9,6 +9,7 @@ use crate::aggregate::{AggregateChange, InteractionAggregate};
 use crate::error::{Conflict, Error, Result};
 use crate::event::{EventPage, InteractionEvent, MemoryOutbox};
 use crate::number::{FIRST_NUMBER, format_number};
+use crate::oauth::{OAuthClient, OAuthToken};
 use crate::portability::ImportBatch;
 use crate::query::{RecordPage, TableQuery};
 use crate::record::Record;
@@ -36,6 +37,8 @@ struct State {
     /// the 128-bit numbers their 32 hex digits spell, so that the index allocates nothing per record.
     children: HashMap<&'static str, HashMap<u128, u128>>,
     events: MemoryOutbox,
+    oauth_clients: HashMap<String, OAuthClient>,
+    oauth_tokens: HashMap<String, OAuthToken>,
 }
 
 /// A sys_id's 32 hex digits as the number they spell; `None` for what is no sys_id.
@@ -202,6 +205,59 @@ impl Repository for MemoryRepository {
 
     async fn has_users(&self) -> Result<bool> {
         Ok(!self.state().users.is_empty())
+    }
+
+    async fn set_user_password(&self, user_name: &str, password_hash: &str) -> Result<()> {
+        let mut state = self.state();
+        let user = state
+            .users
+            .get_mut(user_name)
+            .ok_or(Error::NotFound { what: "user" })?;
+        password_hash.clone_into(&mut user.password_hash);
+        Ok(())
+    }
+
+    async fn remove_user(&self, user_name: &str) -> Result<()> {
+        match self.state().users.remove(user_name) {
+            Some(_) => Ok(()),
+            None => Err(Error::NotFound { what: "user" }),
+        }
+    }
+
+    async fn add_oauth_client(&self, client: &OAuthClient) -> Result<()> {
+        let mut state = self.state();
+        if state.oauth_clients.contains_key(&client.client_id) {
+            return Err(Conflict::OAuthClientId {
+                client_id: client.client_id.clone(),
+            }
+            .into());
+        }
+        state
+            .oauth_clients
+            .insert(client.client_id.clone(), client.clone());
+        Ok(())
+    }
+
+    async fn find_oauth_client(&self, client_id: &str) -> Result<Option<OAuthClient>> {
+        Ok(self.state().oauth_clients.get(client_id).cloned())
+    }
+
+    async fn add_oauth_token(&self, token: &OAuthToken) -> Result<()> {
+        self.state()
+            .oauth_tokens
+            .insert(token.token_hash.clone(), token.clone());
+        Ok(())
+    }
+
+    async fn find_oauth_token(&self, token_hash: &str) -> Result<Option<OAuthToken>> {
+        Ok(self.state().oauth_tokens.get(token_hash).cloned())
+    }
+
+    async fn prune_oauth_tokens(&self, now: i64) -> Result<u64> {
+        let mut state = self.state();
+        let before = state.oauth_tokens.len();
+        state.oauth_tokens.retain(|_, t| t.expires_at >= now);
+        Ok((before - state.oauth_tokens.len()) as u64)
     }
 
     async fn add_provider_application(&self, app: &Record) -> Result<()> {

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use crate::aggregate::{AggregateChange, InteractionAggregate};
 use crate::error::Result;
 use crate::event::EventPage;
+use crate::oauth::{OAuthClient, OAuthToken};
 use crate::portability::ImportBatch;
 use crate::query::{RecordPage, TableQuery};
 use crate::record::Record;
@@ -56,6 +57,32 @@ pub trait Repository: Debug + Send + Sync + 'static {
 
     /// Whether the store has any user at all (`serve` bootstraps an admin when not).
     async fn has_users(&self) -> Result<bool>;
+
+    /// Replaces the password hash of the user called `user_name`; [`crate::Error::NotFound`] when there is
+    /// none. Tokens issued to the user stop being accepted (see [`crate::oauth`]).
+    async fn set_user_password(&self, user_name: &str, password_hash: &str) -> Result<()>;
+
+    /// Removes the user called `user_name`; [`crate::Error::NotFound`] when there is none. Records that
+    /// reference the user keep its sys_id.
+    async fn remove_user(&self, user_name: &str) -> Result<()>;
+
+    // ---- OAuth clients and tokens (see `crate::oauth`) ----
+
+    /// Registers an OAuth client; [`Conflict::OAuthClientId`](crate::Conflict::OAuthClientId) when its
+    /// `client_id` is taken.
+    async fn add_oauth_client(&self, client: &OAuthClient) -> Result<()>;
+
+    /// The OAuth client with this `client_id`, matched exactly.
+    async fn find_oauth_client(&self, client_id: &str) -> Result<Option<OAuthClient>>;
+
+    /// Stores an issued token.
+    async fn add_oauth_token(&self, token: &OAuthToken) -> Result<()>;
+
+    /// The token whose hash is `token_hash`, matched exactly, expired or not (the caller checks).
+    async fn find_oauth_token(&self, token_hash: &str) -> Result<Option<OAuthToken>>;
+
+    /// Removes every token that expired before `now` (seconds since the Unix epoch); returns how many.
+    async fn prune_oauth_tokens(&self, now: i64) -> Result<u64>;
 
     /// Adds a provider application; [`Conflict::InboundId`](crate::Conflict::InboundId) when its
     /// `inbound_id` is taken.
@@ -160,6 +187,34 @@ macro_rules! forward_repository {
 
             async fn has_users(&self) -> Result<bool> {
                 (**self).has_users().await
+            }
+
+            async fn set_user_password(&self, user_name: &str, password_hash: &str) -> Result<()> {
+                (**self).set_user_password(user_name, password_hash).await
+            }
+
+            async fn remove_user(&self, user_name: &str) -> Result<()> {
+                (**self).remove_user(user_name).await
+            }
+
+            async fn add_oauth_client(&self, client: &OAuthClient) -> Result<()> {
+                (**self).add_oauth_client(client).await
+            }
+
+            async fn find_oauth_client(&self, client_id: &str) -> Result<Option<OAuthClient>> {
+                (**self).find_oauth_client(client_id).await
+            }
+
+            async fn add_oauth_token(&self, token: &OAuthToken) -> Result<()> {
+                (**self).add_oauth_token(token).await
+            }
+
+            async fn find_oauth_token(&self, token_hash: &str) -> Result<Option<OAuthToken>> {
+                (**self).find_oauth_token(token_hash).await
+            }
+
+            async fn prune_oauth_tokens(&self, now: i64) -> Result<u64> {
+                (**self).prune_oauth_tokens(now).await
             }
 
             async fn add_provider_application(&self, app: &Record) -> Result<()> {
@@ -281,6 +336,34 @@ mod tests {
             self.called("has_users");
             Ok(false)
         }
+        async fn set_user_password(&self, _: &str, _: &str) -> Result<()> {
+            self.called("set_user_password");
+            Ok(())
+        }
+        async fn remove_user(&self, _: &str) -> Result<()> {
+            self.called("remove_user");
+            Ok(())
+        }
+        async fn add_oauth_client(&self, _: &OAuthClient) -> Result<()> {
+            self.called("add_oauth_client");
+            Ok(())
+        }
+        async fn find_oauth_client(&self, _: &str) -> Result<Option<OAuthClient>> {
+            self.called("find_oauth_client");
+            Ok(None)
+        }
+        async fn add_oauth_token(&self, _: &OAuthToken) -> Result<()> {
+            self.called("add_oauth_token");
+            Ok(())
+        }
+        async fn find_oauth_token(&self, _: &str) -> Result<Option<OAuthToken>> {
+            self.called("find_oauth_token");
+            Ok(None)
+        }
+        async fn prune_oauth_tokens(&self, _: i64) -> Result<u64> {
+            self.called("prune_oauth_tokens");
+            Ok(0)
+        }
         async fn add_provider_application(&self, _: &Record) -> Result<()> {
             self.called("add_provider_application");
             Ok(())
@@ -366,6 +449,28 @@ mod tests {
         let _ = repo.add_user(&user).await;
         let _ = repo.find_user("u").await;
         let _ = repo.has_users().await;
+        let _ = repo.set_user_password("u", "h").await;
+        let _ = repo.remove_user("u").await;
+        let client = OAuthClient {
+            client_id: "c".into(),
+            name: "n".into(),
+            secret_hash: String::new(),
+            access_lifespan: 60,
+            refresh_lifespan: 60,
+        };
+        let _ = repo.add_oauth_client(&client).await;
+        let _ = repo.find_oauth_client("c").await;
+        let token = OAuthToken {
+            token_hash: "t".into(),
+            kind: crate::oauth::TokenKind::Access,
+            client_id: "c".into(),
+            user_name: "u".into(),
+            user_stamp: String::new(),
+            expires_at: 0,
+        };
+        let _ = repo.add_oauth_token(&token).await;
+        let _ = repo.find_oauth_token("t").await;
+        let _ = repo.prune_oauth_tokens(0).await;
         let _ = repo
             .add_provider_application(&Record::new(&INTERACTION))
             .await;
@@ -388,7 +493,7 @@ mod tests {
         let direct = Probe::default();
         call_everything(&direct).await;
         let every = direct.0.into_inner().unwrap();
-        assert_eq!(every.len(), 19, "{every:?}");
+        assert_eq!(every.len(), 26, "{every:?}");
 
         let probe = Arc::new(Probe::default());
         let wrapped: Box<Arc<Probe>> = Box::new(Arc::clone(&probe));

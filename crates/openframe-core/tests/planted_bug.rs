@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use openframe_core::conformance::{self, TestStore};
 use openframe_core::event::EventPage;
+use openframe_core::oauth::{OAuthClient, OAuthToken};
 use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::Table;
@@ -50,6 +51,27 @@ impl Repository for DropsLastLog {
     }
     async fn has_users(&self) -> Result<bool> {
         self.0.has_users().await
+    }
+    async fn set_user_password(&self, user_name: &str, password_hash: &str) -> Result<()> {
+        self.0.set_user_password(user_name, password_hash).await
+    }
+    async fn remove_user(&self, user_name: &str) -> Result<()> {
+        self.0.remove_user(user_name).await
+    }
+    async fn add_oauth_client(&self, client: &OAuthClient) -> Result<()> {
+        self.0.add_oauth_client(client).await
+    }
+    async fn find_oauth_client(&self, client_id: &str) -> Result<Option<OAuthClient>> {
+        self.0.find_oauth_client(client_id).await
+    }
+    async fn add_oauth_token(&self, token: &OAuthToken) -> Result<()> {
+        self.0.add_oauth_token(token).await
+    }
+    async fn find_oauth_token(&self, token_hash: &str) -> Result<Option<OAuthToken>> {
+        self.0.find_oauth_token(token_hash).await
+    }
+    async fn prune_oauth_tokens(&self, now: i64) -> Result<u64> {
+        self.0.prune_oauth_tokens(now).await
     }
     async fn add_provider_application(&self, app: &Record) -> Result<()> {
         self.0.add_provider_application(app).await

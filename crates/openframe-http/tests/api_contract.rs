@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::http::{Method, StatusCode, header};
+use openframe_core::oauth::{OAuthClient, OAuthToken};
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::Table;
 use openframe_core::{
@@ -449,6 +450,27 @@ impl Repository for BrokenStore {
         }))
     }
     async fn has_users(&self) -> openframe_core::Result<bool> {
+        Err((self.0)())
+    }
+    async fn set_user_password(&self, _: &str, _: &str) -> openframe_core::Result<()> {
+        Err((self.0)())
+    }
+    async fn remove_user(&self, _: &str) -> openframe_core::Result<()> {
+        Err((self.0)())
+    }
+    async fn add_oauth_client(&self, _: &OAuthClient) -> openframe_core::Result<()> {
+        Err((self.0)())
+    }
+    async fn find_oauth_client(&self, _: &str) -> openframe_core::Result<Option<OAuthClient>> {
+        Err((self.0)())
+    }
+    async fn add_oauth_token(&self, _: &OAuthToken) -> openframe_core::Result<()> {
+        Err((self.0)())
+    }
+    async fn find_oauth_token(&self, _: &str) -> openframe_core::Result<Option<OAuthToken>> {
+        Err((self.0)())
+    }
+    async fn prune_oauth_tokens(&self, _: i64) -> openframe_core::Result<u64> {
         Err((self.0)())
     }
     async fn events_after(&self, _: u64, _: usize) -> openframe_core::Result<EventPage> {

@@ -9,6 +9,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use openframe_core::aggregate::{AggregateChange, InteractionAggregate};
 use openframe_core::event::EventPage;
+use openframe_core::oauth::{OAuthClient, OAuthToken};
 use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::Table;
@@ -87,6 +88,38 @@ impl Repository for TimedRepository {
 
     async fn has_users(&self) -> Result<bool> {
         timed("has_users", self.inner.has_users()).await
+    }
+
+    async fn set_user_password(&self, user_name: &str, password_hash: &str) -> Result<()> {
+        timed(
+            "set_user_password",
+            self.inner.set_user_password(user_name, password_hash),
+        )
+        .await
+    }
+
+    async fn remove_user(&self, user_name: &str) -> Result<()> {
+        timed("remove_user", self.inner.remove_user(user_name)).await
+    }
+
+    async fn add_oauth_client(&self, client: &OAuthClient) -> Result<()> {
+        timed("add_oauth_client", self.inner.add_oauth_client(client)).await
+    }
+
+    async fn find_oauth_client(&self, client_id: &str) -> Result<Option<OAuthClient>> {
+        timed("find_oauth_client", self.inner.find_oauth_client(client_id)).await
+    }
+
+    async fn add_oauth_token(&self, token: &OAuthToken) -> Result<()> {
+        timed("add_oauth_token", self.inner.add_oauth_token(token)).await
+    }
+
+    async fn find_oauth_token(&self, token_hash: &str) -> Result<Option<OAuthToken>> {
+        timed("find_oauth_token", self.inner.find_oauth_token(token_hash)).await
+    }
+
+    async fn prune_oauth_tokens(&self, now: i64) -> Result<u64> {
+        timed("prune_oauth_tokens", self.inner.prune_oauth_tokens(now)).await
     }
 
     async fn add_provider_application(&self, app: &Record) -> Result<()> {

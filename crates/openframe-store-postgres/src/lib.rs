@@ -121,6 +121,7 @@
 mod connect;
 mod create_batch;
 mod error;
+mod oauth;
 mod outbox;
 mod portability;
 mod queries;

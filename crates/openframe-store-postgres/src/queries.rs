@@ -436,6 +436,11 @@ pub(crate) const INSERT_USER: &str =
 /// `$1`: user_name.
 pub(crate) const SELECT_USER: &str =
     "SELECT sys_id, user_name, password_hash, roles FROM users WHERE user_name = $1";
+/// `$1`: the new password hash, `$2`: user_name.
+pub(crate) const SET_USER_PASSWORD: &str =
+    "UPDATE users SET password_hash = $1 WHERE user_name = $2";
+/// `$1`: user_name.
+pub(crate) const DELETE_USER: &str = "DELETE FROM users WHERE user_name = $1";
 /// Whether there is any user.
 pub(crate) const HAS_USERS: &str = "SELECT EXISTS (SELECT 1 FROM users)";
 /// `$1`: user name to start after (byte-wise), `$2`: limit. Users in byte-wise name order: the column keeps

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use openframe_core::aggregate::{AggregateChange, InteractionAggregate};
 use openframe_core::metric_names::{POOL_CONNECTIONS, POOL_MAX_CONNECTIONS};
+use openframe_core::oauth::{OAuthClient, OAuthToken};
 use openframe_core::portability::ImportBatch;
 use openframe_core::portability::USER_TABLE;
 use openframe_core::query::{RecordPage, TableQuery};
@@ -118,6 +119,58 @@ impl Repository for PostgresRepository {
             .fetch_one(&self.pool)
             .await
             .map_err(db_error("counting users"))
+    }
+
+    async fn set_user_password(&self, user_name: &str, password_hash: &str) -> Result<()> {
+        refuse_nul("password_hash", password_hash)?;
+        if user_name.contains('\0') {
+            return Err(Error::NotFound { what: "user" }); // as in find_user
+        }
+        let changed = sqlx::query(queries::SET_USER_PASSWORD)
+            .bind(password_hash)
+            .bind(user_name)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error(format!("changing the password of {user_name}")))?;
+        if changed.rows_affected() == 0 {
+            return Err(Error::NotFound { what: "user" });
+        }
+        Ok(())
+    }
+
+    async fn remove_user(&self, user_name: &str) -> Result<()> {
+        if user_name.contains('\0') {
+            return Err(Error::NotFound { what: "user" }); // as in find_user
+        }
+        let removed = sqlx::query(queries::DELETE_USER)
+            .bind(user_name)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error(format!("removing user {user_name}")))?;
+        if removed.rows_affected() == 0 {
+            return Err(Error::NotFound { what: "user" });
+        }
+        Ok(())
+    }
+
+    async fn add_oauth_client(&self, client: &OAuthClient) -> Result<()> {
+        self.insert_oauth_client(client).await
+    }
+
+    async fn find_oauth_client(&self, client_id: &str) -> Result<Option<OAuthClient>> {
+        self.select_oauth_client(client_id).await
+    }
+
+    async fn add_oauth_token(&self, token: &OAuthToken) -> Result<()> {
+        self.insert_oauth_token(token).await
+    }
+
+    async fn find_oauth_token(&self, token_hash: &str) -> Result<Option<OAuthToken>> {
+        self.select_oauth_token(token_hash).await
+    }
+
+    async fn prune_oauth_tokens(&self, now: i64) -> Result<u64> {
+        self.delete_expired_oauth_tokens(now).await
     }
 
     async fn add_provider_application(&self, app: &Record) -> Result<()> {

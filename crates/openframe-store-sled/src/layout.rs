@@ -39,7 +39,9 @@
 //! rewrites a counter. Version 2 stores kept them under `m` keys, which the migration removes.
 //!
 //! Other trees: `users` (user name → user), `provider_applications` (sys_id → record),
-//! `provider_inbound_ids` (inbound_id → provider-application sys_id), and `meta`, which holds the store's
+//! `provider_inbound_ids` (inbound_id → provider-application sys_id), `oauth_clients` (client id → client),
+//! `oauth_tokens` (token hash → token) with `oauth_token_expiry` (big-endian expiry and hash → nothing, the
+//! order pruning walks), and `meta`, which holds the store's
 //! format version ([`FORMAT_VERSION`](crate::codec::FORMAT_VERSION)) under [`FORMAT_VERSION_KEY`].
 
 use std::collections::BTreeMap;
@@ -75,6 +77,9 @@ pub(crate) struct Trees {
     pub(crate) users: Tree,
     pub(crate) provider_applications: Tree,
     pub(crate) provider_inbound_ids: Tree,
+    pub(crate) oauth_clients: Tree,
+    pub(crate) oauth_tokens: Tree,
+    pub(crate) oauth_token_expiry: Tree,
     pub(crate) meta: Tree,
     /// The latest durable event id (`outbox.rs`).
     pub(crate) durable_events: crate::outbox::Watermark,
@@ -88,6 +93,9 @@ impl Trees {
             users: db.open_tree("users")?,
             provider_applications: db.open_tree("provider_applications")?,
             provider_inbound_ids: db.open_tree("provider_inbound_ids")?,
+            oauth_clients: db.open_tree("oauth_clients")?,
+            oauth_tokens: db.open_tree("oauth_tokens")?,
+            oauth_token_expiry: db.open_tree("oauth_token_expiry")?,
             meta: db.open_tree("meta")?,
             durable_events: Default::default(),
             db,

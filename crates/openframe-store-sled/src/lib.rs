@@ -94,6 +94,7 @@ mod group;
 mod interactions;
 mod layout;
 mod migrate;
+mod oauth;
 mod outbox;
 mod portability;
 mod query;

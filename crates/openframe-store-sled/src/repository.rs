@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use openframe_core::oauth::{OAuthClient, OAuthToken};
 use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{PROVIDER_APPLICATION, Table, field};
@@ -20,6 +21,7 @@ use crate::group::{Counters, GroupWrites};
 use crate::interactions;
 use crate::layout::{FORMAT_VERSION_KEY, Trees};
 use crate::migrate;
+use crate::oauth;
 use crate::outbox;
 use crate::portability;
 use crate::writer::Writer;
@@ -262,6 +264,72 @@ impl Repository for SledRepository {
 
     async fn has_users(&self) -> Result<bool> {
         self.blocking(|trees| Ok(trees.users.first().map_err(from_sled)?.is_some()))
+            .await
+    }
+
+    async fn set_user_password(&self, user_name: &str, password_hash: &str) -> Result<()> {
+        let (name, hash) = (user_name.to_owned(), password_hash.to_owned());
+        self.write(move |group| {
+            group
+                .settle()?
+                .users
+                .transaction(|users| {
+                    let Some(bytes) = users.get(name.as_bytes())? else {
+                        return Err(abort(Error::NotFound { what: "user" }));
+                    };
+                    let mut user = codec::decode_user(&bytes).map_err(abort)?;
+                    user.password_hash.clone_from(&hash);
+                    let bytes = codec::encode_user(&user).map_err(abort)?;
+                    users.insert(name.as_bytes(), bytes)?;
+                    Ok(())
+                })
+                .map_err(from_transaction)
+        })
+        .await
+    }
+
+    async fn remove_user(&self, user_name: &str) -> Result<()> {
+        let name = user_name.to_owned();
+        self.write(move |group| {
+            match group
+                .settle()?
+                .users
+                .remove(name.as_bytes())
+                .map_err(from_sled)?
+            {
+                Some(_) => Ok(()),
+                None => Err(Error::NotFound { what: "user" }),
+            }
+        })
+        .await
+    }
+
+    async fn add_oauth_client(&self, client: &OAuthClient) -> Result<()> {
+        let client = client.clone();
+        self.write(move |group| oauth::add_client(group.settle()?, &client))
+            .await
+    }
+
+    async fn find_oauth_client(&self, client_id: &str) -> Result<Option<OAuthClient>> {
+        let id = client_id.to_owned();
+        self.blocking(move |trees| oauth::find_client(trees, &id))
+            .await
+    }
+
+    async fn add_oauth_token(&self, token: &OAuthToken) -> Result<()> {
+        let token = token.clone();
+        self.write(move |group| oauth::add_token(group.settle()?, &token))
+            .await
+    }
+
+    async fn find_oauth_token(&self, token_hash: &str) -> Result<Option<OAuthToken>> {
+        let hash = token_hash.to_owned();
+        self.blocking(move |trees| oauth::find_token(trees, &hash))
+            .await
+    }
+
+    async fn prune_oauth_tokens(&self, now: i64) -> Result<u64> {
+        self.write(move |group| oauth::prune_tokens(group.settle()?, now))
             .await
     }
 

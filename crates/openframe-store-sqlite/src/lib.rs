@@ -100,6 +100,7 @@ mod checkpoint;
 mod connection;
 mod error;
 mod migrations;
+mod oauth;
 mod outbox;
 mod portability;
 mod queries;
@@ -115,6 +116,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use openframe_core::metric_names::{POOL_CONNECTIONS, POOL_MAX_CONNECTIONS};
 use openframe_core::number::format_number;
+use openframe_core::oauth::{OAuthClient, OAuthToken};
 use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{Table, field};
@@ -257,6 +259,54 @@ impl Repository for SqliteRepository {
 
     async fn has_users(&self) -> Result<bool> {
         self.readers.read(tables::has_users).await
+    }
+
+    async fn set_user_password(&self, user_name: &str, password_hash: &str) -> Result<()> {
+        let (name, hash) = (user_name.to_owned(), password_hash.to_owned());
+        self.writer
+            .write(move |conn| tables::set_user_password(conn, &name, &hash))
+            .await
+    }
+
+    async fn remove_user(&self, user_name: &str) -> Result<()> {
+        let name = user_name.to_owned();
+        self.writer
+            .write(move |conn| tables::remove_user(conn, &name))
+            .await
+    }
+
+    async fn add_oauth_client(&self, client: &OAuthClient) -> Result<()> {
+        let client = client.clone();
+        self.writer
+            .write(move |conn| oauth::insert_client(conn, &client))
+            .await
+    }
+
+    async fn find_oauth_client(&self, client_id: &str) -> Result<Option<OAuthClient>> {
+        let id = client_id.to_owned();
+        self.readers
+            .read(move |conn| oauth::find_client(conn, &id))
+            .await
+    }
+
+    async fn add_oauth_token(&self, token: &OAuthToken) -> Result<()> {
+        let token = token.clone();
+        self.writer
+            .write(move |conn| oauth::insert_token(conn, &token))
+            .await
+    }
+
+    async fn find_oauth_token(&self, token_hash: &str) -> Result<Option<OAuthToken>> {
+        let hash = token_hash.to_owned();
+        self.readers
+            .read(move |conn| oauth::find_token(conn, &hash))
+            .await
+    }
+
+    async fn prune_oauth_tokens(&self, now: i64) -> Result<u64> {
+        self.writer
+            .write(move |conn| oauth::prune_tokens(conn, now))
+            .await
     }
 
     async fn add_provider_application(&self, app: &Record) -> Result<()> {

@@ -22,6 +22,10 @@ const MIGRATIONS: &[Migration] = &[
         name: "0002_events",
         sql: include_str!("../migrations/0002_events.sql"),
     },
+    Migration {
+        name: "0003_oauth",
+        sql: include_str!("../migrations/0003_oauth.sql"),
+    },
 ];
 
 /// Brings the database up to the newest schema. Safe to race with another process doing the same: the

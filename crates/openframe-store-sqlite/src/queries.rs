@@ -38,6 +38,13 @@ pub(crate) const INSERT_USER: &str =
 pub(crate) const SELECT_USER: &str =
     "SELECT sys_id, user_name, password_hash, roles FROM users WHERE user_name = ?1";
 
+/// Replaces the password hash (`?1`) of the user named `?2`.
+pub(crate) const SET_USER_PASSWORD: &str =
+    "UPDATE users SET password_hash = ?1 WHERE user_name = ?2";
+
+/// Removes the user named `?1`.
+pub(crate) const DELETE_USER: &str = "DELETE FROM users WHERE user_name = ?1";
+
 /// Whether there is any user.
 pub(crate) const HAS_USERS: &str = "SELECT EXISTS (SELECT 1 FROM users)";
 

@@ -341,6 +341,30 @@ pub(crate) fn user_from_columns(
     })
 }
 
+/// Replaces a user's password hash; `NotFound` when no user has the name.
+pub(crate) fn set_user_password(conn: &Connection, user_name: &str, hash: &str) -> Result<()> {
+    let changed = conn
+        .prepare_cached(queries::SET_USER_PASSWORD)
+        .and_then(|mut stmt| stmt.execute([hash, user_name]))
+        .map_err(sqlite("changing a user's password"))?;
+    if changed == 0 {
+        return Err(Error::NotFound { what: "user" });
+    }
+    Ok(())
+}
+
+/// Removes a user; `NotFound` when no user has the name.
+pub(crate) fn remove_user(conn: &Connection, user_name: &str) -> Result<()> {
+    let removed = conn
+        .prepare_cached(queries::DELETE_USER)
+        .and_then(|mut stmt| stmt.execute([user_name]))
+        .map_err(sqlite("removing a user"))?;
+    if removed == 0 {
+        return Err(Error::NotFound { what: "user" });
+    }
+    Ok(())
+}
+
 /// Whether there is any user.
 pub(crate) fn has_users(conn: &Connection) -> Result<bool> {
     conn.prepare_cached(queries::HAS_USERS)

@@ -216,3 +216,81 @@ pub async fn ping_answers(repo: &Arc<dyn Repository>) {
     );
     ok("ping", repo.ping().await);
 }
+
+/// `set_user_password` replaces the hash of that user only; `remove_user` removes that user only, after
+/// which its name can be taken again. Both are [`Error::NotFound`] for a name no user has, matched exactly.
+pub async fn users_change_and_go(repo: &Arc<dyn Repository>) {
+    let agent = user(
+        "0000000000000000000000000000e001",
+        "agent",
+        &["sn_openframe_user"],
+    );
+    let admin = user("0000000000000000000000000000e002", "admin", &["admin"]);
+    for u in [&agent, &admin] {
+        ok("add_user", repo.add_user(u).await);
+    }
+    let new_hash = "$argon2id$v=19$m=19456,t=2,p=1$bmV3$n+/w=";
+    ok(
+        "set_user_password",
+        repo.set_user_password("agent", new_hash).await,
+    );
+    let changed = ok("find_user", repo.find_user("agent").await);
+    assert_eq!(
+        changed,
+        Some(User {
+            password_hash: new_hash.to_owned(),
+            ..agent.clone()
+        }),
+        "set_user_password changes the hash and nothing else"
+    );
+    assert_eq!(
+        ok("find_user", repo.find_user("admin").await).as_ref(),
+        Some(&admin),
+        "set_user_password leaves other users as they were"
+    );
+    for missing in ["Agent", "agent ", "nobody", "%"] {
+        assert_not_found(
+            &format!("set_user_password({missing:?})"),
+            repo.set_user_password(missing, new_hash).await,
+        );
+        assert_not_found(
+            &format!("remove_user({missing:?})"),
+            repo.remove_user(missing).await,
+        );
+    }
+
+    ok("remove_user", repo.remove_user("agent").await);
+    assert_eq!(
+        ok("find_user", repo.find_user("agent").await),
+        None,
+        "a removed user is not found"
+    );
+    assert_eq!(
+        ok("find_user", repo.find_user("admin").await).as_ref(),
+        Some(&admin),
+        "remove_user leaves other users as they were"
+    );
+    assert_not_found(
+        "remove_user of a removed user",
+        repo.remove_user("agent").await,
+    );
+    let again = user("0000000000000000000000000000e003", "agent", &["admin"]);
+    ok(
+        "add_user with the name of a removed user",
+        repo.add_user(&again).await,
+    );
+    assert_eq!(ok("find_user", repo.find_user("agent").await), Some(again));
+    ok("remove_user", repo.remove_user("agent").await);
+    ok("remove_user", repo.remove_user("admin").await);
+    assert!(
+        !ok("has_users", repo.has_users().await),
+        "no users once every one is removed"
+    );
+}
+
+fn assert_not_found(what: &str, result: crate::Result<()>) {
+    match result {
+        Err(crate::Error::NotFound { what: "user" }) => {}
+        other => panic!("{what} must be NotFound {{ what: \"user\" }}, got {other:?}"),
+    }
+}
