@@ -53,7 +53,7 @@ pub fn router(state: AppState) -> Router {
 /// into its own router.
 ///
 /// [`RouterBuilder::new`] starts from everything [`router`] mounts; [`RouterBuilder::api_only`] from the
-/// API alone (the openframe endpoints, the Table API and the event stream), which merges into any router
+/// API alone (the openframe endpoints, the Table API, the event stream and the OAuth token endpoint), which merges into any router
 /// and nests under any prefix without clashing with the host's own `/healthz` or fallback.
 ///
 /// ```
@@ -77,6 +77,7 @@ pub struct RouterBuilder {
     openapi: bool,
     fallback: bool,
     request_log: bool,
+    oauth: bool,
 }
 
 impl RouterBuilder {
@@ -91,10 +92,12 @@ impl RouterBuilder {
             openapi: true,
             fallback: true,
             request_log: true,
+            oauth: true,
         }
     }
 
-    /// The API alone: the openframe endpoints, the Table API and the event stream, with Basic auth; no
+    /// The API alone: the openframe endpoints, the Table API, the event stream and the OAuth token endpoint,
+    /// with Basic auth; no
     /// `/healthz`, `/workspace`, `/api/openapi.json`, fallback or request log.
     pub fn api_only(state: AppState) -> Self {
         RouterBuilder {
@@ -145,6 +148,14 @@ impl RouterBuilder {
         self
     }
 
+    /// Whether `POST /oauth_token.do` (OAuth 2.0 password and refresh-token grants) is mounted, so that
+    /// `Authorization: Bearer` tokens can be had. Only with [`Auth::Basic`]: a host that authenticates
+    /// upstream issues its own credentials.
+    pub fn oauth(mut self, on: bool) -> Self {
+        self.oauth = on;
+        self
+    }
+
     /// Whether each request is logged (target `openframe::request`) and counted in the `metrics` facade.
     pub fn request_log(mut self, on: bool) -> Self {
         self.request_log = on;
@@ -180,6 +191,8 @@ impl RouterBuilder {
         if self.fallback {
             app = app.fallback(unknown_path);
         }
+        let oauth = (self.oauth && self.auth == Auth::Basic)
+            .then(|| crate::auth::oauth::routes(self.state.clone()));
         let auth = AuthLayer {
             mode: self.auth,
             authenticator: Arc::clone(&self.state.auth),
@@ -188,6 +201,10 @@ impl RouterBuilder {
             .layer(from_fn_with_state(auth, require_user))
             .with_state(self.state)
             .layer(from_fn(render));
+        if let Some(oauth) = oauth {
+            // The token endpoint answers in OAuth's own JSON, outside the API's renderer and auth.
+            app = app.merge(oauth);
+        }
         if self.workspace {
             // The workspace page is no API resource: it skips the renderer (and so its Accept check).
             app = app.merge(workspace::routes());

@@ -101,6 +101,13 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage OAuth clients (the applications that may ask /oauth_token.do for tokens).
+    #[command(name = "oauth-client")]
+    OAuthClient {
+        /// What to do with OAuth clients.
+        #[command(subcommand)]
+        command: OAuthClientCommand,
+    },
     /// Manage provider applications (the inboundIds a request may name).
     Provider {
         /// What to do with provider applications.
@@ -183,6 +190,44 @@ pub enum UserCommand {
         #[command(flatten)]
         store: StoreArg,
     },
+    /// Give a user a new password (from OPENFRAME_PASSWORD, or standard input with --password-stdin). The
+    /// user's OAuth tokens stop being accepted.
+    Password {
+        /// The user name.
+        name: String,
+        /// Read the password from one line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Remove a user. Its OAuth tokens stop being accepted; records keep the user's sys_id.
+    Remove {
+        /// The user name.
+        name: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+/// `oauth-client` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OAuthClientCommand {
+    /// Register an OAuth client (for the password and refresh-token grants at /oauth_token.do) and print
+    /// its client_id and client_secret on standard output, once: only a hash of the secret is stored.
+    Add {
+        /// Its display name.
+        #[arg(long)]
+        name: String,
+        /// Seconds an access token lives [default: 1800].
+        #[arg(long, value_name = "SECONDS")]
+        access_token_lifespan: Option<u32>,
+        /// Seconds a refresh token lives [default: 8640000, 100 days].
+        #[arg(long, value_name = "SECONDS")]
+        refresh_token_lifespan: Option<u32>,
+        #[command(flatten)]
+        store: StoreArg,
+    },
 }
 
 /// `provider` subcommands.
@@ -225,6 +270,20 @@ impl StoreArg {
     async fn open(&self, file: &ConfigFile) -> Result<Arc<dyn Repository>, String> {
         let url = self.resolve(file)?;
         url.open().await.map_err(|e| store_error(&url, &e))
+    }
+
+    /// Opens (and migrates) the store [`StoreArg::resolve`] names if it exists; never creates one.
+    async fn open_existing(&self, file: &ConfigFile) -> Result<Arc<dyn Repository>, String> {
+        let url = self.resolve(file)?;
+        url.open_existing().await.map_err(|e| store_error(&url, &e))
+    }
+}
+
+/// A store error about the user `name` in one line: "no user NAME" for a name no user has.
+fn user_error(name: &str, e: &openframe_core::Error) -> String {
+    match e {
+        openframe_core::Error::NotFound { .. } => format!("no user {name}"),
+        other => other.to_string(),
     }
 }
 
@@ -300,6 +359,55 @@ pub async fn run(invocation: Invocation) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             eprintln!("openframe: added user {name}");
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Password {
+                    name,
+                    password_stdin,
+                    store,
+                },
+        } => {
+            let password = read_password(password_stdin)?;
+            let repo = store.open_existing(&file).await?;
+            openframe_http::set_password(repo.as_ref(), &name, &password)
+                .await
+                .map_err(|e| user_error(&name, &e))?;
+            eprintln!("openframe: changed the password of {name}");
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Remove { name, store },
+        } => {
+            let repo = store.open_existing(&file).await?;
+            repo.remove_user(&name)
+                .await
+                .map_err(|e| user_error(&name, &e))?;
+            eprintln!("openframe: removed user {name}");
+            Ok(())
+        }
+        Command::OAuthClient {
+            command:
+                OAuthClientCommand::Add {
+                    name,
+                    access_token_lifespan,
+                    refresh_token_lifespan,
+                    store,
+                },
+        } => {
+            let repo = store.open(&file).await?;
+            let client = openframe_http::register_oauth_client(
+                repo.as_ref(),
+                &name,
+                access_token_lifespan,
+                refresh_token_lifespan,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            println!("client_id: {}", client.client_id);
+            println!("client_secret: {}", client.client_secret);
+            eprintln!("openframe: added OAuth client {name} (the secret is shown once)");
             Ok(())
         }
         Command::Provider {

@@ -1,5 +1,6 @@
-//! Who is calling: HTTP Basic against the store's users and their roles ([`Auth::Basic`]), or a caller the
-//! host program authenticated upstream ([`Auth::Upstream`]).
+//! Who is calling: HTTP Basic against the store's users and their roles, or an OAuth access token
+//! (`Authorization: Bearer`, see `oauth.rs`) ([`Auth::Basic`]); or a caller the host program authenticated
+//! upstream ([`Auth::Upstream`]).
 //!
 //! argon2 is deliberately slow (tens of milliseconds and 19 MiB per check), so a verified credential is cached
 //! for a short time, keyed by a SHA-256 of the whole Authorization header: the password itself is never kept.
@@ -17,15 +18,17 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use openframe_core::{Caller, Repository, SysId};
+use openframe_core::{Caller, Repository, SysId, TokenKind, User};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::wire::error::ApiError;
 
+pub mod oauth;
 mod password;
 mod throttle;
 
+pub use oauth::{RegisteredClient, register_oauth_client};
 pub use password::hash as hash_password;
 use throttle::Throttle;
 pub use throttle::{ADDRESS_FAILURES, USER_FAILURES, WINDOW as THROTTLE_WINDOW};
@@ -73,6 +76,23 @@ pub async fn add_user(
         roles,
     };
     repo.add_user(&user).await
+}
+
+/// Gives the user `name` a freshly hashed password. Its OAuth tokens stop being accepted; a running server
+/// may accept the old password, and tokens already checked, for up to 30 seconds more (its credential cache).
+///
+/// # Errors
+/// [`openframe_core::Error::NotFound`] when there is no such user; what the store says otherwise.
+pub async fn set_password(
+    repo: &dyn Repository,
+    name: &str,
+    password: &str,
+) -> openframe_core::Result<()> {
+    let password = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(openframe_core::Error::internal)??;
+    repo.set_user_password(name, &hash).await
 }
 
 /// How long a verified credential is trusted without checking the store again.
@@ -188,12 +208,33 @@ impl Authenticator {
     }
 
     async fn verify(&self, header: &HeaderValue, client: IpAddr) -> Result<Cached, ApiError> {
+        if let Some(token) = oauth::bearer_token(header) {
+            return self.verify_bearer(token, client).await;
+        }
         let (name, password) = parse_basic(header).ok_or_else(ApiError::unauthenticated)?;
-        if let Some(wait) = self.throttle.blocked(&name, client, Instant::now()) {
+        let user = self.check_password(&name, &password, client).await?;
+        Ok(Cached {
+            may_use_api: user.may_use_api(),
+            caller: Caller {
+                sys_id: user.sys_id,
+                user_name: user.user_name,
+            },
+            until: Instant::now() + CACHE_TTL,
+        })
+    }
+
+    /// The user `name` if `password` is theirs: one argon2 check, throttled by `client`'s address. An
+    /// unknown user costs the same check as a wrong password, so timing does not tell them apart.
+    pub(crate) async fn check_password(
+        &self,
+        name: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<User, ApiError> {
+        if let Some(wait) = self.throttle.blocked(name, client, Instant::now()) {
             return Err(ApiError::too_many_attempts(wait));
         }
-        let user = self.repo.find_user(&name).await.map_err(ApiError::from)?;
-        // An unknown user costs the same argon2 check as a wrong password, so timing does not tell them apart.
+        let user = self.repo.find_user(name).await.map_err(ApiError::from)?;
         let hash = user
             .as_ref()
             .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());
@@ -203,26 +244,57 @@ impl Authenticator {
             .await
             .map_err(|_| ApiError::unavailable())?;
         self.verifications.fetch_add(1, Ordering::Relaxed);
+        let password = password.to_owned();
         let matches = tokio::task::spawn_blocking(move || password::verify(&password, &hash))
             .await
             .unwrap_or(false);
         match user {
             Some(user) if matches => {
                 self.throttle.succeeded(&user.user_name, client);
-                Ok(Cached {
-                    may_use_api: user.may_use_api(),
-                    caller: Caller {
-                        sys_id: user.sys_id,
-                        user_name: user.user_name,
-                    },
-                    until: Instant::now() + CACHE_TTL,
-                })
+                Ok(user)
             }
             _ => {
-                self.throttle.failed(&name, client, Instant::now());
+                self.throttle.failed(name, client, Instant::now());
                 Err(ApiError::unauthenticated())
             }
         }
+    }
+
+    /// An access token's caller: the token is stored, unexpired, and its user still has the password it was
+    /// issued under. A token that fails counts as a failed sign-in of `client`.
+    async fn verify_bearer(&self, token: &str, client: IpAddr) -> Result<Cached, ApiError> {
+        if let Some(wait) = self.throttle.blocked("", client, Instant::now()) {
+            return Err(ApiError::too_many_attempts(wait));
+        }
+        match oauth::live_token(self.repo.as_ref(), token, TokenKind::Access).await? {
+            Some((_, user, seconds_left)) => Ok(Cached {
+                may_use_api: user.may_use_api(),
+                caller: Caller {
+                    sys_id: user.sys_id,
+                    user_name: user.user_name,
+                },
+                until: Instant::now() + CACHE_TTL.min(Duration::from_secs(seconds_left)),
+            }),
+            None => {
+                self.throttle.failed("", client, Instant::now());
+                Err(ApiError::unauthenticated())
+            }
+        }
+    }
+
+    /// The store this authenticator reads users from.
+    pub(crate) fn repository(&self) -> &Arc<dyn Repository> {
+        &self.repo
+    }
+
+    /// Whether failed sign-ins from `client` (as `name`) must wait, and how many seconds.
+    pub(crate) fn blocked(&self, name: &str, client: IpAddr) -> Option<u64> {
+        self.throttle.blocked(name, client, Instant::now())
+    }
+
+    /// Counts a failed sign-in (a wrong client secret, say) against `client`.
+    pub(crate) fn failed(&self, name: &str, client: IpAddr) {
+        self.throttle.failed(name, client, Instant::now());
     }
 
     fn cached(&self, key: &[u8; 32]) -> Option<Cached> {
@@ -270,7 +342,7 @@ pub(crate) struct AuthLayer {
 
 /// The address failed sign-ins are counted against: [`ClientAddr`], else the peer's, else one shared
 /// "unknown" address.
-fn client_address(request: &Request) -> IpAddr {
+pub(crate) fn client_address(request: &Request) -> IpAddr {
     let extensions = request.extensions();
     extensions
         .get::<ClientAddr>()
