@@ -1,5 +1,6 @@
 //! The real binary driven by the client libraries people use with ServiceNow, unmodified: ServiceNow's own
-//! pysnc reads interactions over HTTPS (it refuses plain `http://`). The venv comes from
+//! pysnc reads interactions over HTTPS (it refuses plain `http://`), with Basic auth and with its OAuth
+//! password-grant flow. The venv comes from
 //! `scripts/client-libs.sh` (CI runs it); without it the test says loudly that it did not run, and fails
 //! under CI.
 
@@ -53,16 +54,16 @@ found = one.get(created[1])
 print(json.dumps({"created": created, "rows": rows, "found": found, "found_number": one.get_value("number")}))
 "#;
 
-#[test]
-fn pysnc_reads_interactions_over_https() {
-    let Some(python) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
+/// A server on a fresh SQLite store in `dir`, over TLS with a self-signed certificate for `localhost`;
+/// returns it, its base URL and the certificate's path. `before` runs on the store first (CLI commands).
+fn tls_server(dir: &Path, before: impl FnOnce(&str)) -> (Server, String, PathBuf) {
     let generated =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, generated.cert.pem()).unwrap();
     std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
-    let store = format!("sqlite://{}", dir.path().join("pysnc.db").display());
+    let store = format!("sqlite://{}", dir.join("pysnc.db").display());
+    before(&store);
     let server = Server::start_with(
         &store,
         &[
@@ -78,20 +79,120 @@ fn pysnc_reads_interactions_over_https() {
         .expect("host:port")
         .1
         .to_owned();
+    (server, format!("https://localhost:{port}"), cert)
+}
+
+/// Runs `script` with the venv's Python and `args`, trusting `cert`; its standard output as JSON.
+fn run_python(python: &Path, script: &str, args: &[&str], cert: &Path) -> serde_json::Value {
     // requests lets these variables beat a session's own `verify`: point them at the test's certificate too.
     let output = Command::new(python)
-        .env("REQUESTS_CA_BUNDLE", &cert)
+        .env("REQUESTS_CA_BUNDLE", cert)
         .env_remove("CURL_CA_BUNDLE")
-        .args(["-c", SCRIPT])
-        .arg(format!("https://localhost:{port}"))
-        .args(["admin", ADMIN_PASSWORD])
-        .arg(&cert)
+        .args(["-c", script])
+        .args(args)
+        .arg(cert)
         .output()
         .expect("run python");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "pysnc failed:\n{stderr}");
-    let result: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("the script's JSON");
+    serde_json::from_slice(&output.stdout).expect("the script's JSON")
+}
+
+/// Signs in with pysnc's OAuth password-grant flow (requests-oauthlib underneath), creates a call with the
+/// Bearer session, reads it with GlideRecord, then refreshes the access token as pysnc does when it expires
+/// (the refresh-token grant) and reads again with the new one.
+const OAUTH_SCRIPT: &str = r#"
+import json, sys
+from pysnc import ServiceNowClient, ServiceNowPasswordGrantFlow
+
+base, user, password, client_id, client_secret, cert = sys.argv[1:7]
+flow = ServiceNowPasswordGrantFlow(user, password, client_id, client_secret)
+client = ServiceNowClient(base, flow, verify=cert)
+session = client.session
+first = dict(session.token)
+
+reply = session.post(
+    base + "/api/now/openframe/voice-interaction",
+    json={"interaction": {"userPhoneNumber": "+14089965744", "clientSessionId": "oauth-1"}},
+)
+reply.raise_for_status()
+created = reply.json()["result"]["sysId"]
+
+def numbers():
+    gr = client.GlideRecord("interaction")
+    gr.add_query("client_session_id", "oauth-1")
+    gr.query()
+    return [r.get_value("number") for r in gr]
+
+before = numbers()
+# What pysnc runs when its token has expired (it then sends that one request without a token, a pysnc
+# quirk the platform answers 401 too; the requests after it carry the new token).
+session.refresh_token(session.auto_refresh_url)
+after = numbers()
+second = dict(session.token)
+print(json.dumps({
+    "created": created,
+    "before": before,
+    "after": after,
+    "first": {k: first.get(k) for k in ("token_type", "scope", "expires_in")},
+    "refreshed": second["access_token"] != first["access_token"],
+    "same_refresh_token": second["refresh_token"] == first["refresh_token"],
+}))
+"#;
+
+#[test]
+fn pysnc_signs_in_with_oauth_and_refreshes_its_token() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut registered = String::new();
+    let (server, base, cert) = tls_server(dir.path(), |store| {
+        let output = Command::new(common::binary::BIN)
+            .args(["oauth-client", "add", "--name", "pysnc", "--store", store])
+            .output()
+            .expect("run openframe oauth-client add");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        registered = String::from_utf8(output.stdout).unwrap();
+    });
+    let field = |name: &str| {
+        registered
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no {name} in {registered:?}"))
+            .to_owned()
+    };
+    let (id, secret) = (field("client_id"), field("client_secret"));
+    let result = run_python(
+        &python,
+        OAUTH_SCRIPT,
+        &[&base, "admin", ADMIN_PASSWORD, &id, &secret],
+        &cert,
+    );
+    assert_eq!(
+        result["before"],
+        serde_json::json!(["IMS0001001"]),
+        "{result}"
+    );
+    assert_eq!(result["after"], result["before"], "{result}");
+    assert_eq!(
+        result["first"],
+        // oauthlib splits the scope into a list.
+        serde_json::json!({"token_type": "Bearer", "scope": ["useraccount"], "expires_in": 1799})
+    );
+    assert_eq!(result["refreshed"], true, "{result}");
+    assert_eq!(result["same_refresh_token"], true, "{result}");
+    assert_eq!(server.stop().0, 0);
+}
+
+#[test]
+fn pysnc_reads_interactions_over_https() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (server, base, cert) = tls_server(dir.path(), |_| {});
+    let result = run_python(&python, SCRIPT, &[&base, "admin", ADMIN_PASSWORD], &cert);
     let created = result["created"].as_array().expect("created");
     let rows = result["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 2, "{result}");

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::binary::{ADMIN_PASSWORD, BIN, Server, send};
+use common::binary::{ADMIN_PASSWORD, BIN, Server, client, send};
 
 fn example(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -225,4 +225,126 @@ fn bad_environments_end_in_one_line() {
     let store = format!("sqlite://{}", dir.path().join("p.db").display());
     let err = fails_in_one_line(&["serve", "--listen", &addr, "--store", &store]);
     assert!(err.contains("cannot listen"), "{err}");
+}
+
+/// Runs the binary with `OPENFRAME_PASSWORD` set to `password` and expects success; its standard output.
+fn succeeds(args: &[&str], password: &str) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("OPENFRAME_PASSWORD", password)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn user_password_and_remove_take_effect_and_oauth_clients_print_their_secret_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("users.db").display());
+    succeeds(
+        &[
+            "user",
+            "add",
+            "erin",
+            "--role",
+            "sn_openframe_user",
+            "--store",
+            &store,
+        ],
+        "first-password",
+    );
+    succeeds(
+        &["user", "password", "erin", "--store", &store],
+        "second-password",
+    );
+    let printed = succeeds(
+        &[
+            "oauth-client",
+            "add",
+            "--name",
+            "Genesys",
+            "--access-token-lifespan",
+            "600",
+            "--store",
+            &store,
+        ],
+        "",
+    );
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 2, "{printed}");
+    let id = lines[0].strip_prefix("client_id: ").expect("client_id");
+    let secret = lines[1]
+        .strip_prefix("client_secret: ")
+        .expect("client_secret");
+
+    let server = Server::start(&store);
+    let url = server.url("/api/now/table/interaction");
+    let (status, _) = send(reqwest::Method::GET, &url, ("erin", "first-password"), None).await;
+    assert_eq!(status, 401, "the old password");
+    let (status, reply) = send(
+        reqwest::Method::GET,
+        &url,
+        ("erin", "second-password"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    let token: serde_json::Value = client()
+        .post(server.url("/oauth_token.do"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("username", "erin"),
+            ("password", "second-password"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(token["expires_in"], 599, "{token}");
+    let access = token["access_token"].as_str().expect("access_token");
+
+    succeeds(&["user", "remove", "erin", "--store", &store], "");
+    // The running server may trust a credential it checked in the last 30 s; a token it never saw is
+    // checked now.
+    let fresh = client()
+        .get(&url)
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(fresh, 401, "a removed user's token");
+    let (code, _) = server.stop();
+    assert_eq!(code, 0);
+
+    let err = fails_in_one_line(&["user", "remove", "erin", "--store", &store]);
+    assert_eq!(err, "openframe: error: no user erin");
+    let err = fails_in_one_line(&["user", "password", "nobody", "--store", &store]);
+    assert!(err.contains("OPENFRAME_PASSWORD"), "{err}");
+    let err = fails_in_one_line(&["oauth-client", "add", "--name", " ", "--store", &store]);
+    assert!(err.contains("name:"), "{err}");
+    let err = fails_in_one_line(&[
+        "oauth-client",
+        "add",
+        "--name",
+        "x",
+        "--access-token-lifespan",
+        "5",
+        "--store",
+        &store,
+    ]);
+    assert!(err.contains("access_token_lifespan"), "{err}");
+    let missing = format!("sqlite://{}", dir.path().join("none.db").display());
+    let err = fails_in_one_line(&["user", "remove", "erin", "--store", &missing]);
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!dir.path().join("none.db").exists());
 }
