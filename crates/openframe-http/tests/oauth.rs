@@ -404,6 +404,7 @@ async fn malformed_token_requests_are_400s_naming_what_is_wrong() {
         .raw(Method::GET, "/oauth_token.do", &[], Vec::new())
         .await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(reply.headers[header::ALLOW], "POST");
 }
 
 #[tokio::test]

@@ -77,14 +77,14 @@ async fn every_documented_operation_is_routed_and_answers_a_documented_status() 
     let app = TestApp::sqlite().await;
     let doc = openframe_http::openapi::document_json();
     let ops = operations(&doc);
-    // Every endpoint of CONTRACT §1 and the event stream under both prefixes, 5 table names × 2, /healthz, the
-    // document, /metrics (404 here: this router is mounted without metrics); and the files of the workspace
-    // page (each checked by workspace_page.rs).
+    // Every endpoint of CONTRACT §1 and the event stream under both prefixes, 5 table names × 2, the OAuth
+    // token endpoint, /healthz, the document, /metrics (404 here: this router is mounted without metrics); and
+    // the files of the workspace page (each checked by workspace_page.rs).
     let (workspace, api): (Vec<_>, Vec<_>) =
         ops.iter().partition(|o| o.0.starts_with("/workspace"));
     assert_eq!(
         api.len(),
-        4 * 2 + 5 * 2 + 3,
+        4 * 2 + 5 * 2 + 4,
         "{:?}",
         api.iter().map(|o| &o.0).collect::<Vec<_>>()
     );
@@ -187,11 +187,12 @@ async fn operations_that_require_basic_auth_refuse_missing_and_wrong_credentials
             .is_some_and(|s| s.iter().any(|r| r.get("basicAuth").is_some()));
         let anonymous = app.raw(method.clone(), &uri, &[], Vec::new()).await;
         if !needs_auth {
-            // This router is mounted without metrics: /metrics answers its documented 404, never a 401.
-            let expected = if uri == "/metrics" {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::OK
+            // This router is mounted without metrics: /metrics answers its documented 404, never a 401; the
+            // token endpoint checks the credentials in its form, and an empty one is a 400.
+            let expected = match uri.as_str() {
+                "/metrics" => StatusCode::NOT_FOUND,
+                "/oauth_token.do" => StatusCode::BAD_REQUEST,
+                _ => StatusCode::OK,
             };
             assert_eq!(
                 anonymous.status, expected,

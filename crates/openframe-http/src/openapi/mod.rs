@@ -37,6 +37,17 @@ pub(crate) fn document() -> OpenApi {
                     .build(),
             ),
         )
+        .security_scheme(
+            paths::BEARER_AUTH,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An access token from `POST /oauth_token.do`, accepted wherever Basic is.",
+                    ))
+                    .build(),
+            ),
+        )
         .build();
     let tag = |name: &str, description: &str| {
         TagBuilder::new()
@@ -60,6 +71,7 @@ pub(crate) fn document() -> OpenApi {
                 "Create, update and read voice interactions.",
             ),
             tag("table", "The read-only Table API subset."),
+            tag("oauth", "OAuth 2.0 access and refresh tokens."),
             tag("operations", "Health and this document."),
             tag(
                 "workspace",

@@ -23,6 +23,8 @@ use crate::wire::error::RETRY_AFTER_SECS;
 
 /// The name of the Basic auth security scheme.
 pub const BASIC_AUTH: &str = "basicAuth";
+/// The name of the OAuth access-token security scheme.
+pub const BEARER_AUTH: &str = "bearerAuth";
 
 /// The media types of request and response bodies (CONTRACT §3; `*+json`, `text/xml`… are accepted too).
 const BODY_TYPES: [&str; 2] = ["application/json", "application/xml"];
@@ -75,6 +77,10 @@ pub fn paths() -> Paths {
             );
         }
     }
+    paths.paths.insert(
+        crate::auth::oauth::TOKEN_PATH.into(),
+        PathItem::new(HttpMethod::Post, oauth_token()),
+    );
     paths
         .paths
         .insert("/healthz".into(), PathItem::new(HttpMethod::Get, health()));
@@ -265,6 +271,143 @@ fn api_operation(operation_id: String, tag: &str, summary: &str) -> OperationBui
             BASIC_AUTH,
             [],
         ))
+        .security(SecurityRequirement::new::<_, [&str; 0], &str>(
+            BEARER_AUTH,
+            [],
+        ))
+}
+
+/// `POST /oauth_token.do`: the password and refresh-token grants.
+fn oauth_token() -> OperationBuilder {
+    let text = |description: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(description))
+    };
+    let form = ObjectBuilder::new()
+        .property(
+            "grant_type",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["password", "refresh_token"])),
+        )
+        .required("grant_type")
+        .property(
+            "client_id",
+            text("The client's id (or in a Basic header with the secret)."),
+        )
+        .property("client_secret", text("The client's secret."))
+        .property("username", text("The user signing in (password grant)."))
+        .property("password", text("The user's password (password grant)."))
+        .property(
+            "refresh_token",
+            text("A refresh token this client was given (refresh-token grant)."),
+        );
+    let token = ObjectBuilder::new()
+        .property("access_token", text("Send as `Authorization: Bearer …`."))
+        .property(
+            "refresh_token",
+            text("Exchange for a new access token; the same one is returned on refresh."),
+        )
+        .property(
+            "scope",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["useraccount"])),
+        )
+        .property(
+            "token_type",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["Bearer"])),
+        )
+        .property(
+            "expires_in",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .description(Some(
+                    "Seconds the access token lives, less one (1799 by default).",
+                )),
+        )
+        .required("access_token")
+        .required("refresh_token")
+        .required("scope")
+        .required("token_type")
+        .required("expires_in");
+    let oauth_error = || {
+        ObjectBuilder::new()
+            .property(
+                "error",
+                text("`access_denied`, `invalid_request`, `unsupported_grant_type`, …"),
+            )
+            .property("error_description", text("What was wrong."))
+            .required("error")
+            .required("error_description")
+    };
+    let json = |description: &str, schema: ObjectBuilder| {
+        ResponseBuilder::new().description(description).content(
+            "application/json",
+            ContentBuilder::new().schema(Some(schema)).build(),
+        )
+    };
+    let responses = ResponsesBuilder::new()
+        .response("200", json("The tokens.", token))
+        .response(
+            "400",
+            json(
+                "A malformed request: not a form, a parameter missing or repeated, an unknown grant.",
+                oauth_error(),
+            ),
+        )
+        .response(
+            "401",
+            json(
+                "Wrong client or user credentials, or a refresh token that is unknown, expired, another \
+                 client's, or revoked (its user removed or given a new password).",
+                oauth_error(),
+            ),
+        )
+        .response(
+            "429",
+            retry_after(
+                json(
+                    "Too many failed sign-ins from this address within a minute.",
+                    oauth_error(),
+                ),
+                "seconds until the address may try again",
+            ),
+        )
+        .response(
+            "503",
+            retry_after(
+                json("The store did not answer; nothing was issued.", oauth_error()),
+                &format!("seconds to wait before retrying ({RETRY_AFTER_SECS})"),
+            ),
+        )
+        .response(
+            "500",
+            json("An unexpected fault; the body names no internals.", oauth_error()),
+        );
+    OperationBuilder::new()
+        .operation_id(Some("oauthToken"))
+        .tag("oauth")
+        .summary(Some("OAuth 2.0 tokens: the password and refresh-token grants"))
+        .description(Some(
+            "As the platform's `/oauth_token.do`: a client registered with `openframe oauth-client add` \
+             exchanges a user's name and password for an access token (30 minutes unless the client says \
+             otherwise) and a refresh token (100 days), and a refresh token for a new access token. \
+             Answers are never cached (`Cache-Control: no-store`).",
+        ))
+        .request_body(Some(
+            RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content(
+                    "application/x-www-form-urlencoded",
+                    ContentBuilder::new().schema(Some(form)).build(),
+                )
+                .build(),
+        ))
+        .responses(responses.build())
 }
 
 fn request_body(
