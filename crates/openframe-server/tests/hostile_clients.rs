@@ -244,6 +244,55 @@ async fn event_streams_are_capped_and_never_starve_ordinary_requests() {
     assert_eq!(server.stop().0, 0);
 }
 
+/// The attack of the report, at full scale and with the default limits (1,024 connections): one user asks
+/// for 2,000 event streams on 2,000 connections it keeps open, then 1,100 more connections send half a
+/// request each and wait. A fresh client's `/healthz` and create still answer 200 within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_streams_and_eleven_hundred_half_sent_connections_leave_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&sqlite_store(&dir));
+    let request = format!(
+        "GET /api/now/openframe/events HTTP/1.1\r\nHost: test\r\n{}Accept: text/event-stream\r\n\r\n",
+        basic_header()
+    );
+    let mut held = Vec::with_capacity(3_100);
+    for _ in 0..2_000 {
+        let Ok(mut stream) = TcpStream::connect(server.addr()).await else {
+            continue; // a connection the server has already let go of
+        };
+        // A write may fail on a connection the server closed to make room: the attacker does not care.
+        let _ = stream.write_all(request.as_bytes()).await;
+        held.push(stream);
+    }
+    for _ in 0..1_100 {
+        let Ok(mut stream) = TcpStream::connect(server.addr()).await else {
+            continue;
+        };
+        let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHo").await;
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(healthz_within_a_second(&server).await, 200);
+    assert_eq!(create_within_a_second(&server).await, 200);
+    // The attack did what it meant to: 20 of the stream requests hold open streams (the cap per user).
+    let answers =
+        futures_util::future::join_all(held.drain(..2_000).map(|mut stream| async move {
+            let mut head = [0_u8; 12];
+            match tokio::time::timeout(Duration::from_secs(2), stream.read(&mut head)).await {
+                Ok(Ok(n)) => head[..n].to_vec(),
+                _ => Vec::new(),
+            }
+        }))
+        .await;
+    let open = answers
+        .iter()
+        .filter(|a| a.starts_with(b"HTTP/1.1 200"))
+        .count();
+    assert_eq!(open, 20, "streams held open");
+    drop(held);
+    assert_eq!(server.stop().0, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_users_and_wrong_passwords_look_alike_and_guessing_is_slowed() {
     let dir = tempfile::tempdir().unwrap();
