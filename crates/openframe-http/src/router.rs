@@ -169,19 +169,30 @@ impl RouterBuilder {
             app = app
                 .route(
                     &format!("{prefix}/voice-interaction"),
-                    post(openframe_api::create),
+                    post(openframe_api::create).fallback(not_allowed("POST")),
                 )
                 .route(
                     &format!("{prefix}/voice-interaction/{{sys_id}}"),
-                    get(openframe_api::read).patch(openframe_api::update),
+                    get(openframe_api::read)
+                        .patch(openframe_api::update)
+                        .fallback(not_allowed("GET,HEAD,PATCH")),
                 );
             if self.events {
-                app = app.route(&format!("{prefix}/events"), get(events::stream::stream));
+                app = app.route(
+                    &format!("{prefix}/events"),
+                    get(events::stream::stream).fallback(not_allowed("GET,HEAD")),
+                );
             }
         }
         app = app
-            .route("/api/now/table/{table}", get(table_api::list))
-            .route("/api/now/table/{table}/{sys_id}", get(table_api::read));
+            .route(
+                "/api/now/table/{table}",
+                get(table_api::list).fallback(not_allowed("GET,HEAD")),
+            )
+            .route(
+                "/api/now/table/{table}/{sys_id}",
+                get(table_api::read).fallback(not_allowed("GET,HEAD")),
+            );
         if self.healthz {
             app = app.route("/healthz", get(health));
         }
@@ -214,6 +225,13 @@ impl RouterBuilder {
         }
         app
     }
+}
+
+/// A route's answer to a method it does not have: the 405 whose detail lists `methods`, which must be what axum
+/// writes in the `Allow` header it adds to the same response (a test compares the two on every route). The
+/// header is added after the route's layers have run, so the renderer cannot read it there.
+fn not_allowed(methods: &'static str) -> impl Fn() -> std::future::Ready<ApiError> + Clone {
+    move || std::future::ready(ApiError::method_not_allowed(methods))
 }
 
 /// Whether `path` is under `/api/now/`, where every request needs credentials.

@@ -302,6 +302,7 @@ async fn body_size_content_type_accept_and_method() {
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(reply.headers[header::ALLOW], "POST");
     assert_eq!(reply.json()["status"], "failure");
+    assert_eq!(reply.detail(), "allowed methods: POST");
     let reply = app
         .raw(
             Method::DELETE,
@@ -313,6 +314,7 @@ async fn body_size_content_type_accept_and_method() {
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
     let allow = reply.headers[header::ALLOW].to_str().unwrap();
     assert!(allow.contains("GET") && allow.contains("PATCH"), "{allow}");
+    assert_eq!(reply.detail(), format!("allowed methods: {allow}"));
 
     let reply = app
         .raw(

@@ -258,3 +258,42 @@ async fn values_schemathesis_found_the_document_too_strict_about_are_accepted() 
         );
     }
 }
+
+#[tokio::test]
+async fn every_api_path_names_its_methods_in_a_405() {
+    let app = TestApp::sqlite().await;
+    let doc = openframe_http::openapi::document_json();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        if !path.starts_with("/api/now/") {
+            continue;
+        }
+        let documented: Vec<String> = item
+            .as_object()
+            .expect("path item")
+            .keys()
+            .map(|m| m.to_uppercase())
+            .collect();
+        let method = [Method::PUT, Method::DELETE, Method::TRACE, Method::POST]
+            .into_iter()
+            .find(|m| !documented.contains(&m.to_string()))
+            .expect("an undocumented method");
+        let uri = path
+            .replace("{sysId}", SysId::random().as_str())
+            .replace("{sys_id}", SysId::random().as_str());
+        let reply = app.call(method.clone(), &uri, None).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {uri}"
+        );
+        let allow = reply.headers[axum::http::header::ALLOW].to_str().unwrap();
+        assert_eq!(
+            reply.detail(),
+            format!("allowed methods: {allow}"),
+            "{method} {uri}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 14, "{checked}");
+}

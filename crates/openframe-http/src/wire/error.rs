@@ -73,6 +73,15 @@ impl ApiError {
         )
     }
 
+    /// 405 for a method the path does not have; `methods` is what the `Allow` header says.
+    pub fn method_not_allowed(methods: &str) -> Self {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed",
+            format!("allowed methods: {methods}"),
+        )
+    }
+
     /// 400 for a path under `/api/now/` that names nothing.
     pub fn unknown_resource() -> Self {
         ApiError::new(

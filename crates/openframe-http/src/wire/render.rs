@@ -76,18 +76,13 @@ pub async fn render(request: Request, next: Next) -> Response {
 fn fallback_error(response: &Response) -> ApiError {
     let status = response.status();
     match status {
-        StatusCode::METHOD_NOT_ALLOWED => {
-            let allow = response
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(
+            response
                 .headers()
                 .get(header::ALLOW)
                 .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            ApiError::new(
-                status,
-                "Method not allowed",
-                format!("allowed methods: {allow}"),
-            )
-        }
+                .unwrap_or(""),
+        ),
         _ => ApiError::new(
             status,
             status.canonical_reason().unwrap_or("Error"),
