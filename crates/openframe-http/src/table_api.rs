@@ -72,15 +72,18 @@ pub async fn read(
     uri: Uri,
 ) -> Result<Reply, ApiError> {
     let table = readable_table(&table)?;
-    let sys_id = SysId::parse(&sys_id).map_err(|rule| ApiError::invalid("sys_id", rule))?;
     let params = Params::parse(raw.as_deref())?;
     let view = View::parse(table, &params, &base_url(&headers, &original, &uri))?;
+    let not_found = || openframe_core::Error::NotFound { what: "record" };
+    // As on the platform, a value that is no sys_id names no record: a 404, not a 400 (the openframe
+    // endpoints keep their 400 for a malformed sysId).
+    let sys_id = SysId::parse(&sys_id).map_err(|_| not_found())?;
     let record = app
         .service
         .repository()
         .read_record(table, &sys_id)
         .await?
-        .ok_or(openframe_core::Error::NotFound { what: "record" })?;
+        .ok_or_else(not_found)?;
     Ok(Reply(view.render(&record)))
 }
 

@@ -97,9 +97,13 @@ async fn single_records_by_sys_id() {
     .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.message(), "No Record found");
-    let reply = get(&app, "/api/now/table/interaction/xyz").await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(reply.detail().starts_with("sys_id: must be a sys_id"));
+    // As on the platform, a value that is no sys_id (a number, say, as pysnc's `gr.get('IMS0001005')` sends)
+    // names no record: 404, so that `if gr.get(x):` reads as false instead of raising.
+    for not_a_sys_id in ["xyz", "IMS0001001", &"A".repeat(32), "%20"] {
+        let reply = get(&app, &format!("/api/now/table/interaction/{not_a_sys_id}")).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{not_a_sys_id}");
+        assert_eq!(reply.message(), "No Record found");
+    }
     // A log's sys_id is not an interaction.
     let reply = get(&app, &format!("/api/now/table/interaction/{log_id}")).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
