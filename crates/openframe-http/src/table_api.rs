@@ -42,7 +42,9 @@ pub async fn list(
         None
     };
     let page = app.service.repository().query_records(&query).await?;
-    let link = link_header(&view.base, table, &params, &query, page.total);
+    let link = (!flag(&params, "sysparm_suppress_pagination_header")?)
+        .then(|| link_header(&view.base, table, &params, &query, page.total))
+        .flatten();
     let total = page.total;
     let mut response = if turn.is_some() {
         Rows::new(page.records, move |record| view.render(record), turn).into_response()
@@ -52,7 +54,7 @@ pub async fn list(
     };
     let out = response.headers_mut();
     out.insert("x-total-count", HeaderValue::from(total));
-    if let Ok(link) = HeaderValue::from_str(&link) {
+    if let Some(link) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
         out.insert(header::LINK, link);
     }
     Ok(response)
@@ -249,14 +251,29 @@ fn base_url(headers: &HeaderMap, original: &Uri, uri: &Uri) -> String {
     format!("{scheme}://{host}{prefix}")
 }
 
-/// The `Link` header: first, prev (when there is one), next (when there is one), last.
+/// The longest `Link` header written: proxies and HTTP clients refuse longer header lines (nginx's default
+/// buffers are 4-8 KiB; Python's http.client stops at 64 KiB).
+pub(crate) const MAX_LINK_BYTES: usize = 8 * 1024;
+
+/// A `true`/`false` parameter (default false; empty is false, as the platform reads it).
+fn flag(params: &Params, name: &str) -> Result<bool, ApiError> {
+    match params.get(name).map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::invalid(name, "must be true or false")),
+    }
+}
+
+/// The `Link` header: first, prev (when there is one), next (when there is one), last; each repeats the
+/// query. Kept under [`MAX_LINK_BYTES`] by leaving out prev, then first, then last, and at worst next too
+/// (`None`: no header).
 fn link_header(
     base: &str,
     table: &Table,
     params: &Params,
     query: &TableQuery,
     total: u64,
-) -> String {
+) -> Option<String> {
     let total = total as usize;
     let limit = query.limit;
     let url = |offset: usize| {
@@ -275,18 +292,36 @@ fn link_header(
     } else {
         (total - 1) / limit * limit
     };
-    let mut links = vec![format!("{};rel=\"first\"", url(0))];
-    if query.offset > 0 {
-        links.push(format!(
-            "{};rel=\"prev\"",
-            url(query.offset.saturating_sub(limit))
-        ));
+    let prev = (query.offset > 0).then(|| query.offset.saturating_sub(limit));
+    let next = (query.offset + limit < total).then_some(query.offset + limit);
+    // In header order, each with its rank to stay: prev goes first, then first, then last; next last of all.
+    let mut kept: Vec<(String, u8)> = [
+        ("first", Some(0), 1),
+        ("prev", prev, 0),
+        ("next", next, 3),
+        ("last", Some(last), 2),
+    ]
+    .into_iter()
+    .filter_map(|(rel, offset, rank)| offset.map(|o| (format!("{};rel=\"{rel}\"", url(o)), rank)))
+    .collect();
+    let length = |kept: &[(String, u8)]| kept.iter().map(|(l, _)| l.len() + 1).sum::<usize>();
+    while length(&kept) > MAX_LINK_BYTES + 1 {
+        let drop = kept
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, (_, rank))| *rank)
+            .map(|(i, _)| i)?;
+        kept.remove(drop);
     }
-    if query.offset + limit < total {
-        links.push(format!("{};rel=\"next\"", url(query.offset + limit)));
+    if kept.is_empty() {
+        return None;
     }
-    links.push(format!("{};rel=\"last\"", url(last)));
-    links.join(",")
+    Some(
+        kept.into_iter()
+            .map(|(link, _)| link)
+            .collect::<Vec<_>>()
+            .join(","),
+    )
 }
 
 #[cfg(test)]
@@ -311,14 +346,41 @@ mod tests {
         let mut q = TableQuery::all(&schema::INTERACTION);
         q.limit = 10;
         q.offset = 10;
-        let link = link_header("http://h", &schema::INTERACTION, &params, &q, 25);
+        let link = link_header("http://h", &schema::INTERACTION, &params, &q, 25).unwrap();
         assert!(link.contains("sysparm_offset=0>;rel=\"first\""), "{link}");
         assert!(link.contains("sysparm_offset=0>;rel=\"prev\""), "{link}");
         assert!(link.contains("sysparm_offset=20>;rel=\"next\""), "{link}");
         assert!(link.contains("sysparm_offset=20>;rel=\"last\""), "{link}");
         assert!(link.contains("sysparm_query=state%3Dnew"), "{link}");
         q.offset = 20;
-        let link = link_header("http://h", &schema::INTERACTION, &params, &q, 25);
+        let link = link_header("http://h", &schema::INTERACTION, &params, &q, 25).unwrap();
         assert!(!link.contains("rel=\"next\""), "{link}");
+    }
+
+    #[test]
+    fn links_stay_under_the_bound_dropping_the_least_needed_first() {
+        let mut q = TableQuery::all(&schema::INTERACTION);
+        q.limit = 10;
+        q.offset = 10;
+        let rels = |query_len: usize| {
+            let params = Params(vec![("sysparm_query".into(), "a".repeat(query_len))]);
+            link_header("http://h", &schema::INTERACTION, &params, &q, 25).map(|link| {
+                assert!(link.len() <= MAX_LINK_BYTES, "{}", link.len());
+                link.split(',')
+                    .map(|l| {
+                        l.rsplit_once("rel=")
+                            .unwrap()
+                            .1
+                            .trim_matches('"')
+                            .to_owned()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(rels(100).unwrap(), ["first", "prev", "next", "last"]);
+        assert_eq!(rels(2_500).unwrap(), ["first", "next", "last"]);
+        assert_eq!(rels(3_000).unwrap(), ["next", "last"]);
+        assert_eq!(rels(5_000).unwrap(), ["next"]);
+        assert_eq!(rels(9_000), None);
     }
 }

@@ -156,7 +156,8 @@ async fn required_headers_are_marked_and_sent() {
     assert_eq!(create["503"]["headers"]["Retry-After"]["required"], true);
     let list = &doc["paths"]["/api/now/table/interaction"]["get"]["responses"]["200"];
     assert_eq!(list["headers"]["X-Total-Count"]["required"], true);
-    assert_eq!(list["headers"]["Link"]["required"], true);
+    // Link may be left out (sysparm_suppress_pagination_header, or a query too long for 8 KiB of links).
+    assert!(list["headers"]["Link"].get("required").is_none());
 
     let app = TestApp::sqlite().await;
     let reply = app

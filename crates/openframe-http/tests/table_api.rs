@@ -351,3 +351,75 @@ async fn a_large_page_reads_like_a_small_one() {
     assert!(xml.text.starts_with("<?xml"), "{}", &xml.text[..80]);
     assert_eq!(xml.text.matches("<number>").count(), 600);
 }
+
+/// A long query (pysnow chains, a thousand OR-ed sys_ids) keeps the `Link` header under 8 KiB, which proxies
+/// and Python's http.client can read; `sysparm_suppress_pagination_header=true` leaves it out, as pysnc asks.
+#[tokio::test]
+async fn link_headers_stay_readable_and_can_be_suppressed() {
+    let (app, ids) = seeded().await;
+    let long: Vec<String> = (0..400)
+        .map(|i| format!("client_session_id=session-{i}"))
+        .collect();
+    let query = long.join("^OR");
+    assert!(query.len() > 10_000);
+    let reply = get(
+        &app,
+        &format!(
+            "/api/now/table/interaction?sysparm_limit=2&sysparm_offset=2&sysparm_query={query}"
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.headers["x-total-count"], "5");
+    assert!(
+        reply.headers.get(header::LINK).is_none(),
+        "one link alone is over 8 KiB"
+    );
+    let short: Vec<String> = (0..40)
+        .map(|i| format!("client_session_id=session-{i}"))
+        .collect();
+    let reply = get(
+        &app,
+        &format!(
+            "/api/now/table/interaction?sysparm_limit=2&sysparm_offset=2&sysparm_query={}",
+            short.join("^OR")
+        ),
+    )
+    .await;
+    let link = reply.headers[header::LINK].to_str().unwrap();
+    assert!(link.len() <= 8 * 1024, "{}", link.len());
+    assert!(link.contains("rel=\"next\""), "{link}");
+
+    for (value, present) in [
+        ("true", false),
+        ("TRUE", false),
+        ("false", true),
+        ("", true),
+    ] {
+        let reply = get(
+            &app,
+            &format!("/api/now/table/interaction?sysparm_limit=2&sysparm_suppress_pagination_header={value}"),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        assert_eq!(
+            reply.headers.contains_key(header::LINK),
+            present,
+            "{value:?}"
+        );
+        assert_eq!(
+            reply.headers["x-total-count"],
+            ids.len().to_string().as_str()
+        );
+    }
+    let reply = get(
+        &app,
+        "/api/now/table/interaction?sysparm_suppress_pagination_header=maybe",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        reply.detail(),
+        "sysparm_suppress_pagination_header: must be true or false"
+    );
+}

@@ -139,7 +139,6 @@ pub fn document_json() -> Value {
                 }
                 if let Some(ok) = responses.get_mut("200") {
                     mark_required(ok, "X-Total-Count");
-                    mark_required(ok, "Link");
                 }
             }
         }

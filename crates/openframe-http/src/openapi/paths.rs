@@ -612,7 +612,11 @@ fn table_list(table: &Table, table_name: &str) -> OperationBuilder {
         "Link",
         HeaderBuilder::new()
             .schema(ObjectBuilder::new().schema_type(Type::String))
-            .description(Some("first, prev, next and last pages (RFC 8288)"))
+            .description(Some(
+                "first, prev, next and last pages (RFC 8288); never over 8 KiB: for a long query prev, \
+                 first and last are left out in that order, then next; absent with \
+                 `sysparm_suppress_pagination_header=true`",
+            ))
             .build(),
     );
     let responses = api_errors(ResponsesBuilder::new().response("200", ok));
@@ -648,6 +652,13 @@ fn table_list(table: &Table, table_name: &str) -> OperationBuilder {
     ))
     .parameter(fields_param(table))
     .parameter(exclude_links_param())
+    .parameter(query_param(
+        "sysparm_suppress_pagination_header",
+        "`true` leaves out the `Link` header; `false` or empty (the default) writes it. Any case.",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(patterns::whole_or_empty(patterns::BOOLEAN_TEXT))),
+    ))
     .responses(responses.build())
 }
 
