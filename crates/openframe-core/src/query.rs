@@ -222,16 +222,24 @@ impl TableQuery {
 
 fn parse_encoded_query(table: &'static Table, query: &str, q: &mut TableQuery) -> Result<()> {
     for token in query.split('^').filter(|t| !t.is_empty()) {
-        if let Some(name) = token.strip_prefix("ORDERBYDESC") {
-            q.order.push(OrderBy {
-                field: known_field(table, name, "sysparm_query")?,
-                direction: Direction::Descending,
-            });
-        } else if let Some(name) = token.strip_prefix("ORDERBY") {
-            q.order.push(OrderBy {
-                field: known_field(table, name, "sysparm_query")?,
-                direction: Direction::Ascending,
-            });
+        let order = if let Some(name) = token.strip_prefix("ORDERBYDESC") {
+            Some((name, Direction::Descending))
+        } else {
+            token
+                .strip_prefix("ORDERBY")
+                .map(|name| (name, Direction::Ascending))
+        };
+        if let Some((name, direction)) = order {
+            let field = known_field(table, name, "sysparm_query")?;
+            // A field already sorted on, or any key after the unique sys_id, cannot change the order: only
+            // the first key of each field is kept (so a query repeating keys stays as long as the table).
+            let settled = q
+                .order
+                .iter()
+                .any(|k| k.field == field || k.field == field::SYS_ID);
+            if !settled {
+                q.order.push(OrderBy { field, direction });
+            }
         } else if token == "NQ" || token.starts_with("NQ") {
             return Err(Error::invalid(
                 "sysparm_query",
@@ -401,6 +409,21 @@ mod tests {
         assert_eq!(
             (q.filter[0][0].op, q.filter[0][0].value.as_str()),
             (Op::NotEquals, "")
+        );
+    }
+
+    #[test]
+    fn repeated_sort_keys_and_keys_after_sys_id_are_dropped() {
+        let q = parse("ORDERBYstate^ORDERBYDESCstate^ORDERBYnumber^ORDERBYsys_id^ORDERBYqueue")
+            .unwrap();
+        let keys: Vec<_> = q.order.iter().map(|k| (k.field, k.direction)).collect();
+        assert_eq!(
+            keys,
+            [
+                ("state", Direction::Ascending),
+                ("number", Direction::Ascending),
+                ("sys_id", Direction::Ascending)
+            ]
         );
     }
 

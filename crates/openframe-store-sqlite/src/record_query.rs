@@ -49,23 +49,22 @@ pub(crate) fn build(query: &TableQuery) -> Result<Option<QuerySql>> {
         return Ok(None);
     };
     let mut values = Vec::new();
-    let mut filter = String::new();
-    for (i, group) in query.filter.iter().enumerate() {
-        filter.push_str(if i == 0 { " WHERE " } else { " AND " });
-        if group.is_empty() {
-            // `any` of no condition is false: an empty group matches nothing.
-            filter.push('0');
-            continue;
+    let mut groups = Vec::with_capacity(query.filter.len());
+    for group in &query.filter {
+        let mut conditions = Vec::with_capacity(group.len());
+        for condition in group {
+            let mut sql = String::new();
+            push_condition(&mut sql, table, condition, &mut values)?;
+            conditions.push(sql);
         }
-        filter.push('(');
-        for (j, condition) in group.iter().enumerate() {
-            if j > 0 {
-                filter.push_str(" OR ");
-            }
-            push_condition(&mut filter, table, condition, &mut values)?;
-        }
-        filter.push(')');
+        // `any` of no condition is false: an empty group matches nothing.
+        groups.push(balanced(&conditions, " OR ", "0"));
     }
+    let filter = if groups.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", balanced(&groups, " AND ", "1"))
+    };
     let mut order = String::from(" ORDER BY ");
     for key in &query.order {
         let direction = match key.direction {
@@ -91,6 +90,23 @@ pub(crate) fn build(query: &TableQuery) -> Result<Option<QuerySql>> {
         count,
         values,
     }))
+}
+
+/// `parts` joined by `op` as a balanced tree of parentheses, `empty` when there are none. SQLite refuses an
+/// expression nested more than 1,000 deep, which a chain of 1,000 ORs is; a balanced tree of them is 10 deep.
+fn balanced(parts: &[String], op: &str, empty: &str) -> String {
+    match parts {
+        [] => empty.to_owned(),
+        [one] => one.clone(),
+        _ => {
+            let (left, right) = parts.split_at(parts.len() / 2);
+            format!(
+                "({}{op}{})",
+                balanced(left, op, empty),
+                balanced(right, op, empty)
+            )
+        }
+    }
 }
 
 /// Appends `condition` to `sql`, pushing its operand (if any) to `values`.
@@ -166,14 +182,14 @@ mod tests {
         }];
         let sql = build(&q).expect("builds").expect("a known table");
         assert!(sql.page.ends_with(
-            " FROM interaction WHERE (\"state\" = ?1 OR substr(\"number\", 1, length(?2)) = ?2) \
-             AND (instr(\"short_description\", ?3) > 0) AND (\"queue\" = '') \
+            " FROM interaction WHERE ((\"state\" = ?1 OR substr(\"number\", 1, length(?2)) = ?2) \
+             AND (instr(\"short_description\", ?3) > 0 AND \"queue\" = '')) \
              ORDER BY \"number\" DESC, \"sys_id\" ASC LIMIT ?4 OFFSET ?5"
         ));
         assert_eq!(
             sql.count,
-            "SELECT count(*) FROM interaction WHERE (\"state\" = ?1 OR substr(\"number\", 1, length(?2)) = ?2) \
-             AND (instr(\"short_description\", ?3) > 0) AND (\"queue\" = '')"
+            "SELECT count(*) FROM interaction WHERE ((\"state\" = ?1 OR substr(\"number\", 1, length(?2)) = ?2) \
+             AND (instr(\"short_description\", ?3) > 0 AND \"queue\" = ''))"
         );
         assert_eq!(
             sql.values,

@@ -142,7 +142,7 @@ pub(crate) fn describe(query: &TableQuery) -> String {
     format!(
         "{} sysparm_query={:?} limit {} offset {}",
         query.table.name,
-        parts.join("^"),
+        super::fixture::short(&parts.join("^")),
         query.limit,
         query.offset
     )

@@ -49,6 +49,7 @@ macro_rules! conformance_tests {
             query_paging_and_totals,
             query_awkward_values,
             query_indexed_fields_among_many,
+            query_of_any_size_is_answered,
             concurrent_creates_get_distinct_numbers,
             concurrent_updates_all_land,
             concurrent_duplicates_conflict,

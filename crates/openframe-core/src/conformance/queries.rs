@@ -884,3 +884,42 @@ mod tests {
         assert!((0..1000).all(|_| m.below(7) < 7));
     }
 }
+
+/// Queries as long as a URL allows answer as the reference does, never with a store error: 1,500 conditions
+/// OR-ed in one group, 1,500 groups AND-ed, 2,001 sort keys, operands of 60,000 characters.
+pub async fn query_of_any_size_is_answered(repo: &Arc<dyn Repository>) {
+    let corpus = mixed_corpus(repo).await;
+    let known = corpus.known().await;
+    let ids: Vec<String> = known
+        .of(&INTERACTION)
+        .iter()
+        .map(|r| r.sys_id().to_owned())
+        .collect();
+    let ored: Vec<String> = (0..1_500)
+        .map(|i| format!("sys_id={}", ids.get(i % 7).map_or("none", String::as_str)))
+        .collect();
+    let anded: Vec<String> = (0..1_500).map(|_| "stateISNOTEMPTY".to_owned()).collect();
+    let ordered: Vec<String> = (0..2_001)
+        .map(|i| {
+            let field = ["number", "state", "sys_id"][i % 3];
+            if i % 2 == 0 {
+                format!("ORDERBY{field}")
+            } else {
+                format!("ORDERBYDESC{field}")
+            }
+        })
+        .collect();
+    let huge = "x".repeat(60_000);
+    for encoded in [
+        ored.join("^OR"),
+        anded.join("^"),
+        ordered.join("^"),
+        format!("short_descriptionLIKE{huge}"),
+        format!("short_descriptionSTARTSWITH{huge}^ORnumber={huge}"),
+        format!("{}^ORDERBYnumber", ored.join("^OR")),
+    ] {
+        known
+            .assert_query(repo, &parsed(&INTERACTION, &encoded))
+            .await;
+    }
+}
