@@ -411,3 +411,47 @@ async fn the_log_holds_no_password_phone_number_or_body() {
         }
     }
 }
+
+/// What hyper refuses before the router sees it — a URI over 64 KiB, too many header fields, bytes that are
+/// not HTTP — is answered in the platform's envelope, so that clients can say what went wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_hyper_cannot_parse_get_the_envelope() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&sqlite_store(&dir));
+    let long_uri = format!(
+        "GET /api/now/table/interaction?sysparm_query={} HTTP/1.1\r\nHost: test\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let many_headers = format!(
+        "GET /healthz HTTP/1.1\r\nHost: test\r\n{}\r\n",
+        (0..150)
+            .map(|i| format!("X-H{i}: v\r\n"))
+            .collect::<String>()
+    );
+    for (request, status, message) in [
+        (long_uri.as_str(), "414", "URI Too Long"),
+        (
+            many_headers.as_str(),
+            "431",
+            "Request Header Fields Too Large",
+        ),
+        (
+            "GET /healthz HTTP/1.1\r\nHost: test\r\nBad Header\r\n\r\n",
+            "400",
+            "Bad Request",
+        ),
+    ] {
+        let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let (reply, closed) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+        assert!(closed, "{reply}");
+        assert!(reply.starts_with(&format!("HTTP/1.1 {status} ")), "{reply}");
+        let (head, body) = reply.split_once("\r\n\r\n").expect("a head and a body");
+        assert!(head.contains("content-type: application/json"), "{head}");
+        let body: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        assert_eq!(body["error"]["message"], message, "{body}");
+        assert_eq!(body["status"], "failure");
+    }
+    assert_eq!(healthz_within_a_second(&server).await, 200);
+    assert_eq!(server.stop().0, 0);
+}

@@ -863,28 +863,6 @@ pub async fn query_indexed_fields_among_many(repo: &Arc<dyn Repository>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn probes_cover_every_operator() {
-        let mut r = Record::new(&INTERACTION);
-        r.set(field::STATE, "on_hold");
-        let ops: BTreeSet<String> = probes(&[r], field::STATE)
-            .iter()
-            .map(|c| format!("{:?}", c.op))
-            .collect();
-        assert_eq!(ops.len(), 6);
-    }
-
-    #[test]
-    fn mixer_stays_below_its_bound() {
-        let mut m = Mixer(1);
-        assert!((0..1000).all(|_| m.below(7) < 7));
-    }
-}
-
 /// Queries as long as a URL allows answer as the reference does, never with a store error: 1,500 conditions
 /// OR-ed in one group, 1,500 groups AND-ed, 2,001 sort keys, operands of 60,000 characters.
 pub async fn query_of_any_size_is_answered(repo: &Arc<dyn Repository>) {
@@ -921,5 +899,27 @@ pub async fn query_of_any_size_is_answered(repo: &Arc<dyn Repository>) {
         known
             .assert_query(repo, &parsed(&INTERACTION, &encoded))
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_cover_every_operator() {
+        let mut r = Record::new(&INTERACTION);
+        r.set(field::STATE, "on_hold");
+        let ops: BTreeSet<String> = probes(&[r], field::STATE)
+            .iter()
+            .map(|c| format!("{:?}", c.op))
+            .collect();
+        assert_eq!(ops.len(), 6);
+    }
+
+    #[test]
+    fn mixer_stays_below_its_bound() {
+        let mut m = Mixer(1);
+        assert!((0..1000).all(|_| m.below(7) < 7));
     }
 }

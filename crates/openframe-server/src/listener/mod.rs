@@ -11,6 +11,7 @@
 
 mod connections;
 mod io;
+mod parse_errors;
 mod tls;
 mod write_deadline;
 
@@ -36,6 +37,7 @@ use tower::ServiceExt;
 
 use connections::{Connections, Slot, Tracked};
 use io::Stream;
+use parse_errors::ParseErrorEnvelope;
 use write_deadline::WriteDeadline;
 
 /// Connections served beyond the cap when every connection is busy, one request each: enough for health
@@ -219,7 +221,8 @@ impl Spawner {
                 let Some(io) = handshake(stream, tls.as_deref(), &limits).await else {
                     return;
                 };
-                let connection = watcher.watch(http.serve_connection(TokioIo::new(io), service));
+                let io = TokioIo::new(ParseErrorEnvelope::new(io));
+                let connection = watcher.watch(http.serve_connection(io, service));
                 // A client that vanishes or times out is not the server's error: debug level only.
                 if let Err(error) = connection.await {
                     tracing::debug!(%error, "connection ended with an error");
@@ -259,7 +262,8 @@ impl Spawner {
         let allowance = limits.header_read_timeout + limits.response_write_timeout;
         tokio::spawn(async move {
             if let Some(io) = handshake(stream, tls.as_deref(), &limits).await {
-                let connection = watcher.watch(once.serve_connection(TokioIo::new(io), service));
+                let io = TokioIo::new(ParseErrorEnvelope::new(io));
+                let connection = watcher.watch(once.serve_connection(io, service));
                 if let Ok(Err(error)) = tokio::time::timeout(allowance, connection).await {
                     tracing::debug!(%error, "connection beyond the cap ended with an error");
                 }
