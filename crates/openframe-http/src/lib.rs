@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+mod batch;
 pub mod events;
 mod observe;
 pub mod openapi;

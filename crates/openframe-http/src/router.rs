@@ -17,7 +17,7 @@ use crate::observe::request_log::request_log;
 use crate::state::AppState;
 use crate::wire::error::ApiError;
 use crate::wire::render::render;
-use crate::{events, openframe_api, table_api, workspace};
+use crate::{batch, events, openframe_api, table_api, workspace};
 
 /// How long the health check waits for the store.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -164,35 +164,27 @@ impl RouterBuilder {
 
     /// The router.
     pub fn build(self) -> Router {
-        let mut app = Router::new();
-        for prefix in OPENFRAME_PREFIXES {
-            app = app
-                .route(
-                    &format!("{prefix}/voice-interaction"),
-                    post(openframe_api::create).fallback(not_allowed("POST")),
-                )
-                .route(
-                    &format!("{prefix}/voice-interaction/{{sys_id}}"),
-                    get(openframe_api::read)
-                        .patch(openframe_api::update)
-                        .fallback(not_allowed("GET,HEAD,PATCH")),
-                );
-            if self.events {
-                app = app.route(
-                    &format!("{prefix}/events"),
-                    get(events::stream::stream).fallback(not_allowed("GET,HEAD")),
-                );
-            }
-        }
-        app = app
-            .route(
-                "/api/now/table/{table}",
-                get(table_api::list).fallback(not_allowed("GET,HEAD")),
-            )
-            .route(
-                "/api/now/table/{table}/{sys_id}",
-                get(table_api::read).fallback(not_allowed("GET,HEAD")),
+        let auth = AuthLayer {
+            mode: self.auth,
+            authenticator: Arc::clone(&self.state.auth),
+        };
+        // The Batch API runs its items on a copy of the API's routes without the batch route, so that a
+        // batch cannot nest and the router holds no reference to itself.
+        let items = self
+            .api_routes()
+            .fallback(unknown_path)
+            .layer(from_fn_with_state(auth.clone(), require_user))
+            .with_state(self.state.clone())
+            .layer(from_fn(render));
+        let mut app = self.api_routes();
+        for path in batch::BATCH_PATHS {
+            let items = items.clone();
+            app = app.route(
+                path,
+                post(move |request: axum::extract::Request| batch::handle(items.clone(), request))
+                    .fallback(not_allowed("POST")),
             );
+        }
         if self.healthz {
             app = app.route("/healthz", get(health));
         }
@@ -204,10 +196,6 @@ impl RouterBuilder {
         }
         let oauth = (self.oauth && self.auth == Auth::Basic)
             .then(|| crate::auth::oauth::routes(self.state.clone()));
-        let auth = AuthLayer {
-            mode: self.auth,
-            authenticator: Arc::clone(&self.state.auth),
-        };
         let mut app = app
             .layer(from_fn_with_state(auth, require_user))
             .with_state(self.state)
@@ -232,6 +220,40 @@ impl RouterBuilder {
 /// header is added after the route's layers have run, so the renderer cannot read it there.
 fn not_allowed(methods: &'static str) -> impl Fn() -> std::future::Ready<ApiError> + Clone {
     move || std::future::ready(ApiError::method_not_allowed(methods))
+}
+
+impl RouterBuilder {
+    /// The openframe endpoints, the Table API and (when on) the event stream, without layers or state.
+    fn api_routes(&self) -> Router<AppState> {
+        let mut app = Router::new();
+        for prefix in OPENFRAME_PREFIXES {
+            app = app
+                .route(
+                    &format!("{prefix}/voice-interaction"),
+                    post(openframe_api::create).fallback(not_allowed("POST")),
+                )
+                .route(
+                    &format!("{prefix}/voice-interaction/{{sys_id}}"),
+                    get(openframe_api::read)
+                        .patch(openframe_api::update)
+                        .fallback(not_allowed("GET,HEAD,PATCH")),
+                );
+            if self.events {
+                app = app.route(
+                    &format!("{prefix}/events"),
+                    get(events::stream::stream).fallback(not_allowed("GET,HEAD")),
+                );
+            }
+        }
+        app.route(
+            "/api/now/table/{table}",
+            get(table_api::list).fallback(not_allowed("GET,HEAD")),
+        )
+        .route(
+            "/api/now/table/{table}/{sys_id}",
+            get(table_api::read).fallback(not_allowed("GET,HEAD")),
+        )
+    }
 }
 
 /// Whether `path` is under `/api/now/`, where every request needs credentials.

@@ -24,7 +24,8 @@ fn python() -> Option<PathBuf> {
 }
 
 /// Creates two calls with `requests` (pysnc's own HTTP library), then reads them back with pysnc's
-/// GlideRecord: a query, iteration, `get_value`, and `get` by sys_id.
+/// GlideRecord: a query, iteration, `get_value`, `get` by sys_id, and a query long enough that pysnc sends
+/// it through the Batch API.
 const SCRIPT: &str = r#"
 import json, sys
 import requests
@@ -51,7 +52,15 @@ rows = [{"sys_id": r.get_value("sys_id"), "number": r.get_value("number"), "stat
 
 one = client.GlideRecord("interaction")
 found = one.get(created[1])
-print(json.dumps({"created": created, "rows": rows, "found": found, "found_number": one.get_value("number")}))
+
+# A query over 10,000 characters: pysnc sends it through the Batch API.
+long = client.GlideRecord("interaction")
+long.add_encoded_query("^OR".join(f"client_session_id=pysnc-{i}" for i in range(1, 600)))
+long.order_by("number")
+long.query()
+batched = [r.get_value("number") for r in long]
+print(json.dumps({"created": created, "rows": rows, "found": found, "found_number": one.get_value("number"),
+                  "batched": batched}))
 "#;
 
 /// A server on a fresh SQLite store in `dir`, over TLS with a self-signed certificate for `localhost`;
@@ -202,5 +211,10 @@ fn pysnc_reads_interactions_over_https() {
     assert_eq!(rows[0]["state"], "new");
     assert_eq!(result["found"], true);
     assert_eq!(result["found_number"], "IMS0001002");
+    assert_eq!(
+        result["batched"],
+        serde_json::json!(["IMS0001001", "IMS0001002"]),
+        "a long query through the Batch API"
+    );
     assert_eq!(server.stop().0, 0);
 }

@@ -71,6 +71,7 @@ pub(crate) fn document() -> OpenApi {
                 "Create, update and read voice interactions.",
             ),
             tag("table", "The read-only Table API subset."),
+            tag("batch", "Many REST requests in one."),
             tag("oauth", "OAuth 2.0 access and refresh tokens."),
             tag("operations", "Health and this document."),
             tag(

@@ -77,6 +77,13 @@ pub fn paths() -> Paths {
             );
         }
     }
+    for (i, path) in crate::batch::BATCH_PATHS.iter().enumerate() {
+        let suffix = if i == 0 { "" } else { "Unversioned" };
+        paths.paths.insert(
+            (*path).into(),
+            PathItem::new(HttpMethod::Post, batch(suffix)),
+        );
+    }
     paths.paths.insert(
         crate::auth::oauth::TOKEN_PATH.into(),
         PathItem::new(HttpMethod::Post, oauth_token()),
@@ -275,6 +282,118 @@ fn api_operation(operation_id: String, tag: &str, summary: &str) -> OperationBui
             BEARER_AUTH,
             [],
         ))
+}
+
+/// `POST /api/now/v1/batch`: the platform's Batch API.
+fn batch(suffix: &str) -> OperationBuilder {
+    let text = || ObjectBuilder::new().schema_type(Type::String);
+    let id = || {
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(text().max_length(Some(100)))
+            .item(ObjectBuilder::new().schema_type(Type::Integer))
+    };
+    let header_list = || {
+        utoipa::openapi::schema::ArrayBuilder::new().items(
+            ObjectBuilder::new()
+                .property("name", text())
+                .property("value", text())
+                .required("name")
+                .required("value"),
+        )
+    };
+    let item = ObjectBuilder::new()
+        .property("id", id())
+        .property(
+            "method",
+            text().enum_values(Some(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])),
+        )
+        .property(
+            "url",
+            text().pattern(Some("^/api/now/")).description(Some(
+                "A path under /api/now/ with its query (no batch, no event stream).",
+            )),
+        )
+        .property("headers", header_list())
+        .property(
+            "body",
+            text()
+                .content_encoding("base64")
+                .description(Some("The request body, base64; at most 1 MiB decoded.")),
+        )
+        .property(
+            "exclude_response_headers",
+            ObjectBuilder::new().schema_type(Type::Boolean),
+        )
+        .required("id")
+        .required("method")
+        .required("url");
+    let request = ObjectBuilder::new()
+        .property("batch_request_id", id())
+        .property(
+            "rest_requests",
+            utoipa::openapi::schema::ArrayBuilder::new()
+                .items(item)
+                .max_items(Some(crate::batch::MAX_ITEMS)),
+        )
+        .required("rest_requests");
+    let serviced = ObjectBuilder::new()
+        .property("id", text())
+        .property(
+            "status_code",
+            ObjectBuilder::new().schema_type(Type::Integer),
+        )
+        .property("status_text", text())
+        .property("headers", header_list())
+        .property("body", text().content_encoding("base64"))
+        .property(
+            "execution_time",
+            ObjectBuilder::new().schema_type(Type::Integer),
+        )
+        .required("id")
+        .required("status_code")
+        .required("body");
+    let answer = ObjectBuilder::new()
+        .property("batch_request_id", text())
+        .property(
+            "serviced_requests",
+            utoipa::openapi::schema::ArrayBuilder::new().items(serviced),
+        )
+        .property(
+            "unserviced_requests",
+            utoipa::openapi::schema::ArrayBuilder::new()
+                .items(ObjectBuilder::new().property("id", text()).required("id")),
+        )
+        .required("batch_request_id")
+        .required("serviced_requests")
+        .required("unserviced_requests");
+    let ok = ResponseBuilder::new()
+        .description("Each request's answer, in order; those left when the batch ran out of time are unserviced.")
+        .content(
+            "application/json",
+            ContentBuilder::new().schema(Some(answer)).build(),
+        );
+    let responses = api_errors(
+        ResponsesBuilder::new()
+            .response("200", ok)
+            .response("413", error("The batch is over 8 MiB.")),
+    );
+    api_operation(format!("batch{suffix}"), "batch", "Many REST requests in one (Batch API)")
+        .description(Some(
+            "As the platform's Batch API: up to 1,000 requests, each run in order as the caller through \
+             the same routes and rules as if sent alone, each answered with its status, headers and base64 \
+             body. A batch with a bad request (no id, a repeated id, a URL outside /api/now/, bad base64) \
+             is a 400 naming it, and none of its requests runs.",
+        ))
+        .request_body(Some(
+            RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(request)).build(),
+                )
+                .build(),
+        ))
+        .responses(responses.build())
 }
 
 /// `POST /oauth_token.do`: the password and refresh-token grants.
