@@ -119,7 +119,7 @@ fn inner_request(item: Item, outer: &axum::http::request::Parts) -> Request {
         extensions.insert(*addr);
     }
     if let Some(info) = outer.extensions.get::<ConnectInfo<std::net::SocketAddr>>() {
-        extensions.insert(info.clone());
+        extensions.insert(*info);
     }
     request
 }
