@@ -96,7 +96,7 @@ pub use portability::{
 pub use queries::{
     query_awkward_values, query_indexed_fields_among_many, query_of_any_size_is_answered,
     query_operators_on_every_table, query_or_groups, query_order_and_ties, query_paging_and_totals,
-    read_record_by_table,
+    query_platform_operators, read_record_by_table,
 };
 
 /// A fresh, empty store for one test, with whatever must live as long as it (a temporary directory, a

@@ -3,13 +3,16 @@
 //! and every other store is held to.
 //!
 //! Comparisons are exact and byte-wise (case-sensitive; UTF-8 order), so every store agrees: SQLite's BINARY
-//! collation, PostgreSQL's `"C"` collation and Rust's `str` ordering are the same order.
+//! collation, PostgreSQL's `"C"` collation and Rust's `str` ordering are the same order. Whole-number fields
+//! (durations, `sys_mod_count`) compare as numbers. As on the platform, an empty value never satisfies a
+//! negative or ordering condition (`!=`, `NOT IN`, `NOT LIKE`, `<`, `BETWEEN`, …): it is no value at all.
 
 use std::cmp::Ordering;
 
+use crate::datetime::DateTime;
 use crate::error::{Error, Result};
 use crate::record::Record;
-use crate::schema::{Table, field};
+use crate::schema::{FieldKind, Table, field};
 use crate::sys_id::SysId;
 
 /// `sysparm_limit` when none is given.
@@ -23,19 +26,46 @@ pub const CALLER_SYS_ID_OPERAND: &str = "javascript:gs.getUserID()";
 
 /// A condition's operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Op {
-    /// `field=value`
+    /// `field=value`; `field=` is `ISEMPTY`.
     Equals,
-    /// `field!=value`
+    /// `field!=value`: a value other than this one (never an empty one).
     NotEquals,
+    /// `field<value`
+    LessThan,
+    /// `field<=value`
+    AtMost,
+    /// `field>value`
+    GreaterThan,
+    /// `field>=value`
+    AtLeast,
+    /// `fieldINa,b,c`: one of the listed values ([`Condition::values`]).
+    In,
+    /// `fieldNOT INa,b,c`: a value none of the listed (never an empty one).
+    NotIn,
     /// `fieldSTARTSWITHvalue`
     StartsWith,
+    /// `fieldENDSWITHvalue`
+    EndsWith,
     /// `fieldLIKEvalue`: the value occurs anywhere in the field.
     Contains,
+    /// `fieldNOT LIKEvalue`: a value in which it does not occur (never an empty one).
+    NotContains,
     /// `fieldISEMPTY`
     IsEmpty,
     /// `fieldISNOTEMPTY`
     IsNotEmpty,
+    /// `fieldANYTHING`: every record.
+    Anything,
+    /// `fieldEMPTYSTRING`: an empty value (as `ISEMPTY`: no value is stored as null).
+    EmptyString,
+    /// `fieldBETWEENlow@high`: from `low` to `high`, both included ([`Condition::values`]).
+    Between,
+    /// `fieldSAMEASother`: the same value as field `other` ([`Condition::value`]).
+    SameAs,
+    /// `fieldNSAMEASother`: a value other than field `other`'s.
+    NotSameAs,
 }
 
 /// One condition on one field.
@@ -45,22 +75,114 @@ pub struct Condition {
     pub field: &'static str,
     /// The operator.
     pub op: Op,
-    /// The operand (empty for `ISEMPTY`/`ISNOTEMPTY`).
+    /// The operand: empty for `ISEMPTY` and the like and for the list operators; for `SAMEAS`/`NSAMEAS`, the
+    /// other field's name.
     pub value: String,
+    /// The operands of `IN` and `NOT IN` (the list), and of `BETWEEN` (low, high); empty otherwise.
+    pub values: Vec<String>,
 }
 
 impl Condition {
+    /// A condition with one operand (or none).
+    pub fn new(field: &'static str, op: Op, value: impl Into<String>) -> Self {
+        Condition {
+            field,
+            op,
+            value: value.into(),
+            values: Vec::new(),
+        }
+    }
+
     /// Whether `record` satisfies the condition.
     pub fn matches(&self, record: &Record) -> bool {
+        let numeric = compares_as_number(record.table(), self.field);
         let v = record.get(self.field);
+        let eq = |x: &str| same(numeric, v, x);
+        let ord = |x: &str| compare(numeric, v, x);
+        let present = !v.is_empty();
         match self.op {
-            Op::Equals => v == self.value,
-            Op::NotEquals => v != self.value,
+            Op::Equals => eq(&self.value),
+            Op::NotEquals => present && !eq(&self.value),
+            Op::LessThan => present && ord(&self.value).is_lt(),
+            Op::AtMost => present && ord(&self.value).is_le(),
+            Op::GreaterThan => present && ord(&self.value).is_gt(),
+            Op::AtLeast => present && ord(&self.value).is_ge(),
+            Op::In => self.values.iter().any(|x| eq(x)),
+            Op::NotIn => present && !self.values.iter().any(|x| eq(x)),
             Op::StartsWith => v.starts_with(self.value.as_str()),
+            Op::EndsWith => v.ends_with(self.value.as_str()),
             Op::Contains => v.contains(self.value.as_str()),
-            Op::IsEmpty => v.is_empty(),
-            Op::IsNotEmpty => !v.is_empty(),
+            Op::NotContains => present && !v.contains(self.value.as_str()),
+            Op::IsEmpty | Op::EmptyString => !present,
+            Op::IsNotEmpty => present,
+            Op::Anything => true,
+            Op::Between => match self.values.as_slice() {
+                [low, high] => present && ord(low).is_ge() && ord(high).is_le(),
+                _ => false,
+            },
+            Op::SameAs => eq(record.get(&self.value)),
+            Op::NotSameAs => !eq(record.get(&self.value)),
         }
+    }
+}
+
+impl Op {
+    /// The operator as the encoded query spells it.
+    pub fn symbol(self) -> &'static str {
+        OPERATORS
+            .iter()
+            .find(|(_, op)| *op == self)
+            .map_or("", |(symbol, _)| symbol)
+    }
+}
+
+/// The condition in the encoded-query syntax (`stateINnew,queued`, `durationBETWEEN10@20`).
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.field, self.op.symbol())?;
+        match self.op {
+            Op::In | Op::NotIn => write!(f, "{}", self.values.join(",")),
+            Op::Between => write!(f, "{}", self.values.join("@")),
+            _ => write!(f, "{}", self.value),
+        }
+    }
+}
+
+/// Whether `field` of `table` holds whole numbers that compare as numbers (`duration` > `9` when it is
+/// `10`): the durations, and `sys_mod_count`. (`number` is a counter too, but `IMS…` text.)
+pub fn compares_as_number(table: &Table, field: &str) -> bool {
+    field == field::SYS_MOD_COUNT
+        || table
+            .field(field)
+            .is_some_and(|(_, def)| def.kind == FieldKind::Seconds)
+}
+
+/// A whole number without its leading zeros (`"007"` → `"7"`, `"0"` → `""`): equal numbers are equal
+/// text, and a longer one is a larger one.
+pub fn without_leading_zeros(digits: &str) -> &str {
+    digits.trim_start_matches('0')
+}
+
+/// Whether `v` and `x` are the same value: both empty, or both not and equal (as numbers when `numeric`).
+fn same(numeric: bool, v: &str, x: &str) -> bool {
+    if v.is_empty() || x.is_empty() {
+        return v.is_empty() && x.is_empty();
+    }
+    if numeric {
+        without_leading_zeros(v) == without_leading_zeros(x)
+    } else {
+        v == x
+    }
+}
+
+/// The order of two non-empty values: as numbers when `numeric` (shorter without leading zeros is smaller),
+/// else byte-wise.
+fn compare(numeric: bool, v: &str, x: &str) -> Ordering {
+    if numeric {
+        let (v, x) = (without_leading_zeros(v), without_leading_zeros(x));
+        v.len().cmp(&x.len()).then_with(|| v.cmp(x))
+    } else {
+        v.cmp(x)
     }
 }
 
@@ -90,6 +212,9 @@ pub struct TableQuery {
     pub table: &'static Table,
     /// Every group must hold; within a group, any condition. Empty: every record.
     pub filter: Vec<Vec<Condition>>,
+    /// Further filters of the same shape, any of which may hold instead of `filter` (`^NQ` starts one).
+    /// Empty for a query without `^NQ`.
+    pub or_filters: Vec<Vec<Vec<Condition>>>,
     /// Sort keys before the `sys_id` tie-breaker.
     pub order: Vec<OrderBy>,
     /// Most records to return.
@@ -113,6 +238,7 @@ impl TableQuery {
         TableQuery {
             table,
             filter: Vec::new(),
+            or_filters: Vec::new(),
             order: Vec::new(),
             limit: DEFAULT_LIMIT,
             offset: 0,
@@ -174,18 +300,25 @@ impl TableQuery {
     /// assert_eq!(q.filter[0][0].value, me.as_str());
     /// ```
     pub fn resolve_caller(&mut self, caller: &SysId) {
-        for condition in self.filter.iter_mut().flatten() {
-            if condition.value == CALLER_SYS_ID_OPERAND {
-                condition.value = caller.as_str().to_owned();
+        let filters = std::iter::once(&mut self.filter).chain(self.or_filters.iter_mut());
+        for condition in filters.flatten().flatten() {
+            for operand in std::iter::once(&mut condition.value).chain(condition.values.iter_mut())
+            {
+                if operand == CALLER_SYS_ID_OPERAND {
+                    caller.as_str().clone_into(operand);
+                }
             }
         }
     }
 
-    /// Whether `record` passes the filter.
+    /// Whether `record` passes the filter (or one of the `^NQ` filters).
     pub fn matches(&self, record: &Record) -> bool {
-        self.filter
-            .iter()
-            .all(|group| group.iter().any(|c| c.matches(record)))
+        let passes = |filter: &Vec<Vec<Condition>>| {
+            filter
+                .iter()
+                .all(|group| group.iter().any(|c| c.matches(record)))
+        };
+        passes(&self.filter) || self.or_filters.iter().any(passes)
     }
 
     /// The query's order between two records: the sort keys, then `sys_id`.
@@ -240,11 +373,15 @@ fn parse_encoded_query(table: &'static Table, query: &str, q: &mut TableQuery) -
             if !settled {
                 q.order.push(OrderBy { field, direction });
             }
-        } else if token == "NQ" || token.starts_with("NQ") {
-            return Err(Error::invalid(
-                "sysparm_query",
-                "^NQ (new query) is not supported",
-            ));
+        } else if let Some(rest) = token.strip_prefix("NQ") {
+            // A new query, OR-ed with those before: its groups start afresh.
+            let finished = std::mem::take(&mut q.filter);
+            if !finished.is_empty() {
+                q.or_filters.push(finished);
+            }
+            if !rest.is_empty() {
+                q.filter.push(vec![parse_condition(table, rest)?]);
+            }
         } else if let Some(condition) = token.strip_prefix("OR") {
             let condition = parse_condition(table, condition)?;
             match q.filter.last_mut() {
@@ -260,6 +397,14 @@ fn parse_encoded_query(table: &'static Table, query: &str, q: &mut TableQuery) -
             q.filter.push(vec![parse_condition(table, token)?]);
         }
     }
+    // `filter` holds the last query; the one written first goes first.
+    if !q.or_filters.is_empty() {
+        let last = std::mem::take(&mut q.filter);
+        if !last.is_empty() {
+            q.or_filters.push(last);
+        }
+        q.filter = q.or_filters.remove(0);
+    }
     Ok(())
 }
 
@@ -267,11 +412,28 @@ fn parse_encoded_query(table: &'static Table, query: &str, q: &mut TableQuery) -
 const OPERATORS: &[(&str, Op)] = &[
     ("ISNOTEMPTY", Op::IsNotEmpty),
     ("ISEMPTY", Op::IsEmpty),
+    ("EMPTYSTRING", Op::EmptyString),
+    ("ANYTHING", Op::Anything),
     ("STARTSWITH", Op::StartsWith),
+    ("ENDSWITH", Op::EndsWith),
+    ("NOT LIKE", Op::NotContains),
+    ("NOT IN", Op::NotIn),
+    ("NSAMEAS", Op::NotSameAs),
+    ("SAMEAS", Op::SameAs),
+    ("BETWEEN", Op::Between),
     ("LIKE", Op::Contains),
+    ("IN", Op::In),
     ("!=", Op::NotEquals),
+    ("<=", Op::AtMost),
+    (">=", Op::AtLeast),
+    ("<", Op::LessThan),
+    (">", Op::GreaterThan),
     ("=", Op::Equals),
 ];
+
+/// The operators as a query's error lists them.
+const OPERATOR_LIST: &str = "=, !=, <, <=, >, >=, IN, NOT IN, STARTSWITH, ENDSWITH, LIKE, NOT LIKE, ISEMPTY, \
+     ISNOTEMPTY, ANYTHING, EMPTYSTRING, BETWEEN, SAMEAS, NSAMEAS";
 
 fn parse_condition(table: &'static Table, token: &str) -> Result<Condition> {
     // Field names are lowercase; operators are symbols or capitals, so the first other character ends the name.
@@ -280,25 +442,99 @@ fn parse_condition(table: &'static Table, token: &str) -> Result<Condition> {
         .unwrap_or(token.len());
     let (name, rest) = token.split_at(end);
     let field = known_field(table, name, "sysparm_query")?;
-    for (symbol, op) in OPERATORS {
-        if let Some(value) = rest.strip_prefix(symbol) {
-            let no_operand = matches!(op, Op::IsEmpty | Op::IsNotEmpty);
-            if no_operand && !value.is_empty() {
-                break;
+    let unsupported = || {
+        Error::invalid(
+            "sysparm_query",
+            format!("unsupported condition {token:?}; operators are {OPERATOR_LIST}"),
+        )
+    };
+    let (op, operand) = OPERATORS
+        .iter()
+        .find_map(|(symbol, op)| rest.strip_prefix(symbol).map(|operand| (*op, operand)))
+        .ok_or_else(unsupported)?;
+    let mut condition = Condition::new(field, op, "");
+    match op {
+        Op::IsEmpty | Op::IsNotEmpty | Op::Anything | Op::EmptyString => {
+            if !operand.is_empty() {
+                return Err(unsupported());
             }
-            return Ok(Condition {
-                field,
-                op: *op,
-                value: value.to_owned(),
-            });
+        }
+        Op::In | Op::NotIn => {
+            condition.values = operand
+                .split(',')
+                .map(|item| operand_value(table, field, item, false))
+                .collect::<Result<_>>()?;
+        }
+        Op::Between => {
+            let (low, high) = operand.split_once('@').ok_or_else(|| {
+                Error::invalid(
+                    "sysparm_query",
+                    format!("{name}BETWEEN needs two values joined by @ (low@high)"),
+                )
+            })?;
+            condition.values = vec![
+                operand_value(table, field, low, true)?,
+                operand_value(table, field, high, true)?,
+            ];
+        }
+        Op::SameAs | Op::NotSameAs => {
+            condition.value = known_field(table, operand, "sysparm_query")?.to_owned();
+        }
+        Op::LessThan | Op::AtMost | Op::GreaterThan | Op::AtLeast => {
+            condition.value = operand_value(table, field, operand, true)?;
+        }
+        _ => condition.value = operand_value(table, field, operand, false)?,
+    }
+    Ok(condition)
+}
+
+/// An operand as the stores compare it: `javascript:gs.dateGenerate('yyyy-MM-dd','HH:mm:ss')` becomes the
+/// date-time it names (any other text, a malformed call included, is a plain value). An operand that orders
+/// (`<`, `BETWEEN`) must be a whole number on a number field, a date-time on a date-time field, and not
+/// empty on any other.
+fn operand_value(
+    table: &'static Table,
+    field: &str,
+    operand: &str,
+    orders: bool,
+) -> Result<String> {
+    let value = date_generate(operand).unwrap_or_else(|| operand.to_owned());
+    if orders {
+        let kind = table.field(field).map(|(_, def)| def.kind);
+        let problem = if compares_as_number(table, field) {
+            (value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()))
+                .then_some("a whole number")
+        } else if kind == Some(FieldKind::DateTime) {
+            DateTime::parse(&value)
+                .is_none()
+                .then_some("a date-time yyyy-MM-dd HH:mm:ss (or javascript:gs.dateGenerate('yyyy-MM-dd','HH:mm:ss'))")
+        } else {
+            value.is_empty().then_some("a value")
+        };
+        if let Some(wanted) = problem {
+            return Err(Error::invalid(
+                "sysparm_query",
+                format!("{field}: the value {value:?} to compare with must be {wanted}"),
+            ));
         }
     }
-    Err(Error::invalid(
-        "sysparm_query",
-        format!(
-            "unsupported condition {token:?}; operators are =, !=, STARTSWITH, LIKE, ISEMPTY, ISNOTEMPTY"
-        ),
-    ))
+    Ok(value)
+}
+
+/// The date-time `javascript:gs.dateGenerate('2024-01-31','13:45:00')` names (`'start'` is 00:00:00,
+/// `'end'` 23:59:59), when `operand` is exactly such a call naming a real date-time.
+fn date_generate(operand: &str) -> Option<String> {
+    let inner = operand
+        .strip_prefix("javascript:gs.dateGenerate('")?
+        .strip_suffix("')")?;
+    let (date, time) = inner.split_once("','")?;
+    let time = match time {
+        "start" => "00:00:00",
+        "end" => "23:59:59",
+        other => other,
+    };
+    let value = format!("{date} {time}");
+    DateTime::parse(&value).map(|_| value)
 }
 
 fn known_field(table: &'static Table, name: &str, param: &str) -> Result<&'static str> {
@@ -377,6 +613,7 @@ mod tests {
         );
         let hit = record(&[
             ("state", "new"),
+            ("direction", "inbound"),
             ("number", "IMS0001001"),
             ("short_description", "a call"),
             ("assigned_to", "x"),
@@ -390,6 +627,69 @@ mod tests {
             ("assigned_to", "x"),
         ]);
         assert!(!q.matches(&miss), "LIKE is case-sensitive");
+    }
+
+    #[test]
+    fn platform_operators_and_empty_values() {
+        let r = record(&[
+            ("sys_id", "a"),
+            ("state", "queued"),
+            ("duration", "0090"),
+            ("sys_mod_count", "10"),
+            ("opened_at", "2024-11-04 21:47:30"),
+            ("short_description", "Billing call"),
+            ("work_notes", "Billing call"),
+        ]);
+        let holds = |q: &str| parse(q).unwrap().matches(&r);
+        for q in [
+            "stateINnew,queued",
+            "stateNOT INnew,closed_complete",
+            "short_descriptionENDSWITHcall",
+            "short_descriptionNOT LIKEphone",
+            "duration>9",
+            "duration>=90",
+            "duration<100",
+            "duration<=090",
+            "duration=90",
+            "sys_mod_count>9",
+            "durationBETWEEN89@91",
+            "opened_at>javascript:gs.dateGenerate('2024-11-04','start')",
+            "opened_atBETWEENjavascript:gs.dateGenerate('2024-11-04','21:47:30')@javascript:gs.dateGenerate('2024-11-04','end')",
+            "short_descriptionSAMEASwork_notes",
+            "stateNSAMEASshort_description",
+            "queueANYTHING",
+            "queueEMPTYSTRING",
+            "state=nope^NQduration=90",
+        ] {
+            assert!(holds(q), "{q}");
+        }
+        for q in [
+            "stateINnew,closed_complete",
+            "duration<9",
+            "sys_mod_count<9",
+            "durationBETWEEN91@100",
+            "short_descriptionENDSWITHCall",
+            // An empty value is no value: never different, never outside a list, never in a range.
+            "queue!=x",
+            "queueNOT INx,y",
+            "queueNOT LIKEx",
+            "queue<z",
+            "closed_at<2099-01-01 00:00:00",
+            "state=nope^NQduration=91",
+        ] {
+            assert!(!holds(q), "{q}");
+        }
+        let q = parse("stateINnew,,queued^NQduration=1^ORduration=2^state=x").unwrap();
+        assert_eq!(q.filter[0][0].values, ["new", "", "queued"]);
+        assert_eq!(q.or_filters.len(), 1);
+        assert_eq!(q.or_filters[0].len(), 2);
+        assert_eq!(
+            q.or_filters[0][0]
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["duration=1", "duration=2"]
+        );
     }
 
     #[test]
@@ -457,7 +757,29 @@ mod tests {
             ("state", "sysparm_query: unsupported condition"),
             ("ORstate=new", "sysparm_query: ^OR must follow"),
             ("ORDERBYnope", "sysparm_query: unknown field \"nope\""),
-            ("state=new^NQstate=queued", "sysparm_query: ^NQ"),
+            ("durationn>4", "sysparm_query: unknown field \"durationn\""),
+            (
+                "duration>x4",
+                "sysparm_query: duration: the value \"x4\" to compare with must be a whole number",
+            ),
+            (
+                "opened_at<2024",
+                "sysparm_query: opened_at: the value \"2024\" to compare with must be a date-time",
+            ),
+            (
+                "durationBETWEEN4",
+                "sysparm_query: durationBETWEEN needs two values",
+            ),
+            ("stateSAMEASnope", "sysparm_query: unknown field \"nope\""),
+            (
+                "stateINSTANCEOFtask",
+                "sysparm_query: unsupported condition",
+            ),
+            ("stateANYTHINGx", "sysparm_query: unsupported condition"),
+            (
+                "opened_at>javascript:gs.dateGenerate('2024-13-01','00:00:00')",
+                "sysparm_query: opened_at: the value \"javascript:gs.dateGenerate('2024-13-01','00:00:00')\" to compare with must be a date-time",
+            ),
             (
                 "caller_id.name=x",
                 "sysparm_query: unknown field \"caller_id\"",

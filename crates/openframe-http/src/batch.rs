@@ -166,7 +166,7 @@ fn parse_batch(body: &Value) -> Result<(String, Vec<Item>), ApiError> {
         }
     }
     let batch_id = match batch.get("batch_request_id") {
-        None | Some(Value::Null) => String::new(),
+        None => String::new(),
         Some(v) => id_text(v, "batch_request_id")?,
     };
     let requests = batch
@@ -216,14 +216,14 @@ fn parse_item(value: &Value, path: &str) -> Result<Item, ApiError> {
     }
     let field = |key: &str| format!("{path}.{key}");
     let id = match item.get("id") {
-        Some(v) if !v.is_null() => id_text(v, &field("id"))?,
-        _ => return Err(ApiError::invalid(&field("id"), "is required")),
+        Some(v) => id_text(v, &field("id"))?,
+        None => return Err(ApiError::invalid(&field("id"), "is required")),
     };
     let method = text(item, "method", path)?
         .ok_or_else(|| ApiError::invalid(&field("method"), "is required"))?;
     let method = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
-        .contains(&method.to_ascii_uppercase().as_str())
-        .then(|| Method::from_bytes(method.to_ascii_uppercase().as_bytes()).ok())
+        .contains(&method.as_str())
+        .then(|| Method::from_bytes(method.as_bytes()).ok())
         .flatten()
         .ok_or_else(|| {
             ApiError::invalid(
@@ -258,15 +258,18 @@ fn parse_item(value: &Value, path: &str) -> Result<Item, ApiError> {
     }
     let mut headers = HeaderMap::new();
     match item.get("headers") {
-        None | Some(Value::Null) => {}
+        None => {}
         Some(Value::Array(list)) => {
             for (j, h) in list.iter().enumerate() {
                 let hpath = format!("{path}.headers[{j}]");
                 let pair = h.as_object().ok_or_else(|| {
                     ApiError::invalid(&hpath, "must be an object with name and value")
                 })?;
-                let name = text(pair, "name", &hpath)?.unwrap_or_default();
-                let value = text(pair, "value", &hpath)?.unwrap_or_default();
+                let required = |key: &str| {
+                    text(pair, key, &hpath)?
+                        .ok_or_else(|| ApiError::invalid(&format!("{hpath}.{key}"), "is required"))
+                };
+                let (name, value) = (required("name")?, required("value")?);
                 let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                     ApiError::invalid(&format!("{hpath}.name"), "is no header name")
                 })?;
@@ -296,10 +299,8 @@ fn parse_item(value: &Value, path: &str) -> Result<Item, ApiError> {
         ));
     }
     let exclude_response_headers = match item.get("exclude_response_headers") {
-        None | Some(Value::Null) => false,
+        None => false,
         Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") || s.is_empty() => false,
         Some(_) => {
             return Err(ApiError::invalid(
                 &field("exclude_response_headers"),
@@ -317,22 +318,22 @@ fn parse_item(value: &Value, path: &str) -> Result<Item, ApiError> {
     })
 }
 
-/// An id as the platform echoes it: a string, or a number written as text.
+/// An id as the platform echoes it: a string, or a whole number written as text.
 fn id_text(value: &Value, path: &str) -> Result<String, ApiError> {
     match value {
         Value::String(s) if s.chars().count() <= 100 => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
         _ => Err(ApiError::invalid(
             path,
-            "must be a string of at most 100 characters or a number",
+            "must be a string of at most 100 characters or a whole number",
         )),
     }
 }
 
-/// A string member of `object`, if present (null counts as absent).
+/// A string member of `object`, if present.
 fn text(object: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String>, ApiError> {
     match object.get(key) {
-        None | Some(Value::Null) => Ok(None),
+        None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(ApiError::invalid(
             &format!("{path}.{key}"),

@@ -29,7 +29,9 @@
 //! server would refuse.
 
 use openframe_core::query::RecordPage;
-use openframe_core::query::{Condition, Direction, Op, TableQuery};
+use openframe_core::query::{
+    Condition, Direction, Op, TableQuery, compares_as_number, without_leading_zeros,
+};
 use openframe_core::schema::{TABLES, Table, field};
 use openframe_core::{Error, Record, Result};
 use sqlx::postgres::{PgArguments, PgRow, Postgres};
@@ -55,7 +57,7 @@ impl PageSql {
     pub(crate) fn new(query: &TableQuery) -> Result<PageSql> {
         let table = known_table(query.table)?;
         let mut values = Vec::new();
-        let filter = filter_sql(table, &query.filter, &mut values)?;
+        let filter = filter_sql(table, query, &mut values)?;
         let order = |alias: &str| -> Result<String> {
             let mut keys = Vec::with_capacity(query.order.len() + 1);
             for key in &query.order {
@@ -155,25 +157,31 @@ fn column(table: &'static Table, name: &str) -> Result<&'static str> {
 /// `WHERE` text for an AND of OR-groups, pushing its operands onto `values`.
 fn filter_sql(
     table: &'static Table,
-    filter: &[Vec<Condition>],
+    query: &TableQuery,
     values: &mut Vec<String>,
 ) -> Result<String> {
-    if filter.is_empty() {
+    if query.filter.is_empty() && query.or_filters.is_empty() {
         return Ok("true".to_owned());
     }
-    let mut groups = Vec::with_capacity(filter.len());
-    for group in filter {
-        let mut conditions = Vec::with_capacity(group.len());
-        for condition in group {
-            conditions.push(condition_sql(table, condition, values)?);
+    let mut alternatives = Vec::with_capacity(1 + query.or_filters.len());
+    for filter in std::iter::once(&query.filter).chain(&query.or_filters) {
+        let mut groups = Vec::with_capacity(filter.len());
+        for group in filter {
+            let mut conditions = Vec::with_capacity(group.len());
+            for condition in group {
+                conditions.push(condition_sql(table, condition, values)?);
+            }
+            if conditions.is_empty() {
+                conditions.push("false".to_owned());
+            }
+            groups.push(format!("({})", conditions.join(" OR ")));
         }
-        // An empty group (no parser makes one) matches nothing, as `any` over nothing is false.
-        if conditions.is_empty() {
-            conditions.push("false".to_owned());
+        if groups.is_empty() {
+            groups.push("true".to_owned());
         }
-        groups.push(format!("({})", conditions.join(" OR ")));
+        alternatives.push(format!("({})", groups.join(" AND ")));
     }
-    Ok(groups.join(" AND "))
+    Ok(alternatives.join(" OR "))
 }
 
 fn condition_sql(
@@ -182,19 +190,63 @@ fn condition_sql(
     values: &mut Vec<String>,
 ) -> Result<String> {
     let col = column(table, condition.field)?;
+    let numeric = compares_as_number(table, condition.field);
     let value = condition.value.as_str();
     let mut bind = |v: &str| {
         values.push(v.to_owned());
         format!("${}", values.len())
     };
+    // The same value (see `openframe_core::query`): both empty, or both not and equal, as numbers when the
+    // field holds numbers. No stored value holds a NUL, so an operand with one equals nothing.
+    let mut eq = |x: &str| {
+        if x.is_empty() {
+            format!("{col} = ''")
+        } else if x.contains('\0') {
+            "false".to_owned()
+        } else if numeric {
+            format!(
+                "({col} <> '' AND ltrim({col}, '0') = {})",
+                bind(without_leading_zeros(x))
+            )
+        } else {
+            format!("{col} = {}", bind(x))
+        }
+    };
     let has_nul = value.contains('\0');
     Ok(match condition.op {
-        Op::IsEmpty => format!("{col} = ''"),
+        Op::IsEmpty | Op::EmptyString => format!("{col} = ''"),
         Op::IsNotEmpty => format!("{col} <> ''"),
-        Op::Equals | Op::StartsWith | Op::Contains if has_nul => "false".to_owned(),
-        Op::NotEquals if has_nul => "true".to_owned(),
-        Op::Equals => format!("{col} = {}", bind(value)),
-        Op::NotEquals => format!("{col} <> {}", bind(value)),
+        Op::Anything => "true".to_owned(),
+        Op::Equals => eq(value),
+        Op::NotEquals => format!("({col} <> '' AND NOT {})", eq(value)),
+        Op::In | Op::NotIn => {
+            let any: Vec<String> = condition.values.iter().map(|x| eq(x)).collect();
+            let any = if any.is_empty() {
+                "false".to_owned()
+            } else {
+                format!("({})", any.join(" OR "))
+            };
+            if condition.op == Op::In {
+                any
+            } else {
+                format!("({col} <> '' AND NOT {any})")
+            }
+        }
+        Op::LessThan | Op::AtMost | Op::GreaterThan | Op::AtLeast => {
+            let cmp = ordering(col, numeric, condition.op, value, &mut bind);
+            format!("({col} <> '' AND {cmp})")
+        }
+        Op::Between => match condition.values.as_slice() {
+            [low, high] => {
+                let from = ordering(col, numeric, Op::AtLeast, low, &mut bind);
+                let to = ordering(col, numeric, Op::AtMost, high, &mut bind);
+                format!("({col} <> '' AND {from} AND {to})")
+            }
+            _ => "false".to_owned(),
+        },
+        Op::StartsWith | Op::Contains if has_nul => "false".to_owned(),
+        Op::EndsWith if has_nul => "false".to_owned(),
+        Op::NotContains if has_nul => format!("{col} <> ''"),
         Op::StartsWith if value.is_empty() => "true".to_owned(),
         Op::StartsWith => {
             let from = format!("{col} COLLATE \"C\" >= {}", bind(value));
@@ -203,8 +255,71 @@ fn condition_sql(
                 None => from,
             }
         }
+        Op::EndsWith if value.is_empty() => "true".to_owned(),
+        Op::EndsWith => {
+            let n = bind(value);
+            format!("right({col}, char_length({n})) = {n}")
+        }
         Op::Contains => format!("strpos({col}, {}) > 0", bind(value)),
+        Op::NotContains => format!("({col} <> '' AND strpos({col}, {}) = 0)", bind(value)),
+        Op::SameAs | Op::NotSameAs => {
+            let other = column(table, value)?;
+            let same = if numeric {
+                format!(
+                    "(({col} = '' AND {other} = '') OR ({col} <> '' AND {other} <> '' \
+                     AND ltrim({col}, '0') = ltrim({other}, '0')))"
+                )
+            } else {
+                format!("{col} = {other}")
+            };
+            if condition.op == Op::SameAs {
+                same
+            } else {
+                format!("NOT {same}")
+            }
+        }
+        other => {
+            return Err(Error::internal(format!(
+                "the PostgreSQL store has no SQL for the operator {other:?}"
+            )));
+        }
     })
+}
+
+/// `col op x` for a non-empty `col`: numbers as numbers (fewer digits without leading zeros is smaller, then
+/// byte order), anything else byte-wise (the `"C"` collation). No stored value holds a NUL, so an operand
+/// with one compares as the text before its first NUL, which lies just below it.
+fn ordering(
+    col: &str,
+    numeric: bool,
+    op: Op,
+    x: &str,
+    bind: &mut impl FnMut(&str) -> String,
+) -> String {
+    let symbol = match op {
+        Op::LessThan => "<",
+        Op::AtMost => "<=",
+        Op::GreaterThan => ">",
+        _ => ">=",
+    };
+    if numeric {
+        let digits = without_leading_zeros(x);
+        let strict = &symbol[..1];
+        let length = format!("octet_length(ltrim({col}, '0'))");
+        return format!(
+            "({length} {strict} {len} OR ({length} = {len} AND ltrim({col}, '0') COLLATE \"C\" {symbol} {n}))",
+            len = digits.len(),
+            n = bind(&digits.replace('\0', ""))
+        );
+    }
+    match x.split_once('\0') {
+        // v < x and v <= x: v <= head; v > x and v >= x: v > head (no v equals x).
+        Some((head, _)) => {
+            let symbol = if symbol.starts_with('<') { "<=" } else { ">" };
+            format!("{col} COLLATE \"C\" {symbol} {}", bind(head))
+        }
+        None => format!("{col} COLLATE \"C\" {symbol} {}", bind(x)),
+    }
 }
 
 /// The smallest string greater, in code point (= UTF-8 byte) order, than every string that starts with
@@ -239,11 +354,7 @@ mod tests {
     use openframe_core::schema::{INTERACTION, PHONE_LOG, RELATED_RECORD};
 
     fn condition(field: &'static str, op: Op, value: &str) -> Condition {
-        Condition {
-            field,
-            op,
-            value: value.to_owned(),
-        }
+        Condition::new(field, op, value)
     }
 
     #[test]
@@ -297,6 +408,7 @@ mod tests {
     fn values_are_binds_and_names_come_from_the_schema() {
         let query = TableQuery {
             table: &PHONE_LOG,
+            or_filters: Vec::new(),
             filter: vec![
                 vec![
                     condition(

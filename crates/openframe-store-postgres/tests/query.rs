@@ -85,11 +85,7 @@ fn aggregates() -> Vec<InteractionAggregate> {
 }
 
 fn condition(field: &'static str, op: Op, value: &str) -> Condition {
-    Condition {
-        field,
-        op,
-        value: value.to_owned(),
-    }
+    Condition::new(field, op, value)
 }
 
 /// Both stores with the same records; `None` when PostgreSQL is not configured (the test says so).
@@ -213,6 +209,7 @@ async fn order_groups_and_pages_match_the_reference() {
             for (limit, offset) in [(1000, 0), (1, 0), (3, 2), (5, 30), (2, 1000)] {
                 let query = TableQuery {
                     table: &INTERACTION,
+                    or_filters: Vec::new(),
                     filter: filter.clone(),
                     order: order
                         .iter()

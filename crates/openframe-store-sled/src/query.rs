@@ -271,8 +271,12 @@ impl Trees {
     }
 }
 
-/// How `query` finds its candidates: the cheapest AND-group that is all index lookups, else a scan.
+/// How `query` finds its candidates: the cheapest AND-group that is all index lookups, else a scan. A
+/// query with `^NQ` alternatives scans: a record may pass any of them.
 pub(crate) fn plan(query: &TableQuery) -> Plan {
+    if !query.or_filters.is_empty() {
+        return Plan::Scan;
+    }
     query
         .filter
         .iter()

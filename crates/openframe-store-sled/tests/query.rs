@@ -209,19 +209,11 @@ fn conditions(table: &'static Table, records: &[Record]) -> Vec<Condition> {
         values.dedup();
         for value in values {
             for op in [Op::Equals, Op::NotEquals, Op::StartsWith, Op::Contains] {
-                out.push(Condition {
-                    field,
-                    op,
-                    value: value.clone(),
-                });
+                out.push(Condition::new(field, op, value.clone()));
             }
         }
         for op in [Op::IsEmpty, Op::IsNotEmpty] {
-            out.push(Condition {
-                field,
-                op,
-                value: String::new(),
-            });
+            out.push(Condition::new(field, op, ""));
         }
     }
     out

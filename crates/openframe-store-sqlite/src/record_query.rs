@@ -17,7 +17,9 @@
 
 use std::fmt::Write as _;
 
-use openframe_core::query::{Condition, Direction, Op, TableQuery};
+use openframe_core::query::{
+    Condition, Direction, Op, TableQuery, compares_as_number, without_leading_zeros,
+};
 use openframe_core::schema::{self, Table, field};
 use openframe_core::{Error, Result};
 
@@ -49,21 +51,25 @@ pub(crate) fn build(query: &TableQuery) -> Result<Option<QuerySql>> {
         return Ok(None);
     };
     let mut values = Vec::new();
-    let mut groups = Vec::with_capacity(query.filter.len());
-    for group in &query.filter {
-        let mut conditions = Vec::with_capacity(group.len());
-        for condition in group {
-            let mut sql = String::new();
-            push_condition(&mut sql, table, condition, &mut values)?;
-            conditions.push(sql);
+    let mut alternatives = Vec::with_capacity(1 + query.or_filters.len());
+    for filter in std::iter::once(&query.filter).chain(&query.or_filters) {
+        let mut groups = Vec::with_capacity(filter.len());
+        for group in filter {
+            let mut conditions = Vec::with_capacity(group.len());
+            for condition in group {
+                let mut sql = String::new();
+                push_condition(&mut sql, table, condition, &mut values)?;
+                conditions.push(sql);
+            }
+            // `any` of no condition is false: an empty group matches nothing.
+            groups.push(balanced(&conditions, " OR ", "0"));
         }
-        // `any` of no condition is false: an empty group matches nothing.
-        groups.push(balanced(&conditions, " OR ", "0"));
+        alternatives.push(balanced(&groups, " AND ", "1"));
     }
-    let filter = if groups.is_empty() {
+    let filter = if query.filter.is_empty() && query.or_filters.is_empty() {
         String::new()
     } else {
-        format!(" WHERE {}", balanced(&groups, " AND ", "1"))
+        format!(" WHERE {}", balanced(&alternatives, " OR ", "0"))
     };
     let mut order = String::from(" ORDER BY ");
     for key in &query.order {
@@ -109,7 +115,8 @@ fn balanced(parts: &[String], op: &str, empty: &str) -> String {
     }
 }
 
-/// Appends `condition` to `sql`, pushing its operand (if any) to `values`.
+/// Appends `condition` to `sql`, pushing its operands to `values`. Every operand is a bound parameter; only
+/// column names (from the schema) and lengths (numbers computed here) are written into the text.
 fn push_condition(
     sql: &mut String,
     table: &'static Table,
@@ -117,23 +124,120 @@ fn push_condition(
     values: &mut Vec<String>,
 ) -> Result<()> {
     let col = column(table, condition.field)?;
+    let numeric = compares_as_number(table, condition.field);
     let mut bind = |value: &str| {
         values.push(value.to_owned());
         values.len()
     };
-    let _ = match condition.op {
-        Op::Equals => write!(sql, "{col} = ?{}", bind(&condition.value)),
-        Op::NotEquals => write!(sql, "{col} <> ?{}", bind(&condition.value)),
+    // The same value (see `openframe_core::query`): both empty, or both not and equal, as numbers when the
+    // field holds numbers (leading zeros aside).
+    let mut eq = |x: &str| {
+        if x.is_empty() {
+            format!("{col} = ''")
+        } else if numeric {
+            format!(
+                "({col} <> '' AND ltrim({col}, '0') = ?{})",
+                bind(without_leading_zeros(x))
+            )
+        } else {
+            format!("{col} = ?{}", bind(x))
+        }
+    };
+    let text = match condition.op {
+        Op::Equals => eq(&condition.value),
+        Op::NotEquals => format!("({col} <> '' AND NOT {})", eq(&condition.value)),
+        Op::In | Op::NotIn => {
+            let any: Vec<String> = condition.values.iter().map(|x| eq(x)).collect();
+            let any = balanced(&any, " OR ", "0");
+            if condition.op == Op::In {
+                any
+            } else {
+                format!("({col} <> '' AND NOT {any})")
+            }
+        }
+        Op::LessThan | Op::AtMost | Op::GreaterThan | Op::AtLeast => {
+            let cmp = ordering(&col, numeric, condition.op, &condition.value, &mut bind);
+            format!("({col} <> '' AND {cmp})")
+        }
+        Op::Between => match condition.values.as_slice() {
+            [low, high] => {
+                let from = ordering(&col, numeric, Op::AtLeast, low, &mut bind);
+                let to = ordering(&col, numeric, Op::AtMost, high, &mut bind);
+                format!("({col} <> '' AND {from} AND {to})")
+            }
+            _ => "0".to_owned(),
+        },
         Op::StartsWith => {
             let n = bind(&condition.value);
-            write!(sql, "substr({col}, 1, length(?{n})) = ?{n}")
+            format!("substr({col}, 1, length(?{n})) = ?{n}")
         }
-        Op::Contains => write!(sql, "instr({col}, ?{}) > 0", bind(&condition.value)),
+        Op::EndsWith if condition.value.is_empty() => "1".to_owned(),
+        Op::EndsWith => {
+            let n = bind(&condition.value);
+            format!("substr({col}, -length(?{n})) = ?{n}")
+        }
+        Op::Contains => format!("instr({col}, ?{}) > 0", bind(&condition.value)),
+        Op::NotContains => format!(
+            "({col} <> '' AND instr({col}, ?{}) = 0)",
+            bind(&condition.value)
+        ),
         // Unset values are stored as '', never NULL (the columns are NOT NULL).
-        Op::IsEmpty => write!(sql, "{col} = ''"),
-        Op::IsNotEmpty => write!(sql, "{col} <> ''"),
+        Op::IsEmpty | Op::EmptyString => format!("{col} = ''"),
+        Op::IsNotEmpty => format!("{col} <> ''"),
+        Op::Anything => "1".to_owned(),
+        Op::SameAs | Op::NotSameAs => {
+            let other = column(table, &condition.value)?;
+            let same = if numeric {
+                format!(
+                    "(({col} = '' AND {other} = '') OR ({col} <> '' AND {other} <> '' \
+                     AND ltrim({col}, '0') = ltrim({other}, '0')))"
+                )
+            } else {
+                format!("{col} = {other}")
+            };
+            if condition.op == Op::SameAs {
+                same
+            } else {
+                format!("NOT {same}")
+            }
+        }
+        other => {
+            return Err(Error::internal(format!(
+                "the SQLite store has no SQL for the operator {other:?}"
+            )));
+        }
     };
+    sql.push_str(&text);
     Ok(())
+}
+
+/// `col op x` for a non-empty `col`: numbers as numbers (fewer digits without leading zeros is smaller,
+/// then byte order), anything else byte-wise (the BINARY collation).
+fn ordering(
+    col: &str,
+    numeric: bool,
+    op: Op,
+    x: &str,
+    bind: &mut impl FnMut(&str) -> usize,
+) -> String {
+    let symbol = match op {
+        Op::LessThan => "<",
+        Op::AtMost => "<=",
+        Op::GreaterThan => ">",
+        _ => ">=",
+    };
+    if numeric {
+        let digits = without_leading_zeros(x);
+        let strict = &symbol[..1];
+        let length = format!("length(CAST(ltrim({col}, '0') AS BLOB))");
+        format!(
+            "({length} {strict} {len} OR ({length} = {len} AND ltrim({col}, '0') {symbol} ?{n}))",
+            len = digits.len(),
+            n = bind(digits)
+        )
+    } else {
+        format!("{col} {symbol} ?{}", bind(x))
+    }
 }
 
 /// The quoted column of field `name`, spelled from the schema, never from the query.
@@ -158,11 +262,7 @@ mod tests {
     use super::*;
 
     fn condition(field: &'static str, op: Op, value: &str) -> Condition {
-        Condition {
-            field,
-            op,
-            value: value.to_owned(),
-        }
+        Condition::new(field, op, value)
     }
 
     #[test]

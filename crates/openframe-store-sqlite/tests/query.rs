@@ -128,11 +128,7 @@ async fn same(sqlite: &SqliteRepository, memory: &MemoryRepository, q: &TableQue
 }
 
 fn condition(field: &'static str, op: Op, value: &str) -> Condition {
-    Condition {
-        field,
-        op,
-        value: value.to_owned(),
-    }
+    Condition::new(field, op, value)
 }
 
 const OPS: [Op; 6] = [
@@ -197,6 +193,7 @@ async fn groups_orders_and_pages_match_memory() {
             for (limit, offset) in [(1000, 0), (1, 0), (5, 0), (5, 5), (7, 24), (3, 100), (0, 0)] {
                 let q = TableQuery {
                     table: &INTERACTION,
+                    or_filters: Vec::new(),
                     filter: filter.clone(),
                     order: order
                         .iter()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::query::{Condition, Direction, Op, RecordPage, TableQuery};
+use crate::query::{Direction, RecordPage, TableQuery};
 use crate::record::Record;
 use crate::repository::Repository;
 use crate::schema::{PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table};
@@ -126,10 +126,17 @@ impl Known {
 /// backslashes and spaces show), limit and offset.
 pub(crate) fn describe(query: &TableQuery) -> String {
     let mut parts = Vec::new();
-    for group in &query.filter {
-        for (i, condition) in group.iter().enumerate() {
-            let or = if i == 0 { "" } else { "OR" };
-            parts.push(format!("{or}{}", encode(condition)));
+    let filters = std::iter::once(&query.filter).chain(&query.or_filters);
+    for (f, filter) in filters.enumerate() {
+        for (g, group) in filter.iter().enumerate() {
+            for (i, condition) in group.iter().enumerate() {
+                let joint = match (f, g, i) {
+                    (0, _, 0) | (_, 1.., 0) => "",
+                    (_, 0, 0) => "NQ",
+                    _ => "OR",
+                };
+                parts.push(format!("{joint}{condition}"));
+            }
         }
     }
     for key in &query.order {
@@ -146,19 +153,6 @@ pub(crate) fn describe(query: &TableQuery) -> String {
         query.limit,
         query.offset
     )
-}
-
-/// One condition in the encoded-query syntax.
-fn encode(condition: &Condition) -> String {
-    let op = match condition.op {
-        Op::Equals => "=",
-        Op::NotEquals => "!=",
-        Op::StartsWith => "STARTSWITH",
-        Op::Contains => "LIKE",
-        Op::IsEmpty => "ISEMPTY",
-        Op::IsNotEmpty => "ISNOTEMPTY",
-    };
-    format!("{}{op}{}", condition.field, condition.value)
 }
 
 /// How `got` differs from `want`: the totals, the records by sys_id, or the fields of the records.

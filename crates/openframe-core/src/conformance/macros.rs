@@ -50,6 +50,7 @@ macro_rules! conformance_tests {
             query_awkward_values,
             query_indexed_fields_among_many,
             query_of_any_size_is_answered,
+            query_platform_operators,
             concurrent_creates_get_distinct_numbers,
             concurrent_updates_all_land,
             concurrent_duplicates_conflict,

@@ -99,11 +99,7 @@ const MORE_PROBES: &[&str] = &[
 const UNDERSCORE_TABLES: [&str; 6] = ["a_b", "axb", "a_", "a__b", "ab", "b_a"];
 
 fn condition(field: &'static str, op: Op, value: &str) -> Condition {
-    Condition {
-        field,
-        op,
-        value: value.to_owned(),
-    }
+    Condition::new(field, op, value)
 }
 
 /// `table`'s records passing `filter`, in `order`, first page.
@@ -899,6 +895,85 @@ pub async fn query_of_any_size_is_answered(repo: &Arc<dyn Repository>) {
         known
             .assert_query(repo, &parsed(&INTERACTION, &encoded))
             .await;
+    }
+}
+
+/// The platform's operators, each on every table's awkward values: `<`/`>`/`BETWEEN` (whole numbers as
+/// numbers, date-times from `gs.dateGenerate`), `IN`/`NOT IN`, `ENDSWITH`, `NOT LIKE`, `ANYTHING`,
+/// `EMPTYSTRING`, `SAMEAS`/`NSAMEAS`, `^NQ`, and empty values, which no negative or ordering condition
+/// matches.
+pub async fn query_platform_operators(repo: &Arc<dyn Repository>) {
+    let corpus = mixed_corpus(repo).await;
+    let known = corpus.known().await;
+    let interaction = [
+        "duration>37",
+        "duration>=037",
+        "duration<74",
+        "duration<=0",
+        "durationBETWEEN37@111",
+        "duration=074",
+        "duration!=37",
+        "durationIN37,74,,111",
+        "durationNOT IN37,0074",
+        "sys_mod_count>1",
+        "sys_mod_countBETWEEN1@2",
+        "stateINnew,on_hold^ORDERBYnumber",
+        "stateNOT INnew,queued",
+        "short_descriptionENDSWITHill",
+        "short_descriptionENDSWITH",
+        "short_descriptionNOT LIKEill",
+        "short_descriptionNOT LIKE",
+        "short_description<C",
+        "short_description>=Call",
+        "short_descriptionBETWEENA@Cz",
+        "queueANYTHING",
+        "queueEMPTYSTRING",
+        "assigned_to!=x",
+        "assigned_toNOT INx",
+        "opened_at>javascript:gs.dateGenerate('2024-01-01','start')",
+        "opened_atBETWEENjavascript:gs.dateGenerate('2000-01-01','00:00:00')@javascript:gs.dateGenerate('2099-12-31','end')",
+        "closed_at<2099-01-01 00:00:00",
+        "short_descriptionSAMEASwork_notes",
+        "short_descriptionNSAMEASwork_notes",
+        "durationSAMEASsys_mod_count",
+        "durationNSAMEASsys_mod_count",
+        "state=new^NQduration>100^ORqueueISNOTEMPTY^NQnumber=IMS0001003",
+        "state=nope^NQstate=nope",
+    ];
+    for encoded in interaction {
+        known
+            .assert_query(repo, &parsed(&INTERACTION, encoded))
+            .await;
+    }
+    for (table, encoded) in [
+        (&PHONE_LOG, "call_typeINinbound,INBOUND^ORcall_idENDSWITH1"),
+        (
+            &PHONE_LOG,
+            "duration>=10^end_timeISNOTEMPTY^NQcall_idNOT LIKEc",
+        ),
+        (
+            &PHONE_LOG,
+            "start_time<=javascript:gs.dateGenerate('2099-01-01','end')",
+        ),
+        (
+            &PHONE_LOG,
+            "interactionNOT IN0000000000000000000000000000ffff",
+        ),
+        (
+            &RELATED_RECORD,
+            "document_tableENDSWITH_b^ORdocument_tableIN a_b,ab",
+        ),
+        (&RELATED_RECORD, "document_tableNSAMEASdocument_id"),
+        (
+            &PROVIDER_APPLICATION,
+            "inbound_idNOT INgen-1^nameENDSWITHys",
+        ),
+        (
+            &PROVIDER_APPLICATION,
+            "short_description>=A^NQnameANYTHING^ORDERBYDESCname",
+        ),
+    ] {
+        known.assert_query(repo, &parsed(table, encoded)).await;
     }
 }
 

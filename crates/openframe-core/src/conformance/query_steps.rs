@@ -74,13 +74,26 @@ fn field_index() -> impl Strategy<Value = usize> {
 }
 
 /// The operators, plainest first.
-const OPS: [query::Op; 6] = [
+const OPS: [query::Op; 19] = [
     query::Op::Equals,
     query::Op::NotEquals,
     query::Op::StartsWith,
     query::Op::Contains,
     query::Op::IsEmpty,
     query::Op::IsNotEmpty,
+    query::Op::LessThan,
+    query::Op::AtMost,
+    query::Op::GreaterThan,
+    query::Op::AtLeast,
+    query::Op::In,
+    query::Op::NotIn,
+    query::Op::EndsWith,
+    query::Op::NotContains,
+    query::Op::Anything,
+    query::Op::EmptyString,
+    query::Op::Between,
+    query::Op::SameAs,
+    query::Op::NotSameAs,
 ];
 
 /// Which part of a stored value an operand is.
@@ -115,7 +128,11 @@ pub(crate) enum Operand {
 #[derive(Clone, Debug)]
 pub(crate) struct QueryStep {
     table: &'static Table,
-    filter: Vec<Vec<(&'static str, query::Op, Operand)>>,
+    /// Conditions: field, operator, operand, and a second operand (`IN`'s second item, `BETWEEN`'s other end;
+    /// for `SAMEAS` it picks the other field among the table's query fields).
+    filter: Vec<Vec<(&'static str, query::Op, Operand, Operand)>>,
+    /// Whether the last group starts a new query (`^NQ`) instead of joining the others.
+    new_query: bool,
     order: Vec<OrderBy>,
     limit: usize,
     offset: usize,
@@ -129,31 +146,59 @@ impl QueryStep {
 
     /// The query, with stored operands taken from `records`, every record of the table.
     pub(crate) fn resolve(&self, records: &[Record]) -> TableQuery {
-        let filter = self
+        let mut filter: Vec<Vec<Condition>> = self
             .filter
             .iter()
             .map(|group| {
                 group
                     .iter()
-                    .map(|(name, op, operand)| Condition {
-                        field: name,
-                        op: *op,
-                        value: match op {
-                            query::Op::IsEmpty | query::Op::IsNotEmpty => String::new(),
-                            _ => operand_value(operand, records, name),
-                        },
+                    .map(|(name, op, operand, second)| {
+                        let mut condition = Condition::new(name, *op, "");
+                        let value = |o: &Operand| operand_value(o, records, name);
+                        match op {
+                            query::Op::IsEmpty
+                            | query::Op::IsNotEmpty
+                            | query::Op::Anything
+                            | query::Op::EmptyString => {}
+                            query::Op::In | query::Op::NotIn => {
+                                condition.values = vec![value(operand), value(second)];
+                            }
+                            query::Op::Between => {
+                                let (a, b) = (value(operand), value(second));
+                                condition.values = if a <= b { vec![a, b] } else { vec![b, a] };
+                            }
+                            query::Op::SameAs | query::Op::NotSameAs => {
+                                let fields = QUERY_FIELDS[table_index(self.table)];
+                                let n = match second {
+                                    Operand::Stored { n, .. } => *n,
+                                    Operand::Pool(v) => v.len(),
+                                };
+                                fields[n % fields.len()].clone_into(&mut condition.value);
+                            }
+                            _ => condition.value = value(operand),
+                        }
+                        condition
                     })
                     .collect()
             })
             .collect();
+        let mut or_filters = Vec::new();
+        if self.new_query && filter.len() > 1 {
+            or_filters.extend(filter.pop().map(|group| vec![group]));
+        }
         TableQuery {
             table: self.table,
             filter,
+            or_filters,
             order: self.order.clone(),
             limit: self.limit,
             offset: self.offset,
         }
     }
+}
+
+fn table_index(table: &Table) -> usize {
+    TABLES.iter().position(|t| *t == table).unwrap_or(0)
 }
 
 fn operand_value(operand: &Operand, records: &[Record], name: &str) -> String {
@@ -185,28 +230,34 @@ fn operand_value(operand: &Operand, records: &[Record], name: &str) -> String {
 impl fmt::Display for QueryStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.table.name)?;
+        let groups = self.filter.len();
         for (g, group) in self.filter.iter().enumerate() {
-            for (i, (name, op, operand)) in group.iter().enumerate() {
+            for (i, (name, op, operand, second)) in group.iter().enumerate() {
                 let joint = match (g, i) {
                     (0, 0) => " ",
+                    (g, 0) if self.new_query && g + 1 == groups => " ^NQ",
                     (_, 0) => " ^",
                     _ => " ^OR",
                 };
-                let op = match op {
-                    query::Op::Equals => "=",
-                    query::Op::NotEquals => "!=",
-                    query::Op::StartsWith => "STARTSWITH",
-                    query::Op::Contains => "LIKE",
-                    query::Op::IsEmpty => "ISEMPTY",
-                    query::Op::IsNotEmpty => "ISNOTEMPTY",
-                };
-                write!(f, "{joint}{name}{op}")?;
-                match operand {
-                    _ if op.starts_with("IS") => {}
-                    Operand::Pool(value) => write!(f, "{value:?}")?,
+                write!(f, "{joint}{name}{}", op.symbol())?;
+                let show = |f: &mut fmt::Formatter<'_>, o: &Operand| match o {
+                    Operand::Pool(value) => write!(f, "{value:?}"),
                     Operand::Stored { n, part } => {
-                        write!(f, "<{part:?} of stored value {n} % count>")?;
+                        write!(f, "<{part:?} of stored value {n} % count>")
                     }
+                };
+                match op {
+                    query::Op::IsEmpty
+                    | query::Op::IsNotEmpty
+                    | query::Op::Anything
+                    | query::Op::EmptyString => {}
+                    query::Op::In | query::Op::NotIn | query::Op::Between => {
+                        show(f, operand)?;
+                        f.write_str(if *op == query::Op::Between { "@" } else { "," })?;
+                        show(f, second)?;
+                    }
+                    query::Op::SameAs | query::Op::NotSameAs => f.write_str("<a field>")?,
+                    _ => show(f, operand)?,
                 }
             }
         }
@@ -294,22 +345,25 @@ pub(crate) fn query_step() -> impl Strategy<Value = QueryStep> {
         3 => (0..64usize, select(parts)).prop_map(|(n, part)| Operand::Stored { n, part }),
         2 => select(pool_operands()).prop_map(Operand::Pool),
     ];
-    let condition = (field_index(), 0..OPS.len(), operand);
+    let condition = (field_index(), 0..OPS.len(), operand.clone(), operand);
     (
         0..TABLES.len(),
         vec(vec(condition, 1..3), 0..4),
+        any::<bool>(),
         vec((field_index(), any::<bool>()), 0..3),
         prop_oneof![3 => Just(DEFAULT_LIMIT), 2 => 1..5usize],
         prop_oneof![3 => Just(0usize), 1 => 1..6usize],
     )
-        .prop_map(|(t, groups, order, limit, offset)| {
+        .prop_map(|(t, groups, new_query, order, limit, offset)| {
             let fields = QUERY_FIELDS[t];
             let filter = groups
                 .into_iter()
                 .map(|group| {
                     group
                         .into_iter()
-                        .map(|(f, op, operand)| (fields[f % fields.len()], OPS[op], operand))
+                        .map(|(f, op, operand, second)| {
+                            (fields[f % fields.len()], OPS[op], operand, second)
+                        })
                         .collect()
                 })
                 .collect();
@@ -327,6 +381,7 @@ pub(crate) fn query_step() -> impl Strategy<Value = QueryStep> {
             QueryStep {
                 table: TABLES[t],
                 filter,
+                new_query,
                 order,
                 limit,
                 offset,

@@ -5,7 +5,7 @@
 //! takes. The tests below hold each pattern to its core function, both ways, so the two cannot drift apart.
 //! The syntax is the common subset of ECMA-262 (what JSON Schema means), Python's `re` and Rust's `regex`.
 
-use openframe_core::schema::Table;
+use openframe_core::schema::{FieldKind, Table};
 
 /// A sys_id: 32 lowercase hexadecimal characters (`openframe_core::sys_id::is_sys_id`).
 pub const SYS_ID: &str = "[0-9a-f]{32}";
@@ -19,13 +19,20 @@ const YEAR: &str = "(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])";
 const LEAP_YEAR: &str =
     "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)";
 
-/// A UTC date-time `yyyy-MM-dd HH:mm:ss` that exists in the calendar (`openframe_core::DateTime::parse`).
-pub fn date_time() -> String {
+/// A calendar date `yyyy-MM-dd` that exists.
+fn date() -> String {
     let month_day = "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])\
                      |(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)\
                      |02-(?:0[1-9]|1[0-9]|2[0-8]))";
-    let time = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]";
-    format!("(?:{YEAR}-{month_day}|{LEAP_YEAR}-02-29) {time}")
+    format!("(?:{YEAR}-{month_day}|{LEAP_YEAR}-02-29)")
+}
+
+/// A time of day `HH:mm:ss`.
+const TIME: &str = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]";
+
+/// A UTC date-time `yyyy-MM-dd HH:mm:ss` that exists in the calendar (`openframe_core::DateTime::parse`).
+pub fn date_time() -> String {
+    format!("{} {TIME}", date())
 }
 
 /// A table name: `[a-z][a-z0-9_]{0,79}` (`openframe_core::names::is_table_name`).
@@ -41,13 +48,58 @@ pub const NO_NUL: &str = "[^\\x00]*";
 pub const SECONDS: &str = "[0-9]{0,12}";
 
 /// `sysparm_query` of `table` (`openframe_core::query::TableQuery::parse`): tokens separated by `^` (empty
-/// ones skipped); `ORDERBY[DESC]field` anywhere; conditions `field<op>value`, where a condition prefixed
-/// `OR` must follow a plain one. Values run to the next `^`.
+/// ones skipped): `ORDERBY[DESC]field` anywhere; conditions `field<op>operand`, where the operand runs to the
+/// next `^` and, for `<`, `<=`, `>`, `>=` and `BETWEEN`, must be a whole number on a number field, a date-time
+/// (or `javascript:gs.dateGenerate(…)`) on a date-time field, and not empty otherwise; `NQ`, alone or before
+/// a condition, starts a new query; a condition prefixed `OR` must follow a condition of its query.
 pub fn encoded_query(table: &Table) -> String {
-    let field = format!("(?:{})", table.field_names().collect::<Vec<_>>().join("|"));
+    let names = || table.field_names().collect::<Vec<_>>().join("|");
+    let field = format!("(?:{})", names());
+    let generated = format!(
+        r"javascript:gs\.dateGenerate\('{}','(?:{TIME}|start|end)'\)",
+        date()
+    );
+    let condition = table
+        .fields
+        .iter()
+        .map(|def| {
+            // `one` after `<=`/`>=`, `after_strict` after `<`/`>` (not starting with `=`, which would make
+            // it the other operator), `low` before BETWEEN's `@`.
+            let (one, after_strict, low) =
+                if openframe_core::query::compares_as_number(table, def.name) {
+                    let n = "[0-9]+".to_owned();
+                    (n.clone(), n.clone(), n)
+                } else if def.kind == FieldKind::DateTime {
+                    let t = format!("(?:{}|{generated})", date_time());
+                    (t.clone(), t.clone(), t)
+                } else {
+                    (
+                        "[^^]+".to_owned(),
+                        "[^^=][^^]*".to_owned(),
+                        "[^^@]+".to_owned(),
+                    )
+                };
+            format!(
+                "{name}(?:ISNOTEMPTY|ISEMPTY|EMPTYSTRING|ANYTHING\
+                 |(?:STARTSWITH|ENDSWITH|NOT LIKE|NOT IN|LIKE|IN|!=|=)[^^]*\
+                 |(?:NSAMEAS|SAMEAS){field}|(?:<=|>=){one}|(?:<|>){after_strict}|BETWEEN{low}@{one})",
+                name = def.name
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("|");
+    let condition = format!("(?:{condition})");
     let order = format!("ORDERBY(?:DESC)?{field}");
-    let condition = format!("{field}(?:ISNOTEMPTY|ISEMPTY|(?:STARTSWITH|LIKE|!=|=)[^^]*)");
-    format!(r"\^*(?:{order}\^+)*(?:{order}|{condition}(?:\^+(?:OR)?{condition}|\^+{order})*)?\^*")
+    let end = r"(?:\^+|$)";
+    // Tokens each followed by `^`s or the end, in two states: no condition yet in the current query (A), and
+    // some (B), where `OR` may follow.
+    let stay_a = format!("(?:(?:{order}|NQ){end})");
+    let to_b = format!("(?:(?:NQ)?{condition}{end})");
+    let stay_b = format!("(?:(?:{order}|(?:NQ|OR)?{condition}){end})");
+    let to_a = format!("(?:NQ{end})");
+    format!(
+        r"\^*{stay_a}*(?:{to_b}{stay_b}*(?:{to_a}{stay_a}*{to_b}{stay_b}*)*(?:{to_a}{stay_a}*)?)?"
+    )
 }
 
 /// `sysparm_fields` of `table` (`openframe_core::query::parse_field_list`): field names separated by commas,
@@ -159,6 +211,22 @@ mod tests {
             "STARTSWITH",
             "ISEMPTY",
             "ISNOTEMPTY",
+            "IN",
+            "NOT IN",
+            "ENDSWITH",
+            "NOT LIKE",
+            "ANYTHING",
+            "BETWEEN",
+            "SAMEAS",
+            "NSAMEAS",
+            "<",
+            ">=",
+            "@",
+            "duration",
+            "opened_at",
+            "9",
+            "2024-01-01 00:00:00",
+            "javascript:gs.dateGenerate('2024-01-01','start')",
             "ORDERBY",
             "ORDERBYDESC",
             "OR",
@@ -178,7 +246,9 @@ mod tests {
     proptest! {
         #[test]
         fn encoded_queries_agree(query in query_strategy()) {
-            let pattern = re(&encoded_query(&INTERACTION));
+            // Compiled once: the interaction table's pattern is large.
+            static PATTERN: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+            let pattern = PATTERN.get_or_init(|| re(&encoded_query(&INTERACTION)));
             let parsed = TableQuery::parse(&INTERACTION, Some(&query), None, None);
             prop_assert_eq!(pattern.is_match(&query), parsed.is_ok(), "{:?}: {:?}", query, parsed);
         }
@@ -211,6 +281,14 @@ mod tests {
             "ORDERBYnumber^state!=",
             "queueISEMPTY^^assigned_toISNOTEMPTY^",
             "short_descriptionLIKEa=b!c",
+            "NQstate=new",
+            "state=new^NQ^NQduration>9^ORduration<=010^NQ",
+            "stateINnew,queued^stateNOT INx^short_descriptionNOT LIKEy^numberENDSWITH1",
+            "queueANYTHING^queueEMPTYSTRING^stateSAMEASdirection^stateNSAMEASqueue",
+            "durationBETWEEN1@20^short_descriptionBETWEENa@b@c",
+            "opened_at>javascript:gs.dateGenerate('2024-02-29','end')",
+            "opened_atBETWEEN2024-01-01 00:00:00@javascript:gs.dateGenerate('2024-12-31','23:59:59')",
+            "state=javascript:gs.dateGenerate('x','y')",
         ] {
             assert!(pattern.is_match(ok), "{ok}");
             assert!(
@@ -223,8 +301,13 @@ mod tests {
             "ORDERBYnumber^ORstate=new",
             "state",
             "queueISEMPTYx",
-            "NQstate=new",
             "State=new",
+            "state=a^NQ^ORstate=b",
+            "duration>x",
+            "durationBETWEEN1",
+            "opened_at<2024-02-30 00:00:00",
+            "stateSAMEASnope",
+            "short_description<",
         ] {
             assert!(!pattern.is_match(bad), "{bad}");
             assert!(
