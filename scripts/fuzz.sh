@@ -3,7 +3,7 @@
 # time per target. Usage:
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]      # default 180 s each; targets: json_request
-#                                                          # xml_request encoded_query oauth_form
+#                                                          # xml_request encoded_query oauth_form batch_request
 #   scripts/fuzz.sh build                                  # only build the targets (what CI does)
 #
 # The committed seeds are fuzz/corpus/TARGET; what a run discovers goes to a scratch directory, so the
@@ -18,7 +18,7 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 
 # panics, overflows (debug assertions are on), timeouts and runaway memory.
 export RUSTC_BOOTSTRAP=1
 fuzz=(nice -n 10 cargo fuzz)
-all=(json_request xml_request encoded_query oauth_form)
+all=(json_request xml_request encoded_query oauth_form batch_request)
 
 if [ "${1:-}" = build ]; then
   "${fuzz[@]}" build -s none

@@ -15,13 +15,17 @@
 //! The left join gives one row with a null page even when the page is empty, so the total is always read.
 //! Both `WHERE`s use the same placeholders.
 //!
-//! Conditions, exact and byte-wise like [`TableQuery::run_in_memory`] (the columns are in the `"C"`
-//! collation, see `migrations/0002_bytewise_collation.sql`):
-//! - equality and inequality are `=` and `<>`, which an index on the column serves;
-//! - a prefix is a range, `col >= $prefix AND col < $next`, where `$next` is the smallest string greater
-//!   than every string starting with the prefix (see [`prefix_upper_bound`]): exact, and an index range scan
-//!   where the column has an index. No `LIKE`, so `%`, `_` and `\` in a value are plain characters;
-//! - a substring is `strpos(col, $value) > 0`;
+//! Conditions as [`TableQuery::run_in_memory`] decides them: ASCII case folded, otherwise byte-wise (the
+//! columns are in the `"C"` collation, see `migrations/0002_bytewise_collation.sql`, where `lower` folds
+//! ASCII only):
+//! - equality on a field whose values are stored in one case (sys_ids, references, numbers) is `col = $x`
+//!   with the operand in that case, which the column's index serves; on other text `lower(col) = $x` with
+//!   the operand folded, which the client-session index (on `lower(client_session_id)`) serves;
+//! - a prefix is a range, `col >= $prefix AND col < $next` (on `lower(col)` unless the values have one case),
+//!   where `$next` is the smallest string greater than every string starting with the prefix (see
+//!   [`prefix_upper_bound`]). No `LIKE`, so `%`, `_` and `\` in a value are plain characters;
+//! - a substring is `strpos(lower(col), $value) > 0`; whole numbers compare by length and bytes without
+//!   leading zeros;
 //! - empty is `col = ''` (unset values are stored as `''`).
 //!
 //! PostgreSQL text cannot hold NUL, so no stored value contains one: a condition whose operand does is
@@ -30,7 +34,8 @@
 
 use openframe_core::query::RecordPage;
 use openframe_core::query::{
-    Condition, Direction, Op, TableQuery, compares_as_number, without_leading_zeros,
+    Condition, Direction, Op, TableQuery, compares_as_number, fold, stored_case,
+    without_leading_zeros,
 };
 use openframe_core::schema::{TABLES, Table, field};
 use openframe_core::{Error, Record, Result};
@@ -191,7 +196,9 @@ fn condition_sql(
 ) -> Result<String> {
     let col = column(table, condition.field)?;
     let numeric = compares_as_number(table, condition.field);
+    let case = stored_case(table, condition.field);
     let value = condition.value.as_str();
+    let folded = fold(value);
     let mut bind = |v: &str| {
         values.push(v.to_owned());
         format!("${}", values.len())
@@ -208,8 +215,11 @@ fn condition_sql(
                 "({col} <> '' AND ltrim({col}, '0') = {})",
                 bind(without_leading_zeros(x))
             )
+        } else if let Some(case) = case {
+            // Stored in one case: exact equality in it, which the column's index serves.
+            format!("{col} = {}", bind(&case.apply(x)))
         } else {
-            format!("{col} = {}", bind(x))
+            format!("lower({col}) = {}", bind(&fold(x)))
         }
     };
     let has_nul = value.contains('\0');
@@ -249,19 +259,28 @@ fn condition_sql(
         Op::NotContains if has_nul => format!("{col} <> ''"),
         Op::StartsWith if value.is_empty() => "true".to_owned(),
         Op::StartsWith => {
-            let from = format!("{col} COLLATE \"C\" >= {}", bind(value));
-            match prefix_upper_bound(value) {
-                Some(next) => format!("({from} AND {col} COLLATE \"C\" < {})", bind(&next)),
+            // A prefix is a range: on the column itself when its values have one case (an index range),
+            // else on the folded column.
+            let (target, prefix) = match case {
+                Some(case) => (col.to_owned(), case.apply(value)),
+                None => (format!("lower({col})"), folded.clone()),
+            };
+            let from = format!("{target} COLLATE \"C\" >= {}", bind(&prefix));
+            match prefix_upper_bound(&prefix) {
+                Some(next) => format!("({from} AND {target} COLLATE \"C\" < {})", bind(&next)),
                 None => from,
             }
         }
         Op::EndsWith if value.is_empty() => "true".to_owned(),
         Op::EndsWith => {
-            let n = bind(value);
-            format!("right({col}, char_length({n})) = {n}")
+            let n = bind(&folded);
+            format!("right(lower({col}), char_length({n})) = {n}")
         }
-        Op::Contains => format!("strpos({col}, {}) > 0", bind(value)),
-        Op::NotContains => format!("({col} <> '' AND strpos({col}, {}) = 0)", bind(value)),
+        Op::Contains => format!("strpos(lower({col}), {}) > 0", bind(&folded)),
+        Op::NotContains => format!(
+            "({col} <> '' AND strpos(lower({col}), {}) = 0)",
+            bind(&folded)
+        ),
         Op::SameAs | Op::NotSameAs => {
             let other = column(table, value)?;
             let same = if numeric {
@@ -270,7 +289,7 @@ fn condition_sql(
                      AND ltrim({col}, '0') = ltrim({other}, '0')))"
                 )
             } else {
-                format!("{col} = {other}")
+                format!("lower({col}) = lower({other})")
             };
             if condition.op == Op::SameAs {
                 same
@@ -287,7 +306,8 @@ fn condition_sql(
 }
 
 /// `col op x` for a non-empty `col`: numbers as numbers (fewer digits without leading zeros is smaller, then
-/// byte order), anything else byte-wise (the `"C"` collation). No stored value holds a NUL, so an operand
+/// byte order), anything else byte-wise with ASCII case folded (`lower` in the `"C"` collation). No stored
+/// value holds a NUL, so an operand
 /// with one compares as the text before its first NUL, which lies just below it.
 fn ordering(
     col: &str,
@@ -312,13 +332,14 @@ fn ordering(
             n = bind(&digits.replace('\0', ""))
         );
     }
+    let x = fold(x);
     match x.split_once('\0') {
         // v < x and v <= x: v <= head; v > x and v >= x: v > head (no v equals x).
         Some((head, _)) => {
             let symbol = if symbol.starts_with('<') { "<=" } else { ">" };
-            format!("{col} COLLATE \"C\" {symbol} {}", bind(head))
+            format!("lower({col}) COLLATE \"C\" {symbol} {}", bind(head))
         }
-        None => format!("{col} COLLATE \"C\" {symbol} {}", bind(x)),
+        None => format!("lower({col}) COLLATE \"C\" {symbol} {}", bind(&x)),
     }
 }
 
@@ -429,8 +450,8 @@ mod tests {
             offset: 20,
         };
         let sql = PageSql::new(&query).unwrap();
-        let filter = "((call_id COLLATE \"C\" >= $1 AND call_id COLLATE \"C\" < $2) OR agent = '') \
-                      AND (interaction = $3) AND (strpos(contact, $4) > 0)";
+        let filter = "(((lower(call_id) COLLATE \"C\" >= $1 AND lower(call_id) COLLATE \"C\" < $2) \
+                      OR agent = '') AND (interaction = $3) AND (strpos(lower(contact), $4) > 0))";
         assert!(
             sql.sql
                 .contains(&format!("FROM sn_openframe_phone_log WHERE {filter}) AS c")),
@@ -454,8 +475,8 @@ mod tests {
         assert_eq!(
             sql.values,
             [
-                "x'; DROP TABLE interaction; --",
-                "x'; DROP TABLE interaction; -.",
+                "x'; drop table interaction; --",
+                "x'; drop table interaction; -.",
                 "abc",
                 "a%_\\"
             ]
@@ -479,7 +500,7 @@ mod tests {
         let sql = PageSql::new(&query).unwrap();
         assert!(
             sql.sql
-                .contains("WHERE (false) AND (true) AND (false OR false)"),
+                .contains("WHERE ((false) AND ((state <> '' AND NOT false)) AND (false OR false))"),
             "{}",
             sql.sql
         );
@@ -530,6 +551,7 @@ mod tests {
             sqlx::query(fill).execute(&store.pool).await.unwrap();
         }
         let md5_42 = "a1d0c6e83f027327d8461063f4ac58a6";
+        let upper_42 = md5_42.to_ascii_uppercase();
         let cases = [
             (&INTERACTION, field::SYS_ID, Op::Equals, md5_42),
             (&INTERACTION, field::NUMBER, Op::Equals, "IMS0000042"),
@@ -540,6 +562,16 @@ mod tests {
                 Op::Equals,
                 "session-42",
             ),
+            // Equality folds ASCII case and stays indexed.
+            (
+                &INTERACTION,
+                field::CLIENT_SESSION_ID,
+                Op::Equals,
+                "SESSION-42",
+            ),
+            (&INTERACTION, field::NUMBER, Op::Equals, "ims0000042"),
+            (&INTERACTION, field::NUMBER, Op::StartsWith, "ims000004"),
+            (&INTERACTION, field::SYS_ID, Op::Equals, &upper_42),
             (&PHONE_LOG, field::INTERACTION, Op::Equals, md5_42),
             (&PHONE_LOG, field::SYS_ID, Op::Equals, md5_42),
             (&RELATED_RECORD, field::INTERACTION, Op::Equals, md5_42),

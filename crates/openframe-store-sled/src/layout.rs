@@ -174,14 +174,31 @@ pub(crate) fn stray_key(table: ChildTable, sys_id: &str) -> Vec<u8> {
     key(STRAY, &[&[table.prefix()], sys_id.as_bytes()])
 }
 
-/// The prefix of every client-session index entry of `client_session_id`.
+/// Key in `meta` present once the client-session index is keyed by folded ids (see
+/// [`client_session_prefix`]); stores written before are rewritten when opened (`migrate`).
+pub(crate) const CLIENT_SESSIONS_FOLDED_KEY: &[u8] = b"client_sessions_folded";
+
+/// The prefix of every client-session index entry.
+pub(crate) const CLIENT_SESSIONS_PREFIX: [u8; 1] = [CLIENT_SESSION];
+
+/// The prefix of every client-session index entry of `client_session_id`, whose ASCII case is folded
+/// (`openframe_core::query::fold`): Table API equality folds case, and the lookup must find every record
+/// it matches.
 pub(crate) fn client_session_prefix(client_session_id: &str) -> Vec<u8> {
+    let folded = openframe_core::query::fold(client_session_id);
     // Values are at most a few thousand characters (limits::MAX_VALUE_CHARS), far below u32::MAX bytes.
-    let len = u32::try_from(client_session_id.len()).unwrap_or(u32::MAX);
-    key(
-        CLIENT_SESSION,
-        &[&len.to_be_bytes(), client_session_id.as_bytes()],
-    )
+    let len = u32::try_from(folded.len()).unwrap_or(u32::MAX);
+    key(CLIENT_SESSION, &[&len.to_be_bytes(), folded.as_bytes()])
+}
+
+/// The client-session id (as the key holds it) and interaction id of a client-session index key.
+pub(crate) fn parse_client_session_key(key: &[u8]) -> Option<(&str, u64)> {
+    let rest = key.strip_prefix(&CLIENT_SESSIONS_PREFIX)?;
+    let (len, rest) = rest.split_at_checked(4)?;
+    let len = usize::try_from(u32::from_be_bytes(len.try_into().ok()?)).ok()?;
+    let (session, id) = rest.split_at_checked(len)?;
+    let id = u64::from_be_bytes(id.try_into().ok()?);
+    Some((std::str::from_utf8(session).ok()?, id))
 }
 
 /// Key of the client-session index entry linking `client_session_id` to interaction `id`.

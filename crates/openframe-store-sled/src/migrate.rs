@@ -28,8 +28,9 @@ use crate::directory::{self, Kind, Location};
 use crate::error::from_sled;
 use crate::group::{Counters, GroupWrites};
 use crate::layout::{
-    ChildTable, FORMAT_VERSION_KEY, INTERACTIONS_PREFIX, LEGACY_EVENT_HEAD_KEY,
-    LEGACY_NEXT_NUMBER_KEY, Read, Staged, Trees, child_address, number_key, trailing_id,
+    CLIENT_SESSIONS_FOLDED_KEY, CLIENT_SESSIONS_PREFIX, ChildTable, FORMAT_VERSION_KEY,
+    INTERACTIONS_PREFIX, LEGACY_EVENT_HEAD_KEY, LEGACY_NEXT_NUMBER_KEY, Read, Staged, Trees,
+    child_address, client_session_key, number_key, parse_client_session_key, trailing_id,
 };
 
 /// Interactions converted per batch: bounds the memory a conversion holds at once.
@@ -70,6 +71,39 @@ pub(crate) fn from_separate_children(trees: &Arc<Trees>) -> Result<()> {
     group.finish().map_err(from_sled)?;
     trees.db.flush().map_err(from_sled)?;
     record_format(trees)
+}
+
+/// Keys the client-session index by folded ids, once: a store written before holds them as sent. Each
+/// entry is rewritten under its folded key in one batch, then the marker is recorded; cut short, it runs
+/// again at the next open (rewriting a folded key changes nothing).
+pub(crate) fn fold_client_sessions(trees: &Trees) -> Result<()> {
+    if trees
+        .meta
+        .get(CLIENT_SESSIONS_FOLDED_KEY)
+        .map_err(from_sled)?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let mut batch = sled::Batch::default();
+    for key in trees.data.scan_prefix(CLIENT_SESSIONS_PREFIX).keys() {
+        let key = key.map_err(from_sled)?;
+        let (session, id) = parse_client_session_key(&key)
+            .ok_or_else(|| Error::internal("corrupt client-session index entry"))?;
+        let folded = client_session_key(session, id);
+        if folded != *key {
+            batch.remove(key.clone());
+            batch.insert(folded, &[][..]);
+        }
+    }
+    trees.data.apply_batch(batch).map_err(from_sled)?;
+    trees.db.flush().map_err(from_sled)?;
+    trees
+        .meta
+        .insert(CLIENT_SESSIONS_FOLDED_KEY, &[1][..])
+        .map_err(from_sled)?;
+    trees.db.flush().map_err(from_sled)?;
+    Ok(())
 }
 
 /// Records this build's format version in `meta`, durably: in a new store, last in a conversion, and in a
@@ -353,5 +387,71 @@ mod tests {
             let found = rt.block_on(repo.load_interaction(sys_id)).unwrap().unwrap();
             assert_eq!(call_ids(&found), [call_id]);
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_session_index_written_as_sent_is_folded_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let repo: std::sync::Arc<dyn Repository> =
+                std::sync::Arc::new(SledRepository::open(dir.path()).unwrap());
+            let service = openframe_core::Service::new(std::sync::Arc::clone(&repo));
+            let caller = openframe_core::Caller {
+                sys_id: SysId::random(),
+                user_name: "agent".into(),
+            };
+            let body = serde_json::json!({"interaction": {
+                "userPhoneNumber": "+14089965744", "clientSessionId": "MiXeD-1"}});
+            let request =
+                openframe_core::VoiceInteractionRequest::parse(&body, openframe_core::Mode::Create)
+                    .unwrap();
+            service.create(&caller, request).await.unwrap();
+            repo.close().await;
+        }
+        // As an earlier build left it: the entry under the id as sent, and no marker.
+        {
+            let db = raw(dir.path());
+            let trees = Trees::open(db).unwrap();
+            let key = trees
+                .data
+                .scan_prefix(CLIENT_SESSIONS_PREFIX)
+                .keys()
+                .next()
+                .unwrap()
+                .unwrap();
+            let (session, id) = parse_client_session_key(&key).unwrap();
+            assert_eq!(session, "mixed-1", "new entries are folded");
+            let mut as_sent = vec![CLIENT_SESSIONS_PREFIX[0]];
+            as_sent.extend_from_slice(&7u32.to_be_bytes());
+            as_sent.extend_from_slice(b"MiXeD-1");
+            as_sent.extend_from_slice(&id.to_be_bytes());
+            trees.data.remove(&key).unwrap();
+            trees.data.insert(as_sent, &[][..]).unwrap();
+            trees.meta.remove(CLIENT_SESSIONS_FOLDED_KEY).unwrap();
+            trees.db.flush().unwrap();
+        }
+        let repo = reopen(dir.path());
+        for asked in ["MIXED-1", "mixed-1", "MiXeD-1"] {
+            let query = TableQuery::parse(
+                &INTERACTION,
+                Some(&format!("client_session_id={asked}")),
+                None,
+                None,
+            )
+            .unwrap();
+            let run = repo.trees.query(&query).unwrap();
+            assert_eq!(run.page.total, 1, "{asked}");
+            assert!(
+                matches!(run.plan, crate::query::Plan::Lookups(_)),
+                "{asked}"
+            );
+        }
+        assert!(
+            repo.trees
+                .meta
+                .get(CLIENT_SESSIONS_FOLDED_KEY)
+                .unwrap()
+                .is_some()
+        );
     }
 }

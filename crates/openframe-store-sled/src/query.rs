@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 
-use openframe_core::query::{Condition, Op, RecordPage, TableQuery};
+use openframe_core::query::{Condition, Op, RecordPage, TableQuery, fold, stored_case};
 use openframe_core::schema::{
     INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
 };
@@ -285,9 +285,15 @@ pub(crate) fn plan(query: &TableQuery) -> Plan {
             let mut lookups = Vec::with_capacity(group.len());
             for condition in group {
                 cost += lookup_cost(query.table, condition)?;
+                // Equality folds ASCII case: the operand in the case the field's values are stored in
+                // (sys_ids, numbers), else folded as the client-session index keys are.
+                let value = match stored_case(query.table, condition.field) {
+                    Some(case) => case.apply(&condition.value),
+                    None => fold(&condition.value),
+                };
                 lookups.push(Lookup {
                     field: condition.field,
-                    value: condition.value.clone(),
+                    value,
                 });
             }
             // An empty group matches nothing: no lookups, no candidates, the cheapest plan of all.
@@ -311,7 +317,8 @@ fn lookup_cost(table: &'static Table, condition: &Condition) -> Option<u32> {
         field::NUMBER if table == &INTERACTION => Some(UNIQUE),
         field::CLIENT_SESSION_ID if table == &INTERACTION => Some(SHARED),
         field::INTERACTION if child => Some(SHARED),
-        field::INBOUND_ID if table == &PROVIDER_APPLICATION => Some(UNIQUE),
+        // No `inbound_id`: its index is by the id as registered, and equality folds case (a scan of the
+        // few provider applications finds every match).
         _ => None,
     }
 }
@@ -411,23 +418,26 @@ mod tests {
     #[test]
     fn equality_on_an_indexed_field_is_a_lookup() {
         let id = "0123456789abcdef0123456789abcdef";
+        let upper = id.to_ascii_uppercase();
+        // Equality folds ASCII case: the lookup is by the stored case (sys_ids, numbers) or folded (sessions).
         let cases = [
-            (&INTERACTION, "sys_id", id),
-            (&INTERACTION, "number", "IMS0001001"),
-            (&INTERACTION, "client_session_id", "s-1"),
-            (&PHONE_LOG, "sys_id", id),
-            (&PHONE_LOG, "interaction", id),
-            (&RELATED_RECORD, "sys_id", id),
-            (&RELATED_RECORD, "interaction", id),
-            (&PROVIDER_APPLICATION, "sys_id", id),
-            (&PROVIDER_APPLICATION, "inbound_id", "gen-1"),
+            (&INTERACTION, "sys_id", id, id),
+            (&INTERACTION, "sys_id", upper.as_str(), id),
+            (&INTERACTION, "number", "IMS0001001", "IMS0001001"),
+            (&INTERACTION, "number", "ims0001001", "IMS0001001"),
+            (&INTERACTION, "client_session_id", "S-1", "s-1"),
+            (&PHONE_LOG, "sys_id", id, id),
+            (&PHONE_LOG, "interaction", upper.as_str(), id),
+            (&RELATED_RECORD, "sys_id", id, id),
+            (&RELATED_RECORD, "interaction", id, id),
+            (&PROVIDER_APPLICATION, "sys_id", id, id),
         ];
-        for (table, field, value) in cases {
+        for (table, field, value, looked_up) in cases {
             let field = table.field(field).unwrap().1.name;
             let q = query(table, &format!("sys_created_by!=x^{field}={value}"));
             assert_eq!(
                 plan(&q),
-                lookups(&[(field, value)]),
+                lookups(&[(field, looked_up)]),
                 "{}.{field}",
                 table.name
             );
@@ -566,12 +576,6 @@ mod tests {
                 6,
             ),
             (query(&RELATED_RECORD, &format!("interaction={id}")), 1, 1),
-            (query(&PROVIDER_APPLICATION, "inbound_id=gen-3"), 1, 1),
-            (
-                query(&PROVIDER_APPLICATION, "inbound_id=gen-3^name=other"),
-                1,
-                0,
-            ),
             (
                 query(
                     &PROVIDER_APPLICATION,
@@ -586,6 +590,14 @@ mod tests {
             assert!(matches!(run.plan, Plan::Lookups(_)), "{q:?}");
             assert_eq!(run.page.total, hits, "{q:?}");
         }
+        // Inbound ids are registered in any case, and equality folds it: the few applications are scanned.
+        let run = check(
+            &repo,
+            &all,
+            &query(&PROVIDER_APPLICATION, "inbound_id=GEN-3"),
+            10,
+        );
+        assert_eq!((run.plan, run.page.total), (Plan::Scan, 1));
         // A scan examines the whole table, and still keeps only the page.
         let mut q = query(&PHONE_LOG, "ORDERBYDESCcall_id");
         q.limit = 2;

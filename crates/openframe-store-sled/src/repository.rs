@@ -168,8 +168,13 @@ impl SledRepository {
 }
 
 /// Records the format version in a new store; converts a version-2 store (the `migrate` module); refuses a
-/// store written in a version this build does not read.
+/// store written in a version this build does not read; keys the client-session index by folded ids.
 fn check_format(trees: &Arc<Trees>) -> Result<()> {
+    convert_format(trees)?;
+    migrate::fold_client_sessions(trees)
+}
+
+fn convert_format(trees: &Arc<Trees>) -> Result<()> {
     match trees.meta.get(FORMAT_VERSION_KEY).map_err(from_sled)? {
         None => migrate::record_format(trees),
         Some(v) if *v == [FORMAT_VERSION] => Ok(()),

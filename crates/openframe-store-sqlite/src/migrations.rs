@@ -26,6 +26,10 @@ const MIGRATIONS: &[Migration] = &[
         name: "0003_oauth",
         sql: include_str!("../migrations/0003_oauth.sql"),
     },
+    Migration {
+        name: "0004_client_session_nocase",
+        sql: include_str!("../migrations/0004_client_session_nocase.sql"),
+    },
 ];
 
 /// Brings the database up to the newest schema. Safe to race with another process doing the same: the
@@ -105,9 +109,17 @@ mod tests {
             ("sys_cs_provider_application", "inbound_id"),
             ("users", "user_name"),
         ] {
+            // The Table API compares client session ids with ASCII case folded: their index is in NOCASE.
+            let collation = if column == "client_session_id" {
+                " COLLATE NOCASE"
+            } else {
+                ""
+            };
             let plan: String = conn
                 .query_row(
-                    &format!("EXPLAIN QUERY PLAN SELECT * FROM {table} WHERE \"{column}\" = 'x'"),
+                    &format!(
+                        "EXPLAIN QUERY PLAN SELECT * FROM {table} WHERE \"{column}\" = 'x'{collation}"
+                    ),
                     [],
                     |row| row.get(3),
                 )

@@ -2,23 +2,26 @@
 //! total, with the same `WHERE`.
 //!
 //! Only names ever enter the SQL text: the table's and its fields', taken from `openframe_core::schema` (a
-//! query naming anything else is refused). Every value is a bound parameter. The operators keep
-//! [`TableQuery::run_in_memory`]'s semantics, exact and byte-wise:
+//! query naming anything else is refused), and lengths computed here. Every value is a bound parameter. The
+//! operators keep [`TableQuery::run_in_memory`]'s semantics: ASCII case folded, otherwise byte-wise.
 //!
-//! - equality and order use the columns' BINARY collation, which compares bytes (`memcmp`), the order of
-//!   Rust's `str`;
-//! - `STARTSWITH` is `substr(col, 1, length(?)) = ?` and `LIKE` (contains) is `instr(col, ?) > 0`, never SQL
-//!   `LIKE`, whose `%` and `_` are wildcards and which ignores ASCII case. `substr` and `length` count
-//!   characters, and a prefix of whole characters is a prefix of bytes, so this is `str::starts_with`;
-//!   `instr` compares bytes.
+//! - text compares as `lower(col)` against the folded operand, in the BINARY collation (`memcmp`, the order
+//!   of Rust's `str`); SQLite's `lower` folds ASCII only, as `openframe_core::query::fold` does;
+//! - `STARTSWITH` is `substr(lower(col), 1, length(?)) = ?` and `LIKE` (contains) `instr(lower(col), ?) > 0`,
+//!   never SQL `LIKE`, whose `%` and `_` are wildcards. `substr` and `length` count characters, and a prefix
+//!   of whole characters is a prefix of bytes, so this is `str::starts_with`;
+//! - whole numbers (durations, `sys_mod_count`) compare by length and bytes without leading zeros.
 //!
-//! Equality on an indexed column (`openframe_core::query::INDEXED_FIELDS`) is a plain `col = ?`, which the
-//! planner answers from the column's index (a unit test checks the plans).
+//! Equality on an indexed column (`openframe_core::query::INDEXED_FIELDS`) uses its index: a plain
+//! `col = ?` with the operand in the case the field's values are stored in (sys_ids, numbers), else
+//! `col = ? COLLATE NOCASE`, which the client-session index (in that collation) serves. A unit test checks
+//! the plans.
 
 use std::fmt::Write as _;
 
 use openframe_core::query::{
-    Condition, Direction, Op, TableQuery, compares_as_number, without_leading_zeros,
+    Condition, Direction, Op, TableQuery, compares_as_number, fold, stored_case,
+    without_leading_zeros,
 };
 use openframe_core::schema::{self, Table, field};
 use openframe_core::{Error, Result};
@@ -125,12 +128,15 @@ fn push_condition(
 ) -> Result<()> {
     let col = column(table, condition.field)?;
     let numeric = compares_as_number(table, condition.field);
+    let case = stored_case(table, condition.field);
     let mut bind = |value: &str| {
         values.push(value.to_owned());
         values.len()
     };
     // The same value (see `openframe_core::query`): both empty, or both not and equal, as numbers when the
-    // field holds numbers (leading zeros aside).
+    // field holds numbers (leading zeros aside), else with ASCII case folded: exactly, in the one case a
+    // field's values are stored in (so the column's index serves it), else in the NOCASE collation (whose
+    // index the client-session lookup uses).
     let mut eq = |x: &str| {
         if x.is_empty() {
             format!("{col} = ''")
@@ -139,10 +145,13 @@ fn push_condition(
                 "({col} <> '' AND ltrim({col}, '0') = ?{})",
                 bind(without_leading_zeros(x))
             )
+        } else if let Some(case) = case {
+            format!("{col} = ?{}", bind(&case.apply(x)))
         } else {
-            format!("{col} = ?{}", bind(x))
+            format!("{col} = ?{} COLLATE NOCASE", bind(x))
         }
     };
+    let folded = fold(&condition.value);
     let text = match condition.op {
         Op::Equals => eq(&condition.value),
         Op::NotEquals => format!("({col} <> '' AND NOT {})", eq(&condition.value)),
@@ -168,18 +177,18 @@ fn push_condition(
             _ => "0".to_owned(),
         },
         Op::StartsWith => {
-            let n = bind(&condition.value);
-            format!("substr({col}, 1, length(?{n})) = ?{n}")
+            let n = bind(&folded);
+            format!("substr(lower({col}), 1, length(?{n})) = ?{n}")
         }
         Op::EndsWith if condition.value.is_empty() => "1".to_owned(),
         Op::EndsWith => {
-            let n = bind(&condition.value);
-            format!("substr({col}, -length(?{n})) = ?{n}")
+            let n = bind(&folded);
+            format!("substr(lower({col}), -length(?{n})) = ?{n}")
         }
-        Op::Contains => format!("instr({col}, ?{}) > 0", bind(&condition.value)),
+        Op::Contains => format!("instr(lower({col}), ?{}) > 0", bind(&folded)),
         Op::NotContains => format!(
-            "({col} <> '' AND instr({col}, ?{}) = 0)",
-            bind(&condition.value)
+            "({col} <> '' AND instr(lower({col}), ?{}) = 0)",
+            bind(&folded)
         ),
         // Unset values are stored as '', never NULL (the columns are NOT NULL).
         Op::IsEmpty | Op::EmptyString => format!("{col} = ''"),
@@ -193,7 +202,7 @@ fn push_condition(
                      AND ltrim({col}, '0') = ltrim({other}, '0')))"
                 )
             } else {
-                format!("{col} = {other}")
+                format!("lower({col}) = lower({other})")
             };
             if condition.op == Op::SameAs {
                 same
@@ -212,7 +221,7 @@ fn push_condition(
 }
 
 /// `col op x` for a non-empty `col`: numbers as numbers (fewer digits without leading zeros is smaller,
-/// then byte order), anything else byte-wise (the BINARY collation).
+/// then byte order), anything else byte-wise with ASCII case folded (`lower`, the BINARY collation).
 fn ordering(
     col: &str,
     numeric: bool,
@@ -236,7 +245,7 @@ fn ordering(
             n = bind(digits)
         )
     } else {
-        format!("{col} {symbol} ?{}", bind(x))
+        format!("lower({col}) {symbol} ?{}", bind(&fold(x)))
     }
 }
 
@@ -282,18 +291,18 @@ mod tests {
         }];
         let sql = build(&q).expect("builds").expect("a known table");
         assert!(sql.page.ends_with(
-            " FROM interaction WHERE ((\"state\" = ?1 OR substr(\"number\", 1, length(?2)) = ?2) \
-             AND (instr(\"short_description\", ?3) > 0 AND \"queue\" = '')) \
+            " FROM interaction WHERE ((\"state\" = ?1 COLLATE NOCASE OR substr(lower(\"number\"), 1, length(?2)) = ?2) \
+             AND (instr(lower(\"short_description\"), ?3) > 0 AND \"queue\" = '')) \
              ORDER BY \"number\" DESC, \"sys_id\" ASC LIMIT ?4 OFFSET ?5"
         ));
         assert_eq!(
             sql.count,
-            "SELECT count(*) FROM interaction WHERE ((\"state\" = ?1 OR substr(\"number\", 1, length(?2)) = ?2) \
-             AND (instr(\"short_description\", ?3) > 0 AND \"queue\" = ''))"
+            "SELECT count(*) FROM interaction WHERE ((\"state\" = ?1 COLLATE NOCASE OR substr(lower(\"number\"), 1, length(?2)) = ?2) \
+             AND (instr(lower(\"short_description\"), ?3) > 0 AND \"queue\" = ''))"
         );
         assert_eq!(
             sql.values,
-            ["new'; DROP TABLE interaction; --", "IMS", "%_"]
+            ["new'; DROP TABLE interaction; --", "ims", "%_"]
         );
     }
 

@@ -751,8 +751,8 @@ fn table_list(table: &Table, table_name: &str) -> OperationBuilder {
          BETWEEN (low@high), SAMEAS and NSAMEAS (another field), joined by `^` (AND) or `^OR`; `^NQ` starts \
          a new query OR-ed with the others; `ORDERBYfield`, `ORDERBYDESCfield`. Operands of <, >, BETWEEN are \
          whole numbers on number fields (compared as numbers) and date-times on date-time fields, also as \
-         `javascript:gs.dateGenerate('yyyy-MM-dd','HH:mm:ss')`. Comparisons are exact and case-sensitive; an \
-         empty value matches no negative or ordering condition.",
+         `javascript:gs.dateGenerate('yyyy-MM-dd','HH:mm:ss')`. Comparisons fold ASCII case; an empty value \
+         matches no negative or ordering condition.",
         ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(patterns::whole(&patterns::encoded_query(table)))),
