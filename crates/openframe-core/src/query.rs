@@ -267,6 +267,9 @@ pub struct TableQuery {
     pub limit: usize,
     /// Records to skip.
     pub offset: usize,
+    /// Whether the total is wanted (`sysparm_no_count=true` says not). When it is not, stores need not
+    /// count, and [`RecordPage::total`] is 0.
+    pub count: bool,
 }
 
 /// One page of results and how many records match in all.
@@ -274,7 +277,8 @@ pub struct TableQuery {
 pub struct RecordPage {
     /// The records of the page, in order.
     pub records: Vec<Record>,
-    /// How many records match, over all pages (`X-Total-Count`).
+    /// How many records match, over all pages (`X-Total-Count`); 0 when the query did not ask
+    /// ([`TableQuery::count`]).
     pub total: u64,
 }
 
@@ -288,6 +292,7 @@ impl TableQuery {
             order: Vec::new(),
             limit: DEFAULT_LIMIT,
             offset: 0,
+            count: true,
         }
     }
 
@@ -385,7 +390,7 @@ impl TableQuery {
     /// Runs the query over `records` in memory: the reference semantics every store must reproduce.
     pub fn run_in_memory<'a>(&self, records: impl IntoIterator<Item = &'a Record>) -> RecordPage {
         let mut hits: Vec<&Record> = records.into_iter().filter(|r| self.matches(r)).collect();
-        let total = hits.len() as u64;
+        let total = if self.count { hits.len() as u64 } else { 0 };
         hits.sort_by(|a, b| self.compare(a, b));
         RecordPage {
             records: hits

@@ -34,6 +34,7 @@ pub async fn list(
         params.get("sysparm_offset"),
     )?;
     query.resolve_caller(&caller.sys_id);
+    query.count = !flag(&params, "sysparm_no_count")?;
     let view = View::parse(table, &params, &base_url(&headers, &original, &uri))?;
     // A large page waits for its turn among the few written at once, and keeps it while it is sent.
     let turn = if query.limit > LARGE_PAGE_ROWS {
@@ -42,10 +43,12 @@ pub async fn list(
         None
     };
     let page = app.service.repository().query_records(&query).await?;
+    // Without a count, a full page may have a next one, and where the last starts is unknown.
+    let total = query.count.then_some(page.total);
+    let more = page.records.len() >= query.limit;
     let link = (!flag(&params, "sysparm_suppress_pagination_header")?)
-        .then(|| link_header(&view.base, table, &params, &query, page.total))
+        .then(|| link_header(&view.base, table, &params, &query, total, more))
         .flatten();
-    let total = page.total;
     let mut response = if turn.is_some() {
         Rows::new(page.records, move |record| view.render(record), turn).into_response()
     } else {
@@ -53,7 +56,9 @@ pub async fn list(
         Reply(Value::Array(rows)).into_response()
     };
     let out = response.headers_mut();
-    out.insert("x-total-count", HeaderValue::from(total));
+    if let Some(total) = total {
+        out.insert("x-total-count", HeaderValue::from(total));
+    }
     if let Some(link) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
         out.insert(header::LINK, link);
     }
@@ -264,17 +269,17 @@ fn flag(params: &Params, name: &str) -> Result<bool, ApiError> {
     }
 }
 
-/// The `Link` header: first, prev (when there is one), next (when there is one), last; each repeats the
-/// query. Kept under [`MAX_LINK_BYTES`] by leaving out prev, then first, then last, and at worst next too
+/// The `Link` header: first, prev (when there is one), next (when there is one), last (when the total is
+/// known; without it, a full page is taken to have a next); each repeats the query. Kept under [`MAX_LINK_BYTES`] by leaving out prev, then first, then last, and at worst next too
 /// (`None`: no header).
 fn link_header(
     base: &str,
     table: &Table,
     params: &Params,
     query: &TableQuery,
-    total: u64,
+    total: Option<u64>,
+    page_is_full: bool,
 ) -> Option<String> {
-    let total = total as usize;
     let limit = query.limit;
     let url = |offset: usize| {
         let mut q: Vec<String> = params
@@ -287,19 +292,27 @@ fn link_header(
         q.push(format!("sysparm_offset={offset}"));
         format!("<{base}/api/now/table/{}?{}>", table.name, q.join("&"))
     };
-    let last = if total == 0 {
-        0
-    } else {
-        (total - 1) / limit * limit
-    };
+    let total = total.map(|t| usize::try_from(t).unwrap_or(usize::MAX));
+    // The last page's offset, when the total is known.
+    let last = total.map(|total| {
+        if total == 0 {
+            0
+        } else {
+            (total - 1) / limit * limit
+        }
+    });
     let prev = (query.offset > 0).then(|| query.offset.saturating_sub(limit));
-    let next = (query.offset + limit < total).then_some(query.offset + limit);
+    let has_next = match total {
+        Some(total) => query.offset + limit < total,
+        None => page_is_full,
+    };
+    let next = has_next.then_some(query.offset + limit);
     // In header order, each with its rank to stay: prev goes first, then first, then last; next last of all.
     let mut kept: Vec<(String, u8)> = [
         ("first", Some(0), 1),
         ("prev", prev, 0),
         ("next", next, 3),
-        ("last", Some(last), 2),
+        ("last", last, 2),
     ]
     .into_iter()
     .filter_map(|(rel, offset, rank)| offset.map(|o| (format!("{};rel=\"{rel}\"", url(o)), rank)))
@@ -346,14 +359,30 @@ mod tests {
         let mut q = TableQuery::all(&schema::INTERACTION);
         q.limit = 10;
         q.offset = 10;
-        let link = link_header("http://h", &schema::INTERACTION, &params, &q, 25).unwrap();
+        let link = link_header(
+            "http://h",
+            &schema::INTERACTION,
+            &params,
+            &q,
+            Some(25),
+            true,
+        )
+        .unwrap();
         assert!(link.contains("sysparm_offset=0>;rel=\"first\""), "{link}");
         assert!(link.contains("sysparm_offset=0>;rel=\"prev\""), "{link}");
         assert!(link.contains("sysparm_offset=20>;rel=\"next\""), "{link}");
         assert!(link.contains("sysparm_offset=20>;rel=\"last\""), "{link}");
         assert!(link.contains("sysparm_query=state%3Dnew"), "{link}");
         q.offset = 20;
-        let link = link_header("http://h", &schema::INTERACTION, &params, &q, 25).unwrap();
+        let link = link_header(
+            "http://h",
+            &schema::INTERACTION,
+            &params,
+            &q,
+            Some(25),
+            true,
+        )
+        .unwrap();
         assert!(!link.contains("rel=\"next\""), "{link}");
     }
 
@@ -364,7 +393,15 @@ mod tests {
         q.offset = 10;
         let rels = |query_len: usize| {
             let params = Params(vec![("sysparm_query".into(), "a".repeat(query_len))]);
-            link_header("http://h", &schema::INTERACTION, &params, &q, 25).map(|link| {
+            link_header(
+                "http://h",
+                &schema::INTERACTION,
+                &params,
+                &q,
+                Some(25),
+                true,
+            )
+            .map(|link| {
                 assert!(link.len() <= MAX_LINK_BYTES, "{}", link.len());
                 link.split(',')
                     .map(|l| {

@@ -423,3 +423,33 @@ async fn link_headers_stay_readable_and_can_be_suppressed() {
         "sysparm_suppress_pagination_header: must be true or false"
     );
 }
+
+/// `sysparm_no_count=true`: nothing is counted, so no `X-Total-Count`; a full page links a next one, and
+/// no last.
+#[tokio::test]
+async fn without_a_count_there_is_no_total_and_a_full_page_has_a_next() {
+    let (app, _) = seeded().await;
+    let reply = get(
+        &app,
+        "/api/now/table/interaction?sysparm_limit=2&sysparm_no_count=true&sysparm_fields=number",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert!(reply.headers.get("x-total-count").is_none());
+    assert_eq!(numbers(&reply), ["IMS0001001", "IMS0001002"]);
+    let link = reply.headers[header::LINK].to_str().unwrap();
+    assert!(link.contains("sysparm_offset=2>;rel=\"next\""), "{link}");
+    assert!(!link.contains("rel=\"last\""), "{link}");
+    let reply = get(
+        &app,
+        "/api/now/table/interaction?sysparm_limit=10&sysparm_no_count=TRUE",
+    )
+    .await;
+    assert!(reply.headers.get("x-total-count").is_none());
+    let link = reply.headers[header::LINK].to_str().unwrap();
+    assert!(!link.contains("rel=\"next\""), "{link}");
+    let reply = get(&app, "/api/now/table/interaction?sysparm_no_count=false").await;
+    assert_eq!(reply.headers["x-total-count"], "5");
+    let reply = get(&app, "/api/now/table/interaction?sysparm_no_count=yes").await;
+    assert_eq!(reply.detail(), "sysparm_no_count: must be true or false");
+}

@@ -79,9 +79,18 @@ impl PageSql {
             Ok(keys.join(", "))
         };
         let columns = table.field_names().collect::<Vec<_>>();
+        // Without a total wanted (`sysparm_no_count`), nothing is counted: the row that carries it says 0.
+        let count = if query.count {
+            format!(
+                "SELECT count(*) AS total FROM {} WHERE {filter}",
+                table.name
+            )
+        } else {
+            "SELECT 0::bigint AS total".to_owned()
+        };
         let sql = format!(
             "SELECT c.total, {page_columns} \
-             FROM (SELECT count(*) AS total FROM {name} WHERE {filter}) AS c \
+             FROM ({count}) AS c \
              LEFT JOIN (SELECT {columns} FROM {name} WHERE {filter} ORDER BY {inner_order} \
              LIMIT ${limit} OFFSET ${offset}) AS p ON true \
              ORDER BY {outer_order}",
@@ -430,6 +439,7 @@ mod tests {
         let query = TableQuery {
             table: &PHONE_LOG,
             or_filters: Vec::new(),
+            count: true,
             filter: vec![
                 vec![
                     condition(

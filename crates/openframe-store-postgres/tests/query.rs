@@ -210,6 +210,7 @@ async fn order_groups_and_pages_match_the_reference() {
                 let query = TableQuery {
                     table: &INTERACTION,
                     or_filters: Vec::new(),
+                    count: true,
                     filter: filter.clone(),
                     order: order
                         .iter()

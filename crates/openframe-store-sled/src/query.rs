@@ -383,7 +383,7 @@ impl<'q> PageBuilder<'q> {
         Run {
             page: RecordPage {
                 records,
-                total: self.total,
+                total: if query.count { self.total } else { 0 },
             },
             plan,
             examined: self.examined,

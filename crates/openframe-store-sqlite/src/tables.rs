@@ -464,7 +464,9 @@ pub(crate) fn query_records(conn: &Connection, query: &TableQuery) -> Result<Rec
         .map(|values| Record::from_values(table, values))
         .collect::<Result<Vec<_>>>()?;
     // A first page that is not full holds every match: no need to count them again.
-    let total = if query.offset == 0 && records.len() < query.limit {
+    let total = if !query.count {
+        0
+    } else if query.offset == 0 && records.len() < query.limit {
         records.len() as u64
     } else {
         let n: i64 = conn

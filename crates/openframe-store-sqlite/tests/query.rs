@@ -194,6 +194,7 @@ async fn groups_orders_and_pages_match_memory() {
                 let q = TableQuery {
                     table: &INTERACTION,
                     or_filters: Vec::new(),
+                    count: true,
                     filter: filter.clone(),
                     order: order
                         .iter()

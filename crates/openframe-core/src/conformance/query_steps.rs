@@ -133,6 +133,8 @@ pub(crate) struct QueryStep {
     filter: Vec<Vec<(&'static str, query::Op, Operand, Operand)>>,
     /// Whether the last group starts a new query (`^NQ`) instead of joining the others.
     new_query: bool,
+    /// Whether the total is asked for (`sysparm_no_count` says not).
+    count: bool,
     order: Vec<OrderBy>,
     limit: usize,
     offset: usize,
@@ -193,6 +195,7 @@ impl QueryStep {
             order: self.order.clone(),
             limit: self.limit,
             offset: self.offset,
+            count: self.count,
         }
     }
 }
@@ -268,7 +271,11 @@ impl fmt::Display for QueryStep {
             };
             write!(f, " ^{keyword}{}", key.field)?;
         }
-        write!(f, " limit {} offset {}", self.limit, self.offset)
+        write!(f, " limit {} offset {}", self.limit, self.offset)?;
+        if !self.count {
+            f.write_str(" no count")?;
+        }
+        Ok(())
     }
 }
 
@@ -353,8 +360,9 @@ pub(crate) fn query_step() -> impl Strategy<Value = QueryStep> {
         vec((field_index(), any::<bool>()), 0..3),
         prop_oneof![3 => Just(DEFAULT_LIMIT), 2 => 1..5usize],
         prop_oneof![3 => Just(0usize), 1 => 1..6usize],
+        prop_oneof![4 => Just(true), 1 => Just(false)],
     )
-        .prop_map(|(t, groups, new_query, order, limit, offset)| {
+        .prop_map(|(t, groups, new_query, order, limit, offset, count)| {
             let fields = QUERY_FIELDS[t];
             let filter = groups
                 .into_iter()
@@ -385,6 +393,7 @@ pub(crate) fn query_step() -> impl Strategy<Value = QueryStep> {
                 order,
                 limit,
                 offset,
+                count,
             }
         })
 }

@@ -138,9 +138,6 @@ pub fn document_json() -> Value {
                         }
                     }
                 }
-                if let Some(ok) = responses.get_mut("200") {
-                    mark_required(ok, "X-Total-Count");
-                }
             }
         }
     }

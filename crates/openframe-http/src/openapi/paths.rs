@@ -724,7 +724,9 @@ fn table_list(table: &Table, table_name: &str) -> OperationBuilder {
                     .schema_type(Type::Integer)
                     .minimum(Some(0)),
             )
-            .description(Some("rows matching the query, over all pages"))
+            .description(Some(
+                "rows matching the query, over all pages; absent with `sysparm_no_count=true`",
+            ))
             .build(),
     )
     .header(
@@ -775,6 +777,14 @@ fn table_list(table: &Table, table_name: &str) -> OperationBuilder {
     ))
     .parameter(fields_param(table))
     .parameter(exclude_links_param())
+    .parameter(query_param(
+        "sysparm_no_count",
+        "`true`: nothing is counted, so no `X-Total-Count` (and no `last` link; a full page links a `next`); \
+         `false` or empty (the default) counts. Any case.",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(patterns::whole_or_empty(patterns::BOOLEAN_TEXT))),
+    ))
     .parameter(query_param(
         "sysparm_suppress_pagination_header",
         "`true` leaves out the `Link` header; `false` or empty (the default) writes it. Any case.",
