@@ -7,7 +7,7 @@
 //! three times the memory store's; the machine was CPU-bound, and a generic plan changed nothing. Fewer
 //! statements per create is what is left, so creates are grouped as the SQLite store's writer thread groups
 //! its writes: at 64 connections the backends now spend about 62 µs per create and the server 55 µs
-//! (`docs/PERFORMANCE.md`, figures at session 5).
+//! (`docs/PERFORMANCE.md` has the figures).
 //!
 //! How: a caller checks its create and builds its event. When one of the [`LANES`] lanes is free, it takes
 //! it and writes its create at once, from its own task, with the statement for one: at low load a create
@@ -58,7 +58,7 @@ use crate::rows::{bind_columns, bind_record};
 /// has). One: on the 2-core reference machine, where wrk, the server and PostgreSQL share the cores, one
 /// lane gave 8-19% more creates per second at 16 and 64 connections than two, for a fifth less CPU per
 /// create, and three or four did worse still: the fewer the lanes, the bigger the batches, so the fewer
-/// the statements (`docs/PERFORMANCE.md`, figures at session 5). More lanes let PostgreSQL write several
+/// the statements (`docs/PERFORMANCE.md` has the figures). More lanes let PostgreSQL write several
 /// batches at once, which a database server with cores to spare, or a slow WAL flush, may repay.
 pub(crate) const LANES: usize = 1;
 
