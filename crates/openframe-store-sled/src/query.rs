@@ -228,9 +228,6 @@ impl Trees {
                     found.insert(IVec::from(value.as_bytes()), Some(record));
                 }
             }
-            (Source::Providers, field::INBOUND_ID) => {
-                by_key(get(&self.provider_inbound_ids, value.as_bytes())?);
-            }
             (_, other) => {
                 return Err(Error::internal(format!(
                     "no index on {other} in the sled store"
