@@ -3,15 +3,13 @@
 //! Why not glibc's malloc: a request's values are allocated on one thread and freed on another (a store's
 //! writer thread drops what a tokio worker built, and the other way round), and glibc's per-thread arenas
 //! then take each other's locks on every such free. With the SQLite store at 64 connections that contention
-//! (futex wake-ups inside `realloc` and `free`, `malloc_consolidate`) was about a third of the server's CPU:
-//! mimalloc, whose cross-thread frees are lock-free, took the server from 149 µs to 103 µs of CPU per create
-//! and from 9,500 to 14,100 creates/s (docs/PERFORMANCE.md has the runs). glibc also kept each argon2 check's
-//! 19 MiB in whichever heap ran it, which made a soak run's RSS climb in 19 MiB steps.
+//! (futex wake-ups inside `realloc` and `free`, `malloc_consolidate`) was about a third of the server's CPU;
+//! mimalloc's cross-thread frees are lock-free (docs/PERFORMANCE.md has the runs). glibc also kept each
+//! argon2 check's 19 MiB in whichever heap ran it, which made a soak run's RSS climb in 19 MiB steps.
 //!
 //! Why these options: by default mimalloc commits its arenas eagerly and purges freed pages after a delay,
-//! which took the SQLite server's peak RSS from 30 MiB to 61 MiB (and sled's to 96 MiB, over the 64 MiB
-//! budget); with lazy commit, immediate purging and no transparent huge pages they stay at glibc's 30 and
-//! about 40 MiB, at the same throughput.
+//! which doubled the stores' peak RSS under load; with lazy commit, immediate purging and no transparent huge
+//! pages they stay near glibc's, at the same throughput (docs/PERFORMANCE.md).
 //!
 //! Only the binary chooses its allocator: a service that embeds the router keeps its own (and may well want
 //! the same choice, for the same reason).

@@ -1,12 +1,9 @@
 //! Group commit for creates: creates that arrive together are written by one statement.
 //!
 //! Why: a create is one statement (`Queries::create_interaction`), and on PostgreSQL most of what it costs
-//! is the statement's, not its rows'. At 64 concurrent creates on a 2-core machine the backends spent about
-//! 300 µs of CPU per create, in a flat profile dominated by per-statement work (the executor's start-up for
-//! the many-CTE statement, relation locks taken and released, the commit), and the server about 135 µs,
-//! three times the memory store's; the machine was CPU-bound, and a generic plan changed nothing. Fewer
-//! statements per create is what is left, so creates are grouped as the SQLite store's writer thread groups
-//! its writes: at 64 connections the backends now spend about 62 µs per create and the server 55 µs
+//! is the statement's, not its rows' (the executor's start-up for the many-CTE statement, relation locks
+//! taken and released, the commit); a generic plan changes nothing. Fewer statements per create is what is
+//! left, so creates are grouped as the SQLite store's writer thread groups its writes
 //! (`docs/PERFORMANCE.md` has the figures).
 //!
 //! How: a caller checks its create and builds its event. When one of the [`LANES`] lanes is free, it takes
@@ -55,10 +52,8 @@ use crate::repository::check_children;
 use crate::rows::{bind_columns, bind_record};
 
 /// How many batches are written at once, each on a pool connection of its own (never more than the pool
-/// has). One: on the 2-core reference machine, where wrk, the server and PostgreSQL share the cores, one
-/// lane gave 8-19% more creates per second at 16 and 64 connections than two, for a fifth less CPU per
-/// create, and three or four did worse still: the fewer the lanes, the bigger the batches, so the fewer
-/// the statements (`docs/PERFORMANCE.md` has the figures). More lanes let PostgreSQL write several
+/// has). One: the fewer the lanes, the bigger the batches, so the fewer the statements, which measured
+/// best on the 2-core reference machine (`docs/PERFORMANCE.md`). More lanes let PostgreSQL write several
 /// batches at once, which a database server with cores to spare, or a slow WAL flush, may repay.
 pub(crate) const LANES: usize = 1;
 
