@@ -110,10 +110,10 @@ impl Condition {
             Op::AtLeast => present && ord(&self.value).is_ge(),
             Op::In => self.values.iter().any(|x| eq(x)),
             Op::NotIn => present && !self.values.iter().any(|x| eq(x)),
-            Op::StartsWith => fold(v).starts_with(&fold(&self.value)),
-            Op::EndsWith => fold(v).ends_with(&fold(&self.value)),
-            Op::Contains => fold(v).contains(&fold(&self.value)),
-            Op::NotContains => present && !fold(v).contains(&fold(&self.value)),
+            Op::StartsWith => folded_prefix(v, &self.value),
+            Op::EndsWith => folded_suffix(v, &self.value),
+            Op::Contains => folded_contains(v, &self.value),
+            Op::NotContains => present && !folded_contains(v, &self.value),
             Op::IsEmpty | Op::EmptyString => !present,
             Op::IsNotEmpty => present,
             Op::Anything => true,
@@ -216,6 +216,27 @@ fn same(numeric: bool, v: &str, x: &str) -> bool {
     }
 }
 
+// ASCII-folded text tests without allocating: the memory store and sled's scans run them on every record.
+// ASCII folding maps bytes to bytes, so byte-wise tests on UTF-8 are the `str` tests on folded text.
+
+/// Whether `v` starts with `x`, ASCII case folded.
+fn folded_prefix(v: &str, x: &str) -> bool {
+    v.len() >= x.len() && v.as_bytes()[..x.len()].eq_ignore_ascii_case(x.as_bytes())
+}
+
+/// Whether `v` ends with `x`, ASCII case folded.
+fn folded_suffix(v: &str, x: &str) -> bool {
+    v.len() >= x.len() && v.as_bytes()[v.len() - x.len()..].eq_ignore_ascii_case(x.as_bytes())
+}
+
+/// Whether `x` occurs in `v`, ASCII case folded.
+fn folded_contains(v: &str, x: &str) -> bool {
+    x.is_empty()
+        || v.as_bytes()
+            .windows(x.len())
+            .any(|w| w.eq_ignore_ascii_case(x.as_bytes()))
+}
+
 /// The order of two non-empty values: as numbers when `numeric` (shorter without leading zeros is smaller),
 /// else byte-wise with ASCII case folded.
 fn compare(numeric: bool, v: &str, x: &str) -> Ordering {
@@ -223,12 +244,8 @@ fn compare(numeric: bool, v: &str, x: &str) -> Ordering {
         let (v, x) = (without_leading_zeros(v), without_leading_zeros(x));
         v.len().cmp(&x.len()).then_with(|| v.cmp(x))
     } else {
-        let folded = |s: &str| {
-            s.bytes()
-                .map(|b| b.to_ascii_lowercase())
-                .collect::<Vec<u8>>()
-        };
-        folded(v).cmp(&folded(x))
+        let v = v.bytes().map(|b| b.to_ascii_lowercase());
+        v.cmp(x.bytes().map(|b| b.to_ascii_lowercase()))
     }
 }
 
