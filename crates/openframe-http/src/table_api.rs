@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::state::AppState;
 use crate::wire::error::ApiError;
+use crate::wire::form::{self, FormError};
 use crate::wire::render::Reply;
 use crate::wire::rows::Rows;
 
@@ -140,26 +141,10 @@ fn query_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
 
 /// Percent-decoding of one query component (`+` is a space, as forms send it).
 fn decode(s: &str) -> Result<String, ApiError> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| ApiError::invalid("query", "malformed percent-encoding"))?;
-                out.push(hex);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map_err(|_| ApiError::invalid("query", "must be UTF-8 once decoded"))
+    form::decode(s).map_err(|e| match e {
+        FormError::Malformed => ApiError::invalid("query", "malformed percent-encoding"),
+        FormError::NotUtf8 => ApiError::invalid("query", "must be UTF-8 once decoded"),
+    })
 }
 
 /// Percent-encoding for the links we write.

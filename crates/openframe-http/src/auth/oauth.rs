@@ -32,6 +32,7 @@ use subtle::ConstantTimeEq;
 use super::client_address;
 use crate::state::AppState;
 use crate::wire::error::ApiError;
+use crate::wire::form::{self, FormError};
 
 /// Where the token endpoint is, as on the platform.
 pub const TOKEN_PATH: &str = "/oauth_token.do";
@@ -388,25 +389,10 @@ pub fn parse_form(bytes: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
 
 /// Percent-decoding of one form component (`+` is a space).
 fn percent_decode(s: &str) -> Result<String, OAuthError> {
-    let malformed = || OAuthError::bad("invalid_request", "malformed percent-encoding");
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3).ok_or_else(malformed)?;
-                let hex = std::str::from_utf8(hex).map_err(|_| malformed())?;
-                out.push(u8::from_str_radix(hex, 16).map_err(|_| malformed())?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out)
-        .map_err(|_| OAuthError::bad("invalid_request", "must be UTF-8 once decoded"))
+    form::decode(s).map_err(|e| match e {
+        FormError::Malformed => OAuthError::bad("invalid_request", "malformed percent-encoding"),
+        FormError::NotUtf8 => OAuthError::bad("invalid_request", "must be UTF-8 once decoded"),
+    })
 }
 
 /// A failed token request, written as the platform writes it: `{"error":…,"error_description":…}`.
