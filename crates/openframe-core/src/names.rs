@@ -35,6 +35,15 @@ pub fn is_context_key(s: &str) -> bool {
             .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
+/// Whether `name` is a plain name for people to read: 1-100 characters, no control characters, no spaces at
+/// either end (user names, OAuth client names).
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= 100
+        && !name.chars().any(char::is_control)
+        && name.trim() == name
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

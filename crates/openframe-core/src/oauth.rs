@@ -108,11 +108,7 @@ impl std::fmt::Debug for OAuthToken {
 /// # Errors
 /// [`Error::Invalid`] naming `name`.
 pub fn validate_client_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.chars().count() <= 100
-        && !name.chars().any(char::is_control)
-        && name.trim() == name;
-    if ok {
+    if crate::names::is_plain_name(name) {
         Ok(())
     } else {
         Err(Error::invalid(

@@ -48,12 +48,7 @@ impl fmt::Debug for User {
 /// Checks a user name: 1-100 characters, no colon (Basic auth splits on the first one), no control
 /// characters or surrounding spaces.
 pub fn validate_user_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.chars().count() <= 100
-        && !name.contains(':')
-        && !name.chars().any(char::is_control)
-        && name.trim() == name;
-    if ok {
+    if crate::names::is_plain_name(name) && !name.contains(':') {
         Ok(())
     } else {
         Err(Error::invalid(
