@@ -24,7 +24,7 @@ pub struct AppState {
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) body_read_timeout: Duration,
     pub(crate) events: Arc<EventHub>,
-    /// Turns of the large pages written at once (`table_api.rs`).
+    /// Turns of the large pages written at once (`table_api/mod.rs`).
     pub(crate) large_pages: Arc<Semaphore>,
 }
 
