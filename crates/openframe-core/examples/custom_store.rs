@@ -214,6 +214,16 @@ impl Repository for MapStore {
         Ok(self.tables().users.get(user_name).cloned())
     }
 
+    async fn find_users_by_sys_id(&self, sys_ids: &[SysId]) -> Result<Vec<User>> {
+        let tables = self.tables();
+        Ok(tables
+            .users
+            .values()
+            .filter(|u| sys_ids.contains(&u.sys_id))
+            .cloned()
+            .collect())
+    }
+
     async fn has_users(&self) -> Result<bool> {
         Ok(!self.tables().users.is_empty())
     }

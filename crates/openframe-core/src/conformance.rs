@@ -70,7 +70,7 @@ mod query_steps;
 
 pub use accounts::{
     duplicate_inbound_id_is_conflict, duplicate_user_name_is_conflict, ping_answers,
-    provider_applications_round_trip, users_change_and_go, users_round_trip,
+    provider_applications_round_trip, users_by_sys_id, users_change_and_go, users_round_trip,
 };
 pub use concurrency::{
     concurrent_creates_get_distinct_numbers, concurrent_duplicates_conflict,

@@ -203,6 +203,17 @@ impl Repository for MemoryRepository {
         Ok(self.state().users.get(user_name).cloned())
     }
 
+    async fn find_users_by_sys_id(&self, sys_ids: &[SysId]) -> Result<Vec<User>> {
+        let wanted: std::collections::HashSet<&SysId> = sys_ids.iter().collect();
+        Ok(self
+            .state()
+            .users
+            .values()
+            .filter(|u| wanted.contains(&u.sys_id))
+            .cloned()
+            .collect())
+    }
+
     async fn has_users(&self) -> Result<bool> {
         Ok(!self.state().users.is_empty())
     }

@@ -51,7 +51,7 @@ use crate::schema::{
     self, INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
 };
 use crate::sys_id::SysId;
-use crate::user::{User, validate_role, validate_user_name};
+use crate::user::{FULL_NAME_RULE, User, is_full_name, validate_role, validate_user_name};
 
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u64 = 1;
@@ -139,6 +139,9 @@ impl ImportBatch {
     pub fn check(&self) -> Result<()> {
         for u in &self.users {
             validate_user_name(&u.user_name)?;
+            if !is_full_name(&u.name) {
+                return Err(Error::invalid("name", FULL_NAME_RULE));
+            }
             u.roles.iter().try_for_each(|r| validate_role(r))?;
         }
         for app in &self.provider_applications {
@@ -340,16 +343,19 @@ pub async fn export(
     Ok(counts)
 }
 
+/// A user's line; `name` only when the user has one, so that dumps of users without full names read as
+/// they did before users had them.
 fn user_line(user: &User) -> Value {
-    json!({
-        "table": USER_TABLE,
-        "record": {
-            "sys_id": user.sys_id.as_str(),
-            "user_name": user.user_name,
-            "password_hash": user.password_hash,
-            "roles": user.roles,
-        }
-    })
+    let mut record = json!({
+        "sys_id": user.sys_id.as_str(),
+        "user_name": user.user_name,
+        "password_hash": user.password_hash,
+        "roles": user.roles,
+    });
+    if !user.name.is_empty() {
+        record["name"] = Value::String(user.name.clone());
+    }
+    json!({ "table": USER_TABLE, "record": record })
 }
 
 fn record_line(record: &Record) -> Value {
@@ -635,6 +641,15 @@ fn parse_user(mut fields: Map<String, Value>) -> Result<User> {
     let user_name = text("user_name")?;
     let password_hash = text("password_hash")?;
     validate_user_name(&user_name)?;
+    // Dumps written before users had a full name have none.
+    let name = match fields.remove("name") {
+        None => String::new(),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(Error::invalid("record.name", "must be a string")),
+    };
+    if !is_full_name(&name) {
+        return Err(Error::invalid("record.name", FULL_NAME_RULE));
+    }
     let roles = match fields.remove("roles") {
         Some(Value::Array(roles)) => roles
             .into_iter()
@@ -654,6 +669,7 @@ fn parse_user(mut fields: Map<String, Value>) -> Result<User> {
     Ok(User {
         sys_id,
         user_name,
+        name,
         password_hash,
         roles,
     })

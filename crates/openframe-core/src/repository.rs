@@ -55,6 +55,10 @@ pub trait Repository: Debug + Send + Sync + 'static {
     /// The user with this sign-in name.
     async fn find_user(&self, user_name: &str) -> Result<Option<User>>;
 
+    /// The users whose sys_id is among `sys_ids` (each once, in any order): what references to users
+    /// show as display values. One query whatever the number of sys_ids.
+    async fn find_users_by_sys_id(&self, sys_ids: &[SysId]) -> Result<Vec<User>>;
+
     /// Whether the store has any user at all (`serve` bootstraps an admin when not).
     async fn has_users(&self) -> Result<bool>;
 
@@ -183,6 +187,10 @@ macro_rules! forward_repository {
 
             async fn find_user(&self, user_name: &str) -> Result<Option<User>> {
                 (**self).find_user(user_name).await
+            }
+
+            async fn find_users_by_sys_id(&self, sys_ids: &[SysId]) -> Result<Vec<User>> {
+                (**self).find_users_by_sys_id(sys_ids).await
             }
 
             async fn has_users(&self) -> Result<bool> {
@@ -332,6 +340,10 @@ mod tests {
             self.called("find_user");
             Ok(None)
         }
+        async fn find_users_by_sys_id(&self, _: &[SysId]) -> Result<Vec<User>> {
+            self.called("find_users_by_sys_id");
+            Ok(Vec::new())
+        }
         async fn has_users(&self) -> Result<bool> {
             self.called("has_users");
             Ok(false)
@@ -439,6 +451,7 @@ mod tests {
         let user = User {
             sys_id: id.clone(),
             user_name: "u".into(),
+            name: String::new(),
             password_hash: String::new(),
             roles: Vec::new(),
         };

@@ -21,6 +21,8 @@ pub struct User {
     pub sys_id: SysId,
     /// The sign-in name (what `sys_created_by` records).
     pub user_name: String,
+    /// The full name (`sys_user.name`), empty when none was given.
+    pub name: String,
     /// The password as a PHC-format argon2 hash; never the password itself.
     pub password_hash: String,
     /// The roles granted.
@@ -28,6 +30,15 @@ pub struct User {
 }
 
 impl User {
+    /// What a reference to the user shows as its display value: the full name, else the sign-in name.
+    pub fn display_name(&self) -> &str {
+        if self.name.is_empty() {
+            &self.user_name
+        } else {
+            &self.name
+        }
+    }
+
     /// Whether one of the user's roles grants the API.
     pub fn may_use_api(&self) -> bool {
         self.roles.iter().any(|r| API_ROLES.contains(&r.as_str()))
@@ -40,6 +51,7 @@ impl fmt::Debug for User {
         f.debug_struct("User")
             .field("sys_id", &self.sys_id)
             .field("user_name", &self.user_name)
+            .field("name", &self.name)
             .field("roles", &self.roles)
             .finish_non_exhaustive()
     }
@@ -56,6 +68,16 @@ pub fn validate_user_name(name: &str) -> Result<()> {
             "must be 1-100 characters without a colon, control characters or surrounding spaces",
         ))
     }
+}
+
+/// What a full name must be, in words.
+pub const FULL_NAME_RULE: &str =
+    "must be at most 100 characters without control characters or surrounding spaces";
+
+/// Whether `name` is a full name: empty (none), or 1-100 characters without control characters or
+/// surrounding spaces.
+pub fn is_full_name(name: &str) -> bool {
+    name.is_empty() || crate::names::is_plain_name(name)
 }
 
 /// Checks a role name: `[a-z][a-z0-9_]{0,79}`, like the platform's.
@@ -101,12 +123,16 @@ mod tests {
         let mut u = User {
             sys_id: SysId::random(),
             user_name: "agent".into(),
+            name: String::new(),
             password_hash: "$argon2id$secret".into(),
             roles: vec!["itil".into()],
         };
         assert!(!u.may_use_api());
         u.roles.push("sn_openframe_user".into());
         assert!(u.may_use_api());
+        assert_eq!(u.display_name(), "agent");
+        u.name = "Abel Tuter".into();
+        assert_eq!(u.display_name(), "Abel Tuter");
         assert!(!format!("{u:?}").contains("secret"));
     }
 

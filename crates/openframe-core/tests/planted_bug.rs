@@ -49,6 +49,9 @@ impl Repository for DropsLastLog {
     async fn find_user(&self, user_name: &str) -> Result<Option<User>> {
         self.0.find_user(user_name).await
     }
+    async fn find_users_by_sys_id(&self, sys_ids: &[SysId]) -> Result<Vec<User>> {
+        self.0.find_users_by_sys_id(sys_ids).await
+    }
     async fn has_users(&self) -> Result<bool> {
         self.0.has_users().await
     }

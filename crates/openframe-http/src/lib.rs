@@ -28,7 +28,9 @@ mod table_api;
 pub mod wire;
 mod workspace;
 
-pub use auth::{Auth, ClientAddr, add_user, hash_password, register_oauth_client, set_password};
+pub use auth::{
+    Auth, ClientAddr, add_named_user, add_user, hash_password, register_oauth_client, set_password,
+};
 pub use events::EventSettings;
 pub use observe::request_id::RequestId;
 pub use observe::request_log::{REQUEST_DURATION, REQUESTS_TOTAL, request_log};

@@ -447,9 +447,13 @@ impl Repository for BrokenStore {
         Ok(Some(User {
             sys_id: SysId::parse("6816f79cc0a8016401c5a33be04be441").unwrap(),
             user_name: name.to_owned(),
+            name: String::new(),
             password_hash: test_hash().to_owned(),
             roles: vec!["admin".into()],
         }))
+    }
+    async fn find_users_by_sys_id(&self, _: &[SysId]) -> openframe_core::Result<Vec<User>> {
+        Err((self.0)())
     }
     async fn has_users(&self) -> openframe_core::Result<bool> {
         Err((self.0)())

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use openframe_core::user::{
-    BOOTSTRAP_ROLES, new_provider_application, validate_role, validate_user_name,
+    BOOTSTRAP_ROLES, FULL_NAME_RULE, is_full_name, new_provider_application, validate_role,
+    validate_user_name,
 };
 use openframe_core::{DateTime, Repository, SysId};
 
@@ -181,6 +182,9 @@ pub enum UserCommand {
     Add {
         /// The user name.
         name: String,
+        /// The user's full name (`sys_user.name`: what references to the user show as their display value).
+        #[arg(long = "name", value_name = "FULL NAME", default_value = "")]
+        full_name: String,
         /// A role to grant (repeatable): sn_openframe_api_user, sn_openframe_user or admin grant the API.
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
@@ -344,18 +348,22 @@ pub async fn run(invocation: Invocation) -> Result<(), String> {
             command:
                 UserCommand::Add {
                     name,
+                    full_name,
                     roles,
                     password_stdin,
                     store,
                 },
         } => {
             validate_user_name(&name).map_err(|e| e.to_string())?;
+            if !is_full_name(&full_name) {
+                return Err(format!("--name {FULL_NAME_RULE}"));
+            }
             for role in &roles {
                 validate_role(role).map_err(|e| format!("{e} (got {role:?})"))?;
             }
             let password = read_password(password_stdin)?;
             let repo = store.open(&file).await?;
-            add_user(repo.as_ref(), &name, &password, roles)
+            add_named_user(repo.as_ref(), &name, &full_name, &password, roles)
                 .await
                 .map_err(|e| e.to_string())?;
             eprintln!("openframe: added user {name}");
@@ -461,7 +469,7 @@ fn serve_settings(
     )
 }
 
-pub use openframe_http::add_user;
+pub use openframe_http::{add_named_user, add_user};
 
 /// Creates `admin` when the store has no user at all, with OPENFRAME_ADMIN_PASSWORD or a random password that
 /// is printed once on standard error.

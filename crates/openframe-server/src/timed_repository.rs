@@ -86,6 +86,14 @@ impl Repository for TimedRepository {
         timed("find_user", self.inner.find_user(user_name)).await
     }
 
+    async fn find_users_by_sys_id(&self, sys_ids: &[SysId]) -> Result<Vec<User>> {
+        timed(
+            "find_users_by_sys_id",
+            self.inner.find_users_by_sys_id(sys_ids),
+        )
+        .await
+    }
+
     async fn has_users(&self) -> Result<bool> {
         timed("has_users", self.inner.has_users()).await
     }

@@ -4,14 +4,13 @@
 use openframe_core::portability::ImportBatch;
 use openframe_core::schema::{INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, field};
 use openframe_core::unique::UniqueKey;
-use openframe_core::{Error, InteractionAggregate, Record, Result, SysId, User};
-use sqlx::Row;
+use openframe_core::{Error, InteractionAggregate, Record, Result, User};
 use sqlx::postgres::PgConnection;
 
 use crate::error::{db_error, map_error};
 use crate::queries::{self, QUERIES};
 use crate::repository::{provider_application_keys, user_keys};
-use crate::rows::{bind_columns, bind_record, children_from_row, record_from_row};
+use crate::rows::{bind_columns, bind_record, children_from_row, record_from_row, user_from_row};
 
 /// PostgreSQL takes a signed 64-bit limit.
 fn sql_limit(limit: usize) -> i64 {
@@ -68,19 +67,7 @@ pub(crate) async fn users(conn: &mut PgConnection, after: &str, limit: usize) ->
         .fetch_all(&mut *conn)
         .await
         .map_err(db_error("reading a page of users"))?;
-    let column = |e: sqlx::Error| Error::internal(format!("a users row: {e}"));
-    rows.iter()
-        .map(|row| {
-            let sys_id: String = row.try_get(0).map_err(column)?;
-            Ok(User {
-                sys_id: SysId::parse(&sys_id)
-                    .map_err(|rule| Error::internal(format!("users.sys_id {sys_id:?} {rule}")))?,
-                user_name: row.try_get(1).map_err(column)?,
-                password_hash: row.try_get(2).map_err(column)?,
-                roles: row.try_get(3).map_err(column)?,
-            })
-        })
-        .collect()
+    rows.iter().map(user_from_row).collect()
 }
 
 /// PostgreSQL text cannot hold a NUL character: refused in words of our own.
@@ -119,6 +106,7 @@ pub(crate) async fn import(conn: &mut PgConnection, batch: &ImportBatch) -> Resu
         sqlx::query(queries::INSERT_USER)
             .bind(user.sys_id.as_str())
             .bind(user.user_name.as_str())
+            .bind(user.name.as_str())
             .bind(user.password_hash.as_str())
             .bind(user.roles.as_slice())
             .execute(&mut *conn)

@@ -430,12 +430,15 @@ fn write_change() -> Named {
     ))
 }
 
-/// `$1`..`$4`: sys_id, user_name, password_hash, roles.
+/// `$1`..`$5`: sys_id, user_name, name, password_hash, roles.
 pub(crate) const INSERT_USER: &str =
-    "INSERT INTO users (sys_id, user_name, password_hash, roles) VALUES ($1, $2, $3, $4)";
+    "INSERT INTO users (sys_id, user_name, name, password_hash, roles) VALUES ($1, $2, $3, $4, $5)";
 /// `$1`: user_name.
 pub(crate) const SELECT_USER: &str =
-    "SELECT sys_id, user_name, password_hash, roles FROM users WHERE user_name = $1";
+    "SELECT sys_id, user_name, name, password_hash, roles FROM users WHERE user_name = $1";
+/// `$1`: an array of sys_ids (one statement for any number, through the primary key).
+pub(crate) const SELECT_USERS_BY_SYS_ID: &str =
+    "SELECT sys_id, user_name, name, password_hash, roles FROM users WHERE sys_id = ANY($1)";
 /// `$1`: the new password hash, `$2`: user_name.
 pub(crate) const SET_USER_PASSWORD: &str =
     "UPDATE users SET password_hash = $1 WHERE user_name = $2";
@@ -445,7 +448,7 @@ pub(crate) const DELETE_USER: &str = "DELETE FROM users WHERE user_name = $1";
 pub(crate) const HAS_USERS: &str = "SELECT EXISTS (SELECT 1 FROM users)";
 /// `$1`: user name to start after (byte-wise), `$2`: limit. Users in byte-wise name order: the column keeps
 /// the database's collation, so the comparison and the order name "C".
-pub(crate) const PAGE_USERS: &str = "SELECT sys_id, user_name, password_hash, roles FROM users \
+pub(crate) const PAGE_USERS: &str = "SELECT sys_id, user_name, name, password_hash, roles FROM users \
      WHERE user_name COLLATE \"C\" > $1 ORDER BY user_name COLLATE \"C\" LIMIT $2";
 /// `$1`: the highest imported number's counter value. Moves the sequence so that `nextval` gives more than
 /// `$1`, unless it already would (`last_value` was handed out when `is_called`, else it is next).

@@ -22,7 +22,7 @@ use crate::create_batch::NewInteraction;
 use crate::error::{db_error, map_error};
 use crate::outbox;
 use crate::queries::{self, QUERIES};
-use crate::rows::{bind_columns, bind_record, children_from_row, record_from_row};
+use crate::rows::{bind_columns, bind_record, children_from_row, record_from_row, user_from_row};
 use crate::table_query::{PageSql, known_table, page_from_rows};
 
 #[async_trait]
@@ -75,6 +75,7 @@ impl Repository for PostgresRepository {
         sqlx::query(queries::INSERT_USER)
             .bind(user.sys_id.as_str())
             .bind(user.user_name.as_str())
+            .bind(user.name.as_str())
             .bind(user.password_hash.as_str())
             .bind(user.roles.as_slice())
             .execute(&self.pool)
@@ -103,15 +104,19 @@ impl Repository for PostgresRepository {
         else {
             return Ok(None);
         };
-        let column = |e: sqlx::Error| Error::internal(format!("a users row: {e}"));
-        let sys_id: String = row.try_get(0).map_err(column)?;
-        Ok(Some(User {
-            sys_id: SysId::parse(&sys_id)
-                .map_err(|rule| Error::internal(format!("users.sys_id {sys_id:?} {rule}")))?,
-            user_name: row.try_get(1).map_err(column)?,
-            password_hash: row.try_get(2).map_err(column)?,
-            roles: row.try_get(3).map_err(column)?,
-        }))
+        user_from_row(&row).map(Some)
+    }
+
+    async fn find_users_by_sys_id(&self, sys_ids: &[SysId]) -> Result<Vec<User>> {
+        let ids: Vec<&str> = sys_ids.iter().map(SysId::as_str).collect();
+        sqlx::query(queries::SELECT_USERS_BY_SYS_ID)
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error("finding users by sys_id"))?
+            .iter()
+            .map(user_from_row)
+            .collect()
     }
 
     async fn has_users(&self) -> Result<bool> {

@@ -4,7 +4,7 @@ use std::borrow::Borrow;
 
 use openframe_core::aggregate::{Context, InteractionAggregate};
 use openframe_core::schema::{PHONE_LOG, RELATED_RECORD, Table};
-use openframe_core::{Error, Record, Result};
+use openframe_core::{Error, Record, Result, SysId, User};
 use sqlx::Row;
 use sqlx::postgres::{PgArguments, PgRow, Postgres};
 use sqlx::query::Query;
@@ -101,6 +101,20 @@ pub(crate) fn children_from_row(
         context: context_from_flat(column(0)?)?,
         phone_logs: records_from_flat(&PHONE_LOG, column(1)?)?,
         related_records: records_from_flat(&RELATED_RECORD, column(2)?)?,
+    })
+}
+
+/// A user from a row of the user queries' columns: sys_id, user_name, name, password_hash, roles.
+pub(crate) fn user_from_row(row: &PgRow) -> Result<User> {
+    let column = |e: sqlx::Error| Error::internal(format!("a users row: {e}"));
+    let sys_id: String = row.try_get(0).map_err(column)?;
+    Ok(User {
+        sys_id: SysId::parse(&sys_id)
+            .map_err(|rule| Error::internal(format!("users.sys_id {sys_id:?} {rule}")))?,
+        user_name: row.try_get(1).map_err(column)?,
+        name: row.try_get(2).map_err(column)?,
+        password_hash: row.try_get(3).map_err(column)?,
+        roles: row.try_get(4).map_err(column)?,
     })
 }
 

@@ -24,6 +24,7 @@ fn user(name: &str) -> User {
     User {
         sys_id: SysId::random(),
         user_name: name.to_owned(),
+        name: String::new(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
         roles: vec!["admin".to_owned(), "sn_openframe_api_user".to_owned()],
     }

@@ -232,25 +232,37 @@ pub(crate) fn decode_children(table: &'static Table, bytes: &[u8]) -> Result<Vec
     records(table, values)
 }
 
-/// A user as `[sys_id, user_name, password_hash, [roles…]]`.
+/// A user as `[sys_id, user_name, password_hash, [roles…], name]`; rows written before users had a full
+/// name end after the roles, and read back with none.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct UserRow(
+    String,
+    String,
+    String,
+    Vec<String>,
+    #[serde(default)] String,
+);
+
+/// A user as a [`UserRow`].
 pub(crate) fn encode_user(user: &User) -> Result<Vec<u8>> {
-    encode(&(
-        user.sys_id.as_str(),
-        &user.user_name,
-        &user.password_hash,
-        &user.roles,
+    encode(&UserRow(
+        user.sys_id.as_str().to_owned(),
+        user.user_name.clone(),
+        user.password_hash.clone(),
+        user.roles.clone(),
+        user.name.clone(),
     ))
 }
 
 /// A user back from [`encode_user`]'s bytes.
 pub(crate) fn decode_user(bytes: &[u8]) -> Result<User> {
-    let (sys_id, user_name, password_hash, roles): (String, String, String, Vec<String>) =
-        decode(bytes, "user")?;
+    let UserRow(sys_id, user_name, password_hash, roles, name) = decode(bytes, "user")?;
     let sys_id = SysId::parse(&sys_id)
         .map_err(|rule| Error::internal(format!("stored user sys_id {rule}")))?;
     Ok(User {
         sys_id,
         user_name,
+        name,
         password_hash,
         roles,
     })
@@ -397,10 +409,20 @@ mod tests {
         let user = User {
             sys_id: SysId::random(),
             user_name: "agent".into(),
+            name: "Abel Tuter".into(),
             password_hash: "$argon2id$x".into(),
             roles: vec!["admin".into()],
         };
         assert_eq!(decode_user(&encode_user(&user).unwrap()).unwrap(), user);
+    }
+
+    #[test]
+    fn users_stored_without_a_full_name_read_back_with_none() {
+        let sys_id = SysId::random();
+        let old = encode(&(sys_id.as_str(), "agent", "$argon2id$x", ["admin"])).unwrap();
+        let user = decode_user(&old).unwrap();
+        assert_eq!((user.user_name.as_str(), user.name.as_str()), ("agent", ""));
+        assert_eq!(user.sys_id, sys_id);
     }
 
     #[test]

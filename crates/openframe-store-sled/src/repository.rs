@@ -267,6 +267,24 @@ impl Repository for SledRepository {
         .await
     }
 
+    /// Users are keyed by name, so this is one scan of the users tree (users are the few accounts an
+    /// administrator creates, not data that grows with traffic).
+    async fn find_users_by_sys_id(&self, sys_ids: &[SysId]) -> Result<Vec<User>> {
+        let wanted: std::collections::HashSet<SysId> = sys_ids.iter().cloned().collect();
+        self.blocking(move |trees| {
+            let mut found = Vec::new();
+            for entry in trees.users.iter() {
+                let (_, bytes) = entry.map_err(from_sled)?;
+                let user = codec::decode_user(&bytes)?;
+                if wanted.contains(&user.sys_id) {
+                    found.push(user);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     async fn has_users(&self) -> Result<bool> {
         self.blocking(|trees| Ok(trees.users.first().map_err(from_sled)?.is_some()))
             .await

@@ -27,6 +27,7 @@ fn user(name: &str) -> User {
     User {
         sys_id: SysId::random(),
         user_name: name.into(),
+        name: String::new(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
         roles: vec!["sn_openframe_api_user".into()],
     }

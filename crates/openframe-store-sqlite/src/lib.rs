@@ -257,6 +257,13 @@ impl Repository for SqliteRepository {
             .await
     }
 
+    async fn find_users_by_sys_id(&self, sys_ids: &[SysId]) -> Result<Vec<User>> {
+        let sys_ids = sys_ids.to_vec();
+        self.readers
+            .read(move |conn| tables::find_users_by_sys_id(conn, &sys_ids))
+            .await
+    }
+
     async fn has_users(&self) -> Result<bool> {
         self.readers.read(tables::has_users).await
     }

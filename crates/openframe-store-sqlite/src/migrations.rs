@@ -30,6 +30,10 @@ const MIGRATIONS: &[Migration] = &[
         name: "0004_client_session_nocase",
         sql: include_str!("../migrations/0004_client_session_nocase.sql"),
     },
+    Migration {
+        name: "0005_user_full_name",
+        sql: include_str!("../migrations/0005_user_full_name.sql"),
+    },
 ];
 
 /// Brings the database up to the newest schema. Safe to race with another process doing the same: the

@@ -9,8 +9,8 @@ use rusqlite::{Connection, params};
 use crate::error::sqlite;
 use crate::queries::{self, RECORDS};
 use crate::tables::{
-    insert_provider_application, insert_user, load_aggregate, record, user_from_columns,
-    write_aggregate,
+    UserColumns, insert_provider_application, insert_user, load_aggregate, record, user_columns,
+    user_from_columns, write_aggregate,
 };
 
 /// SQLite takes a signed 64-bit limit; anything past it is "no limit" in practice.
@@ -64,18 +64,14 @@ pub(crate) fn provider_applications(
 
 /// Up to `limit` users named above `after`, by name.
 pub(crate) fn users(conn: &Connection, after: &str, limit: usize) -> Result<Vec<User>> {
-    let rows: Vec<(String, String, String, String)> = conn
+    let rows: Vec<UserColumns> = conn
         .prepare_cached(queries::PAGE_USERS)
         .and_then(|mut stmt| {
-            stmt.query_map(params![after, sql_limit(limit)], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-            })?
-            .collect()
+            stmt.query_map(params![after, sql_limit(limit)], user_columns)?
+                .collect()
         })
         .map_err(sqlite("reading a page of users"))?;
-    rows.into_iter()
-        .map(|(sys_id, name, hash, roles)| user_from_columns(sys_id, name, hash, roles))
-        .collect()
+    rows.into_iter().map(user_from_columns).collect()
 }
 
 /// Writes `batch` verbatim inside the caller's transaction (a writer's job: an error leaves none of it)

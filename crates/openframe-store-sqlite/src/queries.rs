@@ -32,11 +32,16 @@ pub(crate) const DELETE_CONTEXT: &str =
 
 /// Adds a user; roles are a JSON array.
 pub(crate) const INSERT_USER: &str =
-    "INSERT INTO users (sys_id, user_name, password_hash, roles) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO users (sys_id, user_name, name, password_hash, roles) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 /// A user by sign-in name.
 pub(crate) const SELECT_USER: &str =
-    "SELECT sys_id, user_name, password_hash, roles FROM users WHERE user_name = ?1";
+    "SELECT sys_id, user_name, name, password_hash, roles FROM users WHERE user_name = ?1";
+
+/// The users whose sys_id is in the JSON array `?1` (one statement for any number, through the unique
+/// index on sys_id).
+pub(crate) const SELECT_USERS_BY_SYS_ID: &str = "SELECT sys_id, user_name, name, password_hash, roles FROM users \
+     WHERE sys_id IN (SELECT value FROM json_each(?1))";
 
 /// Replaces the password hash (`?1`) of the user named `?2`.
 pub(crate) const SET_USER_PASSWORD: &str =
@@ -57,7 +62,7 @@ pub(crate) const PAGE_INTERACTION_IDS: &str =
     "SELECT sys_id FROM interaction WHERE sys_id > ?1 ORDER BY sys_id LIMIT ?2";
 
 /// Up to `?2` users named above `?1`, by name (byte-wise: the column's collation is BINARY).
-pub(crate) const PAGE_USERS: &str = "SELECT sys_id, user_name, password_hash, roles FROM users \
+pub(crate) const PAGE_USERS: &str = "SELECT sys_id, user_name, name, password_hash, roles FROM users \
      WHERE user_name > ?1 ORDER BY user_name LIMIT ?2";
 
 /// Reads the schema version from the database header: answers only when the file can be read.

@@ -283,6 +283,7 @@ pub(crate) fn insert_user(conn: &Connection, user: &User) -> Result<()> {
             stmt.execute(params![
                 user.sys_id.as_str(),
                 user.user_name,
+                user.name,
                 user.password_hash,
                 roles
             ])
@@ -307,27 +308,41 @@ pub(crate) fn insert_user(conn: &Connection, user: &User) -> Result<()> {
 
 /// The user called `user_name`.
 pub(crate) fn find_user(conn: &Connection, user_name: &str) -> Result<Option<User>> {
-    let row: Option<(String, String, String, String)> = conn
+    let row: Option<UserColumns> = conn
         .prepare_cached(queries::SELECT_USER)
-        .and_then(|mut stmt| {
-            stmt.query_row([user_name], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-            })
-            .optional()
-        })
+        .and_then(|mut stmt| stmt.query_row([user_name], user_columns).optional())
         .map_err(sqlite("reading a user"))?;
-    let Some((sys_id, user_name, password_hash, roles)) = row else {
-        return Ok(None);
-    };
-    user_from_columns(sys_id, user_name, password_hash, roles).map(Some)
+    row.map(user_from_columns).transpose()
+}
+
+/// The users whose sys_id is among `sys_ids`, in one statement.
+pub(crate) fn find_users_by_sys_id(conn: &Connection, sys_ids: &[SysId]) -> Result<Vec<User>> {
+    let ids = serde_json::to_string(&sys_ids.iter().map(SysId::as_str).collect::<Vec<_>>())
+        .map_err(|e| Error::internal(format!("encoding sys_ids: {e}")))?;
+    let rows: Vec<UserColumns> = conn
+        .prepare_cached(queries::SELECT_USERS_BY_SYS_ID)
+        .and_then(|mut stmt| stmt.query_map([ids], user_columns)?.collect())
+        .map_err(sqlite("reading users by sys_id"))?;
+    rows.into_iter().map(user_from_columns).collect()
+}
+
+/// A user's columns as the user queries select them: sys_id, user_name, name, password_hash, roles.
+pub(crate) type UserColumns = (String, String, String, String, String);
+
+/// Reads [`UserColumns`] from a row.
+pub(crate) fn user_columns(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserColumns> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
 }
 
 /// A user from its columns as stored (roles a JSON array).
 pub(crate) fn user_from_columns(
-    sys_id: String,
-    user_name: String,
-    password_hash: String,
-    roles: String,
+    (sys_id, user_name, name, password_hash, roles): UserColumns,
 ) -> Result<User> {
     let sys_id = SysId::parse(&sys_id)
         .map_err(|rule| Error::internal(format!("user {user_name} has a bad sys_id: {rule}")))?;
@@ -336,6 +351,7 @@ pub(crate) fn user_from_columns(
     Ok(User {
         sys_id,
         user_name,
+        name,
         password_hash,
         roles,
     })

@@ -91,6 +91,7 @@ fn user(name: &str, roles: &[&str]) -> User {
     User {
         sys_id: SysId::random(),
         user_name: name.to_owned(),
+        name: String::new(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
     }

@@ -35,10 +35,49 @@ fn user(id: &str, name: &str, roles: &[&str]) -> User {
     User {
         sys_id: sys_id(id),
         user_name: name.to_owned(),
+        name: String::new(),
         // A PHC string has `$`, `=`, `,`, `+` and `/` in it.
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdC{}$h+/a=", name.len()),
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
     }
+}
+
+/// `find_users_by_sys_id` answers the users among the sys_ids asked for, each once whatever the repeats,
+/// with their full names; sys_ids of no user are left out, and none asked is none found.
+pub async fn users_by_sys_id(repo: &Arc<dyn Repository>) {
+    let mut named = user("0000000000000000000000000000b001", "abel.tuter", &["itil"]);
+    named.name = "Abel Tuter".to_owned();
+    let unnamed = user("0000000000000000000000000000b002", "beth", &[]);
+    let other = user("0000000000000000000000000000b003", "carl", &[]);
+    for u in [&named, &unnamed, &other] {
+        ok("add_user", repo.add_user(u).await);
+    }
+    let asked = [
+        named.sys_id.clone(),
+        sys_id("0000000000000000000000000000b0ff"),
+        unnamed.sys_id.clone(),
+        named.sys_id.clone(),
+    ];
+    let mut found = ok(
+        "find_users_by_sys_id",
+        repo.find_users_by_sys_id(&asked).await,
+    );
+    found.sort_by(|a, b| a.sys_id.cmp(&b.sys_id));
+    assert_eq!(
+        found,
+        [named.clone(), unnamed.clone()],
+        "find_users_by_sys_id must answer each asked-for user once, as added"
+    );
+    assert_eq!(found[0].display_name(), "Abel Tuter");
+    assert_eq!(found[1].display_name(), "beth");
+    let none = ok("find_users_by_sys_id", repo.find_users_by_sys_id(&[]).await);
+    assert!(none.is_empty(), "no sys_ids, no users: {none:?}");
+    ok("remove_user", repo.remove_user("abel.tuter").await);
+    let after = ok(
+        "find_users_by_sys_id",
+        repo.find_users_by_sys_id(&[named.sys_id.clone()]).await,
+    );
+    assert!(after.is_empty(), "a removed user is not found: {after:?}");
 }
 
 /// `has_users` is false on a fresh store and true after `add_user`; `find_user` returns the user exactly
@@ -59,11 +98,12 @@ pub async fn users_round_trip(repo: &Arc<dyn Repository>) {
         ok("has_users", repo.has_users().await),
         "has_users after add_user"
     );
-    let odd = user(
+    let mut odd = user(
         "0000000000000000000000000000a002",
         "Jane O'Brien-Ünïcödé 日本 100%_\\",
         &[],
     );
+    odd.name = "Jane O'Brien (Ünïcödé 日本)".to_owned();
     ok("add_user", repo.add_user(&odd).await);
 
     for expected in [&admin, &odd] {

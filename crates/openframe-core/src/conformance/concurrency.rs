@@ -174,6 +174,7 @@ pub async fn concurrent_duplicates_conflict(repo: &Arc<dyn Repository>) {
         .map(|i| User {
             sys_id: sys_id(&format!("{:032x}", 0xe000 + i)),
             user_name: "racer".into(),
+            name: String::new(),
             password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${i}"),
             roles: vec!["sn_openframe_api_user".into()],
         })

@@ -35,6 +35,7 @@ macro_rules! conformance_tests {
             phone_logs_keep_creation_order,
             values_round_trip_exactly,
             users_round_trip,
+            users_by_sys_id,
             duplicate_user_name_is_conflict,
             users_change_and_go,
             oauth_clients_round_trip,

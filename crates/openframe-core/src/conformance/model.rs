@@ -361,6 +361,7 @@ fn model_user(step: usize, name: &str) -> User {
     User {
         sys_id: sys_id(&format!("{:016x}{step:016x}", 0xbb_u64)),
         user_name: name.to_owned(),
+        name: String::new(),
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${step}"),
         roles: vec!["sn_openframe_api_user".to_owned()],
     }

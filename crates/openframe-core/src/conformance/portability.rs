@@ -41,6 +41,12 @@ fn user(n: u64, name: &str) -> User {
     User {
         sys_id: sys_id(&format!("{:016x}{n:016x}", 0xdd_u64)),
         user_name: name.to_owned(),
+        // Every other user has a full name: both kinds must survive an export and import.
+        name: if n % 2 == 0 {
+            format!("Full Name {n}")
+        } else {
+            String::new()
+        },
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${n}+/="),
         roles: vec!["sn_openframe_api_user".to_owned(), "admin".to_owned()],
     }

@@ -65,6 +65,27 @@ pub async fn add_user(
     password: &str,
     roles: Vec<String>,
 ) -> openframe_core::Result<()> {
+    add_named_user(repo, name, "", password, roles).await
+}
+
+/// [`add_user`] with a full name (`sys_user.name`, what references to the user show).
+///
+/// # Errors
+/// As [`add_user`]; [`openframe_core::Error::Invalid`] for a full name that breaks
+/// [`openframe_core::user::FULL_NAME_RULE`].
+pub async fn add_named_user(
+    repo: &dyn Repository,
+    name: &str,
+    full_name: &str,
+    password: &str,
+    roles: Vec<String>,
+) -> openframe_core::Result<()> {
+    if !openframe_core::user::is_full_name(full_name) {
+        return Err(openframe_core::Error::invalid(
+            "name",
+            openframe_core::user::FULL_NAME_RULE,
+        ));
+    }
     let password = password.to_owned();
     let hash = tokio::task::spawn_blocking(move || password::hash(&password))
         .await
@@ -72,6 +93,7 @@ pub async fn add_user(
     let user = openframe_core::User {
         sys_id: SysId::random(),
         user_name: name.to_owned(),
+        name: full_name.to_owned(),
         password_hash: hash,
         roles,
     };
