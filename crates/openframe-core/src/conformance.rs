@@ -55,6 +55,7 @@ use crate::repository::Repository;
 
 mod accounts;
 mod concurrency;
+mod display;
 mod environment;
 mod events;
 mod fixture;
@@ -75,6 +76,9 @@ pub use accounts::{
 pub use concurrency::{
     concurrent_creates_get_distinct_numbers, concurrent_duplicates_conflict,
     concurrent_updates_all_land,
+};
+pub use display::{
+    display_values_look_up_only_the_fields_shown, display_values_match_the_reference,
 };
 pub use environment::{CLOCK_START, TestEnvironment};
 pub use events::{

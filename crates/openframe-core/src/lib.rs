@@ -32,7 +32,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod aggregate;
+pub mod computed;
 pub mod datetime;
+pub mod display;
 pub mod error;
 pub mod event;
 pub mod json;

@@ -8,6 +8,7 @@
 //! (durations, `sys_mod_count`) compare as numbers. As on the platform, an empty value never satisfies a
 //! negative or ordering condition (`!=`, `NOT IN`, `NOT LIKE`, `<`, `BETWEEN`, …): it is no value at all.
 
+use crate::computed;
 use std::cmp::Ordering;
 
 use crate::datetime::DateTime;
@@ -509,17 +510,24 @@ fn parse_condition(table: &'static Table, token: &str) -> Result<Condition> {
         .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
         .unwrap_or(token.len());
     let (name, rest) = token.split_at(end);
-    let field = known_field(table, name, "sysparm_query")?;
     let unsupported = || {
         Error::invalid(
             "sysparm_query",
             format!("unsupported condition {token:?}; operators are {OPERATOR_LIST}"),
         )
     };
-    let (op, operand) = OPERATORS
-        .iter()
-        .find_map(|(symbol, op)| rest.strip_prefix(symbol).map(|operand| (*op, operand)))
-        .ok_or_else(unsupported)?;
+    let operator = || {
+        OPERATORS
+            .iter()
+            .find_map(|(symbol, op)| rest.strip_prefix(symbol).map(|operand| (*op, operand)))
+            .ok_or_else(unsupported)
+    };
+    if computed::is_computed(table, name) {
+        let (op, operand) = operator()?;
+        return computed::active_condition(op, operand);
+    }
+    let field = known_field(table, name, "sysparm_query")?;
+    let (op, operand) = operator()?;
     let mut condition = Condition::new(field, op, "");
     match op {
         Op::IsEmpty | Op::IsNotEmpty | Op::Anything | Op::EmptyString => {
@@ -614,13 +622,22 @@ fn known_field(table: &'static Table, name: &str, param: &str) -> Result<&'stati
     })
 }
 
-/// Parses `sysparm_fields`: a comma list of the table's fields, in the order given; empty means all.
+/// Parses `sysparm_fields`: a comma list of the table's fields (stored or [computed](crate::computed)), in
+/// the order given; empty means all.
 pub fn parse_field_list(table: &'static Table, list: &str) -> Result<Vec<&'static str>> {
     // Spaces and tabs only: other (Unicode) whitespace is no separator, so it names an unknown field.
     list.split(',')
         .map(|name| name.trim_matches([' ', '\t']))
         .filter(|s| !s.is_empty())
-        .map(|name| known_field(table, name, "sysparm_fields"))
+        .map(|name| {
+            match computed::computed_fields(table)
+                .iter()
+                .find(|computed| **computed == name)
+            {
+                Some(computed) => Ok(*computed),
+                None => known_field(table, name, "sysparm_fields"),
+            }
+        })
         .collect()
 }
 

@@ -56,6 +56,10 @@ pub mod field {
     pub const DOCUMENT_ID: &str = "document_id";
 
     pub const NAME: &str = "name";
+
+    pub const USER_NAME: &str = "user_name";
+    pub const ACTIVE: &str = "active";
+    pub const ROLES: &str = "roles";
 }
 
 /// The rule a field's values obey. The empty string (unset) passes every kind; whether a field may be
@@ -201,6 +205,33 @@ impl Table {
         self.name == name || self.aliases.contains(&name)
     }
 }
+
+/// Users as the Table API shows them (`sys_user`): read-only, never a password hash, and not one of the
+/// stored tables ([`TABLES`]): each store keeps its users apart (see [`crate::User`]). `active` is always
+/// `true` (a removed user is gone); `roles` is comma-separated.
+pub static SYS_USER: Table = Table {
+    name: "sys_user",
+    aliases: &[],
+    fields: &[
+        def(field::SYS_ID, FieldKind::SysId, Access::System),
+        def(
+            field::USER_NAME,
+            FieldKind::Text { max_chars: 100 },
+            Access::ReadOnly,
+        ),
+        def(
+            field::NAME,
+            FieldKind::Text { max_chars: 100 },
+            Access::ReadOnly,
+        ),
+        def(
+            field::ACTIVE,
+            FieldKind::Text { max_chars: 5 },
+            Access::ReadOnly,
+        ),
+        def(field::ROLES, TEXT, Access::ReadOnly),
+    ],
+};
 
 /// The four tables, for lookups by name.
 pub static TABLES: [&Table; 4] = [

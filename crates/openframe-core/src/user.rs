@@ -5,7 +5,7 @@ use std::fmt;
 use crate::datetime::DateTime;
 use crate::error::{Error, Result};
 use crate::record::Record;
-use crate::schema::{PROVIDER_APPLICATION, field};
+use crate::schema::{PROVIDER_APPLICATION, SYS_USER, field};
 use crate::sys_id::SysId;
 
 /// Roles that may use every openframe endpoint.
@@ -37,6 +37,17 @@ impl User {
         } else {
             &self.name
         }
+    }
+
+    /// The user as the Table API shows it ([`SYS_USER`]): no password hash.
+    pub fn to_record(&self) -> Record {
+        let mut record = Record::new(&SYS_USER);
+        record.set(field::SYS_ID, self.sys_id.as_str());
+        record.set(field::USER_NAME, self.user_name.as_str());
+        record.set(field::NAME, self.name.as_str());
+        record.set(field::ACTIVE, "true");
+        record.set(field::ROLES, self.roles.join(","));
+        record
     }
 
     /// Whether one of the user's roles grants the API.

@@ -36,6 +36,8 @@ macro_rules! conformance_tests {
             values_round_trip_exactly,
             users_round_trip,
             users_by_sys_id,
+            display_values_match_the_reference,
+            display_values_look_up_only_the_fields_shown,
             duplicate_user_name_is_conflict,
             users_change_and_go,
             oauth_clients_round_trip,

@@ -42,7 +42,7 @@ fn user(n: u64, name: &str) -> User {
         sys_id: sys_id(&format!("{:016x}{n:016x}", 0xdd_u64)),
         user_name: name.to_owned(),
         // Every other user has a full name: both kinds must survive an export and import.
-        name: if n % 2 == 0 {
+        name: if n.is_multiple_of(2) {
             format!("Full Name {n}")
         } else {
             String::new()

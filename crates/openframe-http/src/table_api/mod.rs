@@ -3,6 +3,7 @@
 
 mod links;
 mod params;
+mod users;
 mod view;
 
 use axum::Extension;
@@ -49,7 +50,13 @@ pub async fn list(
     } else {
         None
     };
-    let page = app.service.repository().query_records(&query).await?;
+    let repo = app.service.repository().as_ref();
+    let page = if std::ptr::eq(table, &schema::SYS_USER) {
+        query.run_in_memory(&users::all_users(repo).await?)
+    } else {
+        repo.query_records(&query).await?
+    };
+    let names = view.reference_names(repo, &page.records).await?;
     // Without a count, a full page may have a next one, and where the last starts is unknown.
     let total = query.count.then_some(page.total);
     let more = page.records.len() >= query.limit;
@@ -57,9 +64,18 @@ pub async fn list(
         .then(|| link_header(&view.base, table, &params, &query, total, more))
         .flatten();
     let mut response = if turn.is_some() {
-        Rows::new(page.records, move |record| view.render(record), turn).into_response()
+        Rows::new(
+            page.records,
+            move |record| view.render(record, &names),
+            turn,
+        )
+        .into_response()
     } else {
-        let rows = page.records.iter().map(|r| view.render(r)).collect();
+        let rows = page
+            .records
+            .iter()
+            .map(|r| view.render(r, &names))
+            .collect();
         Reply(Value::Array(rows)).into_response()
     };
     let out = response.headers_mut();
@@ -92,17 +108,23 @@ pub async fn read(
     // As on the platform, a value that is no sys_id names no record: a 404, not a 400 (the openframe
     // endpoints keep their 400 for a malformed sysId).
     let sys_id = SysId::parse(&sys_id).map_err(|_| not_found())?;
-    let record = app
-        .service
-        .repository()
-        .read_record(table, &sys_id)
-        .await?
-        .ok_or_else(not_found)?;
-    Ok(Reply(view.render(&record)))
+    let repo = app.service.repository().as_ref();
+    let record = if std::ptr::eq(table, &schema::SYS_USER) {
+        users::read_user(repo, &sys_id).await?
+    } else {
+        repo.read_record(table, &sys_id).await?
+    }
+    .ok_or_else(not_found)?;
+    let names = view
+        .reference_names(repo, std::slice::from_ref(&record))
+        .await?;
+    Ok(Reply(view.render(&record, &names)))
 }
 
+/// The stored tables and `sys_user`.
 fn readable_table(name: &str) -> Result<&'static Table, ApiError> {
-    schema::table(name).ok_or_else(|| {
+    let users = (name == schema::SYS_USER.name).then_some(&schema::SYS_USER);
+    schema::table(name).or(users).ok_or_else(|| {
         ApiError::with_message(
             axum::http::StatusCode::BAD_REQUEST,
             format!("Invalid table {name}"),
@@ -111,6 +133,7 @@ fn readable_table(name: &str) -> Result<&'static Table, ApiError> {
                 schema::TABLES
                     .iter()
                     .map(|t| t.name)
+                    .chain([schema::SYS_USER.name])
                     .collect::<Vec<_>>()
                     .join(", ")
             ),

@@ -1,0 +1,201 @@
+//! Display values (`sysparm_display_value`): what the platform shows for a stored value. A reference shows
+//! the referenced record's display field (`sys_user.name`, else `user_name`; `interaction.number`;
+//! `sys_cs_provider_application.name`), a choice its label, anything else its value (date-times are
+//! stored as the platform shows them, in UTC). The references of a page are looked up together, one query
+//! per referenced table, never one per row.
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
+
+use crate::computed;
+use crate::error::{Error, Result};
+use crate::query::{Condition, Op, TableQuery};
+use crate::record::Record;
+use crate::repository::Repository;
+use crate::schema::{FieldKind, INTERACTION, PROVIDER_APPLICATION, field};
+use crate::sys_id::SysId;
+
+/// What a read shows of each field (`sysparm_display_value`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DisplayMode {
+    /// The stored value (`false`, the default).
+    Value,
+    /// The display value (`true`).
+    Display,
+    /// Both (`all`).
+    All,
+}
+
+impl DisplayMode {
+    /// Reads `sysparm_display_value` (any case; absent or empty is `false`).
+    pub fn parse(param: Option<&str>) -> Result<Self> {
+        match param.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("" | "false") => Ok(DisplayMode::Value),
+            Some("true") => Ok(DisplayMode::Display),
+            Some("all") => Ok(DisplayMode::All),
+            Some(_) => Err(Error::invalid(
+                "sysparm_display_value",
+                "must be true, false or all",
+            )),
+        }
+    }
+}
+
+/// The label of each choice value of every table, as the platform shows it.
+const CHOICE_LABELS: &[(&str, &str)] = &[
+    ("new", "New"),
+    ("queued", "Queued"),
+    ("work_in_progress", "Work in Progress"),
+    ("on_hold", "On Hold"),
+    ("wrap_up", "Wrap Up"),
+    ("closed_complete", "Closed Complete"),
+    ("closed_abandoned", "Closed Abandoned"),
+    ("inbound", "Inbound"),
+    ("outbound", "Outbound"),
+    ("INBOUND", "Inbound"),
+    ("OUTBOUND", "Outbound"),
+];
+
+/// The label of choice `value`, when it is one.
+pub fn choice_label(value: &str) -> Option<&'static str> {
+    CHOICE_LABELS
+        .iter()
+        .find(|(v, _)| *v == value)
+        .map(|(_, label)| *label)
+}
+
+/// The display values of the records a page references, by referenced table and sys_id.
+#[derive(Debug, Default)]
+pub struct ReferenceNames {
+    names: HashMap<(&'static str, String), String>,
+}
+
+impl ReferenceNames {
+    /// Looks up what the references in `fields` of `records` show (every field when `fields` is empty):
+    /// one query per referenced table that has records here (users, interactions, provider applications).
+    /// References to anything else, or to records not stored, show their value.
+    pub async fn look_up(
+        repo: &dyn Repository,
+        records: &[Record],
+        fields: &[&'static str],
+    ) -> Result<Self> {
+        let mut wanted: HashMap<&'static str, BTreeSet<&str>> = HashMap::new();
+        for record in records {
+            for def in record.table().fields {
+                let FieldKind::Reference(target) = def.kind else {
+                    continue;
+                };
+                let value = record.get(def.name);
+                if (fields.is_empty() || fields.contains(&def.name)) && !value.is_empty() {
+                    wanted.entry(target).or_default().insert(value);
+                }
+            }
+        }
+        let mut names = HashMap::new();
+        for (target, ids) in wanted {
+            let ids: Vec<SysId> = ids
+                .into_iter()
+                .filter_map(|id| SysId::parse(id).ok())
+                .collect();
+            let found: Vec<(String, String)> = match target {
+                "sys_user" => repo
+                    .find_users_by_sys_id(&ids)
+                    .await?
+                    .into_iter()
+                    .map(|u| (u.sys_id.as_str().to_owned(), u.display_name().to_owned()))
+                    .collect(),
+                "interaction" => display_fields(repo, &INTERACTION, field::NUMBER, &ids).await?,
+                "sys_cs_provider_application" => {
+                    display_fields(repo, &PROVIDER_APPLICATION, field::NAME, &ids).await?
+                }
+                _ => continue,
+            };
+            for (sys_id, name) in found {
+                names.insert((target, sys_id), name);
+            }
+        }
+        Ok(ReferenceNames { names })
+    }
+
+    /// The display value of field `name` of `record` (stored or computed).
+    pub fn display<'a>(&'a self, record: &'a Record, name: &str) -> Cow<'a, str> {
+        if let Some(value) = computed::value(record, name) {
+            return Cow::Borrowed(value);
+        }
+        let value = record.try_get(name).unwrap_or_default();
+        let kind = record.table().field(name).map(|(_, def)| def.kind);
+        match kind {
+            Some(FieldKind::Reference(target)) => self
+                .names
+                .get(&(target, value.to_owned()))
+                .map_or(Cow::Borrowed(value), |n| Cow::Borrowed(n.as_str())),
+            Some(FieldKind::Choice(_)) => Cow::Borrowed(choice_label(value).unwrap_or(value)),
+            _ => Cow::Borrowed(value),
+        }
+    }
+}
+
+/// `(sys_id, display field)` of the records of `table` among `ids`: one query.
+async fn display_fields(
+    repo: &dyn Repository,
+    table: &'static crate::schema::Table,
+    display: &'static str,
+    ids: &[SysId],
+) -> Result<Vec<(String, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = TableQuery::all(table);
+    let mut condition = Condition::new(field::SYS_ID, Op::In, "");
+    condition.values = ids.iter().map(|id| id.as_str().to_owned()).collect();
+    query.filter = vec![vec![condition]];
+    query.limit = ids.len();
+    query.count = false;
+    let page = repo.query_records(&query).await?;
+    Ok(page
+        .records
+        .into_iter()
+        .map(|r| (r.sys_id().to_owned(), r.get(display).to_owned()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::TABLES;
+
+    #[test]
+    fn every_choice_has_a_label() {
+        for table in TABLES {
+            for def in table.fields {
+                if let FieldKind::Choice(values) = def.kind {
+                    for value in values {
+                        assert!(
+                            choice_label(value).is_some(),
+                            "{}.{def:?} {value}",
+                            table.name
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(choice_label("work_in_progress"), Some("Work in Progress"));
+        assert_eq!(choice_label("INBOUND"), Some("Inbound"));
+    }
+
+    #[test]
+    fn modes_parse_in_any_case() {
+        assert_eq!(DisplayMode::parse(None).unwrap(), DisplayMode::Value);
+        assert_eq!(DisplayMode::parse(Some("")).unwrap(), DisplayMode::Value);
+        assert_eq!(
+            DisplayMode::parse(Some("TRUE")).unwrap(),
+            DisplayMode::Display
+        );
+        assert_eq!(DisplayMode::parse(Some("all")).unwrap(), DisplayMode::All);
+        let err = DisplayMode::parse(Some("yes")).unwrap_err();
+        assert!(
+            err.to_string().starts_with("sysparm_display_value:"),
+            "{err}"
+        );
+    }
+}
