@@ -45,7 +45,7 @@ pub(crate) fn active_condition(op: Op, operand: &str) -> Result<Condition> {
         .filter(|s| schema::is_closed_state(s))
         .map(|s| (*s).to_owned())
         .collect();
-    let truth = |text: &str| match text.trim().to_ascii_lowercase().as_str() {
+    let truth = |text: &str| match text.to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
         _ => Err(Error::invalid(

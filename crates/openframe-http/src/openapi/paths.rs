@@ -62,7 +62,7 @@ pub fn paths() -> Paths {
                 .build(),
         );
     }
-    for table in schema::TABLES {
+    for table in schema::TABLES.into_iter().chain([&schema::SYS_USER]) {
         for table_name in std::iter::once(&table.name).chain(table.aliases) {
             paths.paths.insert(
                 format!("/api/now/table/{table_name}"),
@@ -700,6 +700,19 @@ fn fields_param(table: &Table) -> ParameterBuilder {
     )
 }
 
+fn display_value_param() -> ParameterBuilder {
+    query_param(
+        "sysparm_display_value",
+        "`false` or empty (the default): stored values. `true`: display values (a referenced user's name, \
+         else user name; an interaction's number; a provider application's name; a choice's label), a \
+         reference as {display_value, link}. `all`: {display_value, value} on every field, and link on a \
+         reference. Any case.",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(patterns::whole_or_empty(patterns::DISPLAY_MODE_TEXT))),
+    )
+}
+
 fn exclude_links_param() -> ParameterBuilder {
     query_param(
         "sysparm_exclude_reference_link",
@@ -776,6 +789,7 @@ fn table_list(table: &Table, table_name: &str) -> OperationBuilder {
             .maximum(Some(u64::from(u32::MAX))),
     ))
     .parameter(fields_param(table))
+    .parameter(display_value_param())
     .parameter(exclude_links_param())
     .parameter(query_param(
         "sysparm_no_count",
@@ -806,6 +820,7 @@ fn table_read(table: &Table, table_name: &str) -> OperationBuilder {
         &format!("Read one {table_name} record (Table API, read-only)"),
     )
     .parameter(fields_param(table))
+    .parameter(display_value_param())
     .parameter(exclude_links_param())
     .responses(responses.build())
 }

@@ -86,6 +86,18 @@ pub fn encoded_query(table: &Table) -> String {
                 name = def.name
             )
         })
+        .chain(
+            // Computed fields (`interaction.active`) take true or false, in any case.
+            openframe_core::computed::computed_fields(table)
+                .iter()
+                .map(|name| {
+                    format!(
+                        "{name}(?:ISNOTEMPTY|ISEMPTY|EMPTYSTRING|ANYTHING|(?:!=|=){b}\
+                         |(?:NOT IN|IN){b}(?:,{b})*)",
+                        b = format_args!("(?:{BOOLEAN_TEXT})")
+                    )
+                }),
+        )
         .collect::<Vec<_>>()
         .join("|");
     let condition = format!("(?:{condition})");
@@ -105,12 +117,20 @@ pub fn encoded_query(table: &Table) -> String {
 /// `sysparm_fields` of `table` (`openframe_core::query::parse_field_list`): field names separated by commas,
 /// spaces or tabs around each, empty items skipped (so an empty list means every field).
 pub fn field_list(table: &Table) -> String {
-    let field = format!("(?:{})", table.field_names().collect::<Vec<_>>().join("|"));
+    let computed = openframe_core::computed::computed_fields(table)
+        .iter()
+        .copied();
+    let names: Vec<&str> = table.field_names().chain(computed).collect();
+    let field = format!("(?:{})", names.join("|"));
     format!("[ \t]*(?:{field}[ \t]*)?(?:,[ \t]*(?:{field}[ \t]*)?)*")
 }
 
 /// `true` or `false` in any case, or nothing (which means false): `sysparm_exclude_reference_link`.
 pub const BOOLEAN_TEXT: &str = "[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]";
+
+/// `true`, `false` or `all` in any case, or nothing (false): `sysparm_display_value`
+/// (`openframe_core::display::DisplayMode::parse`).
+pub const DISPLAY_MODE_TEXT: &str = "[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Aa][Ll][Ll]";
 
 /// The whole value must match: `^(?:…)$`.
 pub fn whole(pattern: &str) -> String {
@@ -235,6 +255,10 @@ mod tests {
             "^",
             "^OR",
             "new",
+            "active",
+            "true",
+            "FALSE",
+            ",",
             "x y",
             "IMS",
             "",
@@ -263,9 +287,18 @@ mod tests {
         }
     }
 
+    proptest! {
+        #[test]
+        fn display_modes_agree(text in "(?:[tT][rR]?[uU]?[eE]?|[fF][aA][lL][sS][eE]|[aA][lL]{0,3}| |x){0,2}") {
+            let parsed = openframe_core::display::DisplayMode::parse(Some(&text));
+            prop_assert_eq!(re(&format!("(?:{DISPLAY_MODE_TEXT})?")).is_match(&text), parsed.is_ok(), "{:?}", text);
+        }
+    }
+
     fn field_list_strategy() -> impl Strategy<Value = String> {
         let piece = prop::sample::select(vec![
-            "number", "state", "sys_id", "nofield", ",", ",", " ", "\t", "", "Number", "x",
+            "number", "state", "sys_id", "active", "nofield", ",", ",", " ", "\t", "", "Number",
+            "x",
         ]);
         prop::collection::vec(piece, 0..8).prop_map(|pieces| pieces.concat())
     }

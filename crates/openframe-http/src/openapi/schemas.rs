@@ -38,6 +38,7 @@ pub mod name {
     pub const ERROR: &str = "Error";
     pub const HEALTH: &str = "Health";
     pub const REFERENCE_LINK: &str = "ReferenceLink";
+    pub const DISPLAY_VALUE: &str = "DisplayValue";
 }
 
 /// Every component schema, by name.
@@ -57,9 +58,12 @@ pub fn components() -> Vec<(String, RefOr<Schema>)> {
         (name::ERROR.into(), error()),
         (name::HEALTH.into(), health()),
         (name::REFERENCE_LINK.into(), reference_link()),
+        (name::DISPLAY_VALUE.into(), display_value()),
     ];
     for table in schema::TABLES {
         out.push((record_name(table), record(table)));
+    }
+    for table in schema::TABLES.into_iter().chain([&schema::SYS_USER]) {
         out.push((row_name(table), table_row(table)));
         out.push((row_list_name(table), table_rows(table)));
         out.push((row_result_name(table), table_row_result(table)));
@@ -457,6 +461,19 @@ fn reference_link() -> RefOr<Schema> {
         .into()
 }
 
+fn display_value() -> RefOr<Schema> {
+    closed_object()
+        .description(Some(
+            "A field with `sysparm_display_value=true` (`display_value`, and `link` on a reference) or `all` \
+             (`display_value` and `value`, and `link` on a reference).",
+        ))
+        .property("display_value", string())
+        .property("value", string())
+        .property("link", string())
+        .required("display_value")
+        .into()
+}
+
 /// `InteractionRecord`, `SnOpenframePhoneLogRecord`, …: a record with every field.
 pub fn record_name(table: &Table) -> String {
     format!("{}Record", camel(table.name))
@@ -500,23 +517,28 @@ fn record(table: &Table) -> RefOr<Schema> {
         .into()
 }
 
-/// A Table API row: the fields `sysparm_fields` chose (all by default); a non-empty reference is a
-/// [`name::REFERENCE_LINK`] unless `sysparm_exclude_reference_link=true`.
+/// A Table API row: the fields `sysparm_fields` chose (all by default, computed ones included); a field is
+/// a string, or a [`name::DISPLAY_VALUE`] as `sysparm_display_value` asks; a non-empty reference is a
+/// [`name::REFERENCE_LINK`] (with the stored value) unless `sysparm_exclude_reference_link=true`.
 fn table_row(table: &Table) -> RefOr<Schema> {
+    let computed = openframe_core::computed::computed_fields(table)
+        .iter()
+        .map(|name| (*name, None));
     table
         .fields
         .iter()
+        .map(|f| (f.name, Some(f.kind)))
+        .chain(computed)
         .fold(
             closed_object().description(Some(format!("A {} row of the Table API.", table.name))),
-            |o, f| {
-                let value: RefOr<Schema> = match f.kind {
-                    FieldKind::Reference(_) => AnyOfBuilder::new()
-                        .item(string())
-                        .item(reference(name::REFERENCE_LINK))
-                        .into(),
-                    _ => string().into(),
-                };
-                o.property(f.name, value)
+            |o, (name, kind)| {
+                let mut value = AnyOfBuilder::new()
+                    .item(string())
+                    .item(reference(name::DISPLAY_VALUE));
+                if let Some(FieldKind::Reference(_)) = kind {
+                    value = value.item(reference(name::REFERENCE_LINK));
+                }
+                o.property(name, value)
             },
         )
         .into()
