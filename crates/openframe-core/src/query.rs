@@ -598,18 +598,27 @@ fn operand_value(
 }
 
 /// The date-time `javascript:gs.dateGenerate('2024-01-31','13:45:00')` names (`'start'` is 00:00:00,
-/// `'end'` 23:59:59), when `operand` is exactly such a call naming a real date-time.
+/// `'end'` 23:59:59), when `operand` is exactly such a call naming a real date-time; also the one-argument
+/// form `javascript:gs.dateGenerate("2024-01-31 13:45:00")` that pysnow writes for BETWEEN, in either quote.
 fn date_generate(operand: &str) -> Option<String> {
     let inner = operand
-        .strip_prefix("javascript:gs.dateGenerate('")?
-        .strip_suffix("')")?;
-    let (date, time) = inner.split_once("','")?;
-    let time = match time {
-        "start" => "00:00:00",
-        "end" => "23:59:59",
-        other => other,
+        .strip_prefix("javascript:gs.dateGenerate(")?
+        .strip_suffix(')')?;
+    let value = if let Some(pair) = inner.strip_prefix('\'').and_then(|i| i.strip_suffix('\'')) {
+        match pair.split_once("','") {
+            Some((date, time)) => {
+                let time = match time {
+                    "start" => "00:00:00",
+                    "end" => "23:59:59",
+                    other => other,
+                };
+                format!("{date} {time}")
+            }
+            None => pair.to_owned(),
+        }
+    } else {
+        inner.strip_prefix('"')?.strip_suffix('"')?.to_owned()
     };
-    let value = format!("{date} {time}");
     DateTime::parse(&value).map(|_| value)
 }
 
@@ -756,6 +765,8 @@ mod tests {
             "durationBETWEEN89@91",
             "opened_at>javascript:gs.dateGenerate('2024-11-04','start')",
             "opened_atBETWEENjavascript:gs.dateGenerate('2024-11-04','21:47:30')@javascript:gs.dateGenerate('2024-11-04','end')",
+            // pysnow's BETWEEN of two datetimes: one argument, double quotes.
+            "opened_atBETWEENjavascript:gs.dateGenerate(\"2024-11-04 21:47:30\")@javascript:gs.dateGenerate('2024-11-04 21:47:30')",
             "short_descriptionSAMEASwork_notes",
             "stateNSAMEASshort_description",
             "queueANYTHING",

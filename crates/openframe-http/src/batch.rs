@@ -20,7 +20,7 @@ use openframe_core::limits::MAX_BODY_BYTES;
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
 
-use crate::auth::ClientAddr;
+use crate::auth::{ClientAddr, ServedOverTls};
 use crate::wire::error::ApiError;
 
 /// Where the Batch API is: the platform's versioned path, and the same without the version.
@@ -120,6 +120,9 @@ fn inner_request(item: Item, outer: &axum::http::request::Parts) -> Request {
     }
     if let Some(info) = outer.extensions.get::<ConnectInfo<std::net::SocketAddr>>() {
         extensions.insert(*info);
+    }
+    if let Some(tls) = outer.extensions.get::<ServedOverTls>() {
+        extensions.insert(*tls);
     }
     request
 }

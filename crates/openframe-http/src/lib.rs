@@ -29,7 +29,8 @@ pub mod wire;
 mod workspace;
 
 pub use auth::{
-    Auth, ClientAddr, add_named_user, add_user, hash_password, register_oauth_client, set_password,
+    Auth, ClientAddr, ServedOverTls, add_named_user, add_user, hash_password,
+    register_oauth_client, set_password,
 };
 pub use events::EventSettings;
 pub use observe::request_id::RequestId;

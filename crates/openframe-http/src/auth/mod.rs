@@ -55,6 +55,12 @@ pub enum Auth {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
 
+/// Marks a request that came over TLS terminated by the host program itself (the `openframe` server inserts
+/// it on its HTTPS connections): links the router writes then say `https`. Behind a proxy that terminates
+/// TLS, `X-Forwarded-Proto: https` says the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServedOverTls;
+
 /// Adds a user with a freshly hashed password (argon2, on the blocking pool) and the given roles.
 ///
 /// # Errors

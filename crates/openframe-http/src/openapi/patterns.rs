@@ -56,8 +56,9 @@ pub fn encoded_query(table: &Table) -> String {
     let names = || table.field_names().collect::<Vec<_>>().join("|");
     let field = format!("(?:{})", names());
     let generated = format!(
-        r"javascript:gs\.dateGenerate\('{}','(?:{TIME}|start|end)'\)",
-        date()
+        r#"javascript:gs\.dateGenerate\((?:'{d}','(?:{TIME}|start|end)'|'{dt}'|"{dt}")\)"#,
+        d = date(),
+        dt = date_time()
     );
     let condition = table
         .fields
@@ -247,6 +248,7 @@ mod tests {
             "9",
             "2024-01-01 00:00:00",
             "javascript:gs.dateGenerate('2024-01-01','start')",
+            "javascript:gs.dateGenerate(\"2024-01-01 00:00:00\")",
             "ORDERBY",
             "ORDERBYDESC",
             "OR",

@@ -15,6 +15,7 @@ use openframe_core::schema::{self, Table};
 use openframe_core::{Caller, SysId};
 use serde_json::Value;
 
+use crate::auth::ServedOverTls;
 use crate::state::AppState;
 use crate::wire::error::ApiError;
 use crate::wire::render::Reply;
@@ -30,6 +31,7 @@ pub async fn list(
     Path(table): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
+    tls: Option<Extension<ServedOverTls>>,
     OriginalUri(original): OriginalUri,
     uri: Uri,
 ) -> Result<Response, ApiError> {
@@ -43,7 +45,11 @@ pub async fn list(
     )?;
     query.resolve_caller(&caller.sys_id);
     query.count = !flag(&params, "sysparm_no_count")?;
-    let view = View::parse(table, &params, &base_url(&headers, &original, &uri))?;
+    let view = View::parse(
+        table,
+        &params,
+        &base_url(&headers, tls.map(|Extension(t)| t), &original, &uri),
+    )?;
     // A large page waits for its turn among the few written at once, and keeps it while it is sent.
     let turn = if query.limit > LARGE_PAGE_ROWS {
         Some(app.large_page_turn().await?)
@@ -98,12 +104,17 @@ pub async fn read(
     Path((table, sys_id)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
+    tls: Option<Extension<ServedOverTls>>,
     OriginalUri(original): OriginalUri,
     uri: Uri,
 ) -> Result<Reply, ApiError> {
     let table = readable_table(&table)?;
     let params = Params::parse(raw.as_deref())?;
-    let view = View::parse(table, &params, &base_url(&headers, &original, &uri))?;
+    let view = View::parse(
+        table,
+        &params,
+        &base_url(&headers, tls.map(|Extension(t)| t), &original, &uri),
+    )?;
     let not_found = || openframe_core::Error::NotFound { what: "record" };
     // As on the platform, a value that is no sys_id names no record: a 404, not a 400 (the openframe
     // endpoints keep their 400 for a malformed sysId).
@@ -143,20 +154,22 @@ fn readable_table(name: &str) -> Result<&'static Table, ApiError> {
 
 /// `scheme://host` of the request, and the prefix a host program nested the router under, as links must point
 /// back at this router (or the proxy in front of it): `original` is the path the client sent, `uri` what is
-/// left of it under the prefix.
-fn base_url(headers: &HeaderMap, original: &Uri, uri: &Uri) -> String {
+/// left of it under the prefix. The scheme is `https` on a connection the host marked [`ServedOverTls`], for
+/// an HTTP/2 request that says so, or behind a proxy that sends `X-Forwarded-Proto: https`; the host is the
+/// `Host` header, else HTTP/2's authority.
+fn base_url(headers: &HeaderMap, tls: Option<ServedOverTls>, original: &Uri, uri: &Uri) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
+        .or_else(|| original.authority().map(|a| a.as_str()))
         .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
         .unwrap_or("localhost");
-    let scheme = match headers
+    let forwarded = headers
         .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-    {
-        Some("https") => "https",
-        _ => "http",
-    };
+        .and_then(|h| h.to_str().ok());
+    let https =
+        tls.is_some() || original.scheme_str() == Some("https") || forwarded == Some("https");
+    let scheme = if https { "https" } else { "http" };
     let prefix = original.path().strip_suffix(uri.path()).unwrap_or_default();
     format!("{scheme}://{host}{prefix}")
 }

@@ -168,6 +168,17 @@ struct Spawner {
     once: Arc<auto::Builder<TokioExecutor>>,
 }
 
+/// What the router learns of a request's connection: its peer, and whether it came over TLS (so that the
+/// links it writes say `https`).
+fn mark(request: &mut Request<Incoming>, peer: SocketAddr, over_tls: bool) {
+    request.extensions_mut().insert(ConnectInfo(peer));
+    if over_tls {
+        request
+            .extensions_mut()
+            .insert(openframe_http::ServedOverTls);
+    }
+}
+
 impl Spawner {
     fn new(app: Router, limits: ServeLimits, tls: Option<Arc<Tls>>) -> Self {
         let mut http = auto::Builder::new(TokioExecutor::new());
@@ -204,9 +215,10 @@ impl Spawner {
         let slot = Arc::new(slot);
         let app = self.app.clone();
         let requests = Arc::clone(&slot);
+        let over_tls = self.tls.is_some();
         let service = service_fn(move |mut request: Request<Incoming>| {
             let in_flight = requests.request();
-            request.extensions_mut().insert(ConnectInfo(peer));
+            mark(&mut request, peer, over_tls);
             let app = app.clone();
             async move {
                 let response = app.oneshot(request.map(Body::new)).await?;
@@ -246,8 +258,9 @@ impl Spawner {
         watcher: Watcher,
     ) {
         let app = self.app.clone();
+        let over_tls = self.tls.is_some();
         let service = service_fn(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
+            mark(&mut request, peer, over_tls);
             let app = app.clone();
             async move {
                 if request.uri().path() == "/healthz" {
