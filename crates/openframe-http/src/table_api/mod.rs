@@ -7,8 +7,9 @@ mod users;
 mod view;
 
 use axum::Extension;
-use axum::extract::{OriginalUri, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::extract::{FromRequestParts, OriginalUri, Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use openframe_core::query::TableQuery;
 use openframe_core::schema::{self, Table};
@@ -30,10 +31,7 @@ pub async fn list(
     Extension(caller): Extension<Caller>,
     Path(table): Path<String>,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    tls: Option<Extension<ServedOverTls>>,
-    OriginalUri(original): OriginalUri,
-    uri: Uri,
+    BaseUrl(base): BaseUrl,
 ) -> Result<Response, ApiError> {
     let table = readable_table(&table)?;
     let params = Params::parse(raw.as_deref())?;
@@ -48,7 +46,7 @@ pub async fn list(
     let view = View::parse(
         table,
         &params,
-        &base_url(&headers, tls.map(|Extension(t)| t), &original, &uri),
+        &base,
     )?;
     // A large page waits for its turn among the few written at once, and keeps it while it is sent.
     let turn = if query.limit > LARGE_PAGE_ROWS {
@@ -103,17 +101,14 @@ pub async fn read(
     State(app): State<AppState>,
     Path((table, sys_id)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    tls: Option<Extension<ServedOverTls>>,
-    OriginalUri(original): OriginalUri,
-    uri: Uri,
+    BaseUrl(base): BaseUrl,
 ) -> Result<Reply, ApiError> {
     let table = readable_table(&table)?;
     let params = Params::parse(raw.as_deref())?;
     let view = View::parse(
         table,
         &params,
-        &base_url(&headers, tls.map(|Extension(t)| t), &original, &uri),
+        &base,
     )?;
     let not_found = || openframe_core::Error::NotFound { what: "record" };
     // As on the platform, a value that is no sys_id names no record: a 404, not a 400 (the openframe
@@ -153,23 +148,39 @@ fn readable_table(name: &str) -> Result<&'static Table, ApiError> {
 }
 
 /// `scheme://host` of the request, and the prefix a host program nested the router under, as links must point
-/// back at this router (or the proxy in front of it): `original` is the path the client sent, `uri` what is
-/// left of it under the prefix. The scheme is `https` on a connection the host marked [`ServedOverTls`], for
-/// an HTTP/2 request that says so, or behind a proxy that sends `X-Forwarded-Proto: https`; the host is the
-/// `Host` header, else HTTP/2's authority.
-fn base_url(headers: &HeaderMap, tls: Option<ServedOverTls>, original: &Uri, uri: &Uri) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| original.authority().map(|a| a.as_str()))
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
-        .unwrap_or("localhost");
-    let forwarded = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok());
-    let https =
-        tls.is_some() || original.scheme_str() == Some("https") || forwarded == Some("https");
-    let scheme = if https { "https" } else { "http" };
-    let prefix = original.path().strip_suffix(uri.path()).unwrap_or_default();
-    format!("{scheme}://{host}{prefix}")
+/// back at this router (or the proxy in front of it). The scheme is `https` on a connection the host marked
+/// [`ServedOverTls`], for an HTTP/2 request that says so, or behind a proxy that sends
+/// `X-Forwarded-Proto: https`; the host is the `Host` header, else HTTP/2's authority.
+pub(crate) struct BaseUrl(pub(crate) String);
+
+impl<S: Send + Sync> FromRequestParts<S> for BaseUrl {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // `original` is the path the client sent, `parts.uri` what is left of it under the prefix.
+        let original = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or(&parts.uri, |o| &o.0);
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| original.authority().map(|a| a.as_str()))
+            .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+            .unwrap_or("localhost");
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|h| h.to_str().ok());
+        let https = parts.extensions.get::<ServedOverTls>().is_some()
+            || original.scheme_str() == Some("https")
+            || forwarded == Some("https");
+        let scheme = if https { "https" } else { "http" };
+        let prefix = original
+            .path()
+            .strip_suffix(parts.uri.path())
+            .unwrap_or_default();
+        Ok(BaseUrl(format!("{scheme}://{host}{prefix}")))
+    }
 }
