@@ -54,15 +54,23 @@ async fn seed(service: &Service, caller: &Caller, rows: usize) {
         password_hash: "$argon2id$bench".into(),
         roles: vec!["itil".into()],
     };
-    repo.add_user(&user(caller.sys_id.clone(), caller.user_name.clone(), String::new()))
-        .await
-        .expect("add the caller");
+    repo.add_user(&user(
+        caller.sys_id.clone(),
+        caller.user_name.clone(),
+        String::new(),
+    ))
+    .await
+    .expect("add the caller");
     let mut agents = Vec::new();
     for i in 0..USERS {
         let id = SysId::random();
-        repo.add_user(&user(id.clone(), format!("agent.{i}"), format!("Agent Number {i}")))
-            .await
-            .expect("add a user");
+        repo.add_user(&user(
+            id.clone(),
+            format!("agent.{i}"),
+            format!("Agent Number {i}"),
+        ))
+        .await
+        .expect("add a user");
         agents.push(id);
     }
     let template = create_request();
@@ -72,7 +80,8 @@ async fn seed(service: &Service, caller: &Caller, rows: usize) {
         req.interaction
             .push((field::ASSIGNED_TO, agents[i % USERS].as_str().to_owned()));
         if let (Some(parent), true) = (&previous, i % 2 == 1) {
-            req.interaction.push((field::PARENT, parent.as_str().to_owned()));
+            req.interaction
+                .push((field::PARENT, parent.as_str().to_owned()));
         }
         let created = service.create(caller, req).await.expect("create");
         previous = Some(created.sys_id);

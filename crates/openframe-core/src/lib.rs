@@ -35,6 +35,7 @@ pub mod aggregate;
 pub mod computed;
 pub mod datetime;
 pub mod display;
+pub mod dot_walk;
 pub mod error;
 pub mod event;
 pub mod json;

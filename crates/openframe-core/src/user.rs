@@ -68,6 +68,26 @@ impl fmt::Debug for User {
     }
 }
 
+/// Users read per store call by [`all_user_records`].
+const USERS_PER_READ: usize = 1_000;
+
+/// Every user, as `sys_user` records ([`User::to_record`]): what a `sys_user` query runs over. Users are
+/// the accounts an administrator makes, not data that grows with traffic, so a query over them runs in
+/// memory with the reference semantics rather than in each store.
+pub async fn all_user_records(repo: &dyn crate::Repository) -> Result<Vec<Record>> {
+    let mut records = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let users = repo.export_users(after.as_deref(), USERS_PER_READ).await?;
+        let done = users.len() < USERS_PER_READ;
+        after = users.last().map(|u| u.user_name.clone());
+        records.extend(users.iter().map(User::to_record));
+        if done {
+            return Ok(records);
+        }
+    }
+}
+
 /// Checks a user name: 1-100 characters, no colon (Basic auth splits on the first one), no control
 /// characters or surrounding spaces.
 pub fn validate_user_name(name: &str) -> Result<()> {

@@ -1,5 +1,5 @@
-//! CONTRACT §9: display values (`sysparm_display_value`), `sys_user` through the Table API and the computed
-//! `interaction.active`, through the real router on SQLite.
+//! CONTRACT §9: display values (`sysparm_display_value`), `sys_user` through the Table API, the computed
+//! `interaction.active` and dot-walking in queries, through the real router on SQLite.
 
 use axum::http::{Method, StatusCode};
 use openframe_core::User;
@@ -300,4 +300,65 @@ async fn users_are_readable_without_secrets() {
         StatusCode::BAD_REQUEST,
         "no field password_hash"
     );
+}
+
+#[tokio::test]
+async fn queries_walk_one_level_through_references() {
+    let s = seeded().await;
+    let numbers = |page: Value| -> Vec<String> {
+        page.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["number"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let q = |query: &str| {
+        format!(
+            "/api/now/table/interaction?sysparm_fields=number&sysparm_query={query}^ORDERBYnumber"
+        )
+    };
+    assert_eq!(
+        numbers(get(&s.app, &q("assigned_to.name=abel tuter")).await),
+        ["IMS0001001"]
+    );
+    assert_eq!(
+        numbers(get(&s.app, &q("opened_by.user_name=agent")).await),
+        ["IMS0001001", "IMS0001002"]
+    );
+    assert_eq!(
+        numbers(get(&s.app, &q("parent.number=IMS0001001")).await),
+        ["IMS0001002"]
+    );
+    assert_eq!(
+        numbers(get(&s.app, &q("provider_application.name=Genesys Cloud")).await),
+        ["IMS0001001"]
+    );
+    assert!(numbers(get(&s.app, &q("assigned_to.user_name=nobody")).await).is_empty());
+    let logs = get(
+        &s.app,
+        "/api/now/table/sn_openframe_phone_log?sysparm_query=interaction.number=IMS0001001&sysparm_fields=call_id",
+    )
+    .await;
+    assert_eq!(logs, json!([{"call_id": "c1"}]));
+    for (query, says) in [
+        (
+            "ORDERBYopened_by.name",
+            "ordering by a field of a referenced record",
+        ),
+        ("account.name=x", "only references to sys_user"),
+        (
+            "assigned_to.password_hash=x",
+            "assigned_to.…: unknown field \"password_hash\"",
+        ),
+        ("state.x=y", "only references to sys_user"),
+    ] {
+        let uri = format!("/api/now/table/interaction?sysparm_query={query}").replace('^', "%5E");
+        let reply = s.app.call(Method::GET, &uri, None).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(
+            reply.detail().starts_with("sysparm_query:") && reply.detail().contains(says),
+            "{query}: {}",
+            reply.detail()
+        );
+    }
 }

@@ -18,7 +18,7 @@ use super::fixture::{AGENT, Fixture, UNKNOWN, ok, sys_id};
 
 /// Fills a store: two users (one with a full name, one without: the suite's agent), a provider
 /// application, and interactions referencing them, a parent, and a user that is not stored.
-async fn fill(fixture: &Fixture) {
+pub(super) async fn fill(fixture: &Fixture) {
     let repo = fixture.repo();
     let mut named = User {
         sys_id: sys_id("00000000000000000000000000000d01"),

@@ -767,7 +767,8 @@ fn table_list(table: &Table, table_name: &str) -> OperationBuilder {
          a new query OR-ed with the others; `ORDERBYfield`, `ORDERBYDESCfield`. Operands of <, >, BETWEEN are \
          whole numbers on number fields (compared as numbers) and date-times on date-time fields, also as \
          `javascript:gs.dateGenerate('yyyy-MM-dd','HH:mm:ss')`. Comparisons fold ASCII case; an empty value \
-         matches no negative or ordering condition.",
+         matches no negative or ordering condition. A condition may walk one reference to a user, \
+         interaction or provider application (`opened_by.user_name=abel`).",
         ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(patterns::whole(&patterns::encoded_query(table)))),

@@ -11,6 +11,7 @@ use axum::extract::{FromRequestParts, OriginalUri, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use openframe_core::dot_walk;
 use openframe_core::query::TableQuery;
 use openframe_core::schema::{self, Table};
 use openframe_core::{Caller, SysId};
@@ -35,28 +36,28 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let table = readable_table(&table)?;
     let params = Params::parse(raw.as_deref())?;
+    let repo = app.service.repository().as_ref();
+    let encoded = match params.get("sysparm_query") {
+        Some(query) => Some(dot_walk::resolve(repo, table, query).await?),
+        None => None,
+    };
     let mut query = TableQuery::parse(
         table,
-        params.get("sysparm_query"),
+        encoded.as_deref(),
         params.get("sysparm_limit"),
         params.get("sysparm_offset"),
     )?;
     query.resolve_caller(&caller.sys_id);
     query.count = !flag(&params, "sysparm_no_count")?;
-    let view = View::parse(
-        table,
-        &params,
-        &base,
-    )?;
+    let view = View::parse(table, &params, &base)?;
     // A large page waits for its turn among the few written at once, and keeps it while it is sent.
     let turn = if query.limit > LARGE_PAGE_ROWS {
         Some(app.large_page_turn().await?)
     } else {
         None
     };
-    let repo = app.service.repository().as_ref();
     let page = if std::ptr::eq(table, &schema::SYS_USER) {
-        query.run_in_memory(&users::all_users(repo).await?)
+        query.run_in_memory(&openframe_core::user::all_user_records(repo).await?)
     } else {
         repo.query_records(&query).await?
     };
@@ -105,11 +106,7 @@ pub async fn read(
 ) -> Result<Reply, ApiError> {
     let table = readable_table(&table)?;
     let params = Params::parse(raw.as_deref())?;
-    let view = View::parse(
-        table,
-        &params,
-        &base,
-    )?;
+    let view = View::parse(table, &params, &base)?;
     let not_found = || openframe_core::Error::NotFound { what: "record" };
     // As on the platform, a value that is no sys_id names no record: a 404, not a 400 (the openframe
     // endpoints keep their 400 for a malformed sysId).

@@ -1,0 +1,158 @@
+//! Dot-walking one level through a reference in `sysparm_query` (`opened_by.user_name=abel.tuter`,
+//! `interaction.number=IMS0001001` on a phone log): each such condition is answered first on the referenced
+//! table, then becomes `reference IN (the sys_ids found)` on the queried one, so every store answers it
+//! with the rules it already has. A record whose reference is empty, or names no stored record, matches no
+//! dot-walked condition. References to `sys_user`, `interaction` and `sys_cs_provider_application` walk;
+//! to tables openframe does not keep, and in `ORDERBY`, a dot is a 400.
+
+use std::borrow::Cow;
+
+use crate::error::{Error, Result};
+use crate::query::TableQuery;
+use crate::repository::Repository;
+use crate::schema::{self, FieldKind, Table};
+use crate::user;
+
+/// The most records one dot-walked condition may match on the referenced table.
+pub const MAX_WALKED: usize = 10_000;
+
+/// `query` with each dot-walked condition replaced by a condition on the reference (the query as given,
+/// borrowed, when it has none).
+pub async fn resolve<'q>(
+    repo: &dyn Repository,
+    table: &'static Table,
+    query: &'q str,
+) -> Result<Cow<'q, str>> {
+    if !query.contains('.') {
+        return Ok(Cow::Borrowed(query));
+    }
+    let mut tokens = Vec::new();
+    let mut walked = false;
+    for token in query.split('^') {
+        match walk(table, token)? {
+            Some(step) => {
+                tokens.push(step.resolve(repo).await?);
+                walked = true;
+            }
+            None => tokens.push(token.to_owned()),
+        }
+    }
+    Ok(if walked {
+        Cow::Owned(tokens.join("^"))
+    } else {
+        Cow::Borrowed(query)
+    })
+}
+
+/// One dot-walked condition: `<prefix><reference>.<condition on the referenced table>`.
+struct Step<'t> {
+    /// `NQ`, `OR` or nothing.
+    prefix: &'t str,
+    reference: &'static str,
+    target: &'static Table,
+    condition: &'t str,
+}
+
+/// The token's dot-walk, if it is one. `ORDERBY` through a dot, or a dot after a field that is no
+/// reference to a table openframe keeps, is a 400.
+fn walk<'t>(table: &'static Table, token: &'t str) -> Result<Option<Step<'t>>> {
+    if let Some(order) = token
+        .strip_prefix("ORDERBYDESC")
+        .or_else(|| token.strip_prefix("ORDERBY"))
+    {
+        if order.contains('.') {
+            return Err(Error::invalid(
+                "sysparm_query",
+                format!(
+                    "ORDERBY{order}: ordering by a field of a referenced record is not supported"
+                ),
+            ));
+        }
+        return Ok(None);
+    }
+    let (prefix, rest) = ["NQ", "OR"]
+        .iter()
+        .find_map(|p| token.strip_prefix(p).map(|rest| (*p, rest)))
+        .unwrap_or(("", token));
+    let name_end = rest
+        .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+        .unwrap_or(rest.len());
+    let (name, after) = rest.split_at(name_end);
+    let Some(condition) = after.strip_prefix('.') else {
+        return Ok(None);
+    };
+    let target = match table.field(name).map(|(_, def)| def.kind) {
+        Some(FieldKind::Reference(target)) => walkable(target),
+        _ => None,
+    };
+    let Some(target) = target else {
+        return Err(Error::invalid(
+            "sysparm_query",
+            format!(
+                "{name}.…: only references to sys_user, interaction and sys_cs_provider_application can be \
+                 dot-walked, one level"
+            ),
+        ));
+    };
+    let reference = table
+        .field(name)
+        .map(|(_, def)| def.name)
+        .unwrap_or_default();
+    Ok(Some(Step {
+        prefix,
+        reference,
+        target,
+        condition,
+    }))
+}
+
+/// The table a reference to `target` walks into, if openframe keeps it.
+fn walkable(target: &str) -> Option<&'static Table> {
+    if target == schema::SYS_USER.name {
+        Some(&schema::SYS_USER)
+    } else {
+        schema::table(target)
+    }
+}
+
+impl Step<'_> {
+    /// `<prefix><reference>IN<sys_ids>`, or a condition nothing matches when no record does.
+    async fn resolve(&self, repo: &dyn Repository) -> Result<String> {
+        let mut inner = TableQuery::parse(self.target, Some(self.condition), None, None).map_err(
+            |e| match e {
+                Error::Invalid { rule, .. } => {
+                    Error::invalid("sysparm_query", format!("{}.…: {rule}", self.reference))
+                }
+                other => other,
+            },
+        )?;
+        inner.order.clear();
+        inner.limit = MAX_WALKED + 1;
+        inner.count = false;
+        let found: Vec<String> = if std::ptr::eq(self.target, &schema::SYS_USER) {
+            let users = user::all_user_records(repo).await?;
+            inner.run_in_memory(&users)
+        } else {
+            repo.query_records(&inner).await?
+        }
+        .records
+        .iter()
+        .map(|r| r.sys_id().to_owned())
+        .collect();
+        if found.len() > MAX_WALKED {
+            return Err(Error::invalid(
+                "sysparm_query",
+                format!(
+                    "{}.{} matches more than {MAX_WALKED} {} records: narrow it",
+                    self.reference, self.condition, self.target.name
+                ),
+            ));
+        }
+        Ok(if found.is_empty() {
+            // No sys_id is empty: nothing matches.
+            format!("{}sys_idISEMPTY", self.prefix)
+        } else {
+            format!("{}{}IN{}", self.prefix, self.reference, found.join(","))
+        })
+    }
+}
