@@ -9,9 +9,13 @@ use std::future::Future;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 
+use std::sync::Arc;
+
 use crate::aggregate::{AggregateChange, InteractionAggregate};
+use crate::display::ReferenceNames;
 use crate::query::{RecordPage, TableQuery};
 use crate::record::Record;
+use crate::repository::Repository;
 use crate::schema::{TABLES, field};
 use crate::service::Created;
 use crate::sys_id::SysId;
@@ -19,8 +23,8 @@ use crate::user::User;
 
 use super::accounts::provider_application;
 use super::fixture::{
-    Fixture, UNKNOWN, change_difference, difference, dump_difference, record_difference, shape,
-    short_debug, sys_id,
+    AGENT, Failure, Fixture, UNKNOWN, change_difference, difference, dump_difference,
+    record_difference, shape, short_debug, sys_id,
 };
 use super::known::{describe, page_difference};
 use super::operations::{Op, PROVIDERS, Target, USERS, sequence};
@@ -55,7 +59,8 @@ enum Outcome {
     Provider(Option<Record>),
     User(Option<User>),
     Added,
-    Page(RecordPage),
+    /// A page, and every field of it as a read with `sysparm_display_value=true` shows it.
+    Page(RecordPage, Vec<String>),
     Record(Option<Record>),
 }
 
@@ -170,11 +175,23 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
     let sut = Fixture::new(&store.repo);
     let reference = Fixture::reference();
     let setup = provider_application(PROVIDERS[0], "Genesys");
+    // The user the generated references mostly name, with a full name for display values to show.
+    let agent = User {
+        sys_id: sys_id(AGENT),
+        user_name: "model.agent".to_owned(),
+        name: "Model Agent".to_owned(),
+        password_hash: "$argon2id$model".to_owned(),
+        roles: Vec::new(),
+    };
     for side in [&sut, &reference] {
         side.repo()
             .add_provider_application(&setup)
             .await
             .map_err(|e| format!("setup: add_provider_application: {e} ({e:?})"))?;
+        side.repo()
+            .add_user(&agent)
+            .await
+            .map_err(|e| format!("setup: add_user: {e} ({e:?})"))?;
     }
 
     let mut created: Vec<SysId> = Vec::new();
@@ -257,8 +274,8 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
                 let query = step.resolve(&records);
                 note = format!("  as run: {}\n", describe(&query));
                 (
-                    shape(sut.repo().query_records(&query).await).map(Outcome::Page),
-                    shape(reference.repo().query_records(&query).await).map(Outcome::Page),
+                    displayed_page(sut.repo(), &query).await,
+                    displayed_page(reference.repo(), &query).await,
                 )
             }
             Op::ReadRecord { table, n } => {
@@ -286,9 +303,15 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
                 (Ok(Outcome::Read(g)), Ok(Outcome::Read(w))) => {
                     format!("  (got = store, want = reference)\n{}", difference(g, w))
                 }
-                (Ok(Outcome::Page(g)), Ok(Outcome::Page(w))) => {
+                (Ok(Outcome::Page(g, gd)), Ok(Outcome::Page(w, wd))) => {
+                    let displays = gd
+                        .iter()
+                        .zip(wd)
+                        .find(|(g, w)| g != w)
+                        .map(|(g, w)| format!("  display value: store {g:?}, reference {w:?}\n"))
+                        .unwrap_or_default();
                     format!(
-                        "  (got = store, want = reference)\n{}",
+                        "  (got = store, want = reference)\n{}{displays}",
                         page_difference(g, w)
                     )
                 }
@@ -354,6 +377,29 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
     }
     drop(store);
     Ok(())
+}
+
+/// The page `query` selects, with the display values of every field of it (references looked up as a read
+/// with `sysparm_display_value=true` looks them up).
+async fn displayed_page(
+    repo: &Arc<dyn Repository>,
+    query: &TableQuery,
+) -> std::result::Result<Outcome, Failure> {
+    let page = shape(repo.query_records(query).await)?;
+    let names = shape(ReferenceNames::look_up(repo.as_ref(), &page.records, &[]).await)?;
+    let displays = page
+        .records
+        .iter()
+        .flat_map(|record| {
+            let table = record.table();
+            table
+                .field_names()
+                .chain(crate::computed::computed_fields(table).iter().copied())
+                .map(|name| format!("{name}={}", names.display(record, name)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    Ok(Outcome::Page(page, displays))
 }
 
 /// The user an `AddUser` step adds: the same on both sides, distinct per step.
