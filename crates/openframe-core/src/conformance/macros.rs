@@ -51,6 +51,8 @@ macro_rules! conformance_tests {
             query_indexed_fields_among_many,
             query_of_any_size_is_answered,
             query_platform_operators,
+            aggregate_counts_and_groups,
+            aggregate_awkward_text,
             concurrent_creates_get_distinct_numbers,
             concurrent_updates_all_land,
             concurrent_duplicates_conflict,

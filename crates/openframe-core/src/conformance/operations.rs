@@ -16,7 +16,7 @@ use crate::request::Mode;
 use crate::schema::TABLES;
 
 use super::fixture::AGENT;
-use super::query_steps::{QueryStep, query_step};
+use super::query_steps::{AggregateStep, QueryStep, aggregate_step, query_step};
 
 /// Most operations in one case.
 pub(crate) const MAX_STEPS: usize = 12;
@@ -63,6 +63,8 @@ pub(crate) enum Op {
     FindUser(usize),
     /// Run a Table API query.
     Query(QueryStep),
+    /// Run an Aggregate API request.
+    Aggregate(AggregateStep),
     /// `read_record` in `TABLES[table]` of the `n % (count + 1)`-th of the `count` records stored so far
     /// (interactions, their phone logs and related records, provider applications); `count` itself stands for
     /// a sys_id nothing has.
@@ -110,6 +112,7 @@ impl fmt::Display for Op {
             Op::AddUser(i) => write!(f, "add user {:?}", USERS[*i]),
             Op::FindUser(i) => write!(f, "find user {:?}", USERS[*i]),
             Op::Query(q) => write!(f, "query {q}"),
+            Op::Aggregate(a) => write!(f, "aggregate {a}"),
             Op::ReadRecord { table, n } => write!(
                 f,
                 "read_record {} of stored record {n} % (count + 1)",
@@ -137,6 +140,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..USERS.len()).prop_map(Op::AddUser),
         1 => (0..USERS.len()).prop_map(Op::FindUser),
         3 => query_step().prop_map(Op::Query),
+        2 => aggregate_step().prop_map(Op::Aggregate),
         1 => (0..TABLES.len(), 0..64usize).prop_map(|(table, n)| Op::ReadRecord { table, n }),
     ]
 }
