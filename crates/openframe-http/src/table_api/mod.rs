@@ -101,7 +101,7 @@ pub async fn read(
     Ok(Reply(view.render(&record)))
 }
 
-fn readable_table(name: &str) -> Result<&'static Table, ApiError> {
+pub(crate) fn readable_table(name: &str) -> Result<&'static Table, ApiError> {
     schema::table(name).ok_or_else(|| {
         ApiError::with_message(
             axum::http::StatusCode::BAD_REQUEST,
