@@ -105,7 +105,12 @@ pub fn encoded_query(table: &Table) -> String {
 /// `sysparm_fields` of `table` (`openframe_core::query::parse_field_list`): field names separated by commas,
 /// spaces or tabs around each, empty items skipped (so an empty list means every field).
 pub fn field_list(table: &Table) -> String {
-    let field = format!("(?:{})", table.field_names().collect::<Vec<_>>().join("|"));
+    names_list(&table.field_names().collect::<Vec<_>>())
+}
+
+/// A comma list of these names, as [`field_list`] reads it (`sysparm_avg_fields`: the number fields).
+pub fn names_list(names: &[&str]) -> String {
+    let field = format!("(?:{})", names.join("|"));
     format!("[ \t]*(?:{field}[ \t]*)?(?:,[ \t]*(?:{field}[ \t]*)?)*")
 }
 
