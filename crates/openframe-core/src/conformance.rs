@@ -73,7 +73,9 @@ pub use accounts::{
     duplicate_inbound_id_is_conflict, duplicate_user_name_is_conflict, ping_answers,
     provider_applications_round_trip, users_change_and_go, users_round_trip,
 };
-pub use aggregates::{aggregate_awkward_text, aggregate_counts_and_groups};
+pub use aggregates::{
+    aggregate_awkward_text, aggregate_counts_and_groups, aggregate_random_requests,
+};
 pub use concurrency::{
     concurrent_creates_get_distinct_numbers, concurrent_duplicates_conflict,
     concurrent_updates_all_land,

@@ -1,7 +1,8 @@
 //! The Aggregate API's reads: `aggregate_records` gives exactly what [`AggregateQuery::run_in_memory`] gives
 //! over the records stored — counts, averages, sums, minima and maxima on every table, grouped by one or
 //! several fields (numbers as numbers, the empty value a group of its own) or not at all, filtered with the
-//! Table API's operators and `^NQ`, over nothing, over awkward text, and cut at the most groups asked for.
+//! Table API's operators and `^NQ`, over nothing, over awkward text, and cut at the most groups asked for;
+//! and random requests (the model-based test's generators) over a corpus of many records.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use crate::stats::{Aggregate, AggregateGroup, AggregateQuery};
 use super::accounts::provider_application;
 use super::known::{Corpus, Known};
 use super::queries::{AWKWARD, mixed_corpus};
+use super::query_steps::aggregate_step;
 
 /// A request the suite builds from the Aggregate API's parameters, which must parse.
 fn request(
@@ -301,5 +303,53 @@ pub async fn aggregate_awkward_text(repo: &Arc<dyn Repository>) {
     ];
     for &(table, query, group_by, aggregates) in cases {
         assert_aggregate(&known, repo, &request(table, query, group_by, aggregates)).await;
+    }
+}
+
+/// Random Aggregate API requests — filters, group-by and aggregated fields, cuts — from the model-based
+/// test's generators, on every table of the mixed corpus (dozens of records each, so that groups are many):
+/// each must give what the reference computation gives. [`default_cases`](super::default_cases) of them.
+pub async fn aggregate_random_requests(repo: &Arc<dyn Repository>) {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::{Config, RngSeed, TestRunner};
+
+    let mut corpus = mixed_corpus(repo).await;
+    for duration in ["007", "0", "0100", "99", "1000"] {
+        corpus
+            .create(&json!({
+                "interaction": {"userPhoneNumber": "+14089965744", "additionalParams": {"duration": duration}},
+                "phoneLogs": [{"call_id": duration, "duration": duration}]
+            }))
+            .await;
+    }
+    let known = corpus.known().await;
+    let seed = uuid::Uuid::new_v4().as_u64_pair().0;
+    let mut runner = TestRunner::new(Config {
+        rng_seed: RngSeed::Fixed(seed),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = aggregate_step();
+    for case in 1..=super::default_cases() {
+        let step = strategy
+            .new_tree(&mut runner)
+            .unwrap_or_else(|reason| panic!("cannot generate a request: {reason}"))
+            .current();
+        let q = step.resolve(known.of(step.table()));
+        let want = q.run_in_memory(known.of(q.query.table));
+        let got = repo.aggregate_records(&q).await.unwrap_or_else(|e| {
+            panic!(
+                "random aggregate {case} {}: unexpected error `{e}` ({e:?})",
+                describe(&q)
+            )
+        });
+        if got != want {
+            panic!(
+                "random aggregate {case} (seed {seed}) {} (got = store, want = run_in_memory over the \
+                 records stored):\n{}",
+                describe(&q),
+                groups_difference(&got, &want)
+            );
+        }
     }
 }

@@ -53,6 +53,7 @@ macro_rules! conformance_tests {
             query_platform_operators,
             aggregate_counts_and_groups,
             aggregate_awkward_text,
+            aggregate_random_requests,
             concurrent_creates_get_distinct_numbers,
             concurrent_updates_all_land,
             concurrent_duplicates_conflict,

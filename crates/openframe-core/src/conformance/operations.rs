@@ -201,9 +201,15 @@ fn additional_params() -> impl Strategy<Value = Value> {
     );
     let direction = pool(&[json!("inbound"), json!("outbound")], &[json!("sideways")]);
     let reference = pool(&[json!(AGENT), json!(OTHER), Value::Null], &[json!("bob")]);
-    // "120" sorts before "42" as text, after it as a number.
+    // "120" sorts before "42" as text, after it as a number; "090" is the number 90 spelled otherwise.
     let duration = pool(
-        &[json!(42), json!("90"), json!("120"), Value::Null],
+        &[
+            json!(42),
+            json!("90"),
+            json!("120"),
+            json!("090"),
+            Value::Null,
+        ],
         &[json!("5m")],
     );
     let closed_at = pool(
@@ -327,7 +333,10 @@ fn phone_log() -> impl Strategy<Value = Value> {
         ],
         &[json!("2024-11-04T21:47:30Z")],
     );
-    let duration = pool(&[json!(30), json!("120"), Value::Null], &[json!(-5)]);
+    let duration = pool(
+        &[json!(30), json!("120"), json!("007"), Value::Null],
+        &[json!(-5)],
+    );
     let agent = pool(&[json!(AGENT), json!(OTHER)], &[json!("Alice")]);
     let phone = pool(&[json!("+14089965744")], &[json!("12345")]);
     (

@@ -399,12 +399,13 @@ pub(crate) fn query_step() -> impl Strategy<Value = QueryStep> {
         })
 }
 
-/// An Aggregate API request as generated: a query step for its filter (and `ORDERBY` keys), group-by and
-/// aggregated fields picked among the table's query fields (`avg` and `sum` among its number fields), and
-/// now and then a cut at a few groups.
+/// An Aggregate API request as generated: a query step for its filter (half the time dropped, so that groups
+/// are many) and `ORDERBY` keys, group-by and aggregated fields picked among the table's query fields (`avg`
+/// and `sum` among its number fields), and now and then a cut at a few groups.
 #[derive(Clone, Debug)]
 pub(crate) struct AggregateStep {
     query: QueryStep,
+    filtered: bool,
     group_by: Vec<usize>,
     aggregates: Vec<(Aggregate, usize)>,
     max_groups: Option<usize>,
@@ -439,8 +440,13 @@ impl AggregateStep {
                 aggregates.push((aggregate, f));
             }
         }
+        let mut query = self.query.resolve(records);
+        if !self.filtered {
+            query.filter.clear();
+            query.or_filters.clear();
+        }
         AggregateQuery {
-            query: self.query.resolve(records),
+            query,
             group_by,
             aggregates,
             max_groups: self.max_groups.unwrap_or(query::MAX_LIMIT),
@@ -452,8 +458,16 @@ impl fmt::Display for AggregateStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "group by fields {:?} computing {:?} at most {:?} groups over {}",
-            self.group_by, self.aggregates, self.max_groups, self.query
+            "group by fields {:?} computing {:?} at most {:?} groups over {}{}",
+            self.group_by,
+            self.aggregates,
+            self.max_groups,
+            self.query,
+            if self.filtered {
+                ""
+            } else {
+                " without its filter"
+            }
         )
     }
 }
@@ -462,16 +476,20 @@ impl fmt::Display for AggregateStep {
 pub(crate) fn aggregate_step() -> impl Strategy<Value = AggregateStep> {
     (
         query_step(),
+        any::<bool>(),
         vec(field_index(), 0..4),
         vec((select(Aggregate::ALL.to_vec()), field_index()), 0..5),
         prop_oneof![4 => Just(None), 1 => (1..4usize).prop_map(Some)],
     )
-        .prop_map(|(query, group_by, aggregates, max_groups)| AggregateStep {
-            query,
-            group_by,
-            aggregates,
-            max_groups,
-        })
+        .prop_map(
+            |(query, filtered, group_by, aggregates, max_groups)| AggregateStep {
+                query,
+                filtered,
+                group_by,
+                aggregates,
+                max_groups,
+            },
+        )
 }
 
 #[cfg(test)]
