@@ -17,6 +17,14 @@ use super::known::{Corpus, Known};
 use super::queries::{AWKWARD, mixed_corpus};
 use super::query_steps::aggregate_step;
 
+/// A fixed case: the table, `sysparm_query`, `sysparm_group_by` and the aggregates' field lists.
+type Case = (
+    &'static Table,
+    &'static str,
+    &'static str,
+    &'static [(Aggregate, &'static str)],
+);
+
 /// A request the suite builds from the Aggregate API's parameters, which must parse.
 fn request(
     table: &'static Table,
@@ -101,13 +109,13 @@ pub async fn aggregate_counts_and_groups(repo: &Arc<dyn Repository>) {
             .await;
     }
     let known = corpus.known().await;
-    let numbers = [
+    const NUMBERS: &[(Aggregate, &str)] = &[
         (Aggregate::Avg, "duration,sys_mod_count"),
         (Aggregate::Sum, "duration,sys_mod_count"),
         (Aggregate::Min, "duration,sys_mod_count"),
         (Aggregate::Max, "duration,sys_mod_count"),
     ];
-    let text = [
+    const TEXT: &[(Aggregate, &str)] = &[
         (
             Aggregate::Min,
             "short_description,opened_at,closed_at,number,assigned_to",
@@ -117,24 +125,24 @@ pub async fn aggregate_counts_and_groups(repo: &Arc<dyn Repository>) {
             "short_description,opened_at,closed_at,number,work_notes",
         ),
     ];
-    let cases: &[(&'static Table, &str, &str, &[(Aggregate, &str)])] = &[
+    let cases: &[Case] = &[
         (&INTERACTION, "", "", &[]),
-        (&INTERACTION, "", "", &numbers),
-        (&INTERACTION, "", "", &text),
-        (&INTERACTION, "state=nope", "", &numbers),
-        (&INTERACTION, "state=nope", "state", &numbers),
-        (&INTERACTION, "", "state", &numbers),
-        (&INTERACTION, "", "direction", &text),
-        (&INTERACTION, "", "duration", &numbers),
+        (&INTERACTION, "", "", NUMBERS),
+        (&INTERACTION, "", "", TEXT),
+        (&INTERACTION, "state=nope", "", NUMBERS),
+        (&INTERACTION, "state=nope", "state", NUMBERS),
+        (&INTERACTION, "", "state", NUMBERS),
+        (&INTERACTION, "", "direction", TEXT),
+        (&INTERACTION, "", "duration", NUMBERS),
         (&INTERACTION, "ORDERBYDESCduration", "duration", &[]),
-        (&INTERACTION, "", "short_description", &text),
+        (&INTERACTION, "", "short_description", TEXT),
         (
             &INTERACTION,
             "ORDERBYDESCshort_description",
             "short_description",
             &[],
         ),
-        (&INTERACTION, "", "direction,state", &numbers),
+        (&INTERACTION, "", "direction,state", NUMBERS),
         (
             &INTERACTION,
             "ORDERBYDESCstate^ORDERBYnumber",
@@ -145,27 +153,22 @@ pub async fn aggregate_counts_and_groups(repo: &Arc<dyn Repository>) {
             &INTERACTION,
             "ORDERBYDESCdirection",
             "state,direction,assigned_to",
-            &numbers,
+            NUMBERS,
         ),
-        (&INTERACTION, "duration>37^ORstate=new", "state", &numbers),
+        (&INTERACTION, "duration>37^ORstate=new", "state", NUMBERS),
         (
             &INTERACTION,
             "state=new^NQduration>100^ORqueueISNOTEMPTY^NQnumber=IMS0001003",
             "direction",
-            &numbers,
+            NUMBERS,
         ),
         (
             &INTERACTION,
             "short_descriptionLIKEbill^NQdurationISEMPTY",
             "",
-            &text,
+            TEXT,
         ),
-        (
-            &INTERACTION,
-            "",
-            "inbound_id,provider_application",
-            &numbers,
-        ),
+        (&INTERACTION, "", "inbound_id,provider_application", NUMBERS),
         (
             &PHONE_LOG,
             "",
@@ -268,7 +271,7 @@ pub async fn aggregate_awkward_text(repo: &Arc<dyn Repository>) {
         }
     }
     let known = corpus.known().await;
-    let extremes = [
+    const EXTREMES: &[(Aggregate, &str)] = &[
         (
             Aggregate::Min,
             "short_description,client_session_id,work_notes",
@@ -278,20 +281,20 @@ pub async fn aggregate_awkward_text(repo: &Arc<dyn Repository>) {
             "short_description,client_session_id,work_notes",
         ),
     ];
-    let cases: &[(&'static Table, &str, &str, &[(Aggregate, &str)])] = &[
-        (&INTERACTION, "", "", &extremes),
-        (&INTERACTION, "", "short_description", &extremes),
+    let cases: &[Case] = &[
+        (&INTERACTION, "", "", EXTREMES),
+        (&INTERACTION, "", "short_description", EXTREMES),
         (
             &INTERACTION,
             "ORDERBYDESCclient_session_id",
             "client_session_id",
-            &extremes,
+            EXTREMES,
         ),
         (
             &INTERACTION,
             "short_descriptionLIKEa",
             "work_notes",
-            &extremes,
+            EXTREMES,
         ),
         (&PHONE_LOG, "", "call_id", &[(Aggregate::Max, "call_id")]),
         (
