@@ -373,3 +373,26 @@ async fn auth_methods_and_xml() {
         r#"<?xml version="1.0" encoding="UTF-8"?><response><result><stats><count>6</count></stats></result></response>"#
     );
 }
+
+#[tokio::test]
+async fn groups_in_xml() {
+    let app = seeded().await;
+    let auth = basic(API_USER);
+    let reply = app
+        .raw(
+            Method::GET,
+            "/api/now/stats/interaction?sysparm_count=true&sysparm_group_by=state&sysparm_query=state=new%5EORstate=on_hold",
+            &[("authorization", &auth), ("accept", "application/xml")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // The platform's XML: one <result> per group, <groupby_fields> repeated per field.
+    assert_eq!(
+        reply.text,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><response>\
+         <result><stats><count>1</count></stats><groupby_fields><field>state</field><value>new</value></groupby_fields></result>\
+         <result><stats><count>1</count></stats><groupby_fields><field>state</field><value>on_hold</value></groupby_fields></result>\
+         </response>"
+    );
+}
