@@ -22,6 +22,7 @@ use openframe_core::oauth::{OAuthClient, OAuthToken};
 use openframe_core::portability::{ImportBatch, USER_TABLE};
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{self, Table, field};
+use openframe_core::stats::{AggregateGroup, AggregateQuery};
 use openframe_core::unique::{UniqueKey, check_unique};
 use openframe_core::{
     AggregateChange, Conflict, Error, InteractionAggregate, Record, Repository, Result, SysId,
@@ -334,6 +335,11 @@ impl Repository for MapStore {
     async fn query_records(&self, query: &TableQuery) -> Result<RecordPage> {
         let tables = self.tables();
         Ok(query.run_in_memory(tables.records(query.table)))
+    }
+
+    async fn aggregate_records(&self, query: &AggregateQuery) -> Result<Vec<AggregateGroup>> {
+        let tables = self.tables();
+        Ok(query.run_in_memory(tables.records(query.query.table)))
     }
 
     async fn ping(&self) -> Result<()> {

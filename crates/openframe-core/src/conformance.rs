@@ -54,6 +54,7 @@ use std::sync::Arc;
 use crate::repository::Repository;
 
 mod accounts;
+mod aggregates;
 mod concurrency;
 mod display;
 mod dot_walk;
@@ -73,6 +74,9 @@ mod query_steps;
 pub use accounts::{
     duplicate_inbound_id_is_conflict, duplicate_user_name_is_conflict, ping_answers,
     provider_applications_round_trip, users_by_sys_id, users_change_and_go, users_round_trip,
+};
+pub use aggregates::{
+    aggregate_awkward_text, aggregate_counts_and_groups, aggregate_random_requests,
 };
 pub use concurrency::{
     concurrent_creates_get_distinct_numbers, concurrent_duplicates_conflict,

@@ -53,6 +53,7 @@ pub mod repository;
 pub mod request;
 pub mod schema;
 pub mod service;
+pub mod stats;
 pub mod sys_id;
 pub mod unique;
 pub mod user;

@@ -15,6 +15,7 @@ use crate::query::{RecordPage, TableQuery};
 use crate::record::Record;
 use crate::repository::{Repository, UpdatePlan};
 use crate::schema::{self, Table, field};
+use crate::stats::{AggregateGroup, AggregateQuery};
 use crate::sys_id::SysId;
 use crate::unique::{UniqueKey, check_unique};
 use crate::user::User;
@@ -301,6 +302,12 @@ impl Repository for MemoryRepository {
         // The reference model scans: it is the semantics other stores are compared with, not a fast path.
         let state = self.state();
         Ok(query.run_in_memory(state.records(query.table)))
+    }
+
+    async fn aggregate_records(&self, query: &AggregateQuery) -> Result<Vec<AggregateGroup>> {
+        // The reference computation, over every record of the table.
+        let state = self.state();
+        Ok(query.run_in_memory(state.records(query.query.table)))
     }
 
     async fn ping(&self) -> Result<()> {

@@ -13,6 +13,7 @@ use crate::portability::ImportBatch;
 use crate::query::{RecordPage, TableQuery};
 use crate::record::Record;
 use crate::schema::Table;
+use crate::stats::{AggregateGroup, AggregateQuery};
 use crate::sys_id::SysId;
 use crate::user::User;
 
@@ -102,6 +103,12 @@ pub trait Repository: Debug + Send + Sync + 'static {
     /// filter, order and paging natively (never loading a whole table to filter it in memory) and must give
     /// exactly what [`TableQuery::run_in_memory`] gives over the same records.
     async fn query_records(&self, query: &TableQuery) -> Result<RecordPage>;
+
+    /// The groups of `query.query.table` that the Aggregate API request `query` asks for, with their counts
+    /// and aggregates, in group order, at most `query.max_groups`. Stores compute them natively (SQL's
+    /// `GROUP BY`, or one pass over the candidates keeping one total per group, never the records) and must
+    /// give exactly what [`AggregateQuery::run_in_memory`] gives over the same records.
+    async fn aggregate_records(&self, query: &AggregateQuery) -> Result<Vec<AggregateGroup>>;
 
     /// Answers when the store is reachable: the health check.
     async fn ping(&self) -> Result<()>;
@@ -243,6 +250,13 @@ macro_rules! forward_repository {
 
             async fn query_records(&self, query: &TableQuery) -> Result<RecordPage> {
                 (**self).query_records(query).await
+            }
+
+            async fn aggregate_records(
+                &self,
+                query: &AggregateQuery,
+            ) -> Result<Vec<AggregateGroup>> {
+                (**self).aggregate_records(query).await
             }
 
             async fn ping(&self) -> Result<()> {
@@ -395,6 +409,10 @@ mod tests {
                 total: 0,
             })
         }
+        async fn aggregate_records(&self, _: &AggregateQuery) -> Result<Vec<AggregateGroup>> {
+            self.called("aggregate_records");
+            Ok(Vec::new())
+        }
         async fn ping(&self) -> Result<()> {
             self.called("ping");
             Ok(())
@@ -490,6 +508,8 @@ mod tests {
         let _ = repo.find_provider_application("i").await;
         let _ = repo.read_record(&INTERACTION, &id).await;
         let _ = repo.query_records(&TableQuery::all(&INTERACTION)).await;
+        let aggregate = AggregateQuery::parse(&INTERACTION, None, None, &[]).expect("a query");
+        let _ = repo.aggregate_records(&aggregate).await;
         let _ = repo.ping().await;
         repo.close().await;
         let _ = repo.export_interactions(None, 1).await;
@@ -506,7 +526,7 @@ mod tests {
         let direct = Probe::default();
         call_everything(&direct).await;
         let every = direct.0.into_inner().unwrap();
-        assert_eq!(every.len(), 26, "{every:?}");
+        assert_eq!(every.len(), 27, "{every:?}");
 
         let probe = Arc::new(Probe::default());
         let wrapped: Box<Arc<Probe>> = Box::new(Arc::clone(&probe));

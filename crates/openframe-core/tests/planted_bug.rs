@@ -11,6 +11,7 @@ use openframe_core::oauth::{OAuthClient, OAuthToken};
 use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::Table;
+use openframe_core::stats::{AggregateGroup, AggregateQuery};
 use openframe_core::{
     AggregateChange, InteractionAggregate, MemoryRepository, Record, Repository, Result, SysId,
     UpdatePlan, User,
@@ -87,6 +88,9 @@ impl Repository for DropsLastLog {
     }
     async fn query_records(&self, query: &TableQuery) -> Result<RecordPage> {
         self.0.query_records(query).await
+    }
+    async fn aggregate_records(&self, query: &AggregateQuery) -> Result<Vec<AggregateGroup>> {
+        self.0.aggregate_records(query).await
     }
     async fn ping(&self) -> Result<()> {
         self.0.ping().await

@@ -24,6 +24,7 @@ pub mod openapi;
 mod openframe_api;
 mod router;
 mod state;
+mod stats_api;
 mod table_api;
 pub mod wire;
 mod workspace;

@@ -15,9 +15,10 @@ use serde_json::json;
 use crate::auth::{Auth, AuthLayer, require_user};
 use crate::observe::request_log::request_log;
 use crate::state::AppState;
+use crate::stats_api::STATS_PREFIXES;
 use crate::wire::error::ApiError;
 use crate::wire::render::render;
-use crate::{batch, events, openframe_api, table_api, workspace};
+use crate::{batch, events, openframe_api, stats_api, table_api, workspace};
 
 /// How long the health check waits for the store.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -252,6 +253,14 @@ impl RouterBuilder {
         .route(
             "/api/now/table/{table}/{sys_id}",
             get(table_api::read).fallback(not_allowed("GET,HEAD")),
+        )
+        .route(
+            &format!("{}/{{table}}", STATS_PREFIXES[0]),
+            get(stats_api::stats).fallback(not_allowed("GET,HEAD")),
+        )
+        .route(
+            &format!("{}/{{table}}", STATS_PREFIXES[1]),
+            get(stats_api::stats).fallback(not_allowed("GET,HEAD")),
         )
     }
 }

@@ -7,6 +7,7 @@ use axum::http::{Method, StatusCode, header};
 use openframe_core::oauth::{OAuthClient, OAuthToken};
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::Table;
+use openframe_core::stats::{AggregateGroup, AggregateQuery};
 use openframe_core::{
     AggregateChange, Error, EventPage, InteractionAggregate, Record, Repository, SysId, UpdatePlan,
     User,
@@ -499,6 +500,12 @@ impl Repository for BrokenStore {
         Err((self.0)())
     }
     async fn query_records(&self, _: &TableQuery) -> openframe_core::Result<RecordPage> {
+        Err((self.0)())
+    }
+    async fn aggregate_records(
+        &self,
+        _: &AggregateQuery,
+    ) -> openframe_core::Result<Vec<AggregateGroup>> {
         Err((self.0)())
     }
     async fn ping(&self) -> openframe_core::Result<()> {

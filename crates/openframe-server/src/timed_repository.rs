@@ -13,6 +13,7 @@ use openframe_core::oauth::{OAuthClient, OAuthToken};
 use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::Table;
+use openframe_core::stats::{AggregateGroup, AggregateQuery};
 use openframe_core::{Error, Record, Repository, Result, SysId, UpdatePlan, User};
 
 use crate::prometheus::STORE_OPERATION_DURATION;
@@ -152,6 +153,10 @@ impl Repository for TimedRepository {
 
     async fn query_records(&self, query: &TableQuery) -> Result<RecordPage> {
         timed("query_records", self.inner.query_records(query)).await
+    }
+
+    async fn aggregate_records(&self, query: &AggregateQuery) -> Result<Vec<AggregateGroup>> {
+        timed("aggregate_records", self.inner.aggregate_records(query)).await
     }
 
     async fn ping(&self) -> Result<()> {

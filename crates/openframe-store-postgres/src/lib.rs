@@ -128,6 +128,7 @@ mod queries;
 mod repository;
 mod rows;
 mod sequencer;
+mod stats_query;
 mod table_query;
 
 // The unit tests that need a server share the integration tests' helpers, which name the crate by its name.

@@ -10,6 +10,7 @@ use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{
     INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
 };
+use openframe_core::stats::{AggregateGroup, AggregateQuery};
 use openframe_core::unique::UniqueKey;
 use openframe_core::{
     Error, EventPage, InteractionEvent, Record, Repository, Result, SysId, UpdatePlan, User,
@@ -246,6 +247,11 @@ impl Repository for PostgresRepository {
             .await
             .map_err(db_error(format!("querying {}", query.table.name)))?;
         page_from_rows(known_table(query.table)?, &rows)
+    }
+
+    async fn aggregate_records(&self, query: &AggregateQuery) -> Result<Vec<AggregateGroup>> {
+        // One statement: every group comes from its one snapshot.
+        crate::stats_query::aggregate_records(&self.pool, query).await
     }
 
     async fn events_after(&self, after: u64, limit: usize) -> Result<EventPage> {

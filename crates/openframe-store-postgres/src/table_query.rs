@@ -169,7 +169,7 @@ fn column(table: &'static Table, name: &str) -> Result<&'static str> {
 }
 
 /// `WHERE` text for an AND of OR-groups, pushing its operands onto `values`.
-fn filter_sql(
+pub(crate) fn filter_sql(
     table: &'static Table,
     query: &TableQuery,
     values: &mut Vec<String>,

@@ -25,6 +25,7 @@ use openframe_core::query::{Condition, Op, RecordPage, TableQuery, fold, stored_
 use openframe_core::schema::{
     INTERACTION, PHONE_LOG, PROVIDER_APPLICATION, RELATED_RECORD, Table, field,
 };
+use openframe_core::stats::{Accumulator, AggregateGroup, AggregateQuery};
 use openframe_core::{Error, Record, Result};
 use sled::{IVec, Tree};
 
@@ -127,10 +128,31 @@ impl Trees {
     pub(crate) fn query(&self, query: &TableQuery) -> Result<Run> {
         let plan = plan(query);
         let mut page = PageBuilder::new(query);
-        let Some(source) = self.source(query.table) else {
-            return Ok(page.finish(plan));
-        };
-        match &plan {
+        if let Some(source) = self.source(query.table) {
+            self.each_candidate(source, &plan, &mut |record| page.offer(record))?;
+        }
+        Ok(page.finish(plan))
+    }
+
+    /// Runs the Aggregate API request `query`: each candidate its filter's plan finds goes through core's
+    /// [`Accumulator`], which keeps one total per group, never the records.
+    pub(crate) fn aggregate(&self, query: &AggregateQuery) -> Result<Vec<AggregateGroup>> {
+        let mut acc = Accumulator::new(query);
+        if let Some(source) = self.source(query.query.table) {
+            let plan = plan(&query.query);
+            self.each_candidate(source, &plan, &mut |record| acc.offer(&record))?;
+        }
+        Ok(acc.finish())
+    }
+
+    /// Hands `offer` every record `plan` finds of `source`, each once, in the table's order.
+    fn each_candidate(
+        &self,
+        source: Source,
+        plan: &Plan,
+        offer: &mut dyn FnMut(Record),
+    ) -> Result<()> {
+        match plan {
             Plan::Lookups(lookups) => {
                 // By key: lookups of one group may find the same record twice (`sys_id=a^ORnumber=…`).
                 let mut found = Candidates::new();
@@ -138,26 +160,26 @@ impl Trees {
                     self.candidates(source, lookup, &mut found)?;
                 }
                 for (key, row) in found {
-                    page.offer(self.fetch(source, &key, row)?);
+                    offer(self.fetch(source, &key, row)?);
                 }
             }
             Plan::Scan => match source {
                 Source::Interactions => {
                     for row in self.data.scan_prefix(INTERACTIONS_PREFIX).values() {
-                        page.offer(codec::decode_interaction_record(&row.map_err(from_sled)?)?);
+                        offer(codec::decode_interaction_record(&row.map_err(from_sled)?)?);
                     }
                 }
                 // Interactions in creation order, each one's children in theirs: the addresses' order.
                 Source::Children(_, table) => {
                     for row in self.data.scan_prefix(INTERACTIONS_PREFIX).values() {
                         for child in codec::decode_children(table, &row.map_err(from_sled)?)? {
-                            page.offer(child);
+                            offer(child);
                         }
                     }
                 }
                 Source::Providers => {
                     for row in self.provider_applications.iter().values() {
-                        page.offer(codec::decode_record(
+                        offer(codec::decode_record(
                             &PROVIDER_APPLICATION,
                             &row.map_err(from_sled)?,
                         )?);
@@ -165,7 +187,7 @@ impl Trees {
                 }
             },
         }
-        Ok(page.finish(plan))
+        Ok(())
     }
 
     /// Adds to `found` every record `lookup` may find: its key in the table's own tree (a child's address),

@@ -9,6 +9,7 @@ use openframe_core::oauth::{OAuthClient, OAuthToken};
 use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{PROVIDER_APPLICATION, Table, field};
+use openframe_core::stats::{AggregateGroup, AggregateQuery};
 use openframe_core::{
     AggregateChange, Conflict, Error, EventPage, InteractionAggregate, Record, Repository, Result,
     SysId, UpdatePlan, User,
@@ -427,6 +428,11 @@ impl Repository for SledRepository {
         let query = query.clone();
         self.blocking(move |trees| Ok(trees.query(&query)?.page))
             .await
+    }
+
+    async fn aggregate_records(&self, query: &AggregateQuery) -> Result<Vec<AggregateGroup>> {
+        let query = query.clone();
+        self.blocking(move |trees| trees.aggregate(&query)).await
     }
 
     async fn events_after(&self, after: u64, limit: usize) -> Result<EventPage> {

@@ -106,6 +106,7 @@ mod portability;
 mod queries;
 mod readers;
 mod record_query;
+mod stats_query;
 mod tables;
 mod writer;
 
@@ -120,6 +121,7 @@ use openframe_core::oauth::{OAuthClient, OAuthToken};
 use openframe_core::portability::ImportBatch;
 use openframe_core::query::{RecordPage, TableQuery};
 use openframe_core::schema::{Table, field};
+use openframe_core::stats::{AggregateGroup, AggregateQuery};
 use openframe_core::{
     AggregateChange, Error, EventPage, InteractionAggregate, InteractionEvent, Record, Repository,
     Result, SysId, UpdatePlan, User,
@@ -341,6 +343,13 @@ impl Repository for SqliteRepository {
         let query = query.clone();
         self.readers
             .read(move |conn| tables::query_records(conn, &query))
+            .await
+    }
+
+    async fn aggregate_records(&self, query: &AggregateQuery) -> Result<Vec<AggregateGroup>> {
+        let query = query.clone();
+        self.readers
+            .read(move |conn| stats_query::aggregate_records(conn, &query))
             .await
     }
 

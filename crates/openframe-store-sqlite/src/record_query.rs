@@ -48,8 +48,19 @@ pub(crate) fn known_table(table: &Table) -> Option<&'static Table> {
     schema::TABLES.iter().copied().find(|t| *t == table)
 }
 
-/// Builds the SQL of `query`; `None` when its table is not one the store keeps.
-pub(crate) fn build(query: &TableQuery) -> Result<Option<QuerySql>> {
+/// The `WHERE` of a query (empty when it has no filter) and the values it binds, `?1`…`?k`.
+pub(crate) struct FilterSql {
+    /// The schema's table the query reads.
+    pub table: &'static Table,
+    /// ` WHERE …`, or empty.
+    pub clause: String,
+    /// The condition values, `?1`…`?k`.
+    pub values: Vec<String>,
+}
+
+/// The `WHERE` of `query`'s filter; `None` when its table is not one the store keeps. The Table API's page
+/// and count and the Aggregate API's groups (`stats_query.rs`) share it.
+pub(crate) fn filter(query: &TableQuery) -> Result<Option<FilterSql>> {
     let Some(table) = known_table(query.table) else {
         return Ok(None);
     };
@@ -69,10 +80,27 @@ pub(crate) fn build(query: &TableQuery) -> Result<Option<QuerySql>> {
         }
         alternatives.push(balanced(&groups, " AND ", "1"));
     }
-    let filter = if query.filter.is_empty() && query.or_filters.is_empty() {
+    let clause = if query.filter.is_empty() && query.or_filters.is_empty() {
         String::new()
     } else {
         format!(" WHERE {}", balanced(&alternatives, " OR ", "0"))
+    };
+    Ok(Some(FilterSql {
+        table,
+        clause,
+        values,
+    }))
+}
+
+/// Builds the SQL of `query`; `None` when its table is not one the store keeps.
+pub(crate) fn build(query: &TableQuery) -> Result<Option<QuerySql>> {
+    let Some(FilterSql {
+        table,
+        clause: filter,
+        values,
+    }) = filter(query)?
+    else {
+        return Ok(None);
     };
     let mut order = String::from(" ORDER BY ");
     for key in &query.order {

@@ -18,10 +18,12 @@ use crate::record::Record;
 use crate::repository::Repository;
 use crate::schema::{TABLES, field};
 use crate::service::Created;
+use crate::stats::AggregateGroup;
 use crate::sys_id::SysId;
 use crate::user::User;
 
 use super::accounts::provider_application;
+use super::aggregates::{describe as describe_aggregate, groups_difference};
 use super::fixture::{
     AGENT, Failure, Fixture, UNKNOWN, change_difference, difference, dump_difference,
     record_difference, shape, short_debug, sys_id,
@@ -62,6 +64,7 @@ enum Outcome {
     /// A page, and every field of it as a read with `sysparm_display_value=true` shows it.
     Page(RecordPage, Vec<String>),
     Record(Option<Record>),
+    Groups(Vec<AggregateGroup>),
 }
 
 /// Runs `cases` random operation sequences against a fresh store from `factory` each, comparing every step
@@ -278,6 +281,24 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
                     displayed_page(reference.repo(), &query).await,
                 )
             }
+            Op::Aggregate(step) => {
+                let all = TableQuery {
+                    limit: usize::MAX,
+                    ..TableQuery::all(step.table())
+                };
+                let records = reference
+                    .repo()
+                    .query_records(&all)
+                    .await
+                    .map_err(|e| format!("step {step}: reference query: {e} ({e:?})"))?
+                    .records;
+                let request = step.resolve(&records);
+                note = format!("  as run: {}\n", describe_aggregate(&request));
+                (
+                    shape(sut.repo().aggregate_records(&request).await).map(Outcome::Groups),
+                    shape(reference.repo().aggregate_records(&request).await).map(Outcome::Groups),
+                )
+            }
             Op::ReadRecord { table, n } => {
                 let mut ids = Vec::new();
                 for id in &created {
@@ -313,6 +334,12 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
                     format!(
                         "  (got = store, want = reference)\n{}{displays}",
                         page_difference(g, w)
+                    )
+                }
+                (Ok(Outcome::Groups(g)), Ok(Outcome::Groups(w))) => {
+                    format!(
+                        "  (got = store, want = reference)\n{}",
+                        groups_difference(g, w)
                     )
                 }
                 (Ok(Outcome::Updated(g)), Ok(Outcome::Updated(w))) => {

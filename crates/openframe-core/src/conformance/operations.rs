@@ -16,7 +16,7 @@ use crate::request::Mode;
 use crate::schema::TABLES;
 
 use super::fixture::AGENT;
-use super::query_steps::{QueryStep, query_step};
+use super::query_steps::{AggregateStep, QueryStep, aggregate_step, query_step};
 
 /// Most operations in one case.
 pub(crate) const MAX_STEPS: usize = 12;
@@ -63,6 +63,8 @@ pub(crate) enum Op {
     FindUser(usize),
     /// Run a Table API query.
     Query(QueryStep),
+    /// Run an Aggregate API request.
+    Aggregate(AggregateStep),
     /// `read_record` in `TABLES[table]` of the `n % (count + 1)`-th of the `count` records stored so far
     /// (interactions, their phone logs and related records, provider applications); `count` itself stands for
     /// a sys_id nothing has.
@@ -110,6 +112,7 @@ impl fmt::Display for Op {
             Op::AddUser(i) => write!(f, "add user {:?}", USERS[*i]),
             Op::FindUser(i) => write!(f, "find user {:?}", USERS[*i]),
             Op::Query(q) => write!(f, "query {q}"),
+            Op::Aggregate(a) => write!(f, "aggregate {a}"),
             Op::ReadRecord { table, n } => write!(
                 f,
                 "read_record {} of stored record {n} % (count + 1)",
@@ -137,6 +140,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..USERS.len()).prop_map(Op::AddUser),
         1 => (0..USERS.len()).prop_map(Op::FindUser),
         3 => query_step().prop_map(Op::Query),
+        2 => aggregate_step().prop_map(Op::Aggregate),
         1 => (0..TABLES.len(), 0..64usize).prop_map(|(table, n)| Op::ReadRecord { table, n }),
     ]
 }
@@ -197,9 +201,15 @@ fn additional_params() -> impl Strategy<Value = Value> {
     );
     let direction = pool(&[json!("inbound"), json!("outbound")], &[json!("sideways")]);
     let reference = pool(&[json!(AGENT), json!(OTHER), Value::Null], &[json!("bob")]);
-    // "120" sorts before "42" as text, after it as a number.
+    // "120" sorts before "42" as text, after it as a number; "090" is the number 90 spelled otherwise.
     let duration = pool(
-        &[json!(42), json!("90"), json!("120"), Value::Null],
+        &[
+            json!(42),
+            json!("90"),
+            json!("120"),
+            json!("090"),
+            Value::Null,
+        ],
         &[json!("5m")],
     );
     let closed_at = pool(
@@ -323,7 +333,10 @@ fn phone_log() -> impl Strategy<Value = Value> {
         ],
         &[json!("2024-11-04T21:47:30Z")],
     );
-    let duration = pool(&[json!(30), json!("120"), Value::Null], &[json!(-5)]);
+    let duration = pool(
+        &[json!(30), json!("120"), json!("007"), Value::Null],
+        &[json!(-5)],
+    );
     let agent = pool(&[json!(AGENT), json!(OTHER)], &[json!("Alice")]);
     let phone = pool(&[json!("+14089965744")], &[json!("12345")]);
     (

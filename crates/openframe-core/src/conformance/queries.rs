@@ -53,7 +53,7 @@ const OPS: [Op; 14] = [
 /// Text that a LIKE without escaping, a padding comparison, case folding beyond ASCII, or an order other
 /// than byte-wise UTF-8 gets wrong: wildcards alone and inside text, backslashes, quotes, case pairs, spaces
 /// at either end, and non-ASCII (`"B" < "a" < "z" < "é" < "☺"` byte-wise; `É` is not `é` folded).
-const AWKWARD: &[&str] = &[
+pub(super) const AWKWARD: &[&str] = &[
     "a",
     "A",
     "B",
@@ -154,7 +154,7 @@ async fn add_providers(corpus: &mut Corpus) {
 /// 24 interactions whose fields take a few values each — repeated, unset now and then, numbers that sort
 /// differently as text — with 0 to 3 phone logs and 0 to 2 related records each, some updated afterwards,
 /// and four provider applications.
-async fn mixed_corpus(repo: &Arc<dyn Repository>) -> Corpus {
+pub(super) async fn mixed_corpus(repo: &Arc<dyn Repository>) -> Corpus {
     const DESCRIPTIONS: [&str; 9] = [
         "Billing call",
         "billing call",

@@ -14,6 +14,7 @@ use crate::query::{self, Condition, DEFAULT_LIMIT, Direction, OrderBy, TableQuer
 use crate::record::Record;
 use crate::schema::{TABLES, Table, field};
 use crate::service::Environment as _;
+use crate::stats::{Aggregate, AggregateQuery, numeric_fields};
 
 use super::environment::TestEnvironment;
 use super::fixture::AGENT;
@@ -396,6 +397,99 @@ pub(crate) fn query_step() -> impl Strategy<Value = QueryStep> {
                 count,
             }
         })
+}
+
+/// An Aggregate API request as generated: a query step for its filter (half the time dropped, so that groups
+/// are many) and `ORDERBY` keys, group-by and aggregated fields picked among the table's query fields (`avg`
+/// and `sum` among its number fields), and now and then a cut at a few groups.
+#[derive(Clone, Debug)]
+pub(crate) struct AggregateStep {
+    query: QueryStep,
+    filtered: bool,
+    group_by: Vec<usize>,
+    aggregates: Vec<(Aggregate, usize)>,
+    max_groups: Option<usize>,
+}
+
+impl AggregateStep {
+    /// The table aggregated.
+    pub(crate) fn table(&self) -> &'static Table {
+        self.query.table
+    }
+
+    /// The request, with stored operands taken from `records`, every record of the table.
+    pub(crate) fn resolve(&self, records: &[Record]) -> AggregateQuery {
+        let table = self.query.table;
+        let fields = QUERY_FIELDS[table_index(table)];
+        let numbers = numeric_fields(table);
+        let mut group_by: Vec<&'static str> = Vec::new();
+        for &i in &self.group_by {
+            let f = fields[i % fields.len()];
+            if !group_by.contains(&f) {
+                group_by.push(f);
+            }
+        }
+        let mut aggregates = Vec::new();
+        for &(aggregate, i) in &self.aggregates {
+            let f = if aggregate.numeric_only() {
+                numbers[i % numbers.len()]
+            } else {
+                fields[i % fields.len()]
+            };
+            if !aggregates.contains(&(aggregate, f)) {
+                aggregates.push((aggregate, f));
+            }
+        }
+        let mut query = self.query.resolve(records);
+        if !self.filtered {
+            query.filter.clear();
+            query.or_filters.clear();
+        }
+        AggregateQuery {
+            query,
+            group_by,
+            aggregates,
+            max_groups: self.max_groups.unwrap_or(query::MAX_LIMIT),
+        }
+    }
+}
+
+impl fmt::Display for AggregateStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "group by fields {:?} computing {:?} at most {:?} groups over {}{}",
+            self.group_by,
+            self.aggregates,
+            self.max_groups,
+            self.query,
+            if self.filtered {
+                ""
+            } else {
+                " without its filter"
+            }
+        )
+    }
+}
+
+/// An Aggregate API request on one of the four tables: up to three group-by fields, up to four aggregates.
+pub(crate) fn aggregate_step() -> impl Strategy<Value = AggregateStep> {
+    (
+        query_step(),
+        any::<bool>(),
+        vec(field_index(), 0..4),
+        vec((select(Aggregate::ALL.to_vec()), field_index()), 0..5),
+        prop_oneof![4 => Just(None), 1 => (1..4usize).prop_map(Some)],
+    )
+        .prop_map(
+            |(query, filtered, group_by, aggregates, max_groups)| AggregateStep {
+                query,
+                filtered,
+                group_by,
+                aggregates,
+                max_groups,
+            },
+        )
 }
 
 #[cfg(test)]

@@ -71,6 +71,10 @@ pub(crate) fn document() -> OpenApi {
                 "Create, update and read voice interactions.",
             ),
             tag("table", "The read-only Table API subset."),
+            tag(
+                "stats",
+                "The Aggregate API: counts and aggregates, whole or per group.",
+            ),
             tag("batch", "Many REST requests in one."),
             tag("oauth", "OAuth 2.0 access and refresh tokens."),
             tag("operations", "Health and this document."),

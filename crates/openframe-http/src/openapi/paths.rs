@@ -19,6 +19,7 @@ use utoipa::openapi::{Paths, RefOr, Required, Response};
 use super::patterns;
 use super::schemas::{self, name, reference};
 use crate::router::OPENFRAME_PREFIXES;
+use crate::stats_api::{MAX_GROUPS, STATS_PREFIXES};
 use crate::wire::error::RETRY_AFTER_SECS;
 
 /// The name of the Basic auth security scheme.
@@ -75,6 +76,16 @@ pub fn paths() -> Paths {
                     .parameters(Some([sys_id_param("sys_id")]))
                     .build(),
             );
+        }
+    }
+    for (i, prefix) in STATS_PREFIXES.iter().enumerate() {
+        for table in schema::TABLES {
+            for table_name in std::iter::once(&table.name).chain(table.aliases) {
+                paths.paths.insert(
+                    format!("{prefix}/{table_name}"),
+                    PathItem::new(HttpMethod::Get, table_stats(table, table_name, i)),
+                );
+            }
         }
     }
     for (i, path) in crate::batch::BATCH_PATHS.iter().enumerate() {
@@ -544,6 +555,7 @@ fn request_body(
 
 const VOICE_TAG: &str = "voice-interaction";
 const TABLE_TAG: &str = "table";
+const STATS_TAG: &str = "stats";
 
 /// Links from a created interaction to the operations that take its sysId, so that clients (and stateful
 /// tests) can follow them.
@@ -806,6 +818,87 @@ fn table_list(table: &Table, table_name: &str) -> OperationBuilder {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(patterns::whole_or_empty(patterns::BOOLEAN_TEXT))),
+    ))
+    .responses(responses.build())
+}
+
+/// `GET /api/now/stats/{table}` (version `v` of the prefixes): the Aggregate API.
+fn table_stats(table: &Table, table_name: &str, v: usize) -> OperationBuilder {
+    let responses = api_errors(ResponsesBuilder::new().response(
+        "200",
+        response(
+            "The count and aggregates, whole or per group.",
+            name::STATS_RESULT,
+        ),
+    ));
+    let suffix = if v == 0 {
+        String::new()
+    } else {
+        format!("_v{v}")
+    };
+    let text = |pattern: String| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(pattern))
+    };
+    let numbers = openframe_core::stats::numeric_fields(table);
+    let fields = patterns::whole(&patterns::names_list(
+        &table.field_names().collect::<Vec<_>>(),
+    ));
+    api_operation(
+        format!("stats_{table_name}{suffix}"),
+        STATS_TAG,
+        &format!("Count and aggregate {table_name} records (Aggregate API)"),
+    )
+    .description(Some(format!(
+        "Counts, averages, sums, minima and maxima of the records `sysparm_query` selects (the Table API's \
+         filter; an `ORDERBY` on a group-by field orders the groups), whole or per group of equal values. \
+         Numbers are strings: averages with four decimals, numbers without leading zeros; empty values take \
+         no part, and an aggregate over none is `\"\"`. Text and date-times compare byte-wise. More than \
+         {MAX_GROUPS} groups is a 400; `sysparm_having` and `sysparm_order_by` are refused (400)."
+    )))
+    .parameter(query_param(
+        "sysparm_query",
+        "Encoded query, as the Table API reads it.",
+        text(patterns::whole(&patterns::encoded_query(table))),
+    ))
+    .parameter(query_param(
+        "sysparm_count",
+        "`true`: each result has `count`. Any case; `false` or empty (the default) leaves it out.",
+        text(patterns::whole_or_empty(patterns::BOOLEAN_TEXT)),
+    ))
+    .parameter(query_param(
+        "sysparm_group_by",
+        "Fields to group by, comma-separated: one result per distinct combination of their values.",
+        text(fields.clone()),
+    ))
+    .parameter(query_param(
+        "sysparm_avg_fields",
+        "Number fields to average, comma-separated.",
+        text(patterns::whole(&patterns::names_list(&numbers))),
+    ))
+    .parameter(query_param(
+        "sysparm_min_fields",
+        "Fields whose smallest value to give, comma-separated.",
+        text(fields.clone()),
+    ))
+    .parameter(query_param(
+        "sysparm_max_fields",
+        "Fields whose largest value to give, comma-separated.",
+        text(fields),
+    ))
+    .parameter(query_param(
+        "sysparm_sum_fields",
+        "Number fields to add up, comma-separated.",
+        text(patterns::whole(&patterns::names_list(&numbers))),
+    ))
+    .parameter(query_param(
+        "sysparm_display_value",
+        "How group-by values show: `false` (the default) the stored value, `true` the display value, \
+         `all` both (`value` and `display_value`). Any case.",
+        text(patterns::whole_or_empty(
+            "[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Aa][Ll][Ll]",
+        )),
     ))
     .responses(responses.build())
 }

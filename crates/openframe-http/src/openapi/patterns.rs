@@ -121,7 +121,11 @@ pub fn field_list(table: &Table) -> String {
     let computed = openframe_core::computed::computed_fields(table)
         .iter()
         .copied();
-    let names: Vec<&str> = table.field_names().chain(computed).collect();
+    names_list(&table.field_names().chain(computed).collect::<Vec<_>>())
+}
+
+/// A comma list of these names, as [`field_list`] reads it (`sysparm_avg_fields`: the number fields).
+pub fn names_list(names: &[&str]) -> String {
     let field = format!("(?:{})", names.join("|"));
     format!("[ \t]*(?:{field}[ \t]*)?(?:,[ \t]*(?:{field}[ \t]*)?)*")
 }

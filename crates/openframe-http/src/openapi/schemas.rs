@@ -39,6 +39,8 @@ pub mod name {
     pub const HEALTH: &str = "Health";
     pub const REFERENCE_LINK: &str = "ReferenceLink";
     pub const DISPLAY_VALUE: &str = "DisplayValue";
+    pub const STATS: &str = "Stats";
+    pub const STATS_RESULT: &str = "StatsResult";
 }
 
 /// Every component schema, by name.
@@ -59,6 +61,8 @@ pub fn components() -> Vec<(String, RefOr<Schema>)> {
         (name::HEALTH.into(), health()),
         (name::REFERENCE_LINK.into(), reference_link()),
         (name::DISPLAY_VALUE.into(), display_value()),
+        (name::STATS.into(), stats()),
+        (name::STATS_RESULT.into(), stats_result()),
     ];
     for table in schema::TABLES {
         out.push((record_name(table), record(table)));
@@ -542,6 +546,56 @@ fn table_row(table: &Table) -> RefOr<Schema> {
             },
         )
         .into()
+}
+
+/// One group's (or the whole query's) Aggregate API results: numbers as strings, `""` where no value took
+/// part.
+fn stats() -> RefOr<Schema> {
+    let by_field = || {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::RefOr(string().into())))
+    };
+    closed_object()
+        .property("count", string().pattern(Some(patterns::whole("[0-9]+"))))
+        .property(
+            "avg",
+            by_field().description(Some("four decimals, as `1.5000`")),
+        )
+        .property("min", by_field())
+        .property("max", by_field())
+        .property("sum", by_field())
+        .into()
+}
+
+/// The Aggregate API's answer: `{"stats": …}` without `sysparm_group_by`, else one
+/// `{"stats": …, "groupby_fields": [{field, value[, display_value]}]}` per group.
+fn stats_result() -> RefOr<Schema> {
+    let whole = closed_object()
+        .property("stats", reference(name::STATS))
+        .required("stats");
+    let group_field = closed_object()
+        .property("field", string())
+        .property("value", string())
+        .property("display_value", string())
+        .required("field")
+        .required("value");
+    let group = closed_object()
+        .property("stats", reference(name::STATS))
+        .property("groupby_fields", ArrayBuilder::new().items(group_field))
+        .required("stats")
+        .required("groupby_fields");
+    envelope(
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(whole)
+            .item(
+                ArrayBuilder::new()
+                    .items(group)
+                    .xml(Some(XmlBuilder::new().name(Some("result")).build())),
+            )
+            .into(),
+        "The results, whole or per group in group order; XML repeats <result> per group.",
+    )
 }
 
 fn table_rows(table: &Table) -> RefOr<Schema> {

@@ -127,21 +127,27 @@ pub async fn read(
 /// The stored tables and `sys_user`.
 fn readable_table(name: &str) -> Result<&'static Table, ApiError> {
     let users = (name == schema::SYS_USER.name).then_some(&schema::SYS_USER);
-    schema::table(name).or(users).ok_or_else(|| {
-        ApiError::with_message(
-            axum::http::StatusCode::BAD_REQUEST,
-            format!("Invalid table {name}"),
-            format!(
-                "table: readable tables are {}",
-                schema::TABLES
-                    .iter()
-                    .map(|t| t.name)
-                    .chain([schema::SYS_USER.name])
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )
-    })
+    let tables = || schema::TABLES.iter().copied().chain([&schema::SYS_USER]);
+    schema::table(name)
+        .or(users)
+        .ok_or_else(|| invalid_table(name, tables()))
+}
+
+/// The four stored tables (what the Aggregate API counts).
+pub(crate) fn stored_table(name: &str) -> Result<&'static Table, ApiError> {
+    schema::table(name).ok_or_else(|| invalid_table(name, schema::TABLES.iter().copied()))
+}
+
+/// `Invalid table <name>`, listing the tables there are.
+fn invalid_table<'a>(name: &str, tables: impl Iterator<Item = &'a Table>) -> ApiError {
+    ApiError::with_message(
+        axum::http::StatusCode::BAD_REQUEST,
+        format!("Invalid table {name}"),
+        format!(
+            "table: readable tables are {}",
+            tables.map(|t| t.name).collect::<Vec<_>>().join(", ")
+        ),
+    )
 }
 
 /// `scheme://host` of the request, and the prefix a host program nested the router under, as links must point
