@@ -64,10 +64,10 @@ pub fn choice_label(value: &str) -> Option<&'static str> {
         .map(|(_, label)| *label)
 }
 
-/// The display values of the records a page references, by referenced table and sys_id.
+/// The display values of the records a page references, by referenced table, then sys_id.
 #[derive(Debug, Default)]
 pub struct ReferenceNames {
-    names: HashMap<(&'static str, String), String>,
+    names: HashMap<&'static str, HashMap<String, String>>,
 }
 
 impl ReferenceNames {
@@ -91,12 +91,27 @@ impl ReferenceNames {
                 }
             }
         }
-        let mut names = HashMap::new();
+        let mut names: HashMap<&'static str, HashMap<String, String>> = HashMap::new();
+        // Interactions on the page itself (a parent listed beside its child) need no query.
+        for record in records {
+            if std::ptr::eq(record.table(), &INTERACTION)
+                && let Some(ids) = wanted.get_mut(INTERACTION.name)
+                && ids.remove(record.sys_id())
+            {
+                names.entry(INTERACTION.name).or_default().insert(
+                    record.sys_id().to_owned(),
+                    record.get(field::NUMBER).to_owned(),
+                );
+            }
+        }
         for (target, ids) in wanted {
             let ids: Vec<SysId> = ids
                 .into_iter()
                 .filter_map(|id| SysId::parse(id).ok())
                 .collect();
+            if ids.is_empty() {
+                continue;
+            }
             let found: Vec<(String, String)> = match target {
                 "sys_user" => repo
                     .find_users_by_sys_id(&ids)
@@ -110,9 +125,7 @@ impl ReferenceNames {
                 }
                 _ => continue,
             };
-            for (sys_id, name) in found {
-                names.insert((target, sys_id), name);
-            }
+            names.entry(target).or_default().extend(found);
         }
         Ok(ReferenceNames { names })
     }
@@ -127,7 +140,8 @@ impl ReferenceNames {
         match kind {
             Some(FieldKind::Reference(target)) => self
                 .names
-                .get(&(target, value.to_owned()))
+                .get(target)
+                .and_then(|by_id| by_id.get(value))
                 .map_or(Cow::Borrowed(value), |n| Cow::Borrowed(n.as_str())),
             Some(FieldKind::Choice(_)) => Cow::Borrowed(choice_label(value).unwrap_or(value)),
             _ => Cow::Borrowed(value),

@@ -278,7 +278,11 @@ async fn display_values_of_groups() {
     )
     .await[0]["groupby_fields"][0]
         .clone();
-    assert_eq!(opened_by["display_value"], openframe_testkit::API_USER.0, "{opened_by}");
+    assert_eq!(
+        opened_by["display_value"],
+        openframe_testkit::API_USER.0,
+        "{opened_by}"
+    );
 }
 
 #[tokio::test]

@@ -15,7 +15,6 @@ use openframe_core::dot_walk;
 use openframe_core::query::TableQuery;
 use openframe_core::schema::{self, Table};
 use openframe_core::{Caller, SysId};
-use serde_json::Value;
 
 use crate::auth::ServedOverTls;
 use crate::state::AppState;
@@ -24,7 +23,7 @@ use crate::wire::render::Reply;
 use crate::wire::rows::Rows;
 use links::link_header;
 pub(crate) use params::{Params, flag};
-use view::View;
+use view::{PageRows, View};
 
 /// `GET /api/now/table/{table}`; `javascript:gs.getUserID()` as an operand means the caller.
 pub async fn list(
@@ -68,21 +67,8 @@ pub async fn list(
     let link = (!flag(&params, "sysparm_suppress_pagination_header")?)
         .then(|| link_header(&view.base, table, &params, &query, total, more))
         .flatten();
-    let mut response = if turn.is_some() {
-        Rows::new(
-            page.records,
-            move |record| view.render(record, &names),
-            turn,
-        )
-        .into_response()
-    } else {
-        let rows = page
-            .records
-            .iter()
-            .map(|r| view.render(r, &names))
-            .collect();
-        Reply(Value::Array(rows)).into_response()
-    };
+    // Every page is written row by row as it is sent (a large one keeping its turn until done).
+    let mut response = Rows::new(page.records, PageRows { view, names }, turn).into_response();
     let out = response.headers_mut();
     if let Some(total) = total {
         out.insert("x-total-count", HeaderValue::from(total));

@@ -1,8 +1,9 @@
-//! Large pages written as they are sent: the rows of a Table API page rendered a chunk at a time while the
+//! Pages written as they are sent: the rows of a Table API page rendered a chunk at a time while the
 //! client takes them, so a page is never held whole as text, a client that stops reading stops the
 //! rendering (and loses its connection at the server's write deadline), and no worker is busy with one page
-//! for long. A page's turn among the few large pages written at once travels with its body and is given
-//! back when the body is done or dropped.
+//! for long. A large page's turn among the few written at once travels with its body and is given back when
+//! the body is done or dropped. JSON rows are written straight to text ([`RowWriter::write_json`]), not
+//! built as values first.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,20 +29,29 @@ pub(crate) struct Rows(Arc<Mutex<Option<Page>>>);
 /// The rows, how each is shown, and the page's turn.
 pub(crate) struct Page {
     records: Vec<Record>,
-    render: Box<dyn Fn(&Record) -> Value + Send>,
+    writer: Box<dyn RowWriter>,
     _turn: Option<OwnedSemaphorePermit>,
 }
 
+/// How each row of a page is shown.
+pub(crate) trait RowWriter: Send + 'static {
+    /// The row as a value (what XML is written from).
+    fn value(&self, record: &Record) -> Value;
+
+    /// The row as JSON text, appended to `out`: the same as [`RowWriter::value`] serialized.
+    fn write_json(&self, record: &Record, out: &mut Vec<u8>);
+}
+
 impl Rows {
-    /// `records`, each shown as `render` makes it; `turn` is held until the body is done.
+    /// `records`, each shown as `writer` writes it; `turn` is held until the body is done.
     pub(crate) fn new(
         records: Vec<Record>,
-        render: impl Fn(&Record) -> Value + Send + 'static,
+        writer: impl RowWriter,
         turn: Option<OwnedSemaphorePermit>,
     ) -> Self {
         Rows(Arc::new(Mutex::new(Some(Page {
             records,
-            render: Box::new(render),
+            writer: Box::new(writer),
             _turn: turn,
         }))))
     }
@@ -67,38 +77,42 @@ pub(crate) fn body(page: Page, format: Format) -> Body {
         if next > total {
             return None;
         }
-        let mut out = String::new();
-        if next == 0 {
-            out.push_str(match format {
-                Format::Json => r#"{"result":["#,
-                _ => "",
-            });
-            if !matches!(format, Format::Json) {
-                out.push_str(xml::DECLARATION);
-                out.push_str("<response>");
-            }
-        }
         let end = (next + CHUNK_ROWS).min(total);
-        for (i, record) in page.records[next..end].iter().enumerate() {
-            let row = (page.render)(record);
-            match format {
-                Format::Json => {
-                    if next + i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&row.to_string());
+        let rows = &page.records[next..end];
+        let chunk = match format {
+            Format::Json => {
+                let mut out = Vec::new();
+                if next == 0 {
+                    out.extend_from_slice(br#"{"result":["#);
                 }
-                _ => xml::write_element(&mut out, "result", &row),
+                for (i, record) in rows.iter().enumerate() {
+                    if next + i > 0 {
+                        out.push(b',');
+                    }
+                    page.writer.write_json(record, &mut out);
+                }
+                if end == total {
+                    out.extend_from_slice(b"]}");
+                }
+                Bytes::from(out)
             }
-        }
-        if end == total {
-            out.push_str(match format {
-                Format::Json => "]}",
-                _ => "</response>",
-            });
-        }
+            _ => {
+                let mut out = String::new();
+                if next == 0 {
+                    out.push_str(xml::DECLARATION);
+                    out.push_str("<response>");
+                }
+                for record in rows {
+                    xml::write_element(&mut out, "result", &page.writer.value(record));
+                }
+                if end == total {
+                    out.push_str("</response>");
+                }
+                Bytes::from(out)
+            }
+        };
         Some((
-            Ok::<_, Infallible>(Bytes::from(out)),
+            Ok::<_, Infallible>(chunk),
             (page, end.max(next) + usize::from(end == total)),
         ))
     });
