@@ -135,16 +135,22 @@ impl ReferenceNames {
         if let Some(value) = computed::value(record, name) {
             return Cow::Borrowed(value);
         }
-        let value = record.try_get(name).unwrap_or_default();
-        let kind = record.table().field(name).map(|(_, def)| def.kind);
+        match record.table().field(name) {
+            Some((_, def)) => Cow::Borrowed(self.display_value(def.kind, record.get(def.name))),
+            None => Cow::Borrowed(""),
+        }
+    }
+
+    /// The display value of `value`, a value of a stored field of `kind`.
+    pub fn display_value<'a>(&'a self, kind: FieldKind, value: &'a str) -> &'a str {
         match kind {
-            Some(FieldKind::Reference(target)) => self
+            FieldKind::Reference(target) => self
                 .names
                 .get(target)
                 .and_then(|by_id| by_id.get(value))
-                .map_or(Cow::Borrowed(value), |n| Cow::Borrowed(n.as_str())),
-            Some(FieldKind::Choice(_)) => Cow::Borrowed(choice_label(value).unwrap_or(value)),
-            _ => Cow::Borrowed(value),
+                .map_or(value, String::as_str),
+            FieldKind::Choice(_) => choice_label(value).unwrap_or(value),
+            _ => value,
         }
     }
 }

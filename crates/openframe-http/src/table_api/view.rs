@@ -1,25 +1,34 @@
 //! How a Table API record is shown: which fields, stored or display values or both
 //! (`sysparm_display_value`), and references with or without links.
 
-use openframe_core::display::{DisplayMode, ReferenceNames};
-use openframe_core::query::parse_field_list;
-use openframe_core::schema::{FieldKind, Table};
-use openframe_core::{Record, Repository, computed};
 use std::borrow::Cow;
 
+use openframe_core::display::{DisplayMode, ReferenceNames};
+use openframe_core::query::parse_field_list;
+use openframe_core::schema::{FieldDef, FieldKind, Table};
+use openframe_core::{Record, Repository, computed};
 use serde_json::{Map, Value};
 
 use super::params::{Params, flag};
 use crate::wire::error::ApiError;
 use crate::wire::rows::RowWriter;
 
-/// How records are shown: which fields (empty: all, computed ones last), which values, whether references
-/// carry links, and the base URL of links.
+/// How records are shown: which fields (all by default, computed ones last), which values, whether
+/// references carry links, and the base URL of links.
 pub(crate) struct View {
+    /// The fields named in `sysparm_fields` (empty: all), as [`ReferenceNames::look_up`] takes them.
     fields: Vec<&'static str>,
+    /// The fields shown, in order, each found in the table once here rather than per record.
+    columns: Vec<Column>,
     mode: DisplayMode,
     links: bool,
     pub(crate) base: String,
+}
+
+/// A field shown: a stored one (its definition and position) or a computed one.
+struct Column {
+    name: &'static str,
+    stored: Option<(usize, &'static FieldDef)>,
 }
 
 impl View {
@@ -32,8 +41,24 @@ impl View {
             Some(list) => parse_field_list(table, list)?,
             None => Vec::new(),
         };
+        let names: Vec<&'static str> = if fields.is_empty() {
+            table
+                .field_names()
+                .chain(computed::computed_fields(table).iter().copied())
+                .collect()
+        } else {
+            fields.clone()
+        };
+        let columns = names
+            .into_iter()
+            .map(|name| Column {
+                name,
+                stored: table.field(name),
+            })
+            .collect();
         Ok(View {
             fields,
+            columns,
             mode: DisplayMode::parse(params.get("sysparm_display_value"))?,
             links: !flag(params, "sysparm_exclude_reference_link")?,
             base: base.to_owned(),
@@ -53,24 +78,12 @@ impl View {
         Ok(ReferenceNames::look_up(repo, records, &self.fields).await?)
     }
 
-    /// The fields shown of a record of `table`, in order.
-    fn names<'a>(&'a self, table: &'static Table) -> Box<dyn Iterator<Item = &'static str> + 'a> {
-        if self.fields.is_empty() {
-            Box::new(
-                table
-                    .field_names()
-                    .chain(computed::computed_fields(table).iter().copied()),
-            )
-        } else {
-            Box::new(self.fields.iter().copied())
-        }
-    }
-
     /// `record` as the Table API shows it; `names` from [`View::reference_names`] over its page.
     pub(crate) fn render(&self, record: &Record, names: &ReferenceNames) -> Value {
         let mut out = Map::new();
-        for name in self.names(record.table()) {
-            out.insert(name.to_owned(), self.shown(record, name, names).to_value());
+        for column in &self.columns {
+            let shown = self.shown(record, column, names);
+            out.insert(column.name.to_owned(), shown.to_value());
         }
         Value::Object(out)
     }
@@ -78,30 +91,39 @@ impl View {
     /// [`View::render`] as JSON text, appended to `out`, without building the value.
     pub(crate) fn write_json(&self, record: &Record, names: &ReferenceNames, out: &mut Vec<u8>) {
         out.push(b'{');
-        for (i, name) in self.names(record.table()).enumerate() {
+        for (i, column) in self.columns.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            json_string(out, name);
+            json_string(out, column.name);
             out.push(b':');
-            self.shown(record, name, names).write_json(out);
+            self.shown(record, column, names).write_json(out);
         }
         out.push(b'}');
     }
 
     /// One field: a string, or an object with `display_value`, `value` and `link` as the mode and the
     /// field's kind call for.
-    fn shown<'a>(&self, record: &'a Record, name: &str, names: &'a ReferenceNames) -> Shown<'a> {
-        let value = computed::value(record, name)
-            .or_else(|| record.try_get(name))
-            .unwrap_or_default();
-        let link = match record.table().field(name).map(|(_, def)| def.kind) {
+    fn shown<'a>(
+        &self,
+        record: &'a Record,
+        column: &Column,
+        names: &'a ReferenceNames,
+    ) -> Shown<'a> {
+        let (value, kind) = match column.stored {
+            Some((index, def)) => (record.values()[index].as_str(), Some(def.kind)),
+            None => (
+                computed::value(record, column.name).unwrap_or_default(),
+                None,
+            ),
+        };
+        let link = match kind {
             Some(FieldKind::Reference(target)) if self.links && !value.is_empty() => {
                 Some(format!("{}/api/now/table/{target}/{value}", self.base))
             }
             _ => None,
         };
-        let display = || names.display(record, name);
+        let display = || Cow::Borrowed(kind.map_or(value, |kind| names.display_value(kind, value)));
         match (self.mode, link) {
             (DisplayMode::Value, None) => Shown::Text(Cow::Borrowed(value)),
             (DisplayMode::Display, None) => Shown::Text(display()),
@@ -184,9 +206,15 @@ impl Shown<'_> {
     }
 }
 
-/// `text` as a JSON string, escaped as serde_json escapes it.
+/// `text` as a JSON string, escaped as serde_json escapes it (most values need no escaping: copied).
 fn json_string(out: &mut Vec<u8>, text: &str) {
-    serde_json::to_writer(out, text).expect("writing to memory cannot fail");
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, text).expect("writing to memory cannot fail");
+    }
 }
 
 /// A page's rows as a [`RowWriter`]: the view and what the page references.
@@ -219,7 +247,10 @@ mod tests {
         record.set(field::SYS_ID, "0123456789abcdef0123456789abcdef");
         record.set(field::STATE, "work_in_progress");
         record.set(field::ASSIGNED_TO, "a8f98bb0eb32010045e1a5115206fe3a");
-        record.set(field::SHORT_DESCRIPTION, "quote \" backslash \\ tab \t nul-free ☺ \u{1}");
+        record.set(
+            field::SHORT_DESCRIPTION,
+            "quote \" backslash \\ tab \t nul-free ☺ \u{1}",
+        );
         let names = ReferenceNames::default();
         for mode in ["false", "true", "all"] {
             for links in ["false", "true"] {
