@@ -658,6 +658,7 @@ mod tests {
             context_removed: Default::default(),
             phone_logs: vec![fixed.clone()],
             related_records: Vec::new(),
+            removed: Default::default(),
         };
         let id = SysId::parse(&a_id).unwrap();
         repo.update_interaction(&id, Box::new(move |_| Ok(change.clone())))

@@ -223,6 +223,16 @@ impl Repository for SledRepository {
         .await
     }
 
+    async fn delete_interaction(&self, sys_id: &SysId) -> Result<InteractionAggregate> {
+        let id = sys_id.clone();
+        self.write(move |group| {
+            interactions::delete(group, id.as_str())?.ok_or(Error::NotFound {
+                what: "interaction",
+            })
+        })
+        .await
+    }
+
     async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>> {
         let id = sys_id.clone();
         // A plain read: the aggregate is one value, so it is never seen half-updated.
@@ -543,6 +553,7 @@ mod tests {
                     context_removed: Default::default(),
                     phone_logs: Vec::new(),
                     related_records: Vec::new(),
+                    removed: Default::default(),
                 })
             }),
         )
@@ -598,6 +609,7 @@ mod tests {
                     context_removed: Default::default(),
                     phone_logs: Vec::new(),
                     related_records: Vec::new(),
+                    removed: Default::default(),
                 })
             }),
         )

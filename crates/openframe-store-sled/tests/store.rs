@@ -228,6 +228,7 @@ async fn a_failing_plan_writes_nothing() {
                     context_set: [("k".to_owned(), "v".to_owned())].into(),
                     context_removed: Default::default(),
                     related_records: vec![related],
+                    removed: Default::default(),
                     phone_logs: vec![foreign.clone()],
                 })
             }),
@@ -519,6 +520,7 @@ async fn reads_never_see_half_an_update() {
                             context_removed: Default::default(),
                             phone_logs: vec![log],
                             related_records: Vec::new(),
+                            removed: Default::default(),
                         })
                     }),
                 )
