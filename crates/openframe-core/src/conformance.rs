@@ -55,6 +55,7 @@ use crate::repository::Repository;
 
 mod accounts;
 mod concurrency;
+mod deletes;
 mod environment;
 mod events;
 mod fixture;
@@ -75,6 +76,9 @@ pub use accounts::{
 pub use concurrency::{
     concurrent_creates_get_distinct_numbers, concurrent_duplicates_conflict,
     concurrent_updates_all_land,
+};
+pub use deletes::{
+    delete_takes_everything_under_the_interaction, deleting_a_child_leaves_its_siblings,
 };
 pub use environment::{CLOCK_START, TestEnvironment};
 pub use events::{

@@ -12,7 +12,7 @@ use proptest::test_runner::{Config, RngSeed, TestRunner};
 use crate::aggregate::{AggregateChange, InteractionAggregate};
 use crate::query::{RecordPage, TableQuery};
 use crate::record::Record;
-use crate::schema::{TABLES, field};
+use crate::schema::{INTERACTION, PHONE_LOG, RELATED_RECORD, TABLES, field};
 use crate::service::Created;
 use crate::sys_id::SysId;
 use crate::user::User;
@@ -57,6 +57,7 @@ enum Outcome {
     Added,
     Page(RecordPage),
     Record(Option<Record>),
+    Deleted,
 }
 
 /// Runs `cases` random operation sequences against a fresh store from `factory` each, comparing every step
@@ -205,6 +206,38 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
                 (
                     shape(sut.read(&id).await).map(Outcome::Read),
                     shape(reference.read(&id).await).map(Outcome::Read),
+                )
+            }
+            Op::Delete(t) => {
+                let id = target(t);
+                (
+                    shape(sut.delete(&INTERACTION, &id).await).map(|()| Outcome::Deleted),
+                    shape(reference.delete(&INTERACTION, &id).await).map(|()| Outcome::Deleted),
+                )
+            }
+            Op::DeleteChild { related, n } => {
+                let mut ids = Vec::new();
+                for id in &created {
+                    if let Ok(a) = reference.read(id).await {
+                        let children = if *related {
+                            &a.related_records
+                        } else {
+                            &a.phone_logs
+                        };
+                        ids.extend(children.iter().map(|r| r.sys_id().to_owned()));
+                    }
+                }
+                let id = ids
+                    .get(n % (ids.len() + 1))
+                    .map_or_else(|| sys_id(UNKNOWN), |id| sys_id(id));
+                let table = if *related {
+                    &RELATED_RECORD
+                } else {
+                    &PHONE_LOG
+                };
+                (
+                    shape(sut.delete(table, &id).await).map(|()| Outcome::Deleted),
+                    shape(reference.delete(table, &id).await).map(|()| Outcome::Deleted),
                 )
             }
             Op::AddProvider(i) => {
