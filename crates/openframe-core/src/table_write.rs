@@ -14,7 +14,9 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::request::{FieldValues, Mode, value_text};
-use crate::schema::{Access, FieldKind, INTERACTION, PHONE_LOG, RELATED_RECORD, Table, field};
+use crate::schema::{
+    Access, FieldDef, FieldKind, INTERACTION, PHONE_LOG, RELATED_RECORD, Table, field,
+};
 use crate::sys_id::is_sys_id;
 
 /// Fields of `interaction` the openframe endpoint's `interaction` object writes, though read-only to
@@ -118,6 +120,23 @@ impl TableWrite {
     }
 }
 
+/// The fields of `table` a write of this mode may name, in column order (what the OpenAPI document lists).
+pub fn nameable_fields(
+    table: &'static Table,
+    mode: Mode,
+) -> impl Iterator<Item = &'static FieldDef> {
+    table
+        .fields
+        .iter()
+        .filter(move |f| may_write(table, f.name, f.access, mode))
+}
+
+/// Whether a write may leave field `name` empty: every interaction is in some state (as `additionalParams`
+/// says), and the user's phone number is what the openframe create requires.
+pub fn may_clear(name: &str) -> bool {
+    !must_not_be_empty(name)
+}
+
 /// Whether a client may name field `name` of `table` in a write of this mode (the module's list).
 fn may_write(table: &Table, name: &str, access: Access, mode: Mode) -> bool {
     match access {
@@ -129,7 +148,7 @@ fn may_write(table: &Table, name: &str, access: Access, mode: Mode) -> bool {
 }
 
 /// The fields a create of `table` must name.
-fn required_on_create(table: &Table) -> &'static [&'static str] {
+pub fn required_on_create(table: &Table) -> &'static [&'static str] {
     if table == &PHONE_LOG {
         &[field::INTERACTION]
     } else if table == &RELATED_RECORD {
@@ -143,8 +162,7 @@ fn required_on_create(table: &Table) -> &'static [&'static str] {
     }
 }
 
-/// Fields a write may not clear: every interaction is in some state (as `additionalParams` says), and the
-/// user's phone number is what the openframe create requires.
+/// Fields a write may not clear (see [`may_clear`]).
 fn must_not_be_empty(name: &str) -> bool {
     name == field::STATE || name == field::USER_PHONE_NUMBER
 }
