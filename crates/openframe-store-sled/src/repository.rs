@@ -453,11 +453,10 @@ impl Repository for SledRepository {
         for id in ids {
             let sys_id = SysId::parse(&id)
                 .map_err(|rule| Error::internal(format!("indexed interaction {id:?}: {rule}")))?;
-            // Each read whole, as load_interaction reads it; interactions are never deleted.
-            let found = self.load_interaction(&sys_id).await?.ok_or_else(|| {
-                Error::internal(format!("interaction {id} is indexed but cannot be read"))
-            })?;
-            page.push(found);
+            // Each read whole, as load_interaction reads it; one deleted since its id was listed is gone.
+            if let Some(found) = self.load_interaction(&sys_id).await? {
+                page.push(found);
+            }
         }
         Ok(page)
     }
