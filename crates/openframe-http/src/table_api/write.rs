@@ -31,7 +31,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let table = match writable_table(&table) {
         Ok(table) => table,
-        Err(refused) => return Ok(refused),
+        Err(refused) => return Ok(*refused),
     };
     let (view, request) = view_of(table, raw.as_deref(), &original, request)?;
     let (parts, body) = request.into_parts();
@@ -52,7 +52,7 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let table = match writable_table(&table) {
         Ok(table) => table,
-        Err(refused) => return Ok(refused),
+        Err(refused) => return Ok(*refused),
     };
     let (view, request) = view_of(table, raw.as_deref(), &original, request)?;
     let sys_id = record_id(&sys_id)?;
@@ -71,7 +71,7 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let table = match writable_table(&table) {
         Ok(table) => table,
-        Err(refused) => return Ok(refused),
+        Err(refused) => return Ok(*refused),
     };
     // Roles are the store's: the caller's user is read again, so a role taken away counts at once.
     let is_admin = app
@@ -94,8 +94,8 @@ pub async fn delete(
 
 /// The table a write names, or the answer refusing it: a 400 for an unknown table, as a read answers, and a
 /// 405 for the read-only provider-application table, with the `Allow` header of its read routes.
-fn writable_table(name: &str) -> Result<&'static Table, Response> {
-    let table = readable_table(name).map_err(IntoResponse::into_response)?;
+fn writable_table(name: &str) -> Result<&'static Table, Box<Response>> {
+    let table = readable_table(name).map_err(|e| Box::new(e.into_response()))?;
     if is_writable_table(table) {
         return Ok(table);
     }
@@ -103,7 +103,7 @@ fn writable_table(name: &str) -> Result<&'static Table, Response> {
     refused
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(READ_ONLY_METHODS));
-    Err(refused)
+    Err(Box::new(refused))
 }
 
 /// What the read-only table allows: its `Allow` header and 405 detail.
