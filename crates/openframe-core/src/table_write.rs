@@ -92,7 +92,6 @@ impl TableWrite {
                     .check(&text)
                     .map_err(|rule| Error::invalid(def.name, rule))?,
             }
-            write.fields.retain(|(name, _)| *name != def.name);
             write.fields.push((def.name, text));
         }
         if mode == Mode::Create {

@@ -249,7 +249,7 @@ impl RouterBuilder {
             "/api/now/table/{table}",
             get(table_api::list)
                 .post(table_api::write::create)
-                .fallback(not_allowed("GET,HEAD,POST")),
+                .fallback(table_api::write::not_allowed("GET,HEAD,POST")),
         )
         .route(
             "/api/now/table/{table}/{sys_id}",
@@ -257,7 +257,7 @@ impl RouterBuilder {
                 .put(table_api::write::update)
                 .patch(table_api::write::update)
                 .delete(table_api::write::delete)
-                .fallback(not_allowed("GET,HEAD,PUT,PATCH,DELETE")),
+                .fallback(table_api::write::not_allowed("GET,HEAD,PUT,PATCH,DELETE")),
         )
     }
 }

@@ -714,6 +714,26 @@ async fn provider_applications_stay_read_only() {
         assert_eq!(reply.headers[header::ALLOW], "GET,HEAD", "{method} {path}");
         assert_eq!(reply.detail(), "allowed methods: GET,HEAD");
     }
+    // A method no Table API path has: the provider applications' paths still list only their reads.
+    for path in [
+        "/api/now/table/sys_cs_provider_application".to_owned(),
+        format!("/api/now/table/sys_cs_provider_application/{some}"),
+    ] {
+        let reply = send(&app, ADMIN, Method::OPTIONS, &path, None).await;
+        assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert_eq!(reply.headers[header::ALLOW], "GET,HEAD", "{path}");
+        assert_eq!(reply.detail(), "allowed methods: GET,HEAD");
+    }
+    let reply = send(
+        &app,
+        ADMIN,
+        Method::OPTIONS,
+        "/api/now/table/interaction/{some}",
+        None,
+    )
+    .await;
+    assert_eq!(reply.headers[header::ALLOW], "GET,HEAD,PUT,PATCH,DELETE");
+    assert_eq!(reply.detail(), "allowed methods: GET,HEAD,PUT,PATCH,DELETE");
     let list = get(&app, "/api/now/table/sys_cs_provider_application").await;
     assert_eq!(list.headers["x-total-count"], "1");
 }

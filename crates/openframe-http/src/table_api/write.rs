@@ -4,10 +4,10 @@
 //! rules are core's (`openframe_core::table_write`); the provider-application table stays read-only (405).
 
 use axum::Extension;
-use axum::extract::{OriginalUri, Path, RawQuery, Request, State};
+use axum::extract::{OriginalUri, Path, RawPathParams, RawQuery, Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use openframe_core::schema::Table;
+use openframe_core::schema::{self, Table};
 use openframe_core::table_write::{TableWrite, is_writable_table};
 use openframe_core::{Caller, Mode, Record, SysId};
 
@@ -99,15 +99,41 @@ fn writable_table(name: &str) -> Result<&'static Table, Box<Response>> {
     if is_writable_table(table) {
         return Ok(table);
     }
-    let mut refused = ApiError::method_not_allowed(READ_ONLY_METHODS).into_response();
-    refused
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(READ_ONLY_METHODS));
-    Err(Box::new(refused))
+    Err(Box::new(refusal(READ_ONLY_METHODS)))
 }
 
 /// What the read-only table allows: its `Allow` header and 405 detail.
 const READ_ONLY_METHODS: &str = "GET,HEAD";
+
+/// The answer of a Table API path to a method it does not have: a 405 whose `Allow` (and detail) lists
+/// `methods`, the path's methods, or only the reads for the read-only table. The header is set here, so
+/// axum keeps it rather than adding the route's own.
+pub(crate) fn not_allowed(
+    methods: &'static str,
+) -> impl Fn(RawPathParams) -> std::future::Ready<Response> + Clone {
+    move |params: RawPathParams| {
+        let read_only = params
+            .iter()
+            .find(|(name, _)| *name == "table")
+            .and_then(|(_, table)| schema::table(table))
+            .is_some_and(|table| !is_writable_table(table));
+        let allowed = if read_only {
+            READ_ONLY_METHODS
+        } else {
+            methods
+        };
+        std::future::ready(refusal(allowed))
+    }
+}
+
+/// A 405 listing `allowed` in its detail and its `Allow` header.
+fn refusal(allowed: &'static str) -> Response {
+    let mut refused = ApiError::method_not_allowed(allowed).into_response();
+    refused
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allowed));
+    refused
+}
 
 /// How the answer shows the record: the read parameters of the request, checked before the body is read.
 /// `sysparm_input_display_value` must be `true` or `false`; references are resolved by display value
