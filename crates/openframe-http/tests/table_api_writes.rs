@@ -728,7 +728,7 @@ async fn provider_applications_stay_read_only() {
         &app,
         ADMIN,
         Method::OPTIONS,
-        "/api/now/table/interaction/{some}",
+        &format!("/api/now/table/interaction/{some}"),
         None,
     )
     .await;

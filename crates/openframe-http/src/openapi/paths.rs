@@ -839,13 +839,24 @@ fn write_params(operation: OperationBuilder, table: &Table) -> OperationBuilder 
 
 /// `POST /api/now/table/{table}` on an interaction table.
 fn table_create(table: &'static Table, table_name: &str) -> OperationBuilder {
-    let responses = body_errors(api_errors(ResponsesBuilder::new().response(
-        "201",
+    // Links to the operations that take the new record's sys_id, so that clients (and stateful tests) can
+    // follow them.
+    let created = ["read", "update", "patch", "delete"].into_iter().fold(
         response(
             "Created: the record as a read with the same parameters shows it.",
             &schemas::row_result_name(table),
         ),
-    )));
+        |r, verb| {
+            r.link(
+                verb,
+                LinkBuilder::new()
+                    .operation_id(format!("{verb}_{table_name}"))
+                    .parameter("sys_id", "$response.body#/result/sys_id")
+                    .build(),
+            )
+        },
+    );
+    let responses = body_errors(api_errors(ResponsesBuilder::new().response("201", created)));
     let operation = api_operation(
         format!("create_{table_name}"),
         TABLE_TAG,
