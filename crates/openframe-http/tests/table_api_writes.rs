@@ -737,3 +737,93 @@ async fn provider_applications_stay_read_only() {
     let list = get(&app, "/api/now/table/sys_cs_provider_application").await;
     assert_eq!(list.headers["x-total-count"], "1");
 }
+
+#[tokio::test]
+async fn every_method_answers_on_every_writable_table_name() {
+    let app = app().await;
+    let parent = post(&app, "interaction", &json!({"short_description": "parent"})).await["sys_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unknown = "ffffffffffffffffffffffffffffffff";
+    // Each table name, a create body, and an update body (a related record has no field to change).
+    let tables = [
+        (
+            "interaction",
+            json!({"short_description": "a"}),
+            json!({"short_description": "b"}),
+        ),
+        (
+            "sn_openframe_phone_log",
+            json!({"interaction": parent, "call_id": "x-1"}),
+            json!({"call_id": "x-2"}),
+        ),
+        (
+            "sn_open_frame_phone_log",
+            json!({"interaction": parent, "call_id": "y-1"}),
+            json!({"call_id": "y-2"}),
+        ),
+        (
+            "interaction_related_record",
+            json!({"interaction": parent, "document_table": "csm_consumer", "document_id": CONSUMER}),
+            json!({}),
+        ),
+    ];
+    for (table, create, update) in tables {
+        let created = post(&app, table, &create).await;
+        let id = created["sys_id"].as_str().unwrap().to_owned();
+        let path = format!("/api/now/table/{table}/{id}?sysparm_exclude_reference_link=true");
+        let mut last = created.clone();
+        for method in [Method::PUT, Method::PATCH] {
+            let reply = app.call(method.clone(), &path, Some(&update)).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::OK,
+                "{method} {table}: {}",
+                reply.text
+            );
+            let result = reply.json()["result"].clone();
+            assert_eq!(result["sys_id"], id.as_str());
+            for (name, value) in update.as_object().unwrap() {
+                assert_eq!(&result[name], value, "{method} {table} {name}");
+            }
+            assert_eq!(
+                get(&app, &path).await.json()["result"],
+                result,
+                "{method} {table}"
+            );
+            last = result;
+        }
+        assert_eq!(last["sys_id"], id.as_str());
+        let reply = send(&app, ADMIN, Method::DELETE, &path, None).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NO_CONTENT,
+            "DELETE {table}: {}",
+            reply.text
+        );
+        assert_eq!(
+            get(&app, &path).await.status,
+            StatusCode::NOT_FOUND,
+            "{table}"
+        );
+        for method in [Method::PUT, Method::PATCH, Method::DELETE] {
+            let reply = send(
+                &app,
+                ADMIN,
+                method.clone(),
+                &format!("/api/now/table/{table}/{unknown}"),
+                Some(&json!({})),
+            )
+            .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::NOT_FOUND,
+                "{method} {table} unknown"
+            );
+        }
+    }
+    let parent_now = app.read(&parent).await;
+    assert_eq!(parent_now["phoneLogs"], json!([]));
+    assert_eq!(parent_now["relatedRecords"], json!([]));
+}
