@@ -281,10 +281,7 @@ impl Additions {
         for (key, entries) in buckets {
             let mut bucket = staged.get(&key)?.map(|b| b.to_vec()).unwrap_or_default();
             for (kind, sys_id, location) in entries {
-                if bucket.len() >= BUCKET_CAPACITY * ENTRY_LEN {
-                    staged.insert(own_key(kind, &sys_id), location.encode().to_vec());
-                    continue;
-                }
+                // Searched first, full or not: a lookup finding a removed mark looks no further.
                 let at = match search(&bucket, sys_id.as_bytes(), kind)? {
                     // The sys_id of a deleted record, used again: its mark takes the new location.
                     Ok(at)
@@ -300,6 +297,10 @@ impl Additions {
                         return Err(Error::internal(format!(
                             "sys_id {sys_id} is in the directory already"
                         )));
+                    }
+                    Err(_) if bucket.len() >= BUCKET_CAPACITY * ENTRY_LEN => {
+                        staged.insert(own_key(kind, &sys_id), location.encode().to_vec());
+                        continue;
                     }
                     Err(at) => at * ENTRY_LEN,
                 };
@@ -416,5 +417,63 @@ mod tests {
         let trees = group.finish().unwrap();
         let own: Vec<_> = trees.data.scan_prefix(own_keys_prefix(PHONE_LOG)).collect();
         assert_eq!(own.len(), 1, "only the entry past the full bucket");
+    }
+
+    #[test]
+    fn removed_entries_leave_a_full_bucket_full_and_moved_ones_are_found_where_they_went() {
+        let group = group();
+        let id = |n: u64| format!("019000000001{n:020}");
+        let mut staged = Staged::new(&group);
+        // A full bucket and one entry under its own key; then a bucket of two.
+        for n in 0..=BUCKET_CAPACITY as u64 {
+            add(&mut staged, PHONE_LOG, &id(n), at(1, n)).unwrap();
+        }
+        let (x, y) = (
+            "0190000000020000000000000000000a",
+            "0190000000020000000000000000000b",
+        );
+        add(&mut staged, Kind::Interaction, x, at(2, 0)).unwrap();
+        add(&mut staged, Kind::Interaction, y, at(3, 0)).unwrap();
+        staged.apply();
+
+        let mut staged = Staged::new(&group);
+        remove(&mut staged, PHONE_LOG, &id(5)).unwrap();
+        relocate(&mut staged, PHONE_LOG, &id(6), at(1, 5)).unwrap();
+        let last = id(BUCKET_CAPACITY as u64);
+        relocate(&mut staged, PHONE_LOG, &last, at(1, 255)).unwrap();
+        remove(&mut staged, Kind::Interaction, x).unwrap();
+        staged.apply();
+        assert_eq!(find(&group, PHONE_LOG, &id(5)).unwrap(), None, "removed");
+        assert_eq!(
+            find(&group, PHONE_LOG, &id(6)).unwrap(),
+            Some(at(1, 5)),
+            "moved"
+        );
+        assert_eq!(
+            find(&group, PHONE_LOG, &last).unwrap(),
+            Some(at(1, 255)),
+            "an own key past a bucket with a removed entry is still looked for"
+        );
+        assert_eq!(find(&group, Kind::Interaction, x).unwrap(), None);
+        assert_eq!(find(&group, Kind::Interaction, y).unwrap(), Some(at(3, 0)));
+
+        // The removed sys_id, used again, takes its mark's place; scans list only live entries.
+        let mut staged = Staged::new(&group);
+        add(&mut staged, PHONE_LOG, &id(5), at(4, 0)).unwrap();
+        staged.apply();
+        assert_eq!(find(&group, PHONE_LOG, &id(5)).unwrap(), Some(at(4, 0)));
+        let trees = group.finish().unwrap();
+        let full = trees.data.get(bucket_key(&id(0))).unwrap().unwrap();
+        assert_eq!(
+            full.len(),
+            BUCKET_CAPACITY * ENTRY_LEN,
+            "the full bucket stays full"
+        );
+        let small = trees.data.get(bucket_key(x)).unwrap().unwrap();
+        let live: Vec<_> = bucket_entries(&small, Kind::Interaction)
+            .unwrap()
+            .map(|e| e.unwrap().0.to_vec())
+            .collect();
+        assert_eq!(live, [y.as_bytes()], "a bucket with room drops the entry");
     }
 }
