@@ -827,3 +827,39 @@ async fn every_method_answers_on_every_writable_table_name() {
     assert_eq!(parent_now["phoneLogs"], json!([]));
     assert_eq!(parent_now["relatedRecords"], json!([]));
 }
+
+#[tokio::test]
+async fn writes_take_and_answer_xml_too() {
+    let app = app().await;
+    let auth = basic(API_USER);
+    let reply = app
+        .raw(
+            Method::POST,
+            "/api/now/table/interaction?sysparm_fields=number,short_description",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/xml"),
+                ("accept", "application/xml"),
+            ],
+            b"<request><short_description>From XML</short_description><duration>12</duration></request>"
+                .to_vec(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert!(
+        reply.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/xml")
+    );
+    assert!(
+        reply.text.contains("<number>IMS0001001</number>")
+            && reply
+                .text
+                .contains("<short_description>From XML</short_description>"),
+        "{}",
+        reply.text
+    );
+    let list = get(&app, "/api/now/table/interaction?sysparm_fields=duration").await;
+    assert_eq!(list.json()["result"], json!([{"duration": "12"}]));
+}
