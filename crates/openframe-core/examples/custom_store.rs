@@ -192,8 +192,30 @@ impl Repository for MapStore {
         for child in change.phone_logs.iter().chain(&change.related_records) {
             tables.index_child(child, sys_id);
         }
+        for (table, removed) in [
+            (schema::PHONE_LOG.name, &change.removed.phone_logs),
+            (schema::RELATED_RECORD.name, &change.removed.related_records),
+        ] {
+            for child in removed {
+                tables.children.remove(&(table, child.clone()));
+            }
+        }
         tables.events.append(event);
         Ok(change)
+    }
+
+    async fn delete_interaction(&self, sys_id: &SysId) -> Result<InteractionAggregate> {
+        let mut tables = self.tables();
+        let deleted = tables.interactions.remove(sys_id).ok_or(Error::NotFound {
+            what: "interaction",
+        })?;
+        // The number counter never moves back, so the deleted number is never given again.
+        for child in deleted.phone_logs.iter().chain(&deleted.related_records) {
+            let key = (child.table().name, child.sys_id().to_owned());
+            tables.children.remove(&key);
+        }
+        tables.events.append(InteractionEvent::deleted(&deleted));
+        Ok(deleted)
     }
 
     async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>> {

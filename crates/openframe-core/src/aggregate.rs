@@ -36,6 +36,25 @@ pub struct AggregateChange {
     pub phone_logs: Vec<Record>,
     /// Related records to append.
     pub related_records: Vec<Record>,
+    /// Children to remove, by sys_id (a Table API delete of one phone log or related record).
+    pub removed: Removals,
+}
+
+/// The children an update removes, by sys_id. A plan never both writes and removes one child; stores remove
+/// after writing, as [`AggregateChange::apply_to`] does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Removals {
+    /// sys_ids of phone logs to remove.
+    pub phone_logs: BTreeSet<String>,
+    /// sys_ids of related records to remove.
+    pub related_records: BTreeSet<String>,
+}
+
+impl Removals {
+    /// Whether nothing is removed.
+    pub fn is_empty(&self) -> bool {
+        self.phone_logs.is_empty() && self.related_records.is_empty()
+    }
 }
 
 impl AggregateChange {
@@ -61,5 +80,12 @@ impl AggregateChange {
         aggregate
             .related_records
             .extend(self.related_records.iter().cloned());
+        let removed = &self.removed;
+        aggregate
+            .phone_logs
+            .retain(|l| !removed.phone_logs.contains(l.sys_id()));
+        aggregate
+            .related_records
+            .retain(|r| !removed.related_records.contains(r.sys_id()));
     }
 }

@@ -56,6 +56,7 @@ use crate::repository::Repository;
 mod accounts;
 mod aggregates;
 mod concurrency;
+mod deletes;
 mod display;
 mod dot_walk;
 mod environment;
@@ -81,6 +82,9 @@ pub use aggregates::{
 pub use concurrency::{
     concurrent_creates_get_distinct_numbers, concurrent_duplicates_conflict,
     concurrent_updates_all_land,
+};
+pub use deletes::{
+    delete_takes_everything_under_the_interaction, deleting_a_child_leaves_its_siblings,
 };
 pub use display::{
     display_values_look_up_only_the_fields_shown, display_values_match_the_reference,

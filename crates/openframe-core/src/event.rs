@@ -26,9 +26,12 @@ pub enum EventKind {
     /// A create (POST).
     #[serde(rename = "interaction.created")]
     Created,
-    /// An update (PATCH).
+    /// An update (PATCH), or a Table API write or delete of one of its children.
     #[serde(rename = "interaction.updated")]
     Updated,
+    /// A delete (Table API `DELETE`), with everything under the interaction.
+    #[serde(rename = "interaction.deleted")]
+    Deleted,
 }
 
 impl EventKind {
@@ -37,15 +40,16 @@ impl EventKind {
         match self {
             EventKind::Created => "interaction.created",
             EventKind::Updated => "interaction.updated",
+            EventKind::Deleted => "interaction.deleted",
         }
     }
 }
 
 /// The child collections of an interaction, as named in [`EventData::children`].
 pub mod children {
-    /// Phone logs were added or changed.
+    /// Phone logs were added, changed or removed.
     pub const PHONE_LOGS: &str = "phone_logs";
-    /// Related records were added.
+    /// Related records were added or removed.
     pub const RELATED_RECORDS: &str = "related_records";
     /// Context variables were set or removed.
     pub const CONTEXT: &str = "context";
@@ -72,7 +76,7 @@ pub struct EventData {
     pub children: Vec<String>,
 }
 
-/// One create or update of one interaction, before the store has given it an id.
+/// One create, update or delete of one interaction, before the store has given it an id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InteractionEvent {
     /// Create or update.
@@ -118,15 +122,37 @@ impl InteractionEvent {
                 .context_removed
                 .iter()
                 .any(|k| before.context.contains_key(k));
+        let removed = &change.removed;
         let children = [
-            (children::PHONE_LOGS, !change.phone_logs.is_empty()),
+            (
+                children::PHONE_LOGS,
+                !change.phone_logs.is_empty() || !removed.phone_logs.is_empty(),
+            ),
             (
                 children::RELATED_RECORDS,
-                !change.related_records.is_empty(),
+                !change.related_records.is_empty() || !removed.related_records.is_empty(),
             ),
             (children::CONTEXT, context_changed),
         ];
         InteractionEvent::new(EventKind::Updated, after, changes, &children)
+    }
+
+    /// The event of deleting `aggregate`: no changes; `children` names the collections deleted with it.
+    pub fn deleted(aggregate: &InteractionAggregate) -> Self {
+        let children = [
+            (children::PHONE_LOGS, !aggregate.phone_logs.is_empty()),
+            (
+                children::RELATED_RECORDS,
+                !aggregate.related_records.is_empty(),
+            ),
+            (children::CONTEXT, !aggregate.context.is_empty()),
+        ];
+        InteractionEvent::new(
+            EventKind::Deleted,
+            &aggregate.interaction,
+            BTreeMap::new(),
+            &children,
+        )
     }
 
     fn new(
@@ -314,6 +340,7 @@ mod tests {
             context_removed: Default::default(),
             phone_logs: vec![Record::new(&PHONE_LOG)],
             related_records: Vec::new(),
+            removed: Default::default(),
         };
         let event = InteractionEvent::updated(&before, &change);
         assert_eq!(event.kind, EventKind::Updated);

@@ -55,6 +55,7 @@ pub mod schema;
 pub mod service;
 pub mod stats;
 pub mod sys_id;
+pub mod table_write;
 pub mod unique;
 pub mod user;
 
@@ -62,7 +63,7 @@ pub mod user;
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 
-pub use aggregate::{AggregateChange, Context, InteractionAggregate};
+pub use aggregate::{AggregateChange, Context, InteractionAggregate, Removals};
 pub use datetime::DateTime;
 pub use error::{BoxError, Conflict, Error, Result};
 pub use event::{EventHorizon, EventKind, EventPage, InteractionEvent, MemoryOutbox, StoredEvent};

@@ -85,6 +85,15 @@ impl State {
         }
     }
 
+    /// Forgets the `table` children with these sys_ids.
+    fn unindex_children<'a>(&mut self, table: &str, sys_ids: impl IntoIterator<Item = &'a String>) {
+        if let Some(index) = self.children.get_mut(table) {
+            for id in sys_ids.into_iter().filter_map(|s| number(s)) {
+                index.remove(&id);
+            }
+        }
+    }
+
     /// The conflict, if any, of writing `change` to interaction `owner`: a new phone log whose sys_id
     /// another interaction's log has, or a related record (always appended) whose sys_id is taken.
     fn check_change(&self, owner: &SysId, change: &AggregateChange) -> Result<()> {
@@ -180,8 +189,27 @@ impl Repository for MemoryRepository {
             sys_id,
             change.phone_logs.iter().chain(&change.related_records),
         );
+        state.unindex_children(schema::PHONE_LOG.name, &change.removed.phone_logs);
+        state.unindex_children(schema::RELATED_RECORD.name, &change.removed.related_records);
         state.events.append(event);
         Ok(change)
+    }
+
+    async fn delete_interaction(&self, sys_id: &SysId) -> Result<InteractionAggregate> {
+        let mut state = self.state();
+        let deleted = state.interactions.remove(sys_id).ok_or(Error::NotFound {
+            what: "interaction",
+        })?;
+        let sys_ids = |records: &[Record]| -> Vec<String> {
+            records.iter().map(|r| r.sys_id().to_owned()).collect()
+        };
+        state.unindex_children(schema::PHONE_LOG.name, &sys_ids(&deleted.phone_logs));
+        state.unindex_children(
+            schema::RELATED_RECORD.name,
+            &sys_ids(&deleted.related_records),
+        );
+        state.events.append(InteractionEvent::deleted(&deleted));
+        Ok(deleted)
     }
 
     async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>> {

@@ -47,6 +47,12 @@ pub trait Repository: Debug + Send + Sync + 'static {
         plan: Box<UpdatePlan>,
     ) -> Result<AggregateChange>;
 
+    /// Deletes interaction `sys_id` with its context, phone logs and related records, and writes its
+    /// `interaction.deleted` event ([`crate::event::InteractionEvent::deleted`]), all in one transaction;
+    /// returns what was deleted. [`crate::Error::NotFound`] when there is no such interaction. Its number is
+    /// never given to another interaction.
+    async fn delete_interaction(&self, sys_id: &SysId) -> Result<InteractionAggregate>;
+
     /// Reads an interaction and everything that hangs off it.
     async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>>;
 
@@ -149,8 +155,8 @@ pub trait Repository: Debug + Send + Sync + 'static {
     /// [`ImportBatch::unique_keys`] is that check. [`crate::Error::Invalid`] when [`ImportBatch::check`]
     /// fails, again writing nothing.
     async fn import(&self, batch: &ImportBatch) -> Result<()>;
-    // Interaction events: every create and update writes one (`crate::event::InteractionEvent::created`,
-    // `::updated`) into the store's outbox, in its own transaction; ids as `crate::event` promises them.
+    // Interaction events: every create, update and delete writes one (`crate::event::InteractionEvent::created`,
+    // `::updated`, `::deleted`) into the store's outbox, in its own transaction; ids as `crate::event` promises them.
 
     /// Up to `limit` events with ids above `after`, in id order, with the store's horizon (`limit` 0 asks
     /// for the horizon alone). Only events a reader may rely on: committed and, on a store that makes
@@ -182,6 +188,10 @@ macro_rules! forward_repository {
                 plan: Box<UpdatePlan>,
             ) -> Result<AggregateChange> {
                 (**self).update_interaction(sys_id, plan).await
+            }
+
+            async fn delete_interaction(&self, sys_id: &SysId) -> Result<InteractionAggregate> {
+                (**self).delete_interaction(sys_id).await
             }
 
             async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>> {
@@ -342,6 +352,12 @@ mod tests {
                 what: "interaction",
             })
         }
+        async fn delete_interaction(&self, _: &SysId) -> Result<InteractionAggregate> {
+            self.called("delete_interaction");
+            Err(Error::NotFound {
+                what: "interaction",
+            })
+        }
         async fn load_interaction(&self, _: &SysId) -> Result<Option<InteractionAggregate>> {
             self.called("load_interaction");
             Ok(None)
@@ -476,6 +492,7 @@ mod tests {
         let _ = repo.create_interaction(aggregate).await;
         let plan: Box<UpdatePlan> = Box::new(|_| Err(Error::invalid("x", "y")));
         let _ = repo.update_interaction(&id, plan).await;
+        let _ = repo.delete_interaction(&id).await;
         let _ = repo.load_interaction(&id).await;
         let _ = repo.add_user(&user).await;
         let _ = repo.find_user("u").await;

@@ -12,11 +12,13 @@ use crate::limits::{
 };
 use crate::record::Record;
 use crate::repository::Repository;
-use crate::request::{PhoneLogEntry, VoiceInteractionRequest};
+use crate::request::{FieldValues, PhoneLogEntry, VoiceInteractionRequest};
 use crate::schema::{
     self, INTERACTION, PHONE_LOG, PHONE_LOG as LOG, RELATED_RECORD, field, is_closed_state,
 };
 use crate::sys_id::SysId;
+
+mod table;
 
 /// The clock and the sys_id source. Real servers use [`SystemEnvironment`]; tests use a deterministic one so
 /// that two stores given the same requests end in the same state.
@@ -247,6 +249,7 @@ impl Planner<'_> {
             context_removed: Default::default(),
             phone_logs: Vec::new(),
             related_records: Vec::new(),
+            removed: Default::default(),
         };
         self.interaction_fields(&mut change.interaction, req);
         self.context(current, req, &mut change)?;
@@ -378,22 +381,7 @@ impl Planner<'_> {
             changed.push(log);
             changed.last_mut().expect("just pushed")
         };
-        for (name, value) in &entry.fields {
-            log.set(name, value.as_str());
-        }
-        let start = DateTime::parse(log.get(field::START_TIME));
-        let end = DateTime::parse(log.get(field::END_TIME));
-        if let (Some(start), Some(end)) = (start, end) {
-            if end < start {
-                return Err(Error::invalid(
-                    format!("phoneLogs[{index}].end_time"),
-                    format!("must not be before start_time {start}"),
-                ));
-            }
-            if entry.get(field::DURATION).is_none() {
-                log.set(field::DURATION, (end.unix() - start.unix()).to_string());
-            }
-        }
+        set_log_fields(log, &entry.fields, &format!("phoneLogs[{index}]."))?;
         Ok(created)
     }
 
@@ -425,6 +413,28 @@ impl Planner<'_> {
             added.push(record);
         }
     }
+}
+
+/// Sets `fields` on phone log `log`, then the rules between them: `end_time` not before `start_time`, and
+/// `duration` computed from the two unless `fields` gives it. Errors name the field after `path`.
+fn set_log_fields(log: &mut Record, fields: &FieldValues, path: &str) -> Result<()> {
+    for (name, value) in fields {
+        log.set(name, value.as_str());
+    }
+    let start = DateTime::parse(log.get(field::START_TIME));
+    let end = DateTime::parse(log.get(field::END_TIME));
+    if let (Some(start), Some(end)) = (start, end) {
+        if end < start {
+            return Err(Error::invalid(
+                format!("{path}end_time"),
+                format!("must not be before start_time {start}"),
+            ));
+        }
+        if !fields.iter().any(|(k, _)| *k == field::DURATION) {
+            log.set(field::DURATION, (end.unix() - start.unix()).to_string());
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a change that would leave an interaction with more than `limit` children of one kind.

@@ -41,6 +41,9 @@ impl Repository for DropsLastLog {
     async fn create_interaction(&self, new: InteractionAggregate) -> Result<String> {
         self.0.create_interaction(new).await
     }
+    async fn delete_interaction(&self, sys_id: &SysId) -> Result<InteractionAggregate> {
+        self.0.delete_interaction(sys_id).await
+    }
     async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>> {
         self.0.load_interaction(sys_id).await
     }

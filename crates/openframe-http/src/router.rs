@@ -248,11 +248,17 @@ impl RouterBuilder {
         }
         app.route(
             "/api/now/table/{table}",
-            get(table_api::list).fallback(not_allowed("GET,HEAD")),
+            get(table_api::list)
+                .post(table_api::write::create)
+                .fallback(table_api::write::not_allowed("GET,HEAD,POST")),
         )
         .route(
             "/api/now/table/{table}/{sys_id}",
-            get(table_api::read).fallback(not_allowed("GET,HEAD")),
+            get(table_api::read)
+                .put(table_api::write::update)
+                .patch(table_api::write::update)
+                .delete(table_api::write::delete)
+                .fallback(table_api::write::not_allowed("GET,HEAD,PUT,PATCH,DELETE")),
         )
         .route(
             &format!("{}/{{table}}", STATS_PREFIXES[0]),

@@ -434,6 +434,9 @@ impl Repository for BrokenStore {
     ) -> openframe_core::Result<AggregateChange> {
         Err((self.0)())
     }
+    async fn delete_interaction(&self, _: &SysId) -> openframe_core::Result<InteractionAggregate> {
+        Err((self.0)())
+    }
     async fn load_interaction(
         &self,
         _: &SysId,

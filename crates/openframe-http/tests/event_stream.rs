@@ -278,6 +278,12 @@ macro_rules! every_store {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn deletes_reach_the_clients_of_the_interaction() {
+                let Some((repo, _guard)) = $make(stringify!($store::deletes_reach_the_clients_of_the_interaction)).await else { return };
+                super::deletes_reach_the_clients_of_the_interaction(repo).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_client_starts_at_the_head_after_writes_nobody_heard() {
                 let Some((repo, _guard)) = $make(stringify!($store::a_client_starts_at_the_head_after_writes_nobody_heard)).await else { return };
                 super::a_client_starts_at_the_head_after_writes_nobody_heard(repo).await;
@@ -316,6 +322,87 @@ every_store! {
     sqlite_store => sqlite;
     sled_store => sled;
     postgres_store => postgres;
+}
+
+/// A Table API delete reaches the streams its interaction's events reach, as `interaction.deleted` with the
+/// interaction's `assigned_to` and the collections deleted with it; a child's delete is its parent's
+/// `interaction.updated` naming the collection.
+async fn deletes_reach_the_clients_of_the_interaction(repo: Arc<dyn Repository>) {
+    const ADMIN: (&str, &str) = ("boss", "boss-password");
+    let served = Served::start(repo, EventSettings::default()).await;
+    openframe_http::add_user(
+        served.app.repo.as_ref(),
+        ADMIN.0,
+        ADMIN.1,
+        vec!["admin".into()],
+    )
+    .await
+    .expect("add admin");
+    let me = served.agent_sys_id().await;
+    let mut all = served.stream("", &[]).await;
+    let mut mine = served.stream("?assigned_to=me", &[]).await;
+    let mut body = call("deleted-1");
+    body["interaction"]["additionalParams"] = json!({"assigned_to": me});
+    body["phoneLogs"] = json!([{"call_id": "a"}, {"call_id": "b"}]);
+    let assigned = served.post(&body).await;
+    let other = served.post(&call("kept-1")).await;
+    let delete = |path: String| {
+        served
+            .http
+            .delete(format!("{}{path}", served.base))
+            .header("Authorization", basic(ADMIN))
+            .send()
+    };
+    let log = served
+        .app
+        .repo
+        .load_interaction(&openframe_core::SysId::parse(&assigned).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .phone_logs[0]
+        .sys_id()
+        .to_owned();
+    let response = delete(format!("/api/now/table/sn_openframe_phone_log/{log}"))
+        .await
+        .expect("DELETE");
+    assert_eq!(response.status(), 204);
+    let response = delete(format!("/api/now/table/interaction/{assigned}"))
+        .await
+        .expect("DELETE");
+    assert_eq!(response.status(), 204);
+
+    let seen = all.take(4).await;
+    let kinds: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|e| (e.event.as_str(), e.data["sysId"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("interaction.created", assigned.as_str()),
+            ("interaction.created", other.as_str()),
+            ("interaction.updated", assigned.as_str()),
+            ("interaction.deleted", assigned.as_str()),
+        ]
+    );
+    assert_eq!(seen[2].data["children"], json!(["phone_logs"]));
+    assert_eq!(
+        seen[3].data["children"],
+        json!(["phone_logs"]),
+        "the delete names the collections that went with the interaction"
+    );
+    assert_eq!(seen[3].data["assignedTo"], me);
+    let mine_seen: Vec<String> = mine.take(3).await.into_iter().map(|e| e.event).collect();
+    assert_eq!(
+        mine_seen,
+        [
+            "interaction.created",
+            "interaction.updated",
+            "interaction.deleted"
+        ],
+        "the assignee's stream gets the delete"
+    );
 }
 
 /// Creates and updates of two interactions reach an unfiltered stream in commit order with what changed,

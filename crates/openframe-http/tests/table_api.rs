@@ -244,12 +244,12 @@ async fn bad_parameters_are_400s() {
             reply.detail()
         );
     }
-    // Read-only: writes are 405 with Allow.
+    // A method the Table API does not have is a 405 with Allow (writes: tests/table_api_writes.rs).
     let reply = app
-        .call(Method::POST, "/api/now/table/interaction", Some(&json!({})))
+        .call(Method::PUT, "/api/now/table/interaction", Some(&json!({})))
         .await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(reply.headers[header::ALLOW], "GET,HEAD");
+    assert_eq!(reply.headers[header::ALLOW], "GET,HEAD,POST");
     // Credentials are needed here too.
     let reply = app
         .raw(Method::GET, "/api/now/table/interaction", &[], vec![])

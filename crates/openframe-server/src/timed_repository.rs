@@ -75,6 +75,10 @@ impl Repository for TimedRepository {
         .await
     }
 
+    async fn delete_interaction(&self, sys_id: &SysId) -> Result<InteractionAggregate> {
+        timed("delete_interaction", self.inner.delete_interaction(sys_id)).await
+    }
+
     async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>> {
         timed("load_interaction", self.inner.load_interaction(sys_id)).await
     }

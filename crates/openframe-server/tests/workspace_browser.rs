@@ -1,7 +1,7 @@
 //! The workspace page in a real browser: the real `openframe` binary on a temporary SQLite store, Debian's
 //! headless Chromium driven by playwright-core (`tests/browser/workspace.test.mjs`, which starts the binary,
-//! and restarts it once to prove the page resumes its stream), the reference's POST and PATCH sent over HTTP,
-//! and each change asserted on the page within a second. The screenshot goes to `test-output/`.
+//! and restarts it once to prove the page resumes its stream), the reference's POST and PATCH and a Table API
+//! delete sent over HTTP, and each change asserted on the page within a second. The screenshot goes to `test-output/`.
 //!
 //! Node.js, `/usr/bin/chromium` and `tests/browser/node_modules` come from `scripts/browser-test-deps.sh`,
 //! which `.ci/run` runs. Without them this test fails under `CI=true`; elsewhere it says loudly, on stderr,

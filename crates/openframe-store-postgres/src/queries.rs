@@ -74,8 +74,12 @@ pub(crate) struct Queries {
     /// each interaction field in column order (`$1`, the sys_id, picks the row); the context names to remove
     /// (`text[]`, none of them also set); the names and values to set; one `text[]` per phone-log column of
     /// the logs to rewrite (matched by sys_id), then of the logs to append; one `text[]` per related-record
-    /// column of the records to append; the version (`text`); the event's payload (`text`).
+    /// column of the records to append; the version (`text`); the event's payload (`text`); the sys_ids of
+    /// the phone logs, then of the related records, to remove (`text[]` each, none also written).
     pub write_change: Named,
+    /// `$1`: sys_id, `$2`: the event's payload. Deletes the interaction, its context and children, and
+    /// appends the event, in one statement; returns the sys_id, or no row when there is no such interaction.
+    pub delete_interaction: Named,
     /// One bind per field in column order.
     pub insert_provider_application: Named,
     /// `$1`: inbound_id.
@@ -123,6 +127,17 @@ pub(crate) static QUERIES: LazyLock<Queries> = LazyLock::new(|| Queries {
     )),
     load_children: named(format!("SELECT {}", children("$1"))),
     write_change: write_change(),
+    // The foreign keys are checked at the statement's end, when the children are gone too.
+    delete_interaction: named(format!(
+        "WITH gone AS (DELETE FROM interaction WHERE sys_id = $1 RETURNING sys_id), \
+         logs AS (DELETE FROM {} WHERE interaction = $1), \
+         related AS (DELETE FROM {} WHERE interaction = $1), \
+         context AS (DELETE FROM interaction_context WHERE interaction = $1), \
+         {} SELECT sys_id FROM gone",
+        PHONE_LOG.name,
+        RELATED_RECORD.name,
+        outbox::append_cte("$2", "gone"),
+    )),
     insert_provider_application: named(format!(
         "INSERT INTO {} ({}) VALUES ({})",
         PROVIDER_APPLICATION.name,
@@ -389,6 +404,7 @@ fn write_change() -> Named {
     let appended = p.arrays(PHONE_LOG.fields.len());
     let related = p.arrays(RELATED_RECORD.fields.len());
     let (version, event) = (p.next(), p.next());
+    let (removed_logs, removed_related) = (p.next(), p.next());
     let sys_id = &interaction[0];
     // `guard` updates the row only if it is still the version read (every write of an interaction rewrites
     // its row, so a new xmin means another write came between); every other part joins it, so a failed
@@ -407,9 +423,14 @@ fn write_change() -> Named {
            WHERE t.sys_id = u.sys_id AND t.interaction = guard.sys_id), \
          appended AS ({appended}), \
          related AS ({related}), \
+         removed_logs AS (DELETE FROM {logs} AS t USING guard \
+           WHERE t.interaction = guard.sys_id AND t.sys_id = ANY({removed_logs}::text[])), \
+         removed_related AS (DELETE FROM {related_table} AS t USING guard \
+           WHERE t.interaction = guard.sys_id AND t.sys_id = ANY({removed_related}::text[])), \
          {event} \
          SELECT sys_id FROM guard",
         logs = PHONE_LOG.name,
+        related_table = RELATED_RECORD.name,
         log_sets = PHONE_LOG
             .field_names()
             .skip(1)
@@ -586,7 +607,9 @@ mod tests {
             ),
             "{write}"
         );
-        assert!(!write.contains("$76"), "{write}");
+        assert!(write.contains("t.sys_id = ANY($76::text[])"), "{write}");
+        assert!(write.contains("t.sys_id = ANY($77::text[])"), "{write}");
+        assert!(!write.contains("$78"), "{write}");
     }
 
     #[test]

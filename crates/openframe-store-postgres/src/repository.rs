@@ -47,6 +47,47 @@ impl Repository for PostgresRepository {
         self.update_locked(sys_id, plan.as_ref()).await
     }
 
+    async fn delete_interaction(&self, sys_id: &SysId) -> Result<InteractionAggregate> {
+        let doing = format!("deleting interaction {sys_id}");
+        let failed = || db_error(doing.as_str());
+        let mut tx = self.pool.begin().await.map_err(failed())?;
+        // The row's lock first, then its children: no update can come between the read and the delete,
+        // so the event tells what was deleted.
+        let Some(row) = QUERIES
+            .select_interaction_for_update
+            .query()
+            .bind(sys_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed())?
+        else {
+            return Err(interaction_not_found());
+        };
+        let interaction = record_from_row(&INTERACTION, &row)?;
+        let children = QUERIES
+            .load_children
+            .query()
+            .bind(sys_id.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(failed())?;
+        let deleted = children_from_row(interaction, &children, 0)?;
+        let event = InteractionEvent::deleted(&deleted).to_payload();
+        QUERIES
+            .delete_interaction
+            .query()
+            .bind(sys_id.as_str())
+            .bind(event)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed())?
+            .ok_or_else(|| {
+                Error::internal(format!("interaction {sys_id} vanished under its row lock"))
+            })?;
+        tx.commit().await.map_err(failed())?;
+        Ok(deleted)
+    }
+
     async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>> {
         // One statement, so one snapshot for the interaction and its children, and no transaction to open.
         let Some(row) = QUERIES
@@ -498,7 +539,25 @@ async fn write_change<'c>(
     write = bind_columns(write, &PHONE_LOG, &rewritten);
     write = bind_columns(write, &PHONE_LOG, &appended);
     write = bind_columns(write, &RELATED_RECORD, &change.related_records);
-    let written = write.bind(version).bind(event).fetch_optional(conn).await?;
+    let removed_logs: Vec<&str> = change
+        .removed
+        .phone_logs
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let removed_related: Vec<&str> = change
+        .removed
+        .related_records
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let written = write
+        .bind(version)
+        .bind(event)
+        .bind(removed_logs)
+        .bind(removed_related)
+        .fetch_optional(conn)
+        .await?;
     Ok(written.is_some())
 }
 

@@ -77,9 +77,9 @@ pub(crate) fn decode_record(table: &'static Table, bytes: &[u8]) -> Result<Recor
 /// its phone logs and related records in creation order) and how many times it was updated.
 ///
 /// One value for the whole aggregate: a create or an update writes it with one insert, where a key per
-/// child cost sled an insert each, and a read is one lookup that can never see half an update. Children are
-/// never deleted, so a child's position in its list never changes; it is the child's address
-/// ([`child_address`](crate::layout::child_address)).
+/// child cost sled an insert each, and a read is one lookup that can never see half an update. A child's
+/// position in its list is its address ([`child_address`](crate::layout::child_address)); it changes only
+/// when an earlier sibling is deleted (`interactions::remove_children` moves the entries along).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct InteractionRow {
     pub(crate) record: Record,

@@ -10,8 +10,9 @@
 //! made in one millisecond. sys_ids that are not 32 characters, and any sys_id whose bucket is full (a
 //! bucket holds at most [`BUCKET_CAPACITY`] entries, so that many sys_ids sharing a prefix, as an import
 //! of made-up ids might, never make each update rewrite a long list), get a key of their own instead: `S`,
-//! the kind and the sys_id. Entries are never removed (records are never deleted), so a full bucket stays
-//! full and a record's entry never moves.
+//! the kind and the sys_id. A full bucket stays full: an entry removed from it (a deleted record) stays as
+//! a [`REMOVED`] mark, so that a lookup that misses a full bucket still looks under the own keys. A child's
+//! entry moves when an earlier sibling is deleted ([`relocate`]).
 //!
 //! A bucket's value is a sorted run of fixed-size entries, so a lookup is a binary search on the stored
 //! bytes, with nothing decoded: the sys_id (32 bytes), the kind (`i` interaction, `p` phone log, `r`
@@ -86,6 +87,12 @@ impl Location {
     }
 }
 
+/// The location of an entry removed from a full bucket: no record has it.
+const REMOVED: Location = Location {
+    id: u64::MAX,
+    position: u64::MAX,
+};
+
 /// The key of the bucket of a 32-character sys_id.
 pub(crate) fn bucket_key(sys_id: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + BUCKET_PREFIX);
@@ -150,7 +157,8 @@ pub(crate) fn find(data: &impl Read, kind: Kind, sys_id: &str) -> Result<Option<
     {
         if let Ok(at) = search(&bucket, sys_id.as_bytes(), kind)? {
             let entry = &bucket[at * ENTRY_LEN..(at + 1) * ENTRY_LEN];
-            return Location::decode(&entry[SYS_ID_LEN + 1..]).map(Some);
+            let location = Location::decode(&entry[SYS_ID_LEN + 1..])?;
+            return Ok((location != REMOVED).then_some(location));
         }
         if bucket.len() < BUCKET_CAPACITY * ENTRY_LEN {
             return Ok(None); // not full: the sys_id would be in it
@@ -171,6 +179,62 @@ pub(crate) fn add(
     let mut additions = Additions::default();
     additions.push(kind, sys_id, location);
     additions.stage(staged)
+}
+
+/// Removes the entry of the record of `kind` with `sys_id`, if it has one (the record is deleted).
+pub(crate) fn remove(staged: &mut Staged<'_>, kind: Kind, sys_id: &str) -> Result<()> {
+    rewrite(staged, kind, sys_id, None)
+}
+
+/// Moves the entry of the record of `kind` with `sys_id` to `location` (a child whose earlier sibling was
+/// deleted).
+pub(crate) fn relocate(
+    staged: &mut Staged<'_>,
+    kind: Kind,
+    sys_id: &str,
+    location: Location,
+) -> Result<()> {
+    rewrite(staged, kind, sys_id, Some(location))
+}
+
+/// Sets the entry of (`kind`, `sys_id`), which must exist, to `location`, or removes it (`None`): from a
+/// bucket that is not full it goes, in a full one it stays as a [`REMOVED`] mark.
+fn rewrite(
+    staged: &mut Staged<'_>,
+    kind: Kind,
+    sys_id: &str,
+    location: Option<Location>,
+) -> Result<()> {
+    if sys_id.len() == SYS_ID_LEN {
+        let key = bucket_key(sys_id);
+        if let Some(bucket) = staged.get(&key)?
+            && let Ok(at) = search(&bucket, sys_id.as_bytes(), kind)?
+        {
+            let mut bucket = bucket.to_vec();
+            let full = bucket.len() >= BUCKET_CAPACITY * ENTRY_LEN;
+            let entry = at * ENTRY_LEN..(at + 1) * ENTRY_LEN;
+            match location.or(full.then_some(REMOVED)) {
+                Some(location) => {
+                    bucket[entry.start + SYS_ID_LEN + 1..entry.end]
+                        .copy_from_slice(&location.encode());
+                }
+                None => {
+                    bucket.drain(entry);
+                }
+            }
+            if bucket.is_empty() {
+                staged.remove(key);
+            } else {
+                staged.insert(key, bucket);
+            }
+            return Ok(());
+        }
+    }
+    match location {
+        Some(location) => staged.insert(own_key(kind, sys_id), location.encode().to_vec()),
+        None => staged.remove(own_key(kind, sys_id)),
+    }
+    Ok(())
 }
 
 /// The directory entries of one write (a create's interaction and children, an update's new children),
@@ -217,15 +281,26 @@ impl Additions {
         for (key, entries) in buckets {
             let mut bucket = staged.get(&key)?.map(|b| b.to_vec()).unwrap_or_default();
             for (kind, sys_id, location) in entries {
-                if bucket.len() >= BUCKET_CAPACITY * ENTRY_LEN {
-                    staged.insert(own_key(kind, &sys_id), location.encode().to_vec());
-                    continue;
-                }
+                // Searched first, full or not: a lookup finding a removed mark looks no further.
                 let at = match search(&bucket, sys_id.as_bytes(), kind)? {
+                    // The sys_id of a deleted record, used again: its mark takes the new location.
+                    Ok(at)
+                        if Location::decode(
+                            &bucket[at * ENTRY_LEN + SYS_ID_LEN + 1..(at + 1) * ENTRY_LEN],
+                        )? == REMOVED =>
+                    {
+                        bucket[at * ENTRY_LEN + SYS_ID_LEN + 1..(at + 1) * ENTRY_LEN]
+                            .copy_from_slice(&location.encode());
+                        continue;
+                    }
                     Ok(_) => {
                         return Err(Error::internal(format!(
                             "sys_id {sys_id} is in the directory already"
                         )));
+                    }
+                    Err(_) if bucket.len() >= BUCKET_CAPACITY * ENTRY_LEN => {
+                        staged.insert(own_key(kind, &sys_id), location.encode().to_vec());
+                        continue;
                     }
                     Err(at) => at * ENTRY_LEN,
                 };
@@ -253,7 +328,8 @@ pub(crate) fn bucket_entries(
                 &entry[..SYS_ID_LEN],
                 Location::decode(&entry[SYS_ID_LEN + 1..])?,
             ))
-        }))
+        })
+        .filter(|entry| !matches!(entry, Ok((_, location)) if *location == REMOVED)))
 }
 
 /// Every bucket, in key order (so by sys_id), from the one of `from` on.
@@ -341,5 +417,63 @@ mod tests {
         let trees = group.finish().unwrap();
         let own: Vec<_> = trees.data.scan_prefix(own_keys_prefix(PHONE_LOG)).collect();
         assert_eq!(own.len(), 1, "only the entry past the full bucket");
+    }
+
+    #[test]
+    fn removed_entries_leave_a_full_bucket_full_and_moved_ones_are_found_where_they_went() {
+        let group = group();
+        let id = |n: u64| format!("019000000001{n:020}");
+        let mut staged = Staged::new(&group);
+        // A full bucket and one entry under its own key; then a bucket of two.
+        for n in 0..=BUCKET_CAPACITY as u64 {
+            add(&mut staged, PHONE_LOG, &id(n), at(1, n)).unwrap();
+        }
+        let (x, y) = (
+            "0190000000020000000000000000000a",
+            "0190000000020000000000000000000b",
+        );
+        add(&mut staged, Kind::Interaction, x, at(2, 0)).unwrap();
+        add(&mut staged, Kind::Interaction, y, at(3, 0)).unwrap();
+        staged.apply();
+
+        let mut staged = Staged::new(&group);
+        remove(&mut staged, PHONE_LOG, &id(5)).unwrap();
+        relocate(&mut staged, PHONE_LOG, &id(6), at(1, 5)).unwrap();
+        let last = id(BUCKET_CAPACITY as u64);
+        relocate(&mut staged, PHONE_LOG, &last, at(1, 255)).unwrap();
+        remove(&mut staged, Kind::Interaction, x).unwrap();
+        staged.apply();
+        assert_eq!(find(&group, PHONE_LOG, &id(5)).unwrap(), None, "removed");
+        assert_eq!(
+            find(&group, PHONE_LOG, &id(6)).unwrap(),
+            Some(at(1, 5)),
+            "moved"
+        );
+        assert_eq!(
+            find(&group, PHONE_LOG, &last).unwrap(),
+            Some(at(1, 255)),
+            "an own key past a bucket with a removed entry is still looked for"
+        );
+        assert_eq!(find(&group, Kind::Interaction, x).unwrap(), None);
+        assert_eq!(find(&group, Kind::Interaction, y).unwrap(), Some(at(3, 0)));
+
+        // The removed sys_id, used again, takes its mark's place; scans list only live entries.
+        let mut staged = Staged::new(&group);
+        add(&mut staged, PHONE_LOG, &id(5), at(4, 0)).unwrap();
+        staged.apply();
+        assert_eq!(find(&group, PHONE_LOG, &id(5)).unwrap(), Some(at(4, 0)));
+        let trees = group.finish().unwrap();
+        let full = trees.data.get(bucket_key(&id(0))).unwrap().unwrap();
+        assert_eq!(
+            full.len(),
+            BUCKET_CAPACITY * ENTRY_LEN,
+            "the full bucket stays full"
+        );
+        let small = trees.data.get(bucket_key(x)).unwrap().unwrap();
+        let live: Vec<_> = bucket_entries(&small, Kind::Interaction)
+            .unwrap()
+            .map(|e| e.unwrap().0.to_vec())
+            .collect();
+        assert_eq!(live, [y.as_bytes()], "a bucket with room drops the entry");
     }
 }

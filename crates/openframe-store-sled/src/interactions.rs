@@ -1,4 +1,4 @@
-//! Create, update and read of one interaction aggregate in `data` (see `layout`).
+//! Create, update, delete and read of one interaction aggregate in `data` (see `layout`).
 //!
 //! Writes run only on the store's writer thread (the `writer` module): each reads what it needs through the
 //! group being committed ([`GroupWrites`]: `data` with the group's earlier writes on top), stages its writes
@@ -8,7 +8,7 @@
 //! key it writes). Reads from other threads see each group's batch whole; [`load`] reads an interaction and
 //! its children with one lookup of its row.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use openframe_core::number::{FIRST_NUMBER, format_number, parse_number};
 use openframe_core::schema::{INTERACTION, field};
@@ -22,8 +22,8 @@ use crate::codec::InteractionRow;
 use crate::directory::{self, Additions, Kind, Location};
 use crate::group::GroupWrites;
 use crate::layout::{
-    ChildTable, INTERACTIONS_PREFIX, Read, Staged, child_address, client_session_key, decode_u64,
-    interaction_key, last_id, number_key, stray_key,
+    ChildTable, INTERACTIONS_PREFIX, NUMBERS_DELETED_KEY, Read, Staged, child_address,
+    client_session_key, decode_u64, interaction_key, last_id, number_key, stray_key,
 };
 use crate::outbox;
 
@@ -196,11 +196,95 @@ pub(crate) fn update(
         )?;
     }
     additions.stage(&mut staged)?;
+    remove_children(
+        &mut staged,
+        ChildTable::PhoneLog,
+        id,
+        &mut row.phone_logs,
+        &change.removed.phone_logs,
+    )?;
+    remove_children(
+        &mut staged,
+        ChildTable::RelatedRecord,
+        id,
+        &mut row.related_records,
+        &change.removed.related_records,
+    )?;
     row.version += 1;
     outbox::append(&mut staged, &InteractionEvent::updated(&current, &change))?;
     staged.insert(interaction_key(id), row.encode()?);
     staged.apply();
     Ok(Some(change))
+}
+
+/// Deletes interaction `sys_id` with its children, their directory entries and the interaction's indexes,
+/// and appends its event; returns what it deleted, `None` when there is no such interaction. Writer thread
+/// only.
+pub(crate) fn delete(group: &GroupWrites, sys_id: &str) -> Result<Option<InteractionAggregate>> {
+    let Some((id, bytes)) = find(group, sys_id)? else {
+        return Ok(None);
+    };
+    let deleted = InteractionRow::decode(&bytes)?.into_aggregate();
+    let mut staged = Staged::new(group);
+    // Indexed as if number and session were cleared: their entries go.
+    let mut cleared = deleted.interaction.clone();
+    cleared.set(field::NUMBER, "");
+    cleared.set(field::CLIENT_SESSION_ID, "");
+    index(&mut staged, id, Some(&deleted.interaction), &cleared)?;
+    directory::remove(&mut staged, Kind::Interaction, sys_id)?;
+    for (kind, children) in [
+        (ChildTable::PhoneLog, &deleted.phone_logs),
+        (ChildTable::RelatedRecord, &deleted.related_records),
+    ] {
+        for child in children {
+            directory::remove(&mut staged, Kind::Child(kind), child.sys_id())?;
+            staged.remove(stray_key(kind, child.sys_id()));
+        }
+    }
+    staged.remove(interaction_key(id));
+    let highest = staged
+        .get(NUMBERS_DELETED_KEY)?
+        .and_then(|bytes| decode_u64(&bytes))
+        .unwrap_or(0)
+        .max(id);
+    staged.insert(NUMBERS_DELETED_KEY.to_vec(), highest.to_be_bytes().to_vec());
+    outbox::append(&mut staged, &InteractionEvent::deleted(&deleted))?;
+    staged.apply();
+    Ok(Some(deleted))
+}
+
+/// Removes the children of `kind` whose sys_ids are in `removed` from `children` (those of interaction
+/// `id`), with their directory entries and stray marks, and moves the later ones' entries and marks to
+/// their new positions.
+fn remove_children(
+    staged: &mut Staged<'_>,
+    kind: ChildTable,
+    id: u64,
+    children: &mut Vec<Record>,
+    removed: &BTreeSet<String>,
+) -> Result<()> {
+    let Some(first) = children.iter().position(|c| removed.contains(c.sys_id())) else {
+        return Ok(());
+    };
+    for child in children.iter().filter(|c| removed.contains(c.sys_id())) {
+        directory::remove(staged, Kind::Child(kind), child.sys_id())?;
+        staged.remove(stray_key(kind, child.sys_id()));
+    }
+    children.retain(|c| !removed.contains(c.sys_id()));
+    for (position, child) in children.iter().enumerate().skip(first) {
+        let position = position as u64;
+        directory::relocate(
+            staged,
+            Kind::Child(kind),
+            child.sys_id(),
+            Location { id, position },
+        )?;
+        let stray = stray_key(kind, child.sys_id());
+        if staged.get(&stray)?.is_some() {
+            staged.insert(stray, child_address(kind, id, position));
+        }
+    }
+    Ok(())
 }
 
 /// Reads interaction `sys_id` with its children: its row, which holds them all, so a plain read on any
@@ -254,8 +338,12 @@ pub(crate) fn ids_by_number(data: &impl Read, number: &str) -> Result<Vec<u64>> 
 /// The number the next created interaction gets, found from the interactions stored (the counter is not
 /// stored; see `layout`): one past the highest id, since an interaction's id is its number's value.
 pub(crate) fn recover_next_number(data: &Tree) -> Result<u64> {
-    Ok(last_id(data, INTERACTIONS_PREFIX)?
-        .map_or(FIRST_NUMBER, |last| (last + 1).max(FIRST_NUMBER)))
+    let deleted = data
+        .get(NUMBERS_DELETED_KEY)
+        .map_err(crate::error::from_sled)?
+        .and_then(|bytes| decode_u64(&bytes));
+    let highest = last_id(data, INTERACTIONS_PREFIX)?.max(deleted);
+    Ok(highest.map_or(FIRST_NUMBER, |last| (last + 1).max(FIRST_NUMBER)))
 }
 
 /// Keeps the number and client-session indexes in step with interaction `id`'s record going from

@@ -14,6 +14,7 @@
 //! | `s` `p`/`r` child sys_id | the child's address: a stray child (below) |
 //! | `e` event id | an interaction event's payload (the outbox, `outbox.rs`) |
 //! | `m` `events_pruned` | every event up to this id has been pruned |
+//! | `m` `numbers_deleted` | the highest id of a deleted interaction (below) |
 //!
 //! `id` is the interaction's creation sequence number, the same counter its `number` is made from, as a
 //! big-endian u64; `len` is a big-endian u32. So rows are laid out in creation order: a create appends at
@@ -24,8 +25,9 @@
 //! reads that id's row; only the other numbers are listed under `n`.
 //!
 //! A phone log or related record is stored in its interaction's row; its address is the table's letter,
-//! its interaction's id and its position in the row's list (a big-endian u64 from 0), which never changes
-//! since children are never deleted. Addresses sort in creation order. A create writes four keys: its row,
+//! its interaction's id and its position in the row's list (a big-endian u64 from 0). Deleting a child moves
+//! its later siblings one place up, and their directory entries and stray marks with them. Addresses sort in
+//! creation order. A create writes four keys: its row,
 //! its sys_id directory bucket, its client-session entry and its event.
 //!
 //! The row a child is stored in doubles as the index of its `interaction` field, because the service always
@@ -36,7 +38,8 @@
 //!
 //! The next interaction number and the latest event id are not stored: the writer keeps them (the `group`
 //! module) and finds them again at open from the last `i` and `e` keys ([`last_id`]), so that no write
-//! rewrites a counter. Version 2 stores kept them under `m` keys, which the migration removes.
+//! rewrites a counter; a delete, which may remove the last `i` key, records its id under `m`
+//! `numbers_deleted` so that its number is never given again. Version 2 stores kept them under `m` keys, which the migration removes.
 //!
 //! Other trees: `users` (user name → user), `provider_applications` (sys_id → record),
 //! `provider_inbound_ids` (inbound_id → provider-application sys_id), `oauth_clients` (client id → client),
@@ -60,6 +63,10 @@ pub(crate) const LEGACY_NEXT_NUMBER_KEY: &[u8] = b"mnext_number";
 
 /// Key of the latest event id in `data` of a version-2 store.
 pub(crate) const LEGACY_EVENT_HEAD_KEY: &[u8] = b"mevent_head";
+
+/// Key of the highest number (as its counter value) a deleted interaction had, in `data`: the counter is
+/// found again from the last row at open, and that row may have been deleted.
+pub(crate) const NUMBERS_DELETED_KEY: &[u8] = b"mnumbers_deleted";
 
 /// Key of the id up to which events were pruned, in `data`.
 pub(crate) const EVENTS_PRUNED_KEY: &[u8] = b"mevents_pruned";

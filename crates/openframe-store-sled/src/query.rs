@@ -11,10 +11,12 @@
 //! ## Consistency
 //!
 //! Queries use plain reads. Each read (a `get`, one step of an iterator) waits for a batch being applied and
-//! so sees every write whole, and each record returned is one committed version of it. Records are never
-//! deleted or moved and index entries are written in the same batch as their record, so a record committed
-//! before the query starts is considered exactly once, and an index entry always leads to an existing
-//! record. A page is not a snapshot
+//! so sees every write whole, and each record returned is one committed version of it. Index entries are
+//! written in the same batch as their record, so a record committed before the query starts and not deleted
+//! while it runs is considered exactly once. A delete may come between reading an index entry and reading
+//! the record it leads to: the record is then gone (skipped), or for a child moved up by a sibling's delete
+//! another record is found there (which the query's filter judges like any candidate; a read by sys_id
+//! looks again). A page is not a snapshot
 //! of one instant, though: a record written while the query runs may be seen in its old or its new version,
 //! and `total` may count a record created meanwhile. The Table API reads records one by one; it has no use
 //! for a cross-record snapshot.
@@ -37,6 +39,10 @@ use crate::layout::{
     ChildTable, INTERACTIONS_PREFIX, Trees, child_address, client_session_prefix, interaction_key,
     parse_child_address, trailing_id,
 };
+
+/// How many times a read by sys_id looks a record up again when its entry led to another (see
+/// [`Trees::read_record`]): each retry follows a delete that committed in between.
+const STALE_LOOKUP_TRIES: usize = 3;
 
 /// How a query finds its candidates.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,12 +119,20 @@ impl Trees {
             field: field::SYS_ID,
             value: sys_id.to_owned(),
         };
-        let mut found = Candidates::new();
-        self.candidates(source, &lookup, &mut found)?;
-        for (key, row) in found {
-            let record = self.fetch(source, &key, row)?;
-            if record.sys_id() == sys_id {
-                return Ok(Some(record));
+        // A child's entry read just before a sibling's delete moved it leads to another record (or none):
+        // the lookup is made again, and then sees the batch that moved it whole.
+        for _ in 0..STALE_LOOKUP_TRIES {
+            let mut found = Candidates::new();
+            self.candidates(source, &lookup, &mut found)?;
+            if found.is_empty() {
+                return Ok(None);
+            }
+            for (key, row) in found {
+                if let Some(record) = self.fetch(source, &key, row)?
+                    && record.sys_id() == sys_id
+                {
+                    return Ok(Some(record));
+                }
             }
         }
         Ok(None)
@@ -160,7 +174,9 @@ impl Trees {
                     self.candidates(source, lookup, &mut found)?;
                 }
                 for (key, row) in found {
-                    offer(self.fetch(source, &key, row)?);
+                    if let Some(record) = self.fetch(source, &key, row)? {
+                        offer(record);
+                    }
                 }
             }
             Plan::Scan => match source {
@@ -261,31 +277,34 @@ impl Trees {
 
     /// The record at `key` of the table's own tree (a child's address): `found` if the lookup read it, else
     /// read now. An index entry is written in the same batch as its record, so the record must be there.
-    fn fetch(&self, source: Source, key: &[u8], found: Option<Record>) -> Result<Record> {
+    /// The record at `key`, or `None` when a delete removed (or moved) it after its index entry was read.
+    fn fetch(&self, source: Source, key: &[u8], found: Option<Record>) -> Result<Option<Record>> {
         if let Some(record) = found {
-            return Ok(record);
+            return Ok(Some(record));
         }
-        let missing = || {
+        let corrupt = || {
             Error::internal(format!(
-                "an index of the sled store leads to a missing record {}",
+                "a corrupt index entry in the sled store: {}",
                 String::from_utf8_lossy(key)
             ))
         };
-        let get = |tree: &Tree, key: &[u8]| tree.get(key).map_err(from_sled)?.ok_or_else(missing);
+        let get = |tree: &Tree, key: &[u8]| tree.get(key).map_err(from_sled);
         match source {
-            Source::Interactions => codec::decode_interaction_record(&get(&self.data, key)?),
+            Source::Interactions => get(&self.data, key)?
+                .map(|row| codec::decode_interaction_record(&row))
+                .transpose(),
             Source::Children(kind, table) => {
-                let (id, position) = parse_child_address(kind, key).ok_or_else(missing)?;
-                let row = get(&self.data, &interaction_key(id))?;
-                codec::decode_children(table, &row)?
+                let (id, position) = parse_child_address(kind, key).ok_or_else(corrupt)?;
+                let Some(row) = get(&self.data, &interaction_key(id))? else {
+                    return Ok(None);
+                };
+                Ok(codec::decode_children(table, &row)?
                     .into_iter()
-                    .nth(position)
-                    .ok_or_else(missing)
+                    .nth(position))
             }
-            Source::Providers => codec::decode_record(
-                &PROVIDER_APPLICATION,
-                &get(&self.provider_applications, key)?,
-            ),
+            Source::Providers => get(&self.provider_applications, key)?
+                .map(|row| codec::decode_record(&PROVIDER_APPLICATION, &row))
+                .transpose(),
         }
     }
 }
@@ -680,6 +699,7 @@ mod tests {
             context_removed: Default::default(),
             phone_logs: vec![fixed.clone()],
             related_records: Vec::new(),
+            removed: Default::default(),
         };
         let id = SysId::parse(&a_id).unwrap();
         repo.update_interaction(&id, Box::new(move |_| Ok(change.clone())))

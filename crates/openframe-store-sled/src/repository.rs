@@ -224,6 +224,16 @@ impl Repository for SledRepository {
         .await
     }
 
+    async fn delete_interaction(&self, sys_id: &SysId) -> Result<InteractionAggregate> {
+        let id = sys_id.clone();
+        self.write(move |group| {
+            interactions::delete(group, id.as_str())?.ok_or(Error::NotFound {
+                what: "interaction",
+            })
+        })
+        .await
+    }
+
     async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>> {
         let id = sys_id.clone();
         // A plain read: the aggregate is one value, so it is never seen half-updated.
@@ -467,11 +477,10 @@ impl Repository for SledRepository {
         for id in ids {
             let sys_id = SysId::parse(&id)
                 .map_err(|rule| Error::internal(format!("indexed interaction {id:?}: {rule}")))?;
-            // Each read whole, as load_interaction reads it; interactions are never deleted.
-            let found = self.load_interaction(&sys_id).await?.ok_or_else(|| {
-                Error::internal(format!("interaction {id} is indexed but cannot be read"))
-            })?;
-            page.push(found);
+            // Each read whole, as load_interaction reads it; one deleted since its id was listed is gone.
+            if let Some(found) = self.load_interaction(&sys_id).await? {
+                page.push(found);
+            }
         }
         Ok(page)
     }
@@ -567,6 +576,7 @@ mod tests {
                     context_removed: Default::default(),
                     phone_logs: Vec::new(),
                     related_records: Vec::new(),
+                    removed: Default::default(),
                 })
             }),
         )
@@ -622,6 +632,7 @@ mod tests {
                     context_removed: Default::default(),
                     phone_logs: Vec::new(),
                     related_records: Vec::new(),
+                    removed: Default::default(),
                 })
             }),
         )

@@ -145,6 +145,7 @@ async fn fill(stores: &[Arc<dyn Repository>]) {
             context_removed: Default::default(),
             phone_logs,
             related_records: Vec::new(),
+            removed: Default::default(),
         };
         for store in stores {
             let change = change.clone();

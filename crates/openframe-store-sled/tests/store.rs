@@ -229,6 +229,7 @@ async fn a_failing_plan_writes_nothing() {
                     context_set: [("k".to_owned(), "v".to_owned())].into(),
                     context_removed: Default::default(),
                     related_records: vec![related],
+                    removed: Default::default(),
                     phone_logs: vec![foreign.clone()],
                 })
             }),
@@ -520,6 +521,7 @@ async fn reads_never_see_half_an_update() {
                             context_removed: Default::default(),
                             phone_logs: vec![log],
                             related_records: Vec::new(),
+                            removed: Default::default(),
                         })
                     }),
                 )
@@ -576,4 +578,59 @@ async fn numbers_and_event_ids_go_on_after_reopening_even_with_every_event_prune
     let page = repo.events_after(0, 10).await.unwrap();
     let ids: Vec<u64> = page.events.iter().map(|e| e.id).collect();
     assert_eq!(ids, [3], "no event id is given twice");
+}
+
+#[tokio::test]
+async fn a_deleted_interactions_number_is_not_given_again_after_reopening() {
+    // The number counter is found again from the last interaction row at open; deleting that row must not
+    // bring its number back.
+    let dir = tempfile::tempdir().unwrap();
+    let create = |repo: Arc<dyn Repository>| async move {
+        let body = json!({"interaction": {"userPhoneNumber": "+14089965744"},
+                          "phoneLogs": [{"call_id": "a"}, {"call_id": "b"}, {"call_id": "c"}]});
+        Service::new(repo)
+            .create(&caller(), request(body, Mode::Create))
+            .await
+            .unwrap()
+    };
+    let kept = {
+        let repo: Arc<dyn Repository> = Arc::new(reopen(dir.path()));
+        let kept = create(Arc::clone(&repo)).await;
+        let gone = create(Arc::clone(&repo)).await;
+        assert_eq!(gone.number, "IMS0001002");
+        repo.delete_interaction(&gone.sys_id).await.unwrap();
+        // A middle log of the kept interaction goes: the last one moves up and is still found by sys_id.
+        let logs = repo
+            .load_interaction(&kept.sys_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .phone_logs;
+        let middle = SysId::parse(logs[1].sys_id()).unwrap();
+        Service::new(Arc::clone(&repo))
+            .table_delete(&caller(), &PHONE_LOG, &middle)
+            .await
+            .unwrap();
+        kept
+    };
+    let repo: Arc<dyn Repository> = Arc::new(reopen(dir.path()));
+    assert_eq!(create(Arc::clone(&repo)).await.number, "IMS0001003");
+    let logs = repo
+        .load_interaction(&kept.sys_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .phone_logs;
+    assert_eq!(call_ids_of(&logs), ["a", "c"]);
+    let last = SysId::parse(logs[1].sys_id()).unwrap();
+    let read = repo.read_record(&PHONE_LOG, &last).await.unwrap();
+    assert_eq!(
+        read.as_ref(),
+        Some(&logs[1]),
+        "the moved log reads back by sys_id"
+    );
+}
+
+fn call_ids_of(logs: &[Record]) -> Vec<&str> {
+    logs.iter().map(|l| l.get(field::CALL_ID)).collect()
 }

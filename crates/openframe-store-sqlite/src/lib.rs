@@ -238,6 +238,20 @@ impl Repository for SqliteRepository {
             .await
     }
 
+    async fn delete_interaction(&self, sys_id: &SysId) -> Result<InteractionAggregate> {
+        let sys_id = sys_id.clone();
+        self.writer
+            .write(move |conn| {
+                let deleted =
+                    tables::delete_aggregate(conn, sys_id.as_str())?.ok_or(Error::NotFound {
+                        what: "interaction",
+                    })?;
+                outbox::append(conn, &InteractionEvent::deleted(&deleted))?;
+                Ok(deleted)
+            })
+            .await
+    }
+
     async fn load_interaction(&self, sys_id: &SysId) -> Result<Option<InteractionAggregate>> {
         let sys_id = sys_id.clone();
         self.readers

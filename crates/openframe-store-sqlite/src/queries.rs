@@ -30,6 +30,30 @@ pub(crate) const UPSERT_CONTEXT: &str = "INSERT INTO interaction_context (intera
 pub(crate) const DELETE_CONTEXT: &str =
     "DELETE FROM interaction_context WHERE interaction = ?1 AND name = ?2";
 
+/// Removes every context variable of interaction `?1`.
+pub(crate) const DELETE_ALL_CONTEXT: &str =
+    "DELETE FROM interaction_context WHERE interaction = ?1";
+
+/// Removes phone log `?2` of interaction `?1`.
+pub(crate) const DELETE_PHONE_LOG: &str =
+    "DELETE FROM sn_openframe_phone_log WHERE interaction = ?1 AND sys_id = ?2";
+
+/// Removes every phone log of interaction `?1`.
+pub(crate) const DELETE_PHONE_LOGS: &str =
+    "DELETE FROM sn_openframe_phone_log WHERE interaction = ?1";
+
+/// Removes related record `?2` of interaction `?1`.
+pub(crate) const DELETE_RELATED_RECORD: &str =
+    "DELETE FROM interaction_related_record WHERE interaction = ?1 AND sys_id = ?2";
+
+/// Removes every related record of interaction `?1`.
+pub(crate) const DELETE_RELATED_RECORDS: &str =
+    "DELETE FROM interaction_related_record WHERE interaction = ?1";
+
+/// Removes interaction `?1` (its children first: they reference it). Its number stays taken: the counter
+/// never moves back.
+pub(crate) const DELETE_INTERACTION: &str = "DELETE FROM interaction WHERE sys_id = ?1";
+
 /// Adds a user; roles are a JSON array.
 pub(crate) const INSERT_USER: &str =
     "INSERT INTO users (sys_id, user_name, name, password_hash, roles) VALUES (?1, ?2, ?3, ?4, ?5)";

@@ -244,6 +244,51 @@ pub(crate) fn write_change(
             related,
         )?;
     }
+    // Removals last, as apply_to does.
+    for (sql, removed) in [
+        (queries::DELETE_PHONE_LOG, &change.removed.phone_logs),
+        (
+            queries::DELETE_RELATED_RECORD,
+            &change.removed.related_records,
+        ),
+    ] {
+        for child in removed {
+            execute(conn, sql, params![sys_id, child], "removing a child record")?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes interaction `sys_id` with its context and children; returns what it deleted, `None` when there
+/// is no such interaction.
+pub(crate) fn delete_aggregate(
+    conn: &Connection,
+    sys_id: &str,
+) -> Result<Option<InteractionAggregate>> {
+    let Some(deleted) = load_aggregate(conn, sys_id)? else {
+        return Ok(None);
+    };
+    for sql in [
+        queries::DELETE_ALL_CONTEXT,
+        queries::DELETE_PHONE_LOGS,
+        queries::DELETE_RELATED_RECORDS,
+        queries::DELETE_INTERACTION,
+    ] {
+        execute(conn, sql, params![sys_id], "deleting an interaction")?;
+    }
+    Ok(Some(deleted))
+}
+
+/// Runs one cached statement.
+fn execute(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    doing: &'static str,
+) -> Result<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute(params))
+        .map_err(sqlite(doing))?;
     Ok(())
 }
 

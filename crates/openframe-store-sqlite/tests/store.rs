@@ -84,6 +84,7 @@ fn logs_only(current: &InteractionAggregate, phone_logs: Vec<Record>) -> Aggrega
         context_removed: BTreeSet::new(),
         phone_logs,
         related_records: Vec::new(),
+        removed: Default::default(),
     }
 }
 
@@ -250,6 +251,7 @@ async fn a_change_that_fails_half_way_is_rolled_back() {
                     context_removed: BTreeSet::from(["queue".to_owned()]),
                     phone_logs: vec![log],
                     related_records: vec![taken.clone()],
+                    removed: Default::default(),
                 })
             }),
         )
@@ -360,6 +362,7 @@ async fn an_update_writes_what_apply_to_describes() {
                     context_removed: BTreeSet::from(["queue".to_owned(), "absent".to_owned()]),
                     phone_logs: vec![third, first],
                     related_records: vec![related],
+                    removed: Default::default(),
                 })
             }),
         )

@@ -13,6 +13,7 @@ use crate::memory::MemoryRepository;
 use crate::record::Record;
 use crate::repository::Repository;
 use crate::request::{Mode, VoiceInteractionRequest};
+use crate::schema::Table;
 use crate::service::{Caller, Created, Service};
 use crate::sys_id::SysId;
 
@@ -103,6 +104,11 @@ impl Fixture {
     pub(crate) async fn update(&self, sys_id: &SysId, body: &Value) -> Result<AggregateChange> {
         let req = VoiceInteractionRequest::parse(body, Mode::Update)?;
         self.service.update(&self.caller, sys_id, req).await
+    }
+
+    /// Deletes record `sys_id` of `table` as the Table API's `DELETE` does.
+    pub(crate) async fn delete(&self, table: &'static Table, sys_id: &SysId) -> Result<()> {
+        self.service.table_delete(&self.caller, table, sys_id).await
     }
 
     /// Reads interaction `sys_id`.

@@ -218,6 +218,7 @@ pub async fn update_applies_the_change(repo: &Arc<dyn Repository>) {
             new_log("fffffffffffffffffffffffffffffff1", "new-last"),
         ],
         related_records: vec![related],
+        removed: Default::default(),
     };
 
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -316,6 +317,7 @@ pub async fn taken_child_sys_ids_are_conflicts(repo: &Arc<dyn Repository>) {
             context_removed: BTreeSet::new(),
             phone_logs: Vec::new(),
             related_records: Vec::new(),
+            removed: Default::default(),
         };
         for (child, into) in [
             (log, &mut change.phone_logs),
@@ -377,6 +379,7 @@ pub async fn update_of_unknown_is_not_found(repo: &Arc<dyn Repository>) {
                 context_removed: BTreeSet::new(),
                 phone_logs: Vec::new(),
                 related_records: Vec::new(),
+                removed: Default::default(),
             })
         }
     };

@@ -34,6 +34,8 @@ macro_rules! conformance_tests {
             updates_match_the_reference,
             phone_logs_keep_creation_order,
             values_round_trip_exactly,
+            delete_takes_everything_under_the_interaction,
+            deleting_a_child_leaves_its_siblings,
             users_round_trip,
             users_by_sys_id,
             display_values_match_the_reference,

@@ -16,7 +16,7 @@ use crate::display::ReferenceNames;
 use crate::query::{RecordPage, TableQuery};
 use crate::record::Record;
 use crate::repository::Repository;
-use crate::schema::{TABLES, field};
+use crate::schema::{INTERACTION, PHONE_LOG, RELATED_RECORD, TABLES, field};
 use crate::service::Created;
 use crate::stats::AggregateGroup;
 use crate::sys_id::SysId;
@@ -65,6 +65,7 @@ enum Outcome {
     Page(RecordPage, Vec<String>),
     Record(Option<Record>),
     Groups(Vec<AggregateGroup>),
+    Deleted,
 }
 
 /// Runs `cases` random operation sequences against a fresh store from `factory` each, comparing every step
@@ -225,6 +226,38 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
                 (
                     shape(sut.read(&id).await).map(Outcome::Read),
                     shape(reference.read(&id).await).map(Outcome::Read),
+                )
+            }
+            Op::Delete(t) => {
+                let id = target(t);
+                (
+                    shape(sut.delete(&INTERACTION, &id).await).map(|()| Outcome::Deleted),
+                    shape(reference.delete(&INTERACTION, &id).await).map(|()| Outcome::Deleted),
+                )
+            }
+            Op::DeleteChild { related, n } => {
+                let mut ids = Vec::new();
+                for id in &created {
+                    if let Ok(a) = reference.read(id).await {
+                        let children = if *related {
+                            &a.related_records
+                        } else {
+                            &a.phone_logs
+                        };
+                        ids.extend(children.iter().map(|r| r.sys_id().to_owned()));
+                    }
+                }
+                let id = ids
+                    .get(n % (ids.len() + 1))
+                    .map_or_else(|| sys_id(UNKNOWN), |id| sys_id(id));
+                let table = if *related {
+                    &RELATED_RECORD
+                } else {
+                    &PHONE_LOG
+                };
+                (
+                    shape(sut.delete(table, &id).await).map(|()| Outcome::Deleted),
+                    shape(reference.delete(table, &id).await).map(|()| Outcome::Deleted),
                 )
             }
             Op::AddProvider(i) => {

@@ -53,6 +53,16 @@ pub(crate) enum Op {
     Update(Target, Value),
     /// GET the target.
     Read(Target),
+    /// DELETE the target interaction (Table API).
+    Delete(Target),
+    /// DELETE (Table API) the `n % (count + 1)`-th of the `count` phone logs, or related records when
+    /// `related`, stored so far; `count` itself stands for a sys_id nothing has.
+    DeleteChild {
+        /// Related records rather than phone logs.
+        related: bool,
+        /// Which record.
+        n: usize,
+    },
     /// Register provider application `PROVIDERS[i]`.
     AddProvider(usize),
     /// Look up `PROVIDERS[i]`.
@@ -107,6 +117,16 @@ impl fmt::Display for Op {
             Op::Create(body) => write!(f, "POST {}", Brief(body)),
             Op::Update(target, body) => write!(f, "PATCH {target} {}", Brief(body)),
             Op::Read(target) => write!(f, "GET {target}"),
+            Op::Delete(target) => write!(f, "DELETE interaction {target}"),
+            Op::DeleteChild { related, n } => write!(
+                f,
+                "DELETE {} stored record {n} % (count + 1)",
+                if *related {
+                    "related record"
+                } else {
+                    "phone log"
+                }
+            ),
             Op::AddProvider(i) => write!(f, "add provider {:?}", PROVIDERS[*i]),
             Op::FindProvider(i) => write!(f, "find provider {:?}", PROVIDERS[*i]),
             Op::AddUser(i) => write!(f, "add user {:?}", USERS[*i]),
@@ -135,6 +155,8 @@ fn op() -> impl Strategy<Value = Op> {
         3 => body(Mode::Create).prop_map(Op::Create),
         8 => (target(), body(Mode::Update)).prop_map(|(t, b)| Op::Update(t, b)),
         1 => target().prop_map(Op::Read),
+        1 => target().prop_map(Op::Delete),
+        1 => (any::<bool>(), 0..64usize).prop_map(|(related, n)| Op::DeleteChild { related, n }),
         1 => (0..PROVIDERS.len()).prop_map(Op::AddProvider),
         1 => (0..PROVIDERS.len()).prop_map(Op::FindProvider),
         1 => (0..USERS.len()).prop_map(Op::AddUser),

@@ -12,6 +12,9 @@ const STATUS_TEXT = {
   denied: 'access denied', stopped: 'offline',
 };
 
+/** The event stream's event names this page follows. */
+const INTERACTION_EVENTS = ['interaction.created', 'interaction.updated', 'interaction.deleted'];
+
 const $ = (id) => document.getElementById(id);
 
 /** Everything of one signed-in session; dropped whole on sign-out, credentials included. */
@@ -28,6 +31,8 @@ class Workspace {
     this.tickets = new Map();
     /** While the whole list is being read: the interactions that changed meanwhile, re-read after it. */
     this.changedDuringLoad = null;
+    /** sys_ids of interactions deleted while this session watched: never shown again. */
+    this.deleted = new Set();
   }
 
   start() {
@@ -79,7 +84,7 @@ class Workspace {
       this.reloadAll();
       return;
     }
-    if (event.type !== 'interaction.created' && event.type !== 'interaction.updated') return;
+    if (!INTERACTION_EVENTS.includes(event.type)) return;
     let change;
     try {
       change = JSON.parse(event.data);
@@ -88,9 +93,28 @@ class Workspace {
       return;
     }
     if (typeof change.sysId !== 'string') return;
+    if (event.type === 'interaction.deleted') {
+      this.forget(change.sysId);
+      return;
+    }
     this.changedDuringLoad?.add(change.sysId);
     this.refreshRow(change.sysId);
     if (change.sysId === this.selected) this.loadDetail(change.sysId);
+  }
+
+  /** Drops a deleted interaction from the list, and from the detail pane if it is shown there. */
+  forget(sysId) {
+    // A list read under way may still hold it, and a row read under way may put it back: neither is used.
+    this.changedDuringLoad?.delete(sysId);
+    this.ticket(`row:${sysId}`);
+    this.deleted.add(sysId);
+    this.rows.delete(sysId);
+    if (this.selected === sysId) {
+      this.selected = null;
+      this.ticket('detail');
+      $('detail').replaceChildren(el('p', 'muted', 'The interaction was deleted.'));
+    }
+    this.renderList();
   }
 
   async reloadAll() {
@@ -100,7 +124,7 @@ class Workspace {
     try {
       const rows = await this.api.listInteractions(this.scope);
       if (!this.current('list', ticket)) return;
-      this.rows = new Map(rows.map((row) => [row.sys_id, row]));
+      this.rows = new Map(rows.filter((row) => !this.deleted.has(row.sys_id)).map((row) => [row.sys_id, row]));
       showError('list-error', null);
     } catch (error) {
       if (!this.current('list', ticket)) return;

@@ -2,8 +2,10 @@
 //! of Table API operations per table name `openframe_core::schema` answers to, `/healthz` and the document
 //! itself — each with every status the code can answer and the headers that come with it.
 
+use openframe_core::Mode;
 use openframe_core::query::MAX_LIMIT;
 use openframe_core::schema::{self, Table};
+use openframe_core::table_write::is_writable_table;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::link::LinkBuilder;
@@ -64,17 +66,26 @@ pub fn paths() -> Paths {
         );
     }
     for table in schema::TABLES.into_iter().chain([&schema::SYS_USER]) {
+        let writable = is_writable_table(table);
         for table_name in std::iter::once(&table.name).chain(table.aliases) {
-            paths.paths.insert(
-                format!("/api/now/table/{table_name}"),
-                PathItem::new(HttpMethod::Get, table_list(table, table_name)),
-            );
+            let mut list =
+                PathItemBuilder::new().operation(HttpMethod::Get, table_list(table, table_name));
+            let mut one = PathItemBuilder::new()
+                .operation(HttpMethod::Get, table_read(table, table_name))
+                .parameters(Some([sys_id_param("sys_id")]));
+            if writable {
+                list = list.operation(HttpMethod::Post, table_create(table, table_name));
+                one = one
+                    .operation(HttpMethod::Put, table_update(table, table_name, "PUT"))
+                    .operation(HttpMethod::Patch, table_update(table, table_name, "PATCH"))
+                    .operation(HttpMethod::Delete, table_delete(table_name));
+            }
+            paths
+                .paths
+                .insert(format!("/api/now/table/{table_name}"), list.build());
             paths.paths.insert(
                 format!("/api/now/table/{table_name}/{{sys_id}}"),
-                PathItemBuilder::new()
-                    .operation(HttpMethod::Get, table_read(table, table_name))
-                    .parameters(Some([sys_id_param("sys_id")]))
-                    .build(),
+                one.build(),
             );
         }
     }
@@ -639,7 +650,8 @@ fn events(suffix: &str) -> OperationBuilder {
     };
     let ok = ResponseBuilder::new()
         .description(
-            "An endless stream of `id:`, `event:` (`interaction.created`, `interaction.updated`, or `reset` \
+            "An endless stream of `id:`, `event:` (`interaction.created`, `interaction.updated`, \
+             `interaction.deleted`, or `reset` \
              when the id asked for is beyond retention) and `data:` (JSON: sysId, number, sysModCount, \
              changes, assignedTo, inboundId, children), with keep-alive comments. It ends when the server \
              shuts down; reconnect with `Last-Event-ID`.",
@@ -769,7 +781,7 @@ fn table_list(table: &Table, table_name: &str) -> OperationBuilder {
     api_operation(
         format!("list_{table_name}"),
         TABLE_TAG,
-        &format!("Query {table_name} (Table API, read-only)"),
+        &format!("Query {table_name} (Table API)"),
     )
     .parameter(query_param(
         "sysparm_query",
@@ -911,11 +923,114 @@ fn table_read(table: &Table, table_name: &str) -> OperationBuilder {
     api_operation(
         format!("read_{table_name}"),
         TABLE_TAG,
-        &format!("Read one {table_name} record (Table API, read-only)"),
+        &format!("Read one {table_name} record (Table API)"),
     )
     .parameter(fields_param(table))
     .parameter(display_value_param())
     .parameter(exclude_links_param())
+    .responses(responses.build())
+}
+
+/// The query parameters a write's answer honours, as a read's do, and `sysparm_input_display_value`.
+fn write_params(operation: OperationBuilder, table: &Table) -> OperationBuilder {
+    operation
+        .parameter(fields_param(table))
+        .parameter(exclude_links_param())
+        .parameter(query_param(
+            "sysparm_input_display_value",
+            "`true` or `false` (any case, or empty): accepted; a reference is taken by sys_id or by display \
+             value either way (a sys_user by user name, an interaction by number).",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(patterns::whole_or_empty(patterns::BOOLEAN_TEXT))),
+        ))
+}
+
+/// `POST /api/now/table/{table}` on an interaction table.
+fn table_create(table: &'static Table, table_name: &str) -> OperationBuilder {
+    // Links to the operations that take the new record's sys_id, so that clients (and stateful tests) can
+    // follow them.
+    let created = ["read", "update", "patch", "delete"].into_iter().fold(
+        response(
+            "Created: the record as a read with the same parameters shows it.",
+            &schemas::row_result_name(table),
+        ),
+        |r, verb| {
+            r.link(
+                verb,
+                LinkBuilder::new()
+                    .operation_id(format!("{verb}_{table_name}"))
+                    .parameter("sys_id", "$response.body#/result/sys_id")
+                    .build(),
+            )
+        },
+    );
+    let responses = body_errors(api_errors(ResponsesBuilder::new().response("201", created)));
+    let operation = api_operation(
+        format!("create_{table_name}"),
+        TABLE_TAG,
+        &format!("Create a {table_name} record (Table API)"),
+    )
+    .description(Some(
+        "The openframe endpoints' rules: an interaction gets its number, state and stamps as their create \
+         gives them; a phone log or related record is added to its `interaction` as their update adds one \
+         (a log whose call_id the interaction has is that log updated; a related record it has is returned \
+         as it is), and the interaction is stamped. Unknown, system and read-only fields are 400s.",
+    ))
+    .request_body(request_body(
+        &schemas::write_name(table, Mode::Create),
+        "The fields to set, flat.",
+    ));
+    write_params(operation, table).responses(responses.build())
+}
+
+/// `PUT` or `PATCH /api/now/table/{table}/{sys_id}`: both change the fields the body names.
+fn table_update(table: &'static Table, table_name: &str, method: &str) -> OperationBuilder {
+    let responses = not_found(body_errors(api_errors(ResponsesBuilder::new().response(
+        "200",
+        response(
+            "Updated: the record as a read with the same parameters shows it.",
+            &schemas::row_result_name(table),
+        ),
+    ))));
+    let verb = if method == "PUT" { "update" } else { "patch" };
+    let operation = api_operation(
+        format!("{verb}_{table_name}"),
+        TABLE_TAG,
+        &format!("Update a {table_name} record (Table API, {method})"),
+    )
+    .description(Some(
+        "Changes only the fields the body names, by the openframe endpoints' rules; a phone log or related \
+         record is changed through its interaction, which is stamped. A body naming no field changes \
+         nothing.",
+    ))
+    .request_body(request_body(
+        &schemas::write_name(table, Mode::Update),
+        "The fields to change, flat.",
+    ));
+    write_params(operation, table).responses(responses.build())
+}
+
+/// `DELETE /api/now/table/{table}/{sys_id}`: `admin` only.
+fn table_delete(table_name: &str) -> OperationBuilder {
+    let responses = not_found(api_errors(ResponsesBuilder::new().response(
+        "204",
+        ResponseBuilder::new().description("Deleted; no body."),
+    )))
+    .response(
+        "403",
+        error("The user lacks the role `admin` (or has no openframe role at all)."),
+    );
+    api_operation(
+        format!("delete_{table_name}"),
+        TABLE_TAG,
+        &format!("Delete a {table_name} record (Table API; admin only)"),
+    )
+    .description(Some(
+        "An interaction goes with its phone logs, related records and context (one `interaction.deleted` \
+         event); a phone log or related record goes through its interaction, which is stamped. Its number \
+         is never given again.",
+    ))
     .responses(responses.build())
 }
 

@@ -2,11 +2,15 @@
 //! exactly what `VoiceInteractionRequest::parse` accepts, so that generated requests are realistic, and the
 //! response schemas describe what the handlers and the renderer write.
 
+use openframe_core::Mode;
 use openframe_core::limits::{
     MAX_CONTEXT_KEYS, MAX_PHONE_LOGS, MAX_PHONE_LOGS_PER_INTERACTION, MAX_RELATED_RECORDS,
     MAX_RELATED_RECORDS_PER_INTERACTION, MAX_VALUE_CHARS,
 };
 use openframe_core::schema::{self, Access, FieldKind, INTERACTION, PHONE_LOG, Table};
+use openframe_core::table_write::{
+    is_writable_table, may_clear, nameable_fields, required_on_create,
+};
 use serde_json::json;
 use utoipa::openapi::schema::{
     AdditionalProperties, AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
@@ -65,6 +69,16 @@ pub fn components() -> Vec<(String, RefOr<Schema>)> {
         (name::STATS_RESULT.into(), stats_result()),
     ];
     for table in schema::TABLES {
+        if is_writable_table(table) {
+            out.push((
+                write_name(table, Mode::Create),
+                table_write(table, Mode::Create),
+            ));
+            out.push((
+                write_name(table, Mode::Update),
+                table_write(table, Mode::Update),
+            ));
+        }
         out.push((record_name(table), record(table)));
     }
     for table in schema::TABLES.into_iter().chain([&schema::SYS_USER]) {
@@ -596,6 +610,57 @@ fn stats_result() -> RefOr<Schema> {
             .into(),
         "The results, whole or per group in group order; XML repeats <result> per group.",
     )
+}
+
+/// The body of a Table API write of `table`.
+pub fn write_name(table: &Table, mode: Mode) -> String {
+    let verb = if mode == Mode::Create {
+        "Create"
+    } else {
+        "Update"
+    };
+    format!("{}{verb}Body", camel(table.name))
+}
+
+/// A Table API write's flat body: the fields core's `table_write` lets a client name, each a scalar or the
+/// `{"value": …, "display_value": …}` object a read with `sysparm_display_value=all` shows.
+fn table_write(table: &'static Table, mode: Mode) -> RefOr<Schema> {
+    let object = closed_object().description(Some(format!(
+        "Fields of {} to set, flat; numbers and booleans are stored as their text, null or \"\" clears. \
+         A reference may also be given by display value: a sys_user by user name, an interaction by number.",
+        table.name
+    )));
+    let object = nameable_fields(table, mode).fold(object, |o, f| {
+        let plain = match f.kind {
+            FieldKind::Reference(target) => ObjectBuilder::new()
+                .schema_type(SchemaType::Array(vec![Type::String, Type::Null]))
+                .max_length(Some(MAX_VALUE_CHARS))
+                .pattern(Some(patterns::whole(patterns::NO_NUL)))
+                .description(Some(format!(
+                    "sys_id or display value of a {target} record; empty or null clears"
+                )))
+                .into(),
+            FieldKind::Phone if !may_clear(f.name) => string()
+                .pattern(Some(patterns::whole(patterns::E164)))
+                .description(Some("E.164 number"))
+                .into(),
+            kind => request_value(f.name, kind),
+        };
+        let wrapped = closed_object()
+            .property("value", plain.clone())
+            .property("display_value", plain.clone())
+            .property("link", string());
+        o.property(f.name, AnyOfBuilder::new().item(plain).item(wrapped))
+    });
+    let required = if mode == Mode::Create {
+        required_on_create(table)
+    } else {
+        &[]
+    };
+    required
+        .iter()
+        .fold(object, |o, name| o.required(*name))
+        .into()
 }
 
 fn table_rows(table: &Table) -> RefOr<Schema> {

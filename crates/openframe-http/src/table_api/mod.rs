@@ -1,10 +1,11 @@
-//! The read-only Table API subset (CONTRACT §6): one record by sys_id, or a filtered, ordered page of a table,
-//! with reference links, `X-Total-Count` and a `Link` header.
+//! The Table API (CONTRACT §6, §9): one record by sys_id, or a filtered, ordered page of a table, with
+//! reference links, `X-Total-Count` and a `Link` header; writes of the interaction tables in [`write`].
 
 mod links;
 mod params;
 mod users;
 mod view;
+pub mod write;
 
 use axum::Extension;
 use axum::extract::{FromRequestParts, OriginalUri, Path, RawQuery, State};

@@ -98,6 +98,15 @@ async function api(method, path, body) {
   return JSON.parse(text).result;
 }
 
+/** A Table API delete as curl sends it: 204 and no body. */
+async function remove(path) {
+  const response = await fetch(new URL(path, server.base), {
+    method: 'DELETE',
+    headers: { Authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}` },
+  });
+  assert.equal(response.status, 204, `DELETE ${path}: ${await response.text()}`);
+}
+
 /** Runs `send`, then waits for `shown(answer)`; asserts the page showed it within a second of the answer. */
 async function timeToShow(label, send, shown) {
   const answer = await send();
@@ -234,6 +243,14 @@ test('the workspace shows a call as it arrives and each update to it', async (t)
   await page.waitForTimeout(300);
   const listed = await page.locator('#interaction-list button').evaluateAll((rows) => rows.map((r) => r.dataset.sysId));
   assert.deepEqual(listed, [own.sysId], `only my call is listed (not ${other.sysId} nor ${created.sysId})`);
+
+  // A Table API delete of the selected call: it leaves the list and the detail pane.
+  await page.locator('#interaction-list button', { hasText: 'Mine' }).click();
+  await page.locator(`#detail .detail[data-sys-id="${own.sysId}"]`).waitFor();
+  await timeToShow('a deleted call leaving the list',
+    () => remove(`/api/now/table/interaction/${own.sysId}`),
+    () => page.locator('#list-empty').waitFor());
+  assert.match(await page.locator('#detail').innerText(), /deleted/);
 
   // Signing out drops the session; nothing was kept in storage.
   await page.click('#sign-out');

@@ -316,5 +316,6 @@ pub fn bump(
         context_removed: Default::default(),
         phone_logs: Vec::new(),
         related_records: Vec::new(),
+        removed: Default::default(),
     })
 }
