@@ -496,6 +496,7 @@ mod tests {
         let _ = repo.load_interaction(&id).await;
         let _ = repo.add_user(&user).await;
         let _ = repo.find_user("u").await;
+        let _ = repo.find_users_by_sys_id(std::slice::from_ref(&id)).await;
         let _ = repo.has_users().await;
         let _ = repo.set_user_password("u", "h").await;
         let _ = repo.remove_user("u").await;
@@ -543,7 +544,7 @@ mod tests {
         let direct = Probe::default();
         call_everything(&direct).await;
         let every = direct.0.into_inner().unwrap();
-        assert_eq!(every.len(), 27, "{every:?}");
+        assert_eq!(every.len(), 29, "{every:?}");
 
         let probe = Arc::new(Probe::default());
         let wrapped: Box<Arc<Probe>> = Box::new(Arc::clone(&probe));

@@ -12,17 +12,14 @@ use std::process::Command;
 use serde_json::json;
 
 use common::binary::{ADMIN_PASSWORD, Server};
+use common::python::{run_python, venv_python};
 
-fn python() -> Option<PathBuf> {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/.venv-clients/bin/python");
-    if python.exists() {
-        return Some(python);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("CI must run the client-library tests: run scripts/client-libs.sh first");
-    }
-    eprintln!("\n!!!!! the pysnc test DID NOT RUN: run scripts/client-libs.sh (CI does)\n");
-    None
+/// A server on a fresh SQLite store in `dir`, over TLS (see `common::python::tls_server`); `before` runs on
+/// the store first (CLI commands).
+fn tls_server(dir: &Path, before: impl FnOnce(&str)) -> (Server, String, PathBuf) {
+    let store = format!("sqlite://{}", dir.join("pysnc.db").display());
+    before(&store);
+    common::python::tls_server(dir, &store)
 }
 
 /// Creates two calls with `requests` (pysnc's own HTTP library), then reads them back with pysnc's
@@ -64,50 +61,6 @@ batched = [r.get_value("number") for r in long]
 print(json.dumps({"created": created, "rows": rows, "found": found, "found_number": one.get_value("number"),
                   "batched": batched}))
 "#;
-
-/// A server on a fresh SQLite store in `dir`, over TLS with a self-signed certificate for `localhost`;
-/// returns it, its base URL and the certificate's path. `before` runs on the store first (CLI commands).
-fn tls_server(dir: &Path, before: impl FnOnce(&str)) -> (Server, String, PathBuf) {
-    let generated =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert, generated.cert.pem()).unwrap();
-    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
-    let store = format!("sqlite://{}", dir.join("pysnc.db").display());
-    before(&store);
-    let server = Server::start_with(
-        &store,
-        &[
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ],
-    );
-    let port = server
-        .addr()
-        .rsplit_once(':')
-        .expect("host:port")
-        .1
-        .to_owned();
-    (server, format!("https://localhost:{port}"), cert)
-}
-
-/// Runs `script` with the venv's Python and `args`, trusting `cert`; its standard output as JSON.
-fn run_python(python: &Path, script: &str, args: &[&str], cert: &Path) -> serde_json::Value {
-    // requests lets these variables beat a session's own `verify`: point them at the test's certificate too.
-    let output = Command::new(python)
-        .env("REQUESTS_CA_BUNDLE", cert)
-        .env_remove("CURL_CA_BUNDLE")
-        .args(["-c", script])
-        .args(args)
-        .arg(cert)
-        .output()
-        .expect("run python");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "pysnc failed:\n{stderr}");
-    serde_json::from_slice(&output.stdout).expect("the script's JSON")
-}
 
 /// Signs in with pysnc's OAuth password-grant flow (requests-oauthlib underneath), creates a call with the
 /// Bearer session, reads it with GlideRecord, then refreshes the access token as pysnc does when it expires
@@ -153,7 +106,9 @@ print(json.dumps({
 
 #[test]
 fn pysnc_signs_in_with_oauth_and_refreshes_its_token() {
-    let Some(python) = python() else { return };
+    let Some(python) = venv_python(".venv-clients") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let mut registered = String::new();
     let (server, base, cert) = tls_server(dir.path(), |store| {
@@ -200,7 +155,9 @@ fn pysnc_signs_in_with_oauth_and_refreshes_its_token() {
 
 #[test]
 fn pysnc_reads_interactions_over_https() {
-    let Some(python) = python() else { return };
+    let Some(python) = venv_python(".venv-clients") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (server, base, cert) = tls_server(dir.path(), |_| {});
     let result = run_python(&python, SCRIPT, &[&base, "admin", ADMIN_PASSWORD], &cert);
@@ -273,7 +230,9 @@ print(json.dumps({"first": first, "second": second, "inserted": inserted, "updat
 
 #[test]
 fn pysnc_inserts_updates_and_deletes() {
-    let Some(python) = python() else { return };
+    let Some(python) = venv_python(".venv-clients") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (server, base, cert) = tls_server(dir.path(), |_| {});
     let result = run_python(
@@ -311,18 +270,6 @@ fn pysnc_inserts_updates_and_deletes() {
     assert_eq!(server.stop().0, 0);
 }
 
-fn pysnow_python() -> Option<PathBuf> {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/.venv-pysnow/bin/python");
-    if python.exists() {
-        return Some(python);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("CI must run the pysnow tests: run scripts/client-libs.sh first");
-    }
-    eprintln!("\n!!!!! the pysnow test DID NOT RUN: run scripts/client-libs.sh (CI does)\n");
-    None
-}
-
 /// pysnow's writes on a resource: `create(payload=…)` (POST), `update(query=…, payload=…)` (a GET, then PUT)
 /// and `delete(query=…)` (a GET, then DELETE), each read back.
 const PYSNOW_SCRIPT: &str = r#"
@@ -350,7 +297,7 @@ print(json.dumps({"created": created, "updated": updated, "read": read, "deleted
 
 #[test]
 fn pysnow_creates_updates_and_deletes() {
-    let Some(python) = pysnow_python() else {
+    let Some(python) = venv_python(".venv-pysnow") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
