@@ -14,6 +14,7 @@
 //! let user = User {
 //!     sys_id: SysId::parse("0123456789abcdef0123456789abcdef").unwrap(),
 //!     user_name: "admin".into(),
+//!     name: String::new(),
 //!     password_hash: String::new(),
 //!     roles: Vec::new(),
 //! };

@@ -362,3 +362,49 @@ async fn queries_walk_one_level_through_references() {
         );
     }
 }
+
+#[tokio::test]
+async fn writes_answer_with_display_values_and_users_stay_read_only() {
+    let s = seeded().await;
+    let reply = s
+        .app
+        .call(
+            Method::POST,
+            "/api/now/table/interaction?sysparm_display_value=all&sysparm_fields=state,parent,assigned_to",
+            Some(&json!({"parent": s.first, "assigned_to": s.named.sys_id.as_str()})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let r = &reply.json()["result"];
+    assert_eq!(r["state"], json!({"display_value": "New", "value": "new"}));
+    assert_eq!(r["parent"]["display_value"], "IMS0001001");
+    assert_eq!(r["assigned_to"]["display_value"], "Abel Tuter");
+    for (method, uri) in [
+        (Method::POST, "/api/now/table/sys_user".to_owned()),
+        (
+            Method::PATCH,
+            format!("/api/now/table/sys_user/{}", s.named.sys_id),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/now/table/sys_user/{}", s.named.sys_id),
+        ),
+    ] {
+        let reply = s
+            .app
+            .call(method.clone(), &uri, Some(&json!({"name": "x"})))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {uri}"
+        );
+        assert_eq!(reply.headers["allow"], "GET,HEAD", "{method} {uri}");
+    }
+    let user = get(
+        &s.app,
+        &format!("/api/now/table/sys_user/{}", s.named.sys_id),
+    )
+    .await;
+    assert_eq!(user["name"], "Abel Tuter", "unchanged");
+}

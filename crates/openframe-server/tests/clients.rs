@@ -199,7 +199,9 @@ gr.initialize()
 gr.short_description = "pysnc insert"
 gr.direction = "inbound"
 gr.user_phone_number = "+14089965744"
-first = gr.insert()
+# insert() answers a GlideElement: with pysnc's default `sysparm_display_value=all` its string data is the
+# field's {display_value, value} object (as against an instance), so str() takes the sys_id out.
+first = str(gr.insert())
 inserted = read(first)
 
 gr.short_description = "pysnc update"
@@ -210,7 +212,7 @@ updated = read(first)
 other = client.GlideRecord("interaction")
 other.initialize()
 other.short_description = "pysnc second"
-second = other.insert()
+second = str(other.insert())
 
 many = client.GlideRecord("interaction")
 many.add_query("sys_id", "IN", ",".join([first, second]))
