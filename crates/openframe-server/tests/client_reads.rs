@@ -1,6 +1,6 @@
 //! The ordinary reads of pysnc (ServiceNow's own client) and pysnow, unmodified, against the real binary
 //! over TLS on each of the four stores: every query operator, paging, get by sys_id and by number, display
-//! values, the active query, streaming. The venvs come from `scripts/client-libs.sh` (CI runs it).
+//! values, the active query, streaming, pysnow's count (the Aggregate API). The venvs come from `scripts/client-libs.sh` (CI runs it).
 
 mod common;
 
@@ -95,6 +95,8 @@ out["or"] = numbers(qb().field("duration").less_than(100).OR().field("duration")
 out["empty"] = numbers(qb().field("parent").is_empty())
 response = interactions.get(query={"sys_id": b_sys_id})
 out["by_sys_id"] = response.one()["number"]
+# pysnow's count through the Aggregate API (its legacy query interface).
+out["stats_count"] = client.query(table="interaction", query={"state": "on_hold"}).count
 everything = interactions.get(query={}, stream=True)
 out["count"] = len(list(everything.all()))
 record = interactions.get(query={"number": "IMS0001002"}, display_value="all").one()
@@ -136,7 +138,7 @@ fn reads_agree(
         let opened_by = got["all"]["opened_by"]["value"].clone();
         let want = json!({
             "chain": [bb], "not_equals": [c], "dates": [a, bb, c], "or": [a, c], "empty": [a, c],
-            "by_sys_id": bb, "count": 3,
+            "by_sys_id": bb, "count": 3, "stats_count": 1,
             "all": {
                 "state": {"display_value": "On Hold", "value": "on_hold"},
                 "parent": {"display_value": a, "value": ids[0],

@@ -1,6 +1,7 @@
 //! The real binary driven by the client libraries people use with ServiceNow, unmodified: ServiceNow's own
 //! pysnc reads and writes interactions over HTTPS (it refuses plain `http://`), with Basic auth and with its
-//! OAuth password-grant flow, and pysnow writes them through its resources. The venvs come from
+//! OAuth password-grant flow, and pysnow writes them through its resources; the writes on each of the four
+//! stores (the reads on every store are in `client_reads.rs`). The venvs come from
 //! `scripts/client-libs.sh` (CI runs it); without them the tests say loudly that they did not run, and fail
 //! under CI.
 
@@ -12,6 +13,7 @@ use std::process::Command;
 use serde_json::json;
 
 use common::binary::{ADMIN_PASSWORD, Server};
+use common::postgres::{TestDatabase, postgres_url};
 use common::python::{run_python, venv_python};
 
 /// A server on a fresh SQLite store in `dir`, over TLS (see `common::python::tls_server`); `before` runs on
@@ -230,19 +232,48 @@ print(json.dumps({"first": first, "second": second, "inserted": inserted, "updat
                   "after_delete": read(second), "kept": read(first)}))
 "#;
 
+/// Runs `check` against a server on each of the four stores in turn, with a fresh store each.
+fn on_every_store(check: impl Fn(&str, Server, &str, &Path)) {
+    for kind in ["sqlite", "sled", "memory", "postgres"] {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let database = match kind {
+            "postgres" => match postgres_url("client writes") {
+                Some(url) => Some(runtime.block_on(TestDatabase::create(&url))),
+                None => continue,
+            },
+            _ => None,
+        };
+        let store = match (kind, &database) {
+            ("sqlite", _) => format!("sqlite://{}", dir.path().join("writes.db").display()),
+            ("sled", _) => format!("sled://{}", dir.path().join("writes.sled").display()),
+            (_, Some(db)) => db.url(None),
+            _ => "memory://".to_owned(),
+        };
+        let (server, base, cert) = common::python::tls_server(dir.path(), &store);
+        check(kind, server, &base, &cert);
+        if let Some(db) = database {
+            runtime.block_on(db.drop_now());
+        }
+    }
+}
+
 #[test]
-fn pysnc_inserts_updates_and_deletes() {
+fn pysnc_inserts_updates_and_deletes_on_every_store() {
     let Some(python) = venv_python(".venv-clients") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (server, base, cert) = tls_server(dir.path(), |_| {});
+    on_every_store(|kind, server, base, cert| pysnc_writes(kind, &python, server, base, cert));
+}
+
+fn pysnc_writes(kind: &str, python: &Path, server: Server, base: &str, cert: &Path) {
     let result = run_python(
-        &python,
+        python,
         PYSNC_WRITES_SCRIPT,
-        &[&base, "admin", ADMIN_PASSWORD],
-        &cert,
+        &[base, "admin", ADMIN_PASSWORD],
+        cert,
     );
+    eprintln!("pysnc writes on {kind}");
     assert_eq!(
         result["inserted"],
         json!({"number": "IMS0001001", "short_description": "pysnc insert", "direction": "inbound",
@@ -298,21 +329,24 @@ print(json.dumps({"created": created, "updated": updated, "read": read, "deleted
 "#;
 
 #[test]
-fn pysnow_creates_updates_and_deletes() {
+fn pysnow_creates_updates_and_deletes_on_every_store() {
     let Some(python) = venv_python(".venv-pysnow") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (server, base, cert) = tls_server(dir.path(), |_| {});
+    on_every_store(|kind, server, base, cert| pysnow_writes(kind, &python, server, base, cert));
+}
+
+fn pysnow_writes(kind: &str, python: &Path, server: Server, base: &str, cert: &Path) {
+    eprintln!("pysnow writes on {kind}");
     let host = base
         .strip_prefix("https://")
         .expect("an https URL")
         .to_owned();
     let result = run_python(
-        &python,
+        python,
         PYSNOW_SCRIPT,
         &[&host, "admin", ADMIN_PASSWORD],
-        &cert,
+        cert,
     );
     let created = &result["created"];
     assert_eq!(created["number"], "IMS0001001", "{result}");
