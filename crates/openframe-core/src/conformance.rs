@@ -89,7 +89,7 @@ pub use deletes::{
 pub use display::{
     display_values_look_up_only_the_fields_shown, display_values_match_the_reference,
 };
-pub use dot_walk::dot_walked_conditions_match_the_reference;
+pub use dot_walk::{dot_walked_conditions_match_the_reference, walked_fields_match_the_reference};
 pub use environment::{CLOCK_START, TestEnvironment};
 pub use events::{
     events_are_in_commit_order_under_concurrency, events_follow_every_write,

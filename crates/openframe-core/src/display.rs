@@ -9,7 +9,6 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::computed;
 use crate::error::{Error, Result};
-use crate::query::{Condition, Op, TableQuery};
 use crate::record::Record;
 use crate::repository::Repository;
 use crate::schema::{FieldKind, INTERACTION, PROVIDER_APPLICATION, field};
@@ -141,6 +140,14 @@ impl ReferenceNames {
         }
     }
 
+    /// The display value of `value` with nothing looked up: a choice's label, else the value.
+    pub fn default_display(kind: FieldKind, value: &str) -> &str {
+        match kind {
+            FieldKind::Choice(_) => choice_label(value).unwrap_or(value),
+            _ => value,
+        }
+    }
+
     /// The display value of `value`, a value of a stored field of `kind`.
     pub fn display_value<'a>(&'a self, kind: FieldKind, value: &'a str) -> &'a str {
         match kind {
@@ -162,18 +169,8 @@ async fn display_fields(
     display: &'static str,
     ids: &[SysId],
 ) -> Result<Vec<(String, String)>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut query = TableQuery::all(table);
-    let mut condition = Condition::new(field::SYS_ID, Op::In, "");
-    condition.values = ids.iter().map(|id| id.as_str().to_owned()).collect();
-    query.filter = vec![vec![condition]];
-    query.limit = ids.len();
-    query.count = false;
-    let page = repo.query_records(&query).await?;
-    Ok(page
-        .records
+    Ok(crate::dot_walk::records_by_sys_id(repo, table, ids)
+        .await?
         .into_iter()
         .map(|r| (r.sys_id().to_owned(), r.get(display).to_owned()))
         .collect())

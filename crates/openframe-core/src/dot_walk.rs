@@ -1,16 +1,22 @@
-//! Dot-walking one level through a reference in `sysparm_query` (`opened_by.user_name=abel.tuter`,
-//! `interaction.number=IMS0001001` on a phone log): each such condition is answered first on the referenced
-//! table, then becomes `reference IN (the sys_ids found)` on the queried one, so every store answers it
-//! with the rules it already has. A record whose reference is empty, or names no stored record, matches no
-//! dot-walked condition. References to `sys_user`, `interaction` and `sys_cs_provider_application` walk;
-//! to tables openframe does not keep, and in `ORDERBY`, a dot is a 400.
+//! Dot-walking one level through a reference (`opened_by.user_name`, `interaction.number` on a phone log).
+//!
+//! In `sysparm_query` each such condition is answered first on the referenced table, then becomes
+//! `reference IN (the sys_ids found)` on the queried one, so every store answers it with the rules it
+//! already has; a record whose reference is empty, or names no stored record, matches no dot-walked
+//! condition. In `sysparm_fields` a walked field ([`WalkedField`]) shows the referenced record's field, the
+//! records reached looked up once per referenced table for a page ([`Reached`]). References to `sys_user`,
+//! `interaction` and `sys_cs_provider_application` walk; to tables openframe does not keep, and in `ORDERBY`,
+//! a dot is a 400.
 
 use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::error::{Error, Result};
-use crate::query::TableQuery;
+use crate::query::{Condition, Op, TableQuery};
+use crate::record::Record;
 use crate::repository::Repository;
 use crate::schema::{self, FieldKind, Table};
+use crate::sys_id::SysId;
 use crate::user;
 
 /// The most records one dot-walked condition may match on the referenced table.
@@ -155,4 +161,124 @@ impl Step<'_> {
             format!("{}{}IN{}", self.prefix, self.reference, found.join(","))
         })
     }
+}
+
+/// A field of a referenced record named in `sysparm_fields`: `<reference>.<field>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalkedField {
+    /// The name as given, which is also the name the field is shown under.
+    pub name: String,
+    /// The reference field of the queried table.
+    pub reference: &'static str,
+    /// The table it references.
+    pub target: &'static Table,
+    /// The field of that table.
+    pub field: &'static str,
+}
+
+impl WalkedField {
+    /// Parses `item` (`opened_by.user_name`) against `table`; a 400 naming `sysparm_fields` otherwise.
+    pub fn parse(table: &'static Table, item: &str) -> Result<Self> {
+        let invalid = |rule: String| Error::invalid("sysparm_fields", rule);
+        let (reference, field) = item
+            .split_once('.')
+            .ok_or_else(|| invalid(format!("{item:?} is no dot-walked field")))?;
+        let target = match table.field(reference).map(|(_, def)| def.kind) {
+            Some(FieldKind::Reference(target)) => walkable(target),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            invalid(format!(
+                "{item}: only references to sys_user, interaction and sys_cs_provider_application can be \
+                 dot-walked, one level"
+            ))
+        })?;
+        let (_, reference) = table.field(reference).expect("checked above");
+        let (_, field) = target.field(field).ok_or_else(|| {
+            invalid(format!(
+                "{item}: unknown field {field:?} of table {}",
+                target.name
+            ))
+        })?;
+        Ok(WalkedField {
+            name: item.to_owned(),
+            reference: reference.name,
+            target,
+            field: field.name,
+        })
+    }
+}
+
+/// The records that the walked fields of a page reach, by table and sys_id.
+#[derive(Debug, Default)]
+pub struct Reached {
+    records: HashMap<&'static str, HashMap<String, Record>>,
+}
+
+impl Reached {
+    /// Looks up the records `walks` reach from `records`: one query per referenced table.
+    pub async fn look_up(
+        repo: &dyn Repository,
+        records: &[Record],
+        walks: &[WalkedField],
+    ) -> Result<Self> {
+        let mut wanted: HashMap<&'static str, (&'static Table, BTreeSet<&str>)> = HashMap::new();
+        for walk in walks {
+            let ids = &mut wanted
+                .entry(walk.target.name)
+                .or_insert((walk.target, BTreeSet::new()))
+                .1;
+            ids.extend(
+                records
+                    .iter()
+                    .map(|r| r.get(walk.reference))
+                    .filter(|v| !v.is_empty()),
+            );
+        }
+        let mut reached = Reached::default();
+        for (name, (target, ids)) in wanted {
+            let ids: Vec<SysId> = ids
+                .into_iter()
+                .filter_map(|id| SysId::parse(id).ok())
+                .collect();
+            let found = records_by_sys_id(repo, target, &ids).await?;
+            reached.records.insert(
+                name,
+                found
+                    .into_iter()
+                    .map(|r| (r.sys_id().to_owned(), r))
+                    .collect(),
+            );
+        }
+        Ok(reached)
+    }
+
+    /// The record `walk` reaches from `record`, when it is stored.
+    pub fn record(&self, record: &Record, walk: &WalkedField) -> Option<&Record> {
+        self.records
+            .get(walk.target.name)
+            .and_then(|by_id| by_id.get(record.get(walk.reference)))
+    }
+}
+
+/// The records of `table` among `ids`, in one query (`sys_user`: the users, as records).
+pub async fn records_by_sys_id(
+    repo: &dyn Repository,
+    table: &'static Table,
+    ids: &[SysId],
+) -> Result<Vec<Record>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    if std::ptr::eq(table, &schema::SYS_USER) {
+        let users = repo.find_users_by_sys_id(ids).await?;
+        return Ok(users.iter().map(crate::User::to_record).collect());
+    }
+    let mut query = TableQuery::all(table);
+    let mut condition = Condition::new(crate::schema::field::SYS_ID, Op::In, "");
+    condition.values = ids.iter().map(|id| id.as_str().to_owned()).collect();
+    query.filter = vec![vec![condition]];
+    query.limit = ids.len();
+    query.count = false;
+    Ok(repo.query_records(&query).await?.records)
 }

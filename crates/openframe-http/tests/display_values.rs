@@ -408,3 +408,48 @@ async fn writes_answer_with_display_values_and_users_stay_read_only() {
     .await;
     assert_eq!(user["name"], "Abel Tuter", "unchanged");
 }
+
+#[tokio::test]
+async fn fields_walk_one_level_through_references() {
+    let s = seeded().await;
+    let page = get(
+        &s.app,
+        "/api/now/table/interaction?sysparm_query=ORDERBYnumber&sysparm_fields=number,assigned_to.name,parent.state,opened_by.user_name",
+    )
+    .await;
+    assert_eq!(
+        page,
+        json!([
+            {"number": "IMS0001001", "assigned_to.name": "Abel Tuter", "parent.state": "",
+             "opened_by.user_name": "agent"},
+            {"number": "IMS0001002", "assigned_to.name": "", "parent.state": "work_in_progress",
+             "opened_by.user_name": "agent"},
+        ])
+    );
+    let all = get(
+        &s.app,
+        "/api/now/table/sn_openframe_phone_log?sysparm_display_value=all&sysparm_fields=interaction.state",
+    )
+    .await;
+    assert_eq!(
+        all,
+        json!([{"interaction.state": {"display_value": "Work in Progress", "value": "work_in_progress"}}])
+    );
+    for (fields, says) in [
+        ("account.name", "only references to sys_user"),
+        (
+            "assigned_to.password_hash",
+            "unknown field \"password_hash\"",
+        ),
+        ("number.x", "only references to sys_user"),
+    ] {
+        let uri = format!("/api/now/table/interaction?sysparm_fields={fields}");
+        let reply = s.app.call(Method::GET, &uri, None).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{fields}");
+        assert!(
+            reply.detail().starts_with("sysparm_fields:") && reply.detail().contains(says),
+            "{fields}: {}",
+            reply.detail()
+        );
+    }
+}

@@ -92,3 +92,66 @@ pub async fn dot_walked_conditions_match_the_reference(repo: &Arc<dyn Repository
         "the walked condition keeps the query's order"
     );
 }
+
+/// The fields a page walks to (`sysparm_fields=assigned_to.name,…`) show the same on every store as on the
+/// reference store; a reference that is empty or names no stored record reaches nothing.
+pub async fn walked_fields_match_the_reference(repo: &Arc<dyn Repository>) {
+    let store = Fixture::new(repo);
+    let reference = Fixture::reference();
+    fill(&store).await;
+    fill(&reference).await;
+    let cases: &[(&'static Table, &[&str])] = &[
+        (
+            &INTERACTION,
+            &[
+                "assigned_to.name",
+                "opened_for.user_name",
+                "parent.number",
+                "parent.state",
+                "provider_application.inbound_id",
+                "opened_by.roles",
+            ],
+        ),
+        (&PHONE_LOG, &["interaction.number", "agent.user_name"]),
+    ];
+    for (table, names) in cases {
+        let walks: Vec<dot_walk::WalkedField> = names
+            .iter()
+            .map(|n| ok("WalkedField::parse", dot_walk::WalkedField::parse(table, n)))
+            .collect();
+        let shown = |repo: Arc<dyn Repository>| {
+            let walks = walks.clone();
+            async move {
+                let page = ok(
+                    "query_records",
+                    repo.query_records(&TableQuery::all(table)).await,
+                );
+                let reached = ok(
+                    "Reached::look_up",
+                    dot_walk::Reached::look_up(repo.as_ref(), &page.records, &walks).await,
+                );
+                page.records
+                    .iter()
+                    .flat_map(|r| {
+                        walks
+                            .iter()
+                            .map(|w| {
+                                let value = reached.record(r, w).map_or("", |t| t.get(w.field));
+                                format!("{}#{}.{}={value}", table.name, r.sys_id(), w.name)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        let got = shown(Arc::clone(repo)).await;
+        let want = shown(Arc::clone(reference.repo())).await;
+        assert_eq!(got, want, "{}", table.name);
+        assert!(
+            got.iter()
+                .any(|v| v.ends_with(".assigned_to.name=Abel Tuter"))
+                || table.name != INTERACTION.name,
+            "{got:?}"
+        );
+    }
+}

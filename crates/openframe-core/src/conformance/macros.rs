@@ -41,6 +41,7 @@ macro_rules! conformance_tests {
             display_values_match_the_reference,
             display_values_look_up_only_the_fields_shown,
             dot_walked_conditions_match_the_reference,
+            walked_fields_match_the_reference,
             duplicate_user_name_is_conflict,
             users_change_and_go,
             oauth_clients_round_trip,

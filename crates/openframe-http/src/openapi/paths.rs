@@ -717,7 +717,8 @@ fn query_param(
 fn fields_param(table: &Table) -> ParameterBuilder {
     query_param(
         "sysparm_fields",
-        "The fields to show, comma-separated, in this order (all when absent or empty).",
+        "The fields to show, comma-separated, in this order (all when absent or empty); a field of a \
+         referenced user, interaction or provider application as `reference.field` (`assigned_to.name`).",
         ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(patterns::whole(&patterns::field_list(table)))),

@@ -61,7 +61,7 @@ pub async fn list(
     } else {
         repo.query_records(&query).await?
     };
-    let names = view.reference_names(repo, &page.records).await?;
+    let names = view.referenced(repo, &page.records).await?;
     // Without a count, a full page may have a next one, and where the last starts is unknown.
     let total = query.count.then_some(page.total);
     let more = page.records.len() >= query.limit;
@@ -69,7 +69,15 @@ pub async fn list(
         .then(|| link_header(&view.base, table, &params, &query, total, more))
         .flatten();
     // Every page is written row by row as it is sent (a large one keeping its turn until done).
-    let mut response = Rows::new(page.records, PageRows { view, names }, turn).into_response();
+    let mut response = Rows::new(
+        page.records,
+        PageRows {
+            view,
+            referenced: names,
+        },
+        turn,
+    )
+    .into_response();
     let out = response.headers_mut();
     if let Some(total) = total {
         out.insert("x-total-count", HeaderValue::from(total));
@@ -105,9 +113,7 @@ pub async fn read(
         repo.read_record(table, &sys_id).await?
     }
     .ok_or_else(not_found)?;
-    let names = view
-        .reference_names(repo, std::slice::from_ref(&record))
-        .await?;
+    let names = view.referenced(repo, std::slice::from_ref(&record)).await?;
     Ok(Reply(view.render(&record, &names)))
 }
 

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use openframe_core::display::{DisplayMode, ReferenceNames};
+use openframe_core::dot_walk::{Reached, WalkedField};
 use openframe_core::query::parse_field_list;
 use openframe_core::schema::{FieldDef, FieldKind, Table};
 use openframe_core::{Record, Repository, computed};
@@ -13,11 +14,15 @@ use super::params::{Params, flag};
 use crate::wire::error::ApiError;
 use crate::wire::rows::RowWriter;
 
-/// How records are shown: which fields (all by default, computed ones last), which values, whether
-/// references carry links, and the base URL of links.
+/// How records are shown: which fields (all by default, computed ones last; fields of referenced records
+/// when named, `opened_by.user_name`), which values, whether references carry links, and the base URL of
+/// links.
 pub(crate) struct View {
-    /// The fields named in `sysparm_fields` (empty: all), as [`ReferenceNames::look_up`] takes them.
-    fields: Vec<&'static str>,
+    /// The table's own fields named in `sysparm_fields` (empty: all), as [`ReferenceNames::look_up`] takes
+    /// them; `None` when only walked fields are named.
+    fields: Option<Vec<&'static str>>,
+    /// The walked fields named.
+    walks: Vec<WalkedField>,
     /// The fields shown, in order, each found in the table once here rather than per record.
     columns: Vec<Column>,
     mode: DisplayMode,
@@ -25,10 +30,21 @@ pub(crate) struct View {
     pub(crate) base: String,
 }
 
-/// A field shown: a stored one (its definition and position) or a computed one.
-struct Column {
-    name: &'static str,
-    stored: Option<(usize, &'static FieldDef)>,
+/// A field shown: a stored one (its definition and position), a computed one, or a walked one (its index in
+/// [`View::walks`]).
+enum Column {
+    Own {
+        name: &'static str,
+        stored: Option<(usize, &'static FieldDef)>,
+    },
+    Walked(usize),
+}
+
+/// What a page's records reference: display values, and the records walked fields reach.
+#[derive(Default)]
+pub(crate) struct Referenced {
+    names: ReferenceNames,
+    reached: Reached,
 }
 
 impl View {
@@ -37,27 +53,40 @@ impl View {
         params: &Params,
         base: &str,
     ) -> Result<Self, ApiError> {
-        let fields = match params.get("sysparm_fields") {
-            Some(list) => parse_field_list(table, list)?,
-            None => Vec::new(),
+        let own = |name: &'static str| Column::Own {
+            name,
+            stored: table.field(name),
         };
-        let names: Vec<&'static str> = if fields.is_empty() {
-            table
+        let mut fields = Vec::new();
+        let mut walks = Vec::new();
+        let mut columns = Vec::new();
+        for item in params
+            .get("sysparm_fields")
+            .unwrap_or_default()
+            .split(',')
+            .map(|item| item.trim_matches([' ', '\t']))
+            .filter(|item| !item.is_empty())
+        {
+            if item.contains('.') {
+                walks.push(WalkedField::parse(table, item)?);
+                columns.push(Column::Walked(walks.len() - 1));
+            } else {
+                let name = parse_field_list(table, item)?[0];
+                fields.push(name);
+                columns.push(own(name));
+            }
+        }
+        if columns.is_empty() {
+            columns = table
                 .field_names()
                 .chain(computed::computed_fields(table).iter().copied())
-                .collect()
-        } else {
-            fields.clone()
-        };
-        let columns = names
-            .into_iter()
-            .map(|name| Column {
-                name,
-                stored: table.field(name),
-            })
-            .collect();
+                .map(own)
+                .collect();
+        }
+        let fields = (!fields.is_empty() || walks.is_empty()).then_some(fields);
         Ok(View {
             fields,
+            walks,
             columns,
             mode: DisplayMode::parse(params.get("sysparm_display_value"))?,
             links: !flag(params, "sysparm_exclude_reference_link")?,
@@ -65,57 +94,94 @@ impl View {
         })
     }
 
-    /// What `records` reference, looked up when display values are shown (one query per referenced
-    /// table); nothing otherwise.
-    pub(crate) async fn reference_names(
+    /// What `records` reference: the records walked fields reach, and display values when they are shown;
+    /// one query per referenced table.
+    pub(crate) async fn referenced(
         &self,
         repo: &dyn Repository,
         records: &[Record],
-    ) -> Result<ReferenceNames, ApiError> {
-        if self.mode == DisplayMode::Value {
-            return Ok(ReferenceNames::default());
-        }
-        Ok(ReferenceNames::look_up(repo, records, &self.fields).await?)
+    ) -> Result<Referenced, ApiError> {
+        let names = match &self.fields {
+            Some(fields) if self.mode != DisplayMode::Value => {
+                ReferenceNames::look_up(repo, records, fields).await?
+            }
+            _ => ReferenceNames::default(),
+        };
+        let reached = if self.walks.is_empty() {
+            Reached::default()
+        } else {
+            Reached::look_up(repo, records, &self.walks).await?
+        };
+        Ok(Referenced { names, reached })
     }
 
-    /// `record` as the Table API shows it; `names` from [`View::reference_names`] over its page.
-    pub(crate) fn render(&self, record: &Record, names: &ReferenceNames) -> Value {
+    /// `record` as the Table API shows it; `referenced` from [`View::referenced`] over its page.
+    pub(crate) fn render(&self, record: &Record, referenced: &Referenced) -> Value {
         let mut out = Map::new();
         for column in &self.columns {
-            let shown = self.shown(record, column, names);
-            out.insert(column.name.to_owned(), shown.to_value());
+            let shown = self.shown(record, column, referenced);
+            out.insert(self.column_name(column).to_owned(), shown.to_value());
         }
         Value::Object(out)
     }
 
     /// [`View::render`] as JSON text, appended to `out`, without building the value.
-    pub(crate) fn write_json(&self, record: &Record, names: &ReferenceNames, out: &mut Vec<u8>) {
+    pub(crate) fn write_json(&self, record: &Record, referenced: &Referenced, out: &mut Vec<u8>) {
         out.push(b'{');
         for (i, column) in self.columns.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            json_string(out, column.name);
+            json_string(out, self.column_name(column));
             out.push(b':');
-            self.shown(record, column, names).write_json(out);
+            self.shown(record, column, referenced).write_json(out);
         }
         out.push(b'}');
     }
 
     /// One field: a string, or an object with `display_value`, `value` and `link` as the mode and the
     /// field's kind call for.
+    /// The name a column is shown under.
+    fn column_name<'a>(&'a self, column: &Column) -> &'a str {
+        match column {
+            Column::Own { name, .. } => name,
+            Column::Walked(i) => &self.walks[*i].name,
+        }
+    }
+
     fn shown<'a>(
         &self,
         record: &'a Record,
         column: &Column,
-        names: &'a ReferenceNames,
+        referenced: &'a Referenced,
     ) -> Shown<'a> {
-        let (value, kind) = match column.stored {
-            Some((index, def)) => (record.values()[index].as_str(), Some(def.kind)),
-            None => (
-                computed::value(record, column.name).unwrap_or_default(),
-                None,
-            ),
+        let names = &referenced.names;
+        let (value, kind) = match column {
+            Column::Own {
+                stored: Some((index, def)),
+                ..
+            } => (record.values()[*index].as_str(), Some(def.kind)),
+            Column::Own { name, .. } => (computed::value(record, name).unwrap_or_default(), None),
+            Column::Walked(i) => {
+                // A field of the referenced record: its value, a choice's label; no link, no further walk.
+                let walk = &self.walks[*i];
+                let value = referenced
+                    .reached
+                    .record(record, walk)
+                    .map_or("", |reached| reached.get(walk.field));
+                let label = walk.target.field(walk.field).map_or(value, |(_, def)| {
+                    ReferenceNames::default_display(def.kind, value)
+                });
+                return match self.mode {
+                    DisplayMode::Value => Shown::Text(Cow::Borrowed(value)),
+                    DisplayMode::Display => Shown::Text(Cow::Borrowed(label)),
+                    DisplayMode::All => Shown::Object {
+                        display: Some(Cow::Borrowed(label)),
+                        value: Some(value),
+                        link: None,
+                    },
+                };
+            }
         };
         let link = match kind {
             Some(FieldKind::Reference(target)) if self.links && !value.is_empty() => {
@@ -220,16 +286,16 @@ fn json_string(out: &mut Vec<u8>, text: &str) {
 /// A page's rows as a [`RowWriter`]: the view and what the page references.
 pub(crate) struct PageRows {
     pub(crate) view: View,
-    pub(crate) names: ReferenceNames,
+    pub(crate) referenced: Referenced,
 }
 
 impl RowWriter for PageRows {
     fn value(&self, record: &Record) -> Value {
-        self.view.render(record, &self.names)
+        self.view.render(record, &self.referenced)
     }
 
     fn write_json(&self, record: &Record, out: &mut Vec<u8>) {
-        self.view.write_json(record, &self.names, out);
+        self.view.write_json(record, &self.referenced, out);
     }
 }
 
@@ -251,7 +317,7 @@ mod tests {
             field::SHORT_DESCRIPTION,
             "quote \" backslash \\ tab \t nul-free ☺ \u{1}",
         );
-        let names = ReferenceNames::default();
+        let names = Referenced::default();
         for mode in ["false", "true", "all"] {
             for links in ["false", "true"] {
                 for fields in ["", "short_description,assigned_to,active,state"] {

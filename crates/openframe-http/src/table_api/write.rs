@@ -154,9 +154,7 @@ async fn shown(
     record: &Record,
 ) -> Result<serde_json::Value, ApiError> {
     let repo = app.service.repository().as_ref();
-    let names = view
-        .reference_names(repo, std::slice::from_ref(record))
-        .await?;
+    let names = view.referenced(repo, std::slice::from_ref(record)).await?;
     Ok(view.render(record, &names))
 }
 
