@@ -63,6 +63,14 @@ pub fn choice_label(value: &str) -> Option<&'static str> {
         .map(|(_, label)| *label)
 }
 
+/// The choice among `options` whose label is exactly `label`, if one is (choices compare exactly, labels too).
+pub fn choice_by_label(options: &[&'static str], label: &str) -> Option<&'static str> {
+    options
+        .iter()
+        .copied()
+        .find(|option| choice_label(option) == Some(label))
+}
+
 /// The display values of the records a page references, by referenced table, then sys_id.
 #[derive(Debug, Default)]
 pub struct ReferenceNames {
@@ -198,6 +206,16 @@ mod tests {
         }
         assert_eq!(choice_label("work_in_progress"), Some("Work in Progress"));
         assert_eq!(choice_label("INBOUND"), Some("Inbound"));
+        assert_eq!(
+            choice_by_label(crate::schema::STATES, "Work in Progress"),
+            Some("work_in_progress")
+        );
+        assert_eq!(
+            choice_by_label(crate::schema::CALL_TYPES, "Inbound"),
+            Some("INBOUND")
+        );
+        assert_eq!(choice_by_label(crate::schema::STATES, "Working"), None);
+        assert_eq!(choice_by_label(crate::schema::CALL_TYPES, "inbound"), None);
     }
 
     #[test]

@@ -80,13 +80,19 @@ impl TableWrite {
                     _ => Error::invalid(def.name, "cannot be written"),
                 });
             }
-            let text = value_text(plain(value, def.name)?, def.name)?;
+            let mut text = value_text(plain(value, def.name)?, def.name)?;
             if text.is_empty() && must_not_be_empty(def.name) {
                 return Err(Error::invalid(def.name, "cannot be cleared"));
             }
             match def.kind {
                 FieldKind::Reference(_) if !text.is_empty() && !is_sys_id(&text) => {
                     write.unresolved.push(def.name);
+                }
+                // A choice may be given by its label, as a read with display values shows it.
+                FieldKind::Choice(options) if !options.contains(&text.as_str()) => {
+                    text = crate::display::choice_by_label(options, &text)
+                        .ok_or_else(|| Error::invalid(def.name, def.kind.rule()))?
+                        .to_owned();
                 }
                 kind => kind
                     .check(&text)
@@ -343,6 +349,24 @@ mod tests {
                 "{body}: got {got:?}, want {expected:?}"
             );
         }
+    }
+
+    #[test]
+    fn choices_may_be_given_by_label() {
+        let w = TableWrite::parse(
+            &INTERACTION,
+            &json!({"state": "Work in Progress", "direction": "Outbound"}),
+            Mode::Update,
+        )
+        .unwrap();
+        assert_eq!(w.get("state"), Some("work_in_progress"));
+        assert_eq!(w.get("direction"), Some("outbound"));
+        let err = TableWrite::parse(&INTERACTION, &json!({"state": "Working"}), Mode::Update);
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .starts_with("state: must be one of")
+        );
     }
 
     #[test]

@@ -371,12 +371,16 @@ async fn writes_answer_with_display_values_and_users_stay_read_only() {
         .call(
             Method::POST,
             "/api/now/table/interaction?sysparm_display_value=all&sysparm_fields=state,parent,assigned_to",
-            Some(&json!({"parent": s.first, "assigned_to": s.named.sys_id.as_str()})),
+            // A choice by its label, a reference by its display value.
+            Some(&json!({"parent": "IMS0001001", "assigned_to": s.named.sys_id.as_str(), "state": "On Hold"})),
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     let r = &reply.json()["result"];
-    assert_eq!(r["state"], json!({"display_value": "New", "value": "new"}));
+    assert_eq!(
+        r["state"],
+        json!({"display_value": "On Hold", "value": "on_hold"})
+    );
     assert_eq!(r["parent"]["display_value"], "IMS0001001");
     assert_eq!(r["assigned_to"]["display_value"], "Abel Tuter");
     for (method, uri) in [
