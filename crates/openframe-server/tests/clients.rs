@@ -181,7 +181,8 @@ fn pysnc_reads_interactions_over_https() {
 }
 
 /// pysnc's writes: `insert()` (POST), `update()` (PATCH with the changed fields), `update_multiple()` (one
-/// PATCH per changed record, through the Batch API) and `delete()` (DELETE), each read back.
+/// PATCH per changed record, through the Batch API), `delete()` (DELETE) and `delete_multiple()` (a query, then
+/// one DELETE per record through the Batch API), each read back.
 const PYSNC_WRITES_SCRIPT: &str = r#"
 import json, sys
 from pysnc import ServiceNowClient
@@ -227,9 +228,23 @@ after_multiple = [read(first), read(second)]
 doomed = client.GlideRecord("interaction")
 doomed.get(second)
 deleted = doomed.delete()
+
+# delete_multiple(): a query, then one DELETE per record through the Batch API.
+for text in ("pysnc bulk 1", "pysnc bulk 2"):
+    bulk = client.GlideRecord("interaction")
+    bulk.initialize()
+    bulk.short_description = text
+    bulk.insert()
+bulk = client.GlideRecord("interaction")
+bulk.add_query("short_description", "STARTSWITH", "pysnc bulk")
+deleted_multiple = bulk.delete_multiple()
+left = client.GlideRecord("interaction")
+left.add_query("short_description", "STARTSWITH", "pysnc bulk")
+left.query()
 print(json.dumps({"first": first, "second": second, "inserted": inserted, "updated": updated,
                   "multiple": multiple, "after_multiple": after_multiple, "deleted": deleted,
-                  "after_delete": read(second), "kept": read(first)}))
+                  "after_delete": read(second), "kept": read(first),
+                  "deleted_multiple": deleted_multiple, "bulk_left": left.get_row_count()}))
 "#;
 
 /// Runs `check` against a server on each of the four stores in turn, with a fresh store each.
@@ -300,6 +315,8 @@ fn pysnc_writes(kind: &str, python: &Path, server: Server, base: &str, cert: &Pa
     assert_eq!(result["deleted"], true, "{result}");
     assert_eq!(result["after_delete"], serde_json::Value::Null, "{result}");
     assert_eq!(result["kept"], result["after_multiple"][0], "{result}");
+    assert_eq!(result["deleted_multiple"], true, "{result}");
+    assert_eq!(result["bulk_left"], 0, "{result}");
     assert_eq!(server.stop().0, 0);
 }
 
