@@ -4,15 +4,16 @@
 //! `reference IN (the sys_ids found)` on the queried one, so every store answers it with the rules it
 //! already has; a record whose reference is empty, or names no stored record, matches no dot-walked
 //! condition. In `sysparm_fields` a walked field ([`WalkedField`]) shows the referenced record's field, the
-//! records reached looked up once per referenced table for a page ([`Reached`]). References to `sys_user`,
-//! `interaction` and `sys_cs_provider_application` walk; to tables openframe does not keep, and in `ORDERBY`,
-//! a dot is a 400.
+//! records reached looked up once per referenced table for a page ([`Reached`]). A query ordered through a
+//! reference (`ORDERBYassigned_to.name`) is ordered here: the store answers its filter, at most
+//! [`MAX_ORDERED_BY_WALK`] records ([`page_ordered`]). References to `sys_user`, `interaction` and
+//! `sys_cs_provider_application` walk; through references to tables openframe does not keep, a dot is a 400.
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use crate::error::{Error, Result};
-use crate::query::{Condition, Op, TableQuery};
+use crate::query::{Condition, Direction, Op, RecordPage, TableQuery};
 use crate::record::Record;
 use crate::repository::Repository;
 use crate::schema::{self, FieldKind, Table};
@@ -22,31 +23,168 @@ use crate::user;
 /// The most records one dot-walked condition may match on the referenced table.
 pub const MAX_WALKED: usize = 10_000;
 
-/// `query` with each dot-walked condition replaced by a condition on the reference (the query as given,
-/// borrowed, when it has none).
+/// The most records a query ordering through a reference may match: such a query is ordered in memory.
+pub const MAX_ORDERED_BY_WALK: usize = 10_000;
+
+/// A query's dot-walks resolved: the encoded query for the store, and, when it orders by a field of a
+/// referenced record, every sort key of it in order (the encoded query then has no `ORDERBY`).
+#[derive(Clone, Debug)]
+pub struct Resolved<'q> {
+    /// The encoded query, each walked condition replaced by a condition on the reference.
+    pub query: Cow<'q, str>,
+    /// All the query's sort keys when one of them walks; empty otherwise (the store orders).
+    pub order: Vec<OrderKey>,
+}
+
+/// A sort key of a query that orders through a reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrderKey {
+    /// A field of the queried table.
+    Own(&'static str, Direction),
+    /// A field of the referenced record.
+    Walked(WalkedField, Direction),
+}
+
+/// `query` with each dot-walked condition replaced by a condition on the reference, and the sort keys
+/// when it orders through a reference.
 pub async fn resolve<'q>(
     repo: &dyn Repository,
     table: &'static Table,
     query: &'q str,
-) -> Result<Cow<'q, str>> {
+) -> Result<Resolved<'q>> {
     if !query.contains('.') {
-        return Ok(Cow::Borrowed(query));
+        return Ok(Resolved {
+            query: Cow::Borrowed(query),
+            order: Vec::new(),
+        });
     }
+    let orders_by_walk = query
+        .split('^')
+        .any(|t| order_field(t).is_some_and(|(name, _)| name.contains('.')));
     let mut tokens = Vec::new();
-    let mut walked = false;
+    let mut order = Vec::new();
+    let mut rewritten = false;
     for token in query.split('^') {
+        if let (true, Some((name, direction))) = (orders_by_walk, order_field(token)) {
+            order.push(order_key(table, name, direction)?);
+            rewritten = true;
+            continue;
+        }
         match walk(table, token)? {
             Some(step) => {
                 tokens.push(step.resolve(repo).await?);
-                walked = true;
+                rewritten = true;
             }
             None => tokens.push(token.to_owned()),
         }
     }
-    Ok(if walked {
-        Cow::Owned(tokens.join("^"))
-    } else {
-        Cow::Borrowed(query)
+    Ok(Resolved {
+        query: if rewritten {
+            Cow::Owned(tokens.join("^"))
+        } else {
+            Cow::Borrowed(query)
+        },
+        order,
+    })
+}
+
+/// The field and direction of an `ORDERBY`/`ORDERBYDESC` token.
+fn order_field(token: &str) -> Option<(&str, Direction)> {
+    token
+        .strip_prefix("ORDERBYDESC")
+        .map(|name| (name, Direction::Descending))
+        .or_else(|| {
+            token
+                .strip_prefix("ORDERBY")
+                .map(|name| (name, Direction::Ascending))
+        })
+}
+
+fn order_key(table: &'static Table, name: &str, direction: Direction) -> Result<OrderKey> {
+    if name.contains('.') {
+        return Ok(OrderKey::Walked(
+            WalkedField::parse_as(table, name, "sysparm_query")?,
+            direction,
+        ));
+    }
+    let (_, def) = table.field(name).ok_or_else(|| {
+        Error::invalid(
+            "sysparm_query",
+            format!("unknown field {name:?} of table {}", table.name),
+        )
+    })?;
+    Ok(OrderKey::Own(def.name, direction))
+}
+
+/// The page `query` selects, ordered by `keys` (from [`Resolved::order`]) then `sys_id`: the store answers
+/// the filter, and the records are ordered here with the fields their references reach. A 400 when the
+/// query matches more than [`MAX_ORDERED_BY_WALK`] records.
+pub async fn page_ordered(
+    repo: &dyn Repository,
+    query: &TableQuery,
+    keys: &[OrderKey],
+) -> Result<RecordPage> {
+    let mut all = query.clone();
+    all.order.clear();
+    all.offset = 0;
+    all.limit = MAX_ORDERED_BY_WALK + 1;
+    all.count = false;
+    let mut records = repo.query_records(&all).await?.records;
+    if records.len() > MAX_ORDERED_BY_WALK {
+        return Err(Error::invalid(
+            "sysparm_query",
+            format!(
+                "ordering by a field of a referenced record needs a query matching at most \
+                 {MAX_ORDERED_BY_WALK} records: narrow it"
+            ),
+        ));
+    }
+    let walks: Vec<WalkedField> = keys
+        .iter()
+        .filter_map(|k| match k {
+            OrderKey::Walked(walk, _) => Some(walk.clone()),
+            OrderKey::Own(..) => None,
+        })
+        .collect();
+    let reached = Reached::look_up(repo, &records, &walks).await?;
+    let value = |record: &'_ Record, key: &OrderKey| -> String {
+        match key {
+            OrderKey::Own(name, _) => record.get(name).to_owned(),
+            OrderKey::Walked(walk, _) => reached
+                .record(record, walk)
+                .map_or_else(String::new, |r| r.get(walk.field).to_owned()),
+        }
+    };
+    // Byte-wise, as the stores order (`TableQuery::compare`), then by sys_id.
+    let mut keyed: Vec<(Vec<String>, Record)> = records
+        .drain(..)
+        .map(|r| (keys.iter().map(|k| value(&r, k)).collect(), r))
+        .collect();
+    keyed.sort_by(|(ka, a), (kb, b)| {
+        for (i, key) in keys.iter().enumerate() {
+            let direction = match key {
+                OrderKey::Own(_, d) | OrderKey::Walked(_, d) => *d,
+            };
+            let ord = ka[i].cmp(&kb[i]);
+            let ord = match direction {
+                Direction::Ascending => ord,
+                Direction::Descending => ord.reverse(),
+            };
+            if ord != std::cmp::Ordering::Equal {
+                return ord;
+            }
+        }
+        a.sys_id().cmp(b.sys_id())
+    });
+    let total = if query.count { keyed.len() as u64 } else { 0 };
+    Ok(RecordPage {
+        records: keyed
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .map(|(_, r)| r)
+            .collect(),
+        total,
     })
 }
 
@@ -62,18 +200,7 @@ struct Step<'t> {
 /// The token's dot-walk, if it is one. `ORDERBY` through a dot, or a dot after a field that is no
 /// reference to a table openframe keeps, is a 400.
 fn walk<'t>(table: &'static Table, token: &'t str) -> Result<Option<Step<'t>>> {
-    if let Some(order) = token
-        .strip_prefix("ORDERBYDESC")
-        .or_else(|| token.strip_prefix("ORDERBY"))
-    {
-        if order.contains('.') {
-            return Err(Error::invalid(
-                "sysparm_query",
-                format!(
-                    "ORDERBY{order}: ordering by a field of a referenced record is not supported"
-                ),
-            ));
-        }
+    if order_field(token).is_some() {
         return Ok(None);
     }
     let (prefix, rest) = ["NQ", "OR"]
@@ -179,7 +306,12 @@ pub struct WalkedField {
 impl WalkedField {
     /// Parses `item` (`opened_by.user_name`) against `table`; a 400 naming `sysparm_fields` otherwise.
     pub fn parse(table: &'static Table, item: &str) -> Result<Self> {
-        let invalid = |rule: String| Error::invalid("sysparm_fields", rule);
+        Self::parse_as(table, item, "sysparm_fields")
+    }
+
+    /// [`WalkedField::parse`], a 400 naming `param`.
+    fn parse_as(table: &'static Table, item: &str, param: &str) -> Result<Self> {
+        let invalid = |rule: String| Error::invalid(param, rule);
         let (reference, field) = item
             .split_once('.')
             .ok_or_else(|| invalid(format!("{item:?} is no dot-walked field")))?;

@@ -1,6 +1,7 @@
 //! Dot-walking ([`crate::dot_walk::resolve`]): a condition through a reference selects on every store what
 //! it selects on the reference store, for references to users, interactions and provider applications,
-//! combined with `^`, `^OR` and `^NQ`; a walk that matches nothing selects nothing.
+//! combined with `^`, `^OR` and `^NQ`; a walk that matches nothing selects nothing; a query ordered through
+//! a reference ([`crate::dot_walk::page_ordered`]) comes in the same order.
 
 use std::sync::Arc;
 
@@ -21,9 +22,16 @@ async fn found(repo: &Arc<dyn Repository>, table: &'static Table, query: &str) -
     );
     let parsed = ok(
         "TableQuery::parse",
-        TableQuery::parse(table, Some(&resolved), None, None),
+        TableQuery::parse(table, Some(&resolved.query), None, None),
     );
-    let page = ok("query_records", repo.query_records(&parsed).await);
+    let page = if resolved.order.is_empty() {
+        ok("query_records", repo.query_records(&parsed).await)
+    } else {
+        ok(
+            "page_ordered",
+            dot_walk::page_ordered(repo.as_ref(), &parsed, &resolved.order).await,
+        )
+    };
     page.records
         .iter()
         .map(|r: &Record| r.sys_id().to_owned())
@@ -68,6 +76,19 @@ pub async fn dot_walked_conditions_match_the_reference(repo: &Arc<dyn Repository
         ),
         (&PHONE_LOG, "agent.user_name=agent", 1),
         (&PHONE_LOG, "interaction.number=IMS0001002", 0),
+        // Ordered through a reference: the same order on every store.
+        (&INTERACTION, "ORDERBYassigned_to.name^ORDERBYnumber", 2),
+        (
+            &INTERACTION,
+            "ORDERBYDESCparent.number^ORDERBYDESCnumber",
+            2,
+        ),
+        (
+            &INTERACTION,
+            "opened_by.user_name=agent^ORDERBYprovider_application.name",
+            2,
+        ),
+        (&PHONE_LOG, "ORDERBYagent.user_name^ORDERBYcall_id", 2),
     ];
     for (table, query, count) in cases {
         let got = found(repo, table, query).await;

@@ -792,8 +792,9 @@ fn table_list(table: &Table, table_name: &str) -> OperationBuilder {
          a new query OR-ed with the others; `ORDERBYfield`, `ORDERBYDESCfield`. Operands of <, >, BETWEEN are \
          whole numbers on number fields (compared as numbers) and date-times on date-time fields, also as \
          `javascript:gs.dateGenerate('yyyy-MM-dd','HH:mm:ss')`. Comparisons fold ASCII case; an empty value \
-         matches no negative or ordering condition. A condition may walk one reference to a user, \
-         interaction or provider application (`opened_by.user_name=abel`).",
+         matches no negative or ordering condition. A condition or ORDERBY may walk one reference to a \
+         user, interaction or provider application (`opened_by.user_name=abel`, `ORDERBYassigned_to.name`; \
+         a query ordered so may match at most 10,000 records).",
         ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(patterns::whole(&patterns::encoded_query(table)))),

@@ -37,13 +37,13 @@ pub async fn list(
     let table = readable_table(&table)?;
     let params = Params::parse(raw.as_deref())?;
     let repo = app.service.repository().as_ref();
-    let encoded = match params.get("sysparm_query") {
+    let resolved = match params.get("sysparm_query") {
         Some(query) => Some(dot_walk::resolve(repo, table, query).await?),
         None => None,
     };
     let mut query = TableQuery::parse(
         table,
-        encoded.as_deref(),
+        resolved.as_ref().map(|r| r.query.as_ref()),
         params.get("sysparm_limit"),
         params.get("sysparm_offset"),
     )?;
@@ -56,8 +56,11 @@ pub async fn list(
     } else {
         None
     };
+    let walked_order = resolved.map(|r| r.order).unwrap_or_default();
     let page = if std::ptr::eq(table, &schema::SYS_USER) {
         query.run_in_memory(&openframe_core::user::all_user_records(repo).await?)
+    } else if !walked_order.is_empty() {
+        dot_walk::page_ordered(repo, &query, &walked_order).await?
     } else {
         repo.query_records(&query).await?
     };
