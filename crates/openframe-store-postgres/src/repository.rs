@@ -16,7 +16,7 @@ use openframe_core::{
     Error, EventPage, InteractionEvent, Record, Repository, Result, SysId, UpdatePlan, User,
 };
 use sqlx::Row;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgConnection, PgRow};
 
 use crate::connect::PostgresRepository;
 use crate::create_batch::NewInteraction;
@@ -51,27 +51,9 @@ impl Repository for PostgresRepository {
         let doing = format!("deleting interaction {sys_id}");
         let failed = || db_error(doing.as_str());
         let mut tx = self.pool.begin().await.map_err(failed())?;
-        // The row's lock first, then its children: no update can come between the read and the delete,
-        // so the event tells what was deleted.
-        let Some(row) = QUERIES
-            .select_interaction_for_update
-            .query()
-            .bind(sys_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(failed())?
-        else {
-            return Err(interaction_not_found());
-        };
-        let interaction = record_from_row(&INTERACTION, &row)?;
-        let children = QUERIES
-            .load_children
-            .query()
-            .bind(sys_id.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(failed())?;
-        let deleted = children_from_row(interaction, &children, 0)?;
+        // Under the row's lock, no update can come between the read and the delete, so the event tells what
+        // was deleted.
+        let (deleted, _) = lock_aggregate(&mut tx, sys_id, &doing).await?;
         let event = InteractionEvent::deleted(&deleted).to_payload();
         QUERIES
             .delete_interaction
@@ -414,29 +396,7 @@ impl PostgresRepository {
         let doing = format!("updating interaction {sys_id}");
         let failed = || db_error(doing.as_str());
         let mut tx = self.pool.begin().await.map_err(failed())?;
-        // The children are read by a statement of their own, after the lock is held: at READ COMMITTED it
-        // sees what the write before committed (a statement that both locked and read them would read them
-        // as of before its wait).
-        let Some(row) = QUERIES
-            .select_interaction_for_update
-            .query()
-            .bind(sys_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(failed())?
-        else {
-            return Err(interaction_not_found());
-        };
-        let interaction = record_from_row(&INTERACTION, &row)?;
-        let version = version_at(&row, INTERACTION.fields.len())?;
-        let children = QUERIES
-            .load_children
-            .query()
-            .bind(sys_id.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(failed())?;
-        let current = children_from_row(interaction, &children, 0)?;
+        let (current, version) = lock_aggregate(&mut tx, sys_id, &doing).await?;
 
         let change = match plan(&current) {
             Ok(change) => change,
@@ -460,6 +420,36 @@ impl PostgresRepository {
         tx.commit().await.map_err(failed())?;
         Ok(change)
     }
+}
+
+/// Locks interaction `sys_id`'s row, then reads it whole: its aggregate and its version. The children are
+/// read by a statement of their own, after the lock is held: at READ COMMITTED it sees what the write before
+/// committed (a statement that both locked and read them would read them as of before its wait).
+async fn lock_aggregate(
+    conn: &mut PgConnection,
+    sys_id: &SysId,
+    doing: &str,
+) -> Result<(InteractionAggregate, String)> {
+    let Some(row) = QUERIES
+        .select_interaction_for_update
+        .query()
+        .bind(sys_id.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error(doing))?
+    else {
+        return Err(interaction_not_found());
+    };
+    let interaction = record_from_row(&INTERACTION, &row)?;
+    let version = version_at(&row, INTERACTION.fields.len())?;
+    let children = QUERIES
+        .load_children
+        .query()
+        .bind(sys_id.as_str())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_error(doing))?;
+    Ok((children_from_row(interaction, &children, 0)?, version))
 }
 
 /// An update of an interaction there is none of.
