@@ -297,16 +297,7 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
                 shape(reference.repo().find_user(USERS[*i]).await).map(Outcome::User),
             ),
             Op::Query(step) => {
-                let all = TableQuery {
-                    limit: usize::MAX,
-                    ..TableQuery::all(step.table())
-                };
-                let records = reference
-                    .repo()
-                    .query_records(&all)
-                    .await
-                    .map_err(|e| format!("step {step}: reference query: {e} ({e:?})"))?
-                    .records;
+                let records = every_record(&reference, step.table(), step).await?;
                 let query = step.resolve(&records);
                 note = format!("  as run: {}\n", describe(&query));
                 (
@@ -315,16 +306,7 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
                 )
             }
             Op::Aggregate(step) => {
-                let all = TableQuery {
-                    limit: usize::MAX,
-                    ..TableQuery::all(step.table())
-                };
-                let records = reference
-                    .repo()
-                    .query_records(&all)
-                    .await
-                    .map_err(|e| format!("step {step}: reference query: {e} ({e:?})"))?
-                    .records;
+                let records = every_record(&reference, step.table(), step).await?;
                 let request = step.resolve(&records);
                 note = format!("  as run: {}\n", describe_aggregate(&request));
                 (
@@ -437,6 +419,24 @@ async fn check(store: TestStore, ops: Vec<Op>) -> Result<(), String> {
     }
     drop(store);
     Ok(())
+}
+
+/// Every record of `table` in the reference store: what a query or aggregate step is resolved against.
+async fn every_record(
+    reference: &Fixture,
+    table: &'static crate::schema::Table,
+    step: impl std::fmt::Display,
+) -> Result<Vec<Record>, String> {
+    let all = TableQuery {
+        limit: usize::MAX,
+        ..TableQuery::all(table)
+    };
+    reference
+        .repo()
+        .query_records(&all)
+        .await
+        .map(|page| page.records)
+        .map_err(|e| format!("step {step}: reference query: {e} ({e:?})"))
 }
 
 /// The page `query` selects, with the display values of every field of it (references looked up as a read
