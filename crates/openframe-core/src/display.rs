@@ -11,7 +11,7 @@ use crate::computed;
 use crate::error::{Error, Result};
 use crate::record::Record;
 use crate::repository::Repository;
-use crate::schema::{FieldKind, INTERACTION, PROVIDER_APPLICATION, field};
+use crate::schema::{self, FieldKind, INTERACTION, SYS_USER, field};
 use crate::sys_id::SysId;
 
 /// What a read shows of each field (`sysparm_display_value`).
@@ -105,10 +105,10 @@ impl ReferenceNames {
                 && let Some(ids) = wanted.get_mut(INTERACTION.name)
                 && ids.remove(record.sys_id())
             {
-                names.entry(INTERACTION.name).or_default().insert(
-                    record.sys_id().to_owned(),
-                    record.get(field::NUMBER).to_owned(),
-                );
+                names
+                    .entry(INTERACTION.name)
+                    .or_default()
+                    .insert(record.sys_id().to_owned(), shown_as(record).to_owned());
             }
         }
         for (target, ids) in wanted {
@@ -119,20 +119,15 @@ impl ReferenceNames {
             if ids.is_empty() {
                 continue;
             }
-            let found: Vec<(String, String)> = match target {
-                "sys_user" => repo
-                    .find_users_by_sys_id(&ids)
-                    .await?
-                    .into_iter()
-                    .map(|u| (u.sys_id.as_str().to_owned(), u.display_name().to_owned()))
-                    .collect(),
-                "interaction" => display_fields(repo, &INTERACTION, field::NUMBER, &ids).await?,
-                "sys_cs_provider_application" => {
-                    display_fields(repo, &PROVIDER_APPLICATION, field::NAME, &ids).await?
-                }
-                _ => continue,
+            let Some(table) = schema::readable_table(target) else {
+                continue;
             };
-            names.entry(target).or_default().extend(found);
+            let found = crate::dot_walk::records_by_sys_id(repo, table, &ids).await?;
+            names.entry(target).or_default().extend(
+                found
+                    .iter()
+                    .map(|r| (r.sys_id().to_owned(), shown_as(r).to_owned())),
+            );
         }
         Ok(ReferenceNames { names })
     }
@@ -170,18 +165,22 @@ impl ReferenceNames {
     }
 }
 
-/// `(sys_id, display field)` of the records of `table` among `ids`: one query.
-async fn display_fields(
-    repo: &dyn Repository,
-    table: &'static crate::schema::Table,
-    display: &'static str,
-    ids: &[SysId],
-) -> Result<Vec<(String, String)>> {
-    Ok(crate::dot_walk::records_by_sys_id(repo, table, ids)
-        .await?
-        .into_iter()
-        .map(|r| (r.sys_id().to_owned(), r.get(display).to_owned()))
-        .collect())
+/// What a reference to `record` shows: its table's display field (a user's full name, else its user name;
+/// an interaction's number; a provider application's name).
+fn shown_as(record: &Record) -> &str {
+    let table = record.table();
+    if std::ptr::eq(table, &SYS_USER) {
+        match record.get(field::NAME) {
+            "" => record.get(field::USER_NAME),
+            name => name,
+        }
+    } else if std::ptr::eq(table, &INTERACTION) {
+        record.get(field::NUMBER)
+    } else {
+        record
+            .try_get(field::NAME)
+            .unwrap_or_else(|| record.sys_id())
+    }
 }
 
 #[cfg(test)]

@@ -215,7 +215,7 @@ fn walk<'t>(table: &'static Table, token: &'t str) -> Result<Option<Step<'t>>> {
         return Ok(None);
     };
     let target = match table.field(name).map(|(_, def)| def.kind) {
-        Some(FieldKind::Reference(target)) => walkable(target),
+        Some(FieldKind::Reference(target)) => schema::readable_table(target),
         _ => None,
     };
     let Some(target) = target else {
@@ -237,15 +237,6 @@ fn walk<'t>(table: &'static Table, token: &'t str) -> Result<Option<Step<'t>>> {
         target,
         condition,
     }))
-}
-
-/// The table a reference to `target` walks into, if openframe keeps it.
-fn walkable(target: &str) -> Option<&'static Table> {
-    if target == schema::SYS_USER.name {
-        Some(&schema::SYS_USER)
-    } else {
-        schema::table(target)
-    }
 }
 
 impl Step<'_> {
@@ -316,7 +307,7 @@ impl WalkedField {
             .split_once('.')
             .ok_or_else(|| invalid(format!("{item:?} is no dot-walked field")))?;
         let target = match table.field(reference).map(|(_, def)| def.kind) {
-            Some(FieldKind::Reference(target)) => walkable(target),
+            Some(FieldKind::Reference(target)) => schema::readable_table(target),
             _ => None,
         }
         .ok_or_else(|| {

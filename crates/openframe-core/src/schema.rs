@@ -246,6 +246,12 @@ pub fn table(name: &str) -> Option<&'static Table> {
     TABLES.iter().copied().find(|t| t.answers_to(name))
 }
 
+/// The stored table that answers to `name`, or [`SYS_USER`]: what the Table API reads and a reference
+/// walks into.
+pub fn readable_table(name: &str) -> Option<&'static Table> {
+    table(name).or_else(|| (name == SYS_USER.name).then_some(&SYS_USER))
+}
+
 const fn def(name: &'static str, kind: FieldKind, access: Access) -> FieldDef {
     FieldDef { name, kind, access }
 }

@@ -122,11 +122,8 @@ pub async fn read(
 
 /// The stored tables and `sys_user`.
 fn readable_table(name: &str) -> Result<&'static Table, ApiError> {
-    let users = (name == schema::SYS_USER.name).then_some(&schema::SYS_USER);
     let tables = || schema::TABLES.iter().copied().chain([&schema::SYS_USER]);
-    schema::table(name)
-        .or(users)
-        .ok_or_else(|| invalid_table(name, tables()))
+    schema::readable_table(name).ok_or_else(|| invalid_table(name, tables()))
 }
 
 /// The four stored tables (what the Aggregate API counts).
