@@ -34,9 +34,7 @@ pub async fn create(
         Err(refused) => return Ok(*refused),
     };
     let view = view_of(table, raw.as_deref(), &base)?;
-    let (parts, body) = request.into_parts();
-    let body = read_body(&parts.headers, body, app.body_read_timeout).await?;
-    let write = TableWrite::parse(table, &body, Mode::Create)?;
+    let write = read_write(&app, table, request, Mode::Create).await?;
     let record = app.service.table_create(&caller, write).await?;
     let shown = shown(&app, &view, &record).await?;
     Ok((StatusCode::CREATED, Reply(shown)).into_response())
@@ -57,9 +55,7 @@ pub async fn update(
     };
     let view = view_of(table, raw.as_deref(), &base)?;
     let sys_id = record_id(&sys_id)?;
-    let (parts, body) = request.into_parts();
-    let body = read_body(&parts.headers, body, app.body_read_timeout).await?;
-    let write = TableWrite::parse(table, &body, Mode::Update)?;
+    let write = read_write(&app, table, request, Mode::Update).await?;
     let record: Record = app.service.table_update(&caller, &sys_id, write).await?;
     Ok(Reply(shown(&app, &view, &record).await?).into_response())
 }
@@ -116,10 +112,8 @@ pub(crate) fn not_allowed(
         let read_only = params
             .iter()
             .find(|(name, _)| *name == "table")
-            .is_some_and(|(_, table)| {
-                table == schema::SYS_USER.name
-                    || schema::table(table).is_some_and(|t| !is_writable_table(t))
-            });
+            .and_then(|(_, table)| schema::readable_table(table))
+            .is_some_and(|table| !is_writable_table(table));
         let allowed = if read_only {
             READ_ONLY_METHODS
         } else {
@@ -145,6 +139,18 @@ fn view_of(table: &'static Table, raw: Option<&str>, base: &str) -> Result<View,
     let params = Params::parse(raw)?;
     flag(&params, "sysparm_input_display_value")?;
     View::parse(table, &params, base)
+}
+
+/// The request's body, read and parsed as a write of `table`.
+async fn read_write(
+    app: &AppState,
+    table: &'static Table,
+    request: Request,
+    mode: Mode,
+) -> Result<TableWrite, ApiError> {
+    let (parts, body) = request.into_parts();
+    let body = read_body(&parts.headers, body, app.body_read_timeout).await?;
+    Ok(TableWrite::parse(table, &body, mode)?)
 }
 
 /// `record` as a read with the request's parameters shows it, display values included.
